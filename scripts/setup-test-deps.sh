@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the real components the test suite and the benchmark run against:
+#   docker-registry (CNCF distribution 2.8, the upstream and the pull-through peer), skopeo, containerd (ctr),
+#   podman (+ crun, fuse-overlayfs, uidmap, conmon), apache2-utils (htpasswd for basic-auth upstreams),
+#   jq and openssl (deterministic test images), curl (client tests), wrk (benchmark load generator).
+# Idempotent: packages already present are not reinstalled. Needs root (CI and the dev machines run as root).
+set -euo pipefail
+PKGS=(docker-registry skopeo containerd podman crun fuse-overlayfs uidmap conmon golang-github-containers-common
+      apache2-utils jq openssl curl wrk ca-certificates)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup-test-deps: all ${#PKGS[@]} packages present"
+  exit 0
+fi
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+echo "setup-test-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# policy-rc.d keeps the packages' services from starting: tests start their own instances on 127.0.0.1.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null; $SUDO chmod +x /usr/sbin/policy-rc.d
+fi
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup-test-deps: done"

@@ -1,0 +1,57 @@
+// createApp wires configuration, upstream clients, caches and HTTP routes together. It never listens: the caller
+// (cli/serve.ts, tests, the benchmark) decides where to serve it.
+import type { Dispatcher } from 'undici';
+import type { Hono } from 'hono';
+import type { LoadedConfig } from './config/load.ts';
+import { createLogger, type Logger } from './log.ts';
+import { Router } from './http/routing.ts';
+import { buildRoutes, type Env } from './http/routes.ts';
+import { ManifestService } from './proxy/manifests.ts';
+import { ProxyService, type ClientProvider } from './proxy/service.ts';
+import { Upstreams } from './upstream/registry.ts';
+
+export interface AppDeps {
+  readonly logger?: Logger;
+  /** Inject one undici dispatcher (tests, fault injection); default: one Agent for all upstreams. */
+  readonly dispatcher?: Dispatcher;
+  /** Called for every upstream request (tests and the benchmark count round trips). */
+  readonly onUpstreamRequest?: (info: { method: string; url: string; status: number }) => void;
+  readonly now?: () => number;
+}
+
+export interface SigwardApp {
+  readonly app: Hono<Env>;
+  readonly logger: Logger;
+  readonly manifests: ManifestService;
+  readonly clients: ClientProvider;
+  close(): Promise<void>;
+}
+
+export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp {
+  const { config } = loaded;
+  const logger = deps.logger ?? createLogger(config.logLevel);
+  const upstreams = new Upstreams(config.upstreams, {
+    limits: config.limits,
+    passwords: loaded.passwords,
+    caPems: loaded.caPems,
+    ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}),
+    ...(deps.onUpstreamRequest ? { onRequest: deps.onUpstreamRequest } : {}),
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+  const router = new Router(config.upstreams);
+  const manifests = new ManifestService({ memoryBytes: config.cache.manifestMemoryBytes });
+  const proxy = new ProxyService({
+    clients: upstreams,
+    manifests,
+    log: logger,
+    admit: async () => {},
+  });
+  const app = buildRoutes({ router, proxy, log: logger });
+  return {
+    app,
+    logger,
+    manifests,
+    clients: upstreams,
+    close: () => upstreams.close(),
+  };
+}

@@ -1,0 +1,24 @@
+// `sigward check-config FILE`: report every problem of a config at once (YAML path and line), exit non-zero.
+import { loadConfig } from '../config/load.ts';
+import { SigwardError } from '../errors.ts';
+import type { Io } from './io.ts';
+import { parseFlags } from './flags.ts';
+
+export const CHECK_USAGE = `usage: sigward check-config FILE
+
+Validates FILE and everything it points to (key files, CA bundles, password files and variables).
+Prints every problem with its YAML path and line; exits 0 when the config is valid, 1 otherwise.`;
+
+export async function checkConfigCommand(argv: readonly string[], io: Io): Promise<number> {
+  const flags = parseFlags(argv, { help: 'boolean' }, CHECK_USAGE);
+  if (flags.help) {
+    io.out(CHECK_USAGE);
+    return 0;
+  }
+  const file = flags._[0];
+  if (file === undefined || flags._.length > 1) throw new SigwardError('CONFIG_INVALID', CHECK_USAGE);
+  const loaded = loadConfig(file, io.env);
+  const c = loaded.config;
+  io.out(`${file}: OK — listen ${c.listen.host}:${c.listen.port}, ${c.upstreams.length} upstream(s): ${c.upstreams.map((u) => `${u.host}${u.default ? ' (default)' : ''}`).join(', ')}`);
+  return 0;
+}

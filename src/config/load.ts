@@ -1,0 +1,91 @@
+// Reads a config file and everything it points to (CA bundles, password files, environment variables), so that a
+// daemon that starts has everything it needs and a bad config is refused up front with every problem listed.
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { SigwardError } from '../errors.ts';
+import type { Config, SecretRef, UpstreamConfig } from './types.ts';
+import { parseConfigText } from './parse.ts';
+import { formatProblems, type Problem, type Problems } from './reader.ts';
+
+export interface LoadedConfig {
+  readonly file: string;
+  readonly config: Config;
+  /** Resolved upstream passwords by upstream host. Never logged. */
+  readonly passwords: ReadonlyMap<string, string>;
+  /** PEM CA bundles by upstream host. */
+  readonly caPems: ReadonlyMap<string, string>;
+}
+
+export type EnvLike = Readonly<Record<string, string | undefined>>;
+
+function readText(path: string): string | Error {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return new Error(code === 'ENOENT' ? `file not found: ${path}` : code === 'EACCES' ? `permission denied: ${path}` : `cannot read ${path}: ${String(e)}`);
+  }
+}
+
+function resolveSecret(ref: SecretRef, path: (string | number)[], base: string, env: EnvLike, problems: Problems): string | undefined {
+  if (ref.file !== undefined) {
+    const text = readText(isAbsolute(ref.file) ? ref.file : resolve(base, ref.file));
+    if (text instanceof Error) {
+      problems.add([...path, 'passwordFile'], text.message);
+      return undefined;
+    }
+    return text.replace(/\r?\n$/, '');
+  }
+  const name = ref.env as string;
+  const value = env[name];
+  if (value === undefined) {
+    problems.add([...path, 'passwordEnv'], `environment variable ${name} is not set`);
+    return undefined;
+  }
+  return value;
+}
+
+function resolveUpstreamFiles(
+  upstreams: readonly UpstreamConfig[],
+  base: string,
+  env: EnvLike,
+  problems: Problems,
+): { passwords: Map<string, string>; caPems: Map<string, string> } {
+  const passwords = new Map<string, string>();
+  const caPems = new Map<string, string>();
+  upstreams.forEach((u, i) => {
+    if (u.auth.kind === 'basic') {
+      const pw = resolveSecret(u.auth.password, ['upstreams', i, 'auth'], base, env, problems);
+      if (pw !== undefined) passwords.set(u.host, pw);
+    }
+    if (u.caFile !== undefined) {
+      const text = readText(isAbsolute(u.caFile) ? u.caFile : resolve(base, u.caFile));
+      if (text instanceof Error) problems.add(['upstreams', i, 'caFile'], text.message);
+      else if (!text.includes('-----BEGIN CERTIFICATE-----')) problems.add(['upstreams', i, 'caFile'], 'holds no PEM certificate (-----BEGIN CERTIFICATE-----)');
+      else caPems.set(u.host, text);
+    }
+  });
+  return { passwords, caPems };
+}
+
+export function configProblemsError(file: string, problems: readonly Problem[]): SigwardError {
+  return new SigwardError('CONFIG_INVALID', formatProblems(file, problems), { detail: { problems } });
+}
+
+/** Load and fully validate a config file. Throws CONFIG_INVALID listing every problem. */
+export function loadConfig(file: string, env: EnvLike = process.env): LoadedConfig {
+  const text = readText(file);
+  if (text instanceof Error) throw new SigwardError('CONFIG_INVALID', `cannot load config: ${text.message}`);
+  const base = dirname(resolve(file));
+  const parsed = parseConfigText(text);
+  const problems = parsed.collector;
+  let passwords = new Map<string, string>();
+  let caPems = new Map<string, string>();
+  if (parsed.config) {
+    ({ passwords, caPems } = resolveUpstreamFiles(parsed.config.upstreams, base, env, problems));
+  }
+  if (!problems.empty || !parsed.config) throw configProblemsError(file, problems.list);
+  const cacheDir = isAbsolute(parsed.config.cache.dir) ? parsed.config.cache.dir : resolve(base, parsed.config.cache.dir);
+  const config: Config = { ...parsed.config, cache: { ...parsed.config.cache, dir: cacheDir } };
+  return { file, config, passwords, caPems };
+}

@@ -1,0 +1,222 @@
+// YAML text -> typed Config, or every problem found (with YAML path and line). Pure: file contents come in as
+// strings; load.ts does the reading.
+import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { isHost } from '../oci/reference.ts';
+import {
+  DEFAULT_CACHE,
+  DEFAULT_LIMITS,
+  DEFAULT_LISTEN,
+  DEFAULT_RETRIES,
+  DEFAULT_TIMEOUTS,
+  DOCKER_HUB_NAMES,
+  type Config,
+  type LogLevel,
+  type SecretRef,
+  type ServerConfig,
+  type UpstreamAuth,
+  type UpstreamConfig,
+} from './types.ts';
+import {
+  Problems,
+  readBool,
+  readDuration,
+  readEnum,
+  readInt,
+  readList,
+  readObj,
+  readSize,
+  readString,
+  type Path,
+  type Problem,
+} from './reader.ts';
+
+/** Top-level keys; sections owned by other modules are parsed by them (see parseConfigText's `extra`). */
+const TOP_KEYS = ['listen', 'log', 'upstreams', 'limits', 'cache', 'trust', 'policy', 'sget'] as const;
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export interface ParsedYaml {
+  readonly raw: unknown;
+  readonly problems: Problems;
+}
+
+/** Parse YAML text; syntax errors become problems. Duplicate keys are errors (a security config must not have two
+ * values for one setting). */
+export function parseYaml(text: string): ParsedYaml {
+  const lineCounter = new LineCounter();
+  const doc: Document = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+  const lineOf = (path: Path): number | undefined => {
+    for (let n = path.length; n >= 0; n--) {
+      const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
+      if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
+    }
+    return undefined;
+  };
+  const problems = new Problems(lineOf);
+  for (const e of doc.errors) {
+    const line = e.linePos?.[0]?.line;
+    problems.list.push({ path: '(yaml)', line, message: e.message.split('\n')[0] ?? e.message });
+  }
+  return { raw: problems.empty ? doc.toJS({ maxAliasCount: 100 }) : undefined, problems };
+}
+
+export function parseListen(v: string, path: Path, problems: Problems): ServerConfig | undefined {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(v);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !(port >= 0 && port <= 65535)) {
+    problems.add(path, `must be HOST:PORT such as 127.0.0.1:5050, got ${JSON.stringify(v)}`);
+    return undefined;
+  }
+  const host = (m[1] ?? '').replace(/^\[|\]$/g, '');
+  return { host, port };
+}
+
+function parseSecret(o: Record<string, unknown>, path: Path, problems: Problems): SecretRef | undefined {
+  const file = readString(o.passwordFile, [...path, 'passwordFile'], problems);
+  const env = readString(o.passwordEnv, [...path, 'passwordEnv'], problems);
+  if (o.password !== undefined) {
+    problems.add([...path, 'password'], 'passwords are not written into the config: use passwordFile or passwordEnv');
+  }
+  if (file !== undefined && env !== undefined) {
+    problems.add(path, 'set passwordFile or passwordEnv, not both');
+    return undefined;
+  }
+  if (file === undefined && env === undefined) {
+    problems.add(path, 'basic credentials need passwordFile (a file holding the password) or passwordEnv (an environment variable)');
+    return undefined;
+  }
+  if (env !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(env)) {
+    problems.add([...path, 'passwordEnv'], `must be an environment variable name, got ${JSON.stringify(env)}`);
+  }
+  return file !== undefined ? { file } : { env: env as string };
+}
+
+function parseUpstream(v: unknown, path: Path, problems: Problems): UpstreamConfig | undefined {
+  const o = readObj(v, path, problems, ['host', 'aliases', 'url', 'default', 'libraryPrefix', 'auth', 'caFile', 'timeouts', 'retries']);
+  if (!o) {
+    if (v === undefined || v === null) problems.add(path, 'must be a mapping with at least `host`');
+    return undefined;
+  }
+  let host = readString(o.host, [...path, 'host'], problems)?.toLowerCase();
+  if (o.host === undefined) problems.add([...path, 'host'], 'is required: the registry host name used in image references, e.g. ghcr.io');
+  if (host !== undefined && !isHost(host)) {
+    problems.add([...path, 'host'], `is not a registry host name: ${JSON.stringify(host)}`);
+    host = undefined;
+  }
+  const aliases = (readList(o.aliases, [...path, 'aliases'], problems) ?? []).flatMap((a, i) => {
+    const s = readString(a, [...path, 'aliases', i], problems)?.toLowerCase();
+    if (s !== undefined && !isHost(s)) problems.add([...path, 'aliases', i], `is not a registry host name: ${JSON.stringify(s)}`);
+    return s === undefined ? [] : [s];
+  });
+  const isHub = host !== undefined && DOCKER_HUB_NAMES.includes(host);
+  let url = readString(o.url, [...path, 'url'], problems);
+  if (url === undefined && host !== undefined) url = isHub ? 'https://registry-1.docker.io' : `https://${host}`;
+  if (url !== undefined) {
+    let u: URL | undefined;
+    try {
+      u = new URL(url);
+    } catch {
+      problems.add([...path, 'url'], `is not a URL: ${JSON.stringify(url)}`);
+    }
+    if (u) {
+      if (u.protocol !== 'https:' && u.protocol !== 'http:') problems.add([...path, 'url'], 'must start with https:// (or http:// for a plain-HTTP registry)');
+      if (u.pathname !== '/' || u.search || u.hash) problems.add([...path, 'url'], 'must be the registry root, without a path (sigward adds /v2/…)');
+      if (u.username || u.password) problems.add([...path, 'url'], 'must not contain credentials: use auth.username with passwordFile or passwordEnv');
+      url = `${u.protocol}//${u.host}`;
+    }
+  }
+  let auth: UpstreamAuth = { kind: 'anonymous' };
+  const a = readObj(o.auth, [...path, 'auth'], problems, ['username', 'passwordFile', 'passwordEnv', 'password']);
+  if (a) {
+    const username = readString(a.username, [...path, 'auth', 'username'], problems);
+    if (username === undefined) problems.add([...path, 'auth', 'username'], 'is required when auth is set');
+    const password = parseSecret(a, [...path, 'auth'], problems);
+    if (username !== undefined && password !== undefined) auth = { kind: 'basic', username, password };
+  }
+  const t = readObj(o.timeouts, [...path, 'timeouts'], problems, ['connect', 'headers', 'body']);
+  const range = { min: 100, max: 3_600_000 };
+  const timeouts = {
+    connectMs: readDuration(t?.connect, [...path, 'timeouts', 'connect'], problems, range) ?? DEFAULT_TIMEOUTS.connectMs,
+    headersMs: readDuration(t?.headers, [...path, 'timeouts', 'headers'], problems, range) ?? DEFAULT_TIMEOUTS.headersMs,
+    bodyMs: readDuration(t?.body, [...path, 'timeouts', 'body'], problems, range) ?? DEFAULT_TIMEOUTS.bodyMs,
+  };
+  const caFile = readString(o.caFile, [...path, 'caFile'], problems);
+  if (caFile !== undefined && url?.startsWith('http:')) problems.add([...path, 'caFile'], 'is set but url is plain http://; use https://');
+  if (host === undefined || url === undefined) return undefined;
+  return {
+    host,
+    aliases: isHub ? [...new Set([...DOCKER_HUB_NAMES.filter((n) => n !== host), ...aliases])] : aliases,
+    url,
+    default: readBool(o.default, [...path, 'default'], problems) ?? false,
+    libraryPrefix: readBool(o.libraryPrefix, [...path, 'libraryPrefix'], problems) ?? isHub,
+    auth,
+    ...(caFile === undefined ? {} : { caFile }),
+    timeouts,
+    retries: readInt(o.retries, [...path, 'retries'], problems, { min: 0, max: 10 }) ?? DEFAULT_RETRIES,
+  };
+}
+
+function parseUpstreams(v: unknown, problems: Problems): UpstreamConfig[] {
+  const list = readList(v, ['upstreams'], problems);
+  if (!list || list.length === 0) {
+    if (v === undefined || (Array.isArray(v) && v.length === 0)) {
+      problems.add(['upstreams'], 'at least one upstream registry is required (sigward only ever contacts the registries listed here)');
+    }
+    return [];
+  }
+  const out: UpstreamConfig[] = [];
+  const seen = new Map<string, number>();
+  list.forEach((item, i) => {
+    const u = parseUpstream(item, ['upstreams', i], problems);
+    if (!u) return;
+    for (const name of [u.host, ...u.aliases]) {
+      const prev = seen.get(name);
+      if (prev !== undefined && prev !== i) problems.add(['upstreams', i, 'host'], `host name ${name} is already used by upstreams[${prev}]`);
+      seen.set(name, i);
+    }
+    out.push(u);
+  });
+  const defaults = out.filter((u) => u.default);
+  if (defaults.length > 1) problems.add(['upstreams'], `only one upstream may be the default; found ${defaults.map((u) => u.host).join(', ')}`);
+  return out;
+}
+
+export interface ParseResult {
+  readonly config: Config | undefined;
+  readonly raw: unknown;
+  readonly problems: readonly Problem[];
+  /** The collector, so other sections (trust, policy, sget) can add their problems with lines. */
+  readonly collector: Problems;
+}
+
+/** Parse the sections owned by the proxy core. */
+export function parseConfigText(text: string): ParseResult {
+  const { raw, problems } = parseYaml(text);
+  if (!problems.empty) return { config: undefined, raw, problems: problems.list, collector: problems };
+  if (raw === undefined || raw === null) {
+    problems.add([], 'the file is empty: it needs at least an `upstreams` list');
+    return { config: undefined, raw, problems: problems.list, collector: problems };
+  }
+  const top = readObj(raw, [], problems, TOP_KEYS);
+  if (!top) return { config: undefined, raw, problems: problems.list, collector: problems };
+
+  const listenStr = readString(top.listen, ['listen'], problems);
+  const listen = listenStr === undefined ? DEFAULT_LISTEN : parseListen(listenStr, ['listen'], problems);
+  const log = readObj(top.log, ['log'], problems, ['level']);
+  const logLevel = readEnum(log?.level, ['log', 'level'], problems, LOG_LEVELS) ?? 'info';
+  const upstreams = parseUpstreams(top.upstreams, problems);
+  const l = readObj(top.limits, ['limits'], problems, ['manifestBytes', 'errorBodyBytes', 'listBytes']);
+  const limits = {
+    manifestBytes: readSize(l?.manifestBytes, ['limits', 'manifestBytes'], problems, { min: 1024, max: 64 * 1024 ** 2 }) ?? DEFAULT_LIMITS.manifestBytes,
+    errorBodyBytes: readSize(l?.errorBodyBytes, ['limits', 'errorBodyBytes'], problems, { min: 256, max: 1024 ** 2 }) ?? DEFAULT_LIMITS.errorBodyBytes,
+    listBytes: readSize(l?.listBytes, ['limits', 'listBytes'], problems, { min: 1024, max: 64 * 1024 ** 2 }) ?? DEFAULT_LIMITS.listBytes,
+  };
+  const c = readObj(top.cache, ['cache'], problems, ['dir', 'manifestMemory']);
+  const cache = {
+    dir: readString(c?.dir, ['cache', 'dir'], problems) ?? DEFAULT_CACHE.dir,
+    manifestMemoryBytes:
+      readSize(c?.manifestMemory, ['cache', 'manifestMemory'], problems, { min: 0, max: 16 * 1024 ** 3 }) ?? DEFAULT_CACHE.manifestMemoryBytes,
+  };
+  const config: Config | undefined =
+    problems.empty && listen !== undefined ? { listen, logLevel, upstreams, limits, cache } : undefined;
+  return { config, raw, problems: problems.list, collector: problems };
+}

@@ -1,0 +1,85 @@
+// The typed configuration, after parsing and validation. Defaults live here, next to the types they fill.
+
+export interface SecretRef {
+  /** Read the value from this file (trailing newline stripped). */
+  readonly file?: string;
+  /** Read the value from this environment variable. */
+  readonly env?: string;
+}
+
+export type UpstreamAuth =
+  | { readonly kind: 'anonymous' }
+  | { readonly kind: 'basic'; readonly username: string; readonly password: SecretRef };
+
+export interface UpstreamTimeouts {
+  /** TCP + TLS connect. */
+  readonly connectMs: number;
+  /** From request sent to response headers received. */
+  readonly headersMs: number;
+  /** Longest silence between two body chunks. */
+  readonly bodyMs: number;
+}
+
+export interface UpstreamConfig {
+  /** Registry host name as it appears in image references (`docker.io`, `ghcr.io`, `127.0.0.1:5001`). */
+  readonly host: string;
+  /** Other names of the same registry (`index.docker.io`, `registry-1.docker.io`). */
+  readonly aliases: readonly string[];
+  /** Base URL requests go to, scheme included (`https://registry-1.docker.io`). No path. */
+  readonly url: string;
+  /** Bare `/v2/<repo>/…` requests (docker `registry-mirrors`) go to the default upstream. At most one. */
+  readonly default: boolean;
+  /** Single-segment names get `library/` (Docker Hub's official images). Defaults to true for docker.io. */
+  readonly libraryPrefix: boolean;
+  readonly auth: UpstreamAuth;
+  /** PEM file of CA certificates trusted for this upstream's TLS (in addition to none: it replaces the system
+   * store for this upstream). */
+  readonly caFile?: string;
+  readonly timeouts: UpstreamTimeouts;
+  /** Retries of idempotent requests on connection errors (not on HTTP errors). */
+  readonly retries: number;
+}
+
+export interface Limits {
+  /** Largest manifest accepted from an upstream (distribution's own default cap is 4 MiB). */
+  readonly manifestBytes: number;
+  /** Largest error body read from an upstream (the rest is discarded). */
+  readonly errorBodyBytes: number;
+  /** Largest tags/list or referrers answer passed through. */
+  readonly listBytes: number;
+}
+
+export interface CacheConfig {
+  /** State and cache directory (sget store lives under it). */
+  readonly dir: string;
+  /** Memory budget for manifests held by digest. */
+  readonly manifestMemoryBytes: number;
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface ServerConfig {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface Config {
+  readonly listen: ServerConfig;
+  readonly logLevel: LogLevel;
+  readonly upstreams: readonly UpstreamConfig[];
+  readonly limits: Limits;
+  readonly cache: CacheConfig;
+}
+
+export const DEFAULT_TIMEOUTS: UpstreamTimeouts = { connectMs: 10_000, headersMs: 30_000, bodyMs: 60_000 };
+export const DEFAULT_RETRIES = 2;
+export const DEFAULT_LIMITS: Limits = {
+  manifestBytes: 4 * 1024 * 1024,
+  errorBodyBytes: 64 * 1024,
+  listBytes: 4 * 1024 * 1024,
+};
+export const DEFAULT_LISTEN: ServerConfig = { host: '127.0.0.1', port: 5050 };
+export const DEFAULT_CACHE: CacheConfig = { dir: '/var/cache/sigward', manifestMemoryBytes: 64 * 1024 * 1024 };
+
+/** Docker Hub goes by several names; a bare `docker.io` upstream answers to all of them. */
+export const DOCKER_HUB_NAMES: readonly string[] = ['docker.io', 'index.docker.io', 'registry-1.docker.io'];

@@ -1,0 +1,62 @@
+// One access line per request, with a request id that is also returned to the client (X-Request-Id) so a user's
+// report can be matched to the log. Credentials never reach the log: headers are not logged at all.
+import { randomBytes } from 'node:crypto';
+import type { MiddlewareHandler } from 'hono';
+import type { SigwardError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+
+export interface RequestState {
+  readonly id: string;
+  readonly start: bigint;
+  image?: string;
+  reference?: string;
+  digest?: string;
+  /** Set when the request ended in an error. */
+  error?: SigwardError;
+  /** Free-form outcome for the line: `verified`, `cache`, `denied`… */
+  outcome?: string;
+}
+
+const prefix = randomBytes(3).toString('hex');
+let counter = 0;
+
+export function nextRequestId(): string {
+  counter = (counter + 1) % 0x7fffffff;
+  return `${prefix}-${counter.toString(36)}`;
+}
+
+export function accessLog(log: Logger): MiddlewareHandler {
+  return async (c, next) => {
+    const state: RequestState = { id: nextRequestId(), start: process.hrtime.bigint() };
+    c.set('state', state);
+    const res = c.env.outgoing as import('node:http').ServerResponse;
+    res.setHeader('X-Request-Id', state.id);
+    const method = c.req.method;
+    const path = (c.env.incoming as import('node:http').IncomingMessage).url ?? '';
+    let logged = false;
+    const done = (): void => {
+      if (logged) return;
+      logged = true;
+      const ms = Number(process.hrtime.bigint() - state.start) / 1e6;
+      const line: Record<string, unknown> = {
+        reqId: state.id,
+        method,
+        path: path.length > 512 ? `${path.slice(0, 512)}…` : path,
+        status: res.statusCode,
+        ms: Math.round(ms * 100) / 100,
+      };
+      if (state.image) line.image = state.image;
+      if (state.digest) line.digest = state.digest;
+      if (state.outcome) line.outcome = state.outcome;
+      if (state.error) {
+        line.code = state.error.code;
+        line.error = state.error.message;
+      }
+      if (!res.writableFinished) line.aborted = true;
+      log.info(line, 'request');
+    };
+    res.once('finish', done);
+    res.once('close', done);
+    await next();
+  };
+}

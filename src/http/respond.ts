@@ -1,0 +1,66 @@
+// Writing answers straight to node's ServerResponse: the fast path for bytes (design.md, "pitfalls"), and the only
+// way to set a custom HTTP reason phrase (the one text containerd shows on a refusal).
+import type { ServerResponse } from 'node:http';
+import { HTTP_MAPPING, SigwardError, isSigwardError } from '../errors.ts';
+
+export const API_VERSION_HEADER = { 'Docker-Distribution-API-Version': 'registry/2.0' } as const;
+
+export interface OciErrorBody {
+  errors: { code: string; message: string; detail?: unknown }[];
+}
+
+/** Turn anything thrown into a SigwardError; unexpected errors become INTERNAL without leaking internals. */
+export function asSigwardError(e: unknown): SigwardError {
+  if (isSigwardError(e)) return e;
+  return new SigwardError('INTERNAL', 'internal error in sigward (see its log for details)', { cause: e });
+}
+
+/** A reason phrase must be ASCII without CR/LF; keep it short. */
+export function safeReason(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 120);
+}
+
+export function errorResponse(err: SigwardError): { status: number; reason: string | undefined; body: OciErrorBody; headers: Record<string, string> } {
+  const map = HTTP_MAPPING[err.code];
+  const headers: Record<string, string> = { ...API_VERSION_HEADER, 'Content-Type': 'application/json; charset=utf-8' };
+  if (err.retryAfter !== undefined) headers['Retry-After'] = String(Math.max(0, Math.ceil(err.retryAfter)));
+  const reason = err.reason === undefined ? undefined : safeReason(`${defaultReason(map.status)} (${err.reason})`);
+  const detail = err.detail && Object.keys(err.detail).length > 0 ? err.detail : undefined;
+  return { status: map.status, reason, body: { errors: [{ code: map.oci, message: err.message, ...(detail ? { detail } : {}) }] }, headers };
+}
+
+const REASONS: Record<number, string> = {
+  400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict',
+  416: 'Range Not Satisfiable', 429: 'Too Many Requests', 500: 'Internal Server Error', 502: 'Bad Gateway',
+  503: 'Service Unavailable', 504: 'Gateway Timeout',
+};
+
+export function defaultReason(status: number): string {
+  return REASONS[status] ?? 'Error';
+}
+
+/** Write an OCI error answer. HEAD gets the same status and headers with no body (clients then GET for the body). */
+export function writeError(res: ServerResponse, err: SigwardError, method: string): void {
+  if (res.headersSent) {
+    // Mid-body failure: the only honest signal left is to cut the connection so the client sees a broken body.
+    res.destroy(err);
+    return;
+  }
+  const { status, reason, body, headers } = errorResponse(err);
+  const payload = Buffer.from(JSON.stringify(body));
+  headers['Content-Length'] = String(payload.length);
+  if (reason) res.writeHead(status, reason, headers);
+  else res.writeHead(status, headers);
+  res.end(method === 'HEAD' ? undefined : payload);
+}
+
+export function writeBytes(
+  res: ServerResponse,
+  status: number,
+  headers: Record<string, string>,
+  body: Uint8Array | undefined,
+  method: string,
+): void {
+  res.writeHead(status, headers);
+  res.end(method === 'HEAD' || body === undefined ? undefined : body);
+}

@@ -1,0 +1,100 @@
+// The distribution read API over hono. Handlers write to node's ServerResponse directly (fast path, custom reason
+// phrases); hono does routing and middleware. Every error goes through one place: writeError.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Hono, type Context } from 'hono';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import { SigwardError } from '../errors.ts';
+import { parseAccept } from '../oci/mediatypes.ts';
+import { imageRef, referenceString } from '../oci/reference.ts';
+import type { Logger } from '../log.ts';
+import { methodNotAllowed, parseV2Path, type V2Route } from './path.ts';
+import { API_VERSION_HEADER, asSigwardError, writeBytes, writeError } from './respond.ts';
+import type { Router, Target } from './routing.ts';
+import { accessLog, type RequestState } from './access-log.ts';
+
+export type Bindings = { incoming: IncomingMessage; outgoing: ServerResponse };
+export type Env = { Bindings: Bindings; Variables: { state: RequestState } };
+
+/** What the routes need from the proxy layer (implemented in proxy/service.ts). */
+export interface ProxyHandlers {
+  manifest(req: RouteRequest, route: Extract<V2Route, { kind: 'manifest' }>, target: Target): Promise<void>;
+  blob(req: RouteRequest, route: Extract<V2Route, { kind: 'blob' }>, target: Target): Promise<void>;
+  tags(req: RouteRequest, route: Extract<V2Route, { kind: 'tags' }>, target: Target): Promise<void>;
+  referrers(req: RouteRequest, route: Extract<V2Route, { kind: 'referrers' }>, target: Target): Promise<void>;
+}
+
+export interface RouteRequest {
+  readonly method: 'GET' | 'HEAD';
+  readonly url: URL;
+  readonly headers: IncomingMessage['headers'];
+  readonly res: ServerResponse;
+  readonly state: RequestState;
+  readonly accept: ReadonlySet<string>;
+}
+
+export function buildRoutes(deps: { router: Router; proxy: ProxyHandlers; log: Logger }): Hono<Env> {
+  const app = new Hono<Env>();
+  app.use('*', accessLog(deps.log));
+
+  app.get('/healthz', (c) => c.text('ok'));
+
+  app.all('/v2/*', async (c) => {
+    await handleV2(c, deps);
+    return RESPONSE_ALREADY_SENT;
+  });
+  app.all('/v2', async (c) => {
+    await handleV2(c, deps);
+    return RESPONSE_ALREADY_SENT;
+  });
+
+  app.notFound((c) => {
+    const res = c.env.outgoing;
+    writeError(res, new SigwardError('NOT_FOUND', `no such endpoint: ${c.req.method} ${new URL(c.req.url).pathname}`), c.req.method);
+    return RESPONSE_ALREADY_SENT;
+  });
+
+  app.onError((err, c) => {
+    const e = asSigwardError(err);
+    const state = c.get('state');
+    if (state) state.error = e;
+    if (e.code === 'INTERNAL') deps.log.error({ err, reqId: state?.id }, 'unexpected error');
+    writeError(c.env.outgoing, e, c.req.method);
+    return RESPONSE_ALREADY_SENT;
+  });
+  return app;
+}
+
+async function handleV2(c: Context<Env>, deps: { router: Router; proxy: ProxyHandlers }): Promise<void> {
+  const res = c.env.outgoing;
+  const incoming = c.env.incoming;
+  const state = c.get('state');
+  const url = new URL(incoming.url ?? '/', 'http://sigward.invalid');
+  const method = c.req.method;
+  const route = parseV2Path(url.pathname);
+  if (!route) throw new SigwardError('NOT_FOUND', `no such endpoint: ${method} ${url.pathname}`);
+  if (route.kind === 'upload' || (method !== 'GET' && method !== 'HEAD')) {
+    if (route.kind === 'ping' && method === 'OPTIONS') {
+      writeBytes(res, 204, { ...API_VERSION_HEADER, Allow: 'GET, HEAD' }, undefined, method);
+      return;
+    }
+    throw methodNotAllowed(method);
+  }
+  if (route.kind === 'ping') {
+    writeBytes(res, 200, { ...API_VERSION_HEADER, 'Content-Type': 'application/json', 'Content-Length': '2' }, Buffer.from('{}'), method);
+    return;
+  }
+  const target = deps.router.resolve(route.name, url.searchParams.get('ns'));
+  state.image = route.kind === 'manifest' ? imageRef(target.upstream.host, target.repository, route.ref) : `${target.upstream.host}/${target.repository}`;
+  if (route.kind === 'manifest') state.reference = referenceString(route.ref);
+  const req: RouteRequest = { method, url, headers: incoming.headers, res, state, accept: parseAccept(incoming.headers.accept) };
+  switch (route.kind) {
+    case 'manifest':
+      return deps.proxy.manifest(req, route, target);
+    case 'blob':
+      return deps.proxy.blob(req, route, target);
+    case 'tags':
+      return deps.proxy.tags(req, route, target);
+    case 'referrers':
+      return deps.proxy.referrers(req, route, target);
+  }
+}

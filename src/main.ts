@@ -1,0 +1,55 @@
+// Process entry: argv -> command. The only place that calls process.exit.
+import { isSigwardError } from './errors.ts';
+import { processIo, type Io } from './cli/io.ts';
+
+const USAGE = `sigward — a signature-enforcing OCI registry proxy
+
+usage: sigward <command> [options]
+
+commands:
+  serve --config FILE [--listen HOST:PORT]   run the proxy
+  check-config FILE                          validate a configuration and report every problem
+  help                                       this text
+
+Run \`sigward <command> --help\` for a command's options.`;
+
+type Command = (argv: readonly string[], io: Io) => Promise<number>;
+// Loaded on demand: `check-config` does not pay for the server's imports.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  serve: async () => (await import('./cli/serve.ts')).serveCommand,
+  'check-config': async () => (await import('./cli/check-config.ts')).checkConfigCommand,
+};
+
+export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    io.out(USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    io.err(`sigward: unknown command '${name}'\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    return await (await load())(rest, io);
+  } catch (e) {
+    if (isSigwardError(e)) {
+      io.err(`sigward ${name}: ${e.message}`);
+      return 1;
+    }
+    io.err(`sigward ${name}: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    return 70;
+  }
+}
+
+const isEntry = process.argv[1] !== undefined && /(?:^|[\\/])(main\.ts|sigward\.mjs|sigward)$/.test(process.argv[1]);
+if (isEntry) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`sigward: ${String(e)}\n`);
+      process.exit(70);
+    },
+  );
+}

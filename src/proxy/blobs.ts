@@ -1,0 +1,93 @@
+// Blobs stream through without being buffered, hashed on the way. The last chunk is held back until the digest
+// matches, so a client never receives a complete body whose digest is wrong: on a mismatch the connection is cut
+// and the client sees a truncated body (its own digest check then fails too). Range requests are passed through:
+// a part of a blob cannot be checked against the digest of the whole (clients re-check the assembled blob).
+import { createHash } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { SigwardError } from '../errors.ts';
+import { digestAlgorithm, type Digest } from '../oci/digest.ts';
+import { API_VERSION_HEADER } from '../http/respond.ts';
+import type { BlobStream } from './types.ts';
+
+const PASS_HEADERS = ['content-type', 'content-range', 'accept-ranges', 'etag', 'last-modified'];
+
+export function blobHeaders(digest: Digest, upstream: Record<string, string>, size: number | undefined): Record<string, string> {
+  const h: Record<string, string> = { ...API_VERSION_HEADER, 'Docker-Content-Digest': digest };
+  for (const k of PASS_HEADERS) {
+    const v = upstream[k];
+    if (v !== undefined) h[k] = v;
+  }
+  h['content-type'] ??= 'application/octet-stream';
+  if (size !== undefined) h['Content-Length'] = String(size);
+  return h;
+}
+
+export interface StreamOutcome {
+  readonly bytes: number;
+  readonly verified: boolean;
+}
+
+/**
+ * Pipe an upstream blob body to the client with backpressure. For a full (200) body the sha256 is checked before
+ * the final chunk is written; `onMismatch` is told before the connection is destroyed.
+ */
+export function streamBlob(
+  res: ServerResponse,
+  blob: BlobStream,
+  digest: Digest,
+  onMismatch: (err: SigwardError) => void,
+): Promise<StreamOutcome> {
+  const verify = blob.status === 200;
+  const hash = verify ? createHash(digestAlgorithm(digest)) : undefined;
+  res.writeHead(blob.status, blobHeaders(digest, blob.headers, blob.size));
+  return new Promise((resolve, reject) => {
+    let held: Buffer | undefined;
+    let bytes = 0;
+    let finished = false;
+    const body = blob.body;
+    const fail = (err: Error): void => {
+      if (finished) return;
+      finished = true;
+      body.destroy();
+      res.destroy(err);
+      reject(err);
+    };
+    res.on('close', () => {
+      if (!finished) {
+        finished = true;
+        body.destroy();
+        resolve({ bytes, verified: false });
+      }
+    });
+    res.on('drain', () => body.resume());
+    body.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (!verify) {
+        if (!res.write(chunk)) body.pause();
+        return;
+      }
+      hash?.update(chunk);
+      if (held !== undefined && !res.write(held)) body.pause();
+      held = chunk;
+    });
+    body.on('error', (e) => fail(new SigwardError('UPSTREAM_UNAVAILABLE', `upstream blob stream for ${digest} failed after ${bytes} bytes`, { cause: e })));
+    body.on('end', () => {
+      if (finished) return;
+      if (blob.size !== undefined && bytes !== blob.size) {
+        fail(new SigwardError('UPSTREAM_INVALID', `upstream sent ${bytes} bytes for blob ${digest}, announced ${blob.size}`));
+        return;
+      }
+      if (hash) {
+        const got = `${digestAlgorithm(digest)}:${hash.digest('hex')}`;
+        if (got !== digest) {
+          const err = new SigwardError('UPSTREAM_DIGEST_MISMATCH', `upstream sent bytes for blob ${digest} that hash to ${got}; the transfer was cut`);
+          onMismatch(err);
+          fail(err);
+          return;
+        }
+      }
+      finished = true;
+      res.end(held, () => resolve({ bytes, verified: verify }));
+    });
+  });
+}
