@@ -1,0 +1,258 @@
+// The read side of the OCI distribution API against one configured upstream (distribution-spec spec.md, "Pull",
+// "Content discovery"). Manifests are read whole under a cap and their digest is computed over the exact bytes
+// received; blobs are handed back as a stream for the caller to hash; lists are capped.
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { Limits, UpstreamConfig } from '../config/types.ts';
+import { SigwardError } from '../errors.ts';
+import { digestOf, isDigest, matchesDigest, type Digest } from '../oci/digest.ts';
+import { baseMediaType, MANIFEST_TYPES, MT } from '../oci/mediatypes.ts';
+import { referenceString, type ManifestReference } from '../oci/reference.ts';
+import { UpstreamAuthState, type OnRequest } from './auth.ts';
+import { contentLength, discard, flatHeaders, header, readCapped, release } from './body.ts';
+import { connectionError } from './status.ts';
+import { Transport, type UpstreamRequest, type UpstreamResponse } from './transport.ts';
+
+export interface UpstreamClientDeps {
+  readonly dispatcher: Dispatcher;
+  /** The resolved password of `cfg.auth` (basic), if any. */
+  readonly password?: string;
+  readonly limits: Limits;
+  readonly now?: () => number;
+  readonly onRequest?: OnRequest;
+}
+
+export interface FetchedManifest {
+  readonly bytes: Uint8Array;
+  readonly digest: Digest;
+  readonly mediaType: string;
+  readonly size: number;
+}
+
+export interface ManifestHead {
+  readonly digest?: Digest;
+  readonly mediaType?: string;
+  readonly size?: number;
+}
+
+export interface BlobStream {
+  readonly status: 200 | 206;
+  /** Response headers, lowercase names. */
+  readonly headers: Record<string, string>;
+  readonly size?: number;
+  readonly body: Readable;
+}
+
+export interface ListAnswer {
+  readonly status: number;
+  readonly contentType: string | undefined;
+  readonly bytes: Uint8Array;
+  readonly link?: string;
+}
+
+/** A media type as it may appear in Accept (no parameters, no header syntax): anything else is not forwarded. */
+const MEDIA_TYPE_RE = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9*][a-z0-9!#$&^_.+*-]*$/;
+
+/** Encode one path segment; ':' is legal in a segment (RFC 3986 pchar) and digests keep it readable. */
+const seg = (s: string): string => encodeURIComponent(s).replace(/%3A/gi, ':');
+const repoPath = (repository: string): string => repository.split('/').map(seg).join('/');
+
+export class UpstreamClient {
+  readonly cfg: UpstreamConfig;
+  readonly auth: UpstreamAuthState;
+  private readonly transport: Transport;
+  private readonly limits: Limits;
+  private readonly now: () => number;
+
+  constructor(cfg: UpstreamConfig, deps: UpstreamClientDeps) {
+    this.cfg = cfg;
+    this.limits = deps.limits;
+    this.now = deps.now ?? Date.now;
+    const basic = cfg.auth.kind === 'basic' && deps.password !== undefined ? { username: cfg.auth.username, password: deps.password } : {};
+    this.auth = new UpstreamAuthState({
+      upstream: cfg.host,
+      upstreamUrl: cfg.url,
+      dispatcher: deps.dispatcher,
+      timeouts: cfg.timeouts,
+      now: this.now,
+      ...basic,
+      ...(deps.onRequest === undefined ? {} : { onRequest: deps.onRequest }),
+    });
+    this.transport = new Transport({
+      cfg,
+      dispatcher: deps.dispatcher,
+      auth: this.auth,
+      errorBodyBytes: deps.limits.errorBodyBytes,
+      now: this.now,
+      ...(deps.onRequest === undefined ? {} : { onRequest: deps.onRequest }),
+    });
+  }
+
+  get host(): string {
+    return this.cfg.host;
+  }
+
+  /**
+   * A manifest, byte-exact. Always sends every type sigward handles plus the client's extra ones: distribution 2.8
+   * negotiates on Accept even by digest and answers 404 when the stored type is not accepted.
+   */
+  async getManifest(repository: string, ref: ManifestReference, opts: { accept?: ReadonlySet<string>; signal?: AbortSignal } = {}): Promise<FetchedManifest> {
+    const req = this.manifestRequest('GET', repository, ref, opts);
+    const res = await this.transport.send(req);
+    if (res.status !== 200) return this.transport.fail(res, req);
+    const cap = this.limits.manifestBytes;
+    const tooLarge = (seen: number): SigwardError =>
+      new SigwardError('UPSTREAM_TOO_LARGE', `manifest ${referenceString(ref)} of ${this.cfg.host}/${repository} is ${seen} bytes or more, over the limit of ${cap} bytes (limits.manifestBytes)`, {
+        detail: { upstream: this.cfg.host, limit: cap },
+      });
+    const declared = contentLength(res.headers);
+    if (declared !== undefined && declared > cap) {
+      release(res.body);
+      throw tooLarge(declared);
+    }
+    let untrustedBytes: Uint8Array;
+    try {
+      untrustedBytes = await readCapped(res.body, cap, tooLarge);
+    } catch (e) {
+      if (opts.signal?.aborted) throw opts.signal.reason ?? e;
+      throw connectionError(e, this.transport.context(req, res.url, res.authenticated), 'body');
+    }
+    const digest = this.checkDigest(repository, ref, untrustedBytes, res);
+    return { bytes: untrustedBytes, digest, mediaType: this.mediaTypeOf(untrustedBytes, res, repository, digest), size: untrustedBytes.length };
+  }
+
+  /** What the upstream says about a manifest, from headers only (nothing here is verified). */
+  async headManifest(repository: string, ref: ManifestReference, opts: { accept?: ReadonlySet<string>; signal?: AbortSignal } = {}): Promise<ManifestHead> {
+    const req = this.manifestRequest('HEAD', repository, ref, opts);
+    const res = await this.transport.send(req);
+    if (res.status !== 200) return this.transport.fail(res, req);
+    await discard(res.body);
+    const d = header(res.headers, 'docker-content-digest');
+    const mediaType = baseMediaType(header(res.headers, 'content-type'));
+    const size = contentLength(res.headers);
+    return { ...(d !== undefined && isDigest(d) ? { digest: d } : {}), ...(mediaType === undefined ? {} : { mediaType }), ...(size === undefined ? {} : { size }) };
+  }
+
+  /** A blob as a stream (not hashed here: the caller checks the digest while passing it on). */
+  async getBlob(repository: string, digest: Digest, opts: { range?: string; signal?: AbortSignal } = {}): Promise<BlobStream> {
+    const req: UpstreamRequest = {
+      method: 'GET',
+      path: `/v2/${repoPath(repository)}/blobs/${seg(digest)}`,
+      kind: 'blob',
+      repository,
+      ...(opts.range === undefined ? {} : { headers: { range: opts.range } }),
+      ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+    };
+    const res = await this.transport.send(req);
+    if (res.status !== 200 && res.status !== 206) return this.transport.fail(res, req);
+    const size = contentLength(res.headers);
+    return { status: res.status, headers: flatHeaders(res.headers), ...(size === undefined ? {} : { size }), body: res.body };
+  }
+
+  async headBlob(repository: string, digest: Digest, opts: { signal?: AbortSignal } = {}): Promise<{ size?: number; headers: Record<string, string> }> {
+    const req: UpstreamRequest = { method: 'HEAD', path: `/v2/${repoPath(repository)}/blobs/${seg(digest)}`, kind: 'blob', repository, ...(opts.signal === undefined ? {} : { signal: opts.signal }) };
+    const res = await this.transport.send(req);
+    if (res.status !== 200) return this.transport.fail(res, req);
+    await discard(res.body);
+    const size = contentLength(res.headers);
+    return { ...(size === undefined ? {} : { size }), headers: flatHeaders(res.headers) };
+  }
+
+  /** tags/list (spec "Listing Tags"), passed through with its Link header for pagination. */
+  async getTags(repository: string, query: { n?: string; last?: string } = {}): Promise<ListAnswer> {
+    const q = new URLSearchParams();
+    if (query.n !== undefined) q.set('n', query.n);
+    if (query.last !== undefined) q.set('last', query.last);
+    const qs = q.toString() === '' ? '' : `?${q.toString()}`;
+    return this.list({ method: 'GET', path: `/v2/${repoPath(repository)}/tags/list${qs}`, kind: 'tags', repository }, false);
+  }
+
+  /** The referrers API (spec "Listing Referrers"). A 404 is returned, not thrown: the caller then tries the tag schema. */
+  async getReferrers(repository: string, digest: Digest, artifactType?: string): Promise<ListAnswer> {
+    const qs = artifactType === undefined ? '' : `?${new URLSearchParams({ artifactType }).toString()}`;
+    return this.list({ method: 'GET', path: `/v2/${repoPath(repository)}/referrers/${seg(digest)}${qs}`, kind: 'referrers', repository }, true);
+  }
+
+  private async list(req: UpstreamRequest, notFoundIsAnswer: boolean): Promise<ListAnswer> {
+    const res = await this.transport.send(req);
+    const contentType = header(res.headers, 'content-type');
+    const link = header(res.headers, 'link');
+    if (res.status === 404 && notFoundIsAnswer) {
+      await discard(res.body);
+      return { status: 404, contentType, bytes: new Uint8Array(0) };
+    }
+    if (res.status !== 200) return this.transport.fail(res, req);
+    const cap = this.limits.listBytes;
+    const tooLarge = (seen: number): SigwardError =>
+      new SigwardError('UPSTREAM_TOO_LARGE', `the ${req.kind} answer of ${this.cfg.host}/${req.repository} is ${seen} bytes or more, over the limit of ${cap} bytes (limits.listBytes)`, {
+        detail: { upstream: this.cfg.host, limit: cap },
+      });
+    const declared = contentLength(res.headers);
+    if (declared !== undefined && declared > cap) {
+      release(res.body);
+      throw tooLarge(declared);
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = await readCapped(res.body, cap, tooLarge);
+    } catch (e) {
+      throw connectionError(e, this.transport.context(req, res.url, res.authenticated), 'body');
+    }
+    return { status: 200, contentType, bytes, ...(link === undefined ? {} : { link }) };
+  }
+
+  private manifestRequest(method: 'GET' | 'HEAD', repository: string, ref: ManifestReference, opts: { accept?: ReadonlySet<string>; signal?: AbortSignal }): UpstreamRequest {
+    const accept = new Set(MANIFEST_TYPES);
+    for (const t of opts.accept ?? []) if (MEDIA_TYPE_RE.test(t)) accept.add(t);
+    return {
+      method,
+      path: `/v2/${repoPath(repository)}/manifests/${seg(referenceString(ref))}`,
+      kind: 'manifest',
+      repository,
+      headers: { accept: [...accept].join(', ') },
+      ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+    };
+  }
+
+  /** By digest the bytes must hash to it; by tag the bytes define the digest and the upstream's header must agree. */
+  private checkDigest(repository: string, ref: ManifestReference, untrustedBytes: Uint8Array, res: UpstreamResponse): Digest {
+    const where = `${this.cfg.host}/${repository}`;
+    if (ref.kind === 'digest') {
+      if (!matchesDigest(untrustedBytes, ref.digest)) {
+        throw this.mismatch(`upstream ${this.cfg.host} answered ${where}@${ref.digest} with bytes that hash to ${digestOf(untrustedBytes)}; nothing was served`, ref.digest);
+      }
+      return ref.digest;
+    }
+    const computed = digestOf(untrustedBytes);
+    const claimed = header(res.headers, 'docker-content-digest');
+    // Schema 1 signed manifests are digested without their JWS signatures, so the header legitimately differs.
+    const signedV1 = baseMediaType(header(res.headers, 'content-type')) === MT.dockerV1Signed;
+    if (claimed !== undefined && isDigest(claimed) && !signedV1 && !matchesDigest(untrustedBytes, claimed)) {
+      throw this.mismatch(`upstream ${this.cfg.host} said ${where}:${ref.tag} is ${claimed} but sent bytes that hash to ${computed}; nothing was served`, claimed);
+    }
+    return computed;
+  }
+
+  private mismatch(message: string, expected: string): SigwardError {
+    return new SigwardError('UPSTREAM_DIGEST_MISMATCH', message, { detail: { upstream: this.cfg.host, expected }, reason: 'upstream digest mismatch' });
+  }
+
+  /** Content-Type first; else the manifest's own `mediaType` field; else the shape (umoci writes no mediaType). */
+  private mediaTypeOf(bytes: Uint8Array, res: UpstreamResponse, repository: string, digest: Digest): string {
+    const ct = baseMediaType(header(res.headers, 'content-type'));
+    if (ct !== undefined && ct !== 'application/json' && ct !== 'application/octet-stream' && ct !== 'text/plain') return ct;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(Buffer.from(bytes).toString('utf8'));
+    } catch (e) {
+      throw new SigwardError('MANIFEST_INVALID', `manifest ${this.cfg.host}/${repository}@${digest} is not JSON and has no manifest Content-Type`, { cause: e, detail: { upstream: this.cfg.host } });
+    }
+    const o = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as { mediaType?: unknown; manifests?: unknown; config?: unknown };
+    if (typeof o.mediaType === 'string' && MEDIA_TYPE_RE.test(o.mediaType)) return o.mediaType;
+    if (Array.isArray(o.manifests)) return MT.ociIndex;
+    if (typeof o.config === 'object' && o.config !== null) return MT.ociManifest;
+    throw new SigwardError('MANIFEST_INVALID', `manifest ${this.cfg.host}/${repository}@${digest} has no media type (no Content-Type, no mediaType field) and is neither an image manifest nor an index`, {
+      detail: { upstream: this.cfg.host },
+    });
+  }
+}

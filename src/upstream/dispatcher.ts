@@ -1,0 +1,89 @@
+// The one undici Agent every upstream request goes through (design.md: "one injected Agent, never a global
+// dispatcher"). Connections are pooled and kept alive per origin; pipelining stays at 1 because registries and
+// the proxies in front of them do not all handle pipelined requests well, and a stalled blob would block the queue.
+//
+// TLS trust is chosen per origin: an upstream with `caFile` trusts exactly that bundle (it replaces the system store
+// for that origin only), every other origin (token realms, blob storage redirects, upstreams without caFile) uses
+// the system defaults. undici calls the connector with the origin's protocol and host, which is how we pick.
+import { Agent, buildConnector, type Dispatcher } from 'undici';
+import { DEFAULT_TIMEOUTS, type UpstreamConfig } from '../config/types.ts';
+import { SigwardError } from '../errors.ts';
+
+/** Parallel connections per origin: enough for a runtime pulling several layers at once, bounded for the upstream. */
+export const CONNECTIONS_PER_ORIGIN = 32;
+
+export interface DispatcherOptions {
+  /** Connections per origin (default CONNECTIONS_PER_ORIGIN). */
+  readonly connections?: number;
+  /** Idle keep-alive time of a pooled socket, in ms (default 30 s; a server's Keep-Alive hint may shorten it). */
+  readonly keepAliveMs?: number;
+}
+
+/**
+ * One Agent for all upstreams. `caPems` maps an upstream's `host` (as configured) to the PEM text of its `caFile`,
+ * already read by the caller.
+ */
+export function createDispatcher(
+  upstreams: readonly UpstreamConfig[],
+  caPems: ReadonlyMap<string, string>,
+  opts: DispatcherOptions = {},
+): Agent {
+  const byOrigin = new Map<string, buildConnector.connector>();
+  const pemOf = new Map<string, string | undefined>();
+  for (const u of upstreams) {
+    const origin = originOf(u);
+    const ca = caPems.get(u.host);
+    if (ca !== undefined && !ca.includes('-----BEGIN CERTIFICATE-----')) {
+      throw new SigwardError('CONFIG_INVALID', `caFile of upstream ${u.host} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)`);
+    }
+    if (pemOf.has(origin)) {
+      // Trust is per origin, so two upstreams at one origin must agree on it.
+      if (pemOf.get(origin) !== ca) {
+        throw new SigwardError('CONFIG_INVALID', `upstreams at the same URL origin ${origin} have different caFile settings; give both the same caFile (upstream ${u.host})`);
+      }
+      continue;
+    }
+    pemOf.set(origin, ca);
+    // Without a caFile the upstream still gets its own connect timeout; TLS options stay the system defaults.
+    byOrigin.set(origin, buildConnector({ timeout: u.timeouts.connectMs, ...(ca === undefined ? {} : { ca }) }));
+  }
+  const fallback = buildConnector({ timeout: DEFAULT_TIMEOUTS.connectMs });
+
+  const connect: buildConnector.connector = (options, callback) => {
+    // `host` keeps a non-default port and IPv6 brackets, as in URL.host, so this equals the URL origin.
+    const key = `${options.protocol}//${options.host ?? options.hostname}`;
+    const connector = byOrigin.get(key) ?? fallback;
+    connector(options, callback);
+  };
+
+  return new Agent({
+    connections: opts.connections ?? CONNECTIONS_PER_ORIGIN,
+    pipelining: 1,
+    keepAliveTimeout: opts.keepAliveMs ?? 30_000,
+    keepAliveMaxTimeout: 10 * 60_000,
+    connect,
+  });
+}
+
+/** The origin (scheme://host[:port]) requests to this upstream go to. */
+export function originOf(u: UpstreamConfig): string {
+  return new URL(u.url).origin;
+}
+
+/**
+ * Close gracefully (in-flight requests finish), but never wait more than `graceMs`: a blob streaming to a slow
+ * client must not hold up shutdown forever.
+ */
+export async function closeDispatcher(dispatcher: Dispatcher, graceMs = 5_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), graceMs);
+    timer.unref();
+  });
+  try {
+    const outcome = await Promise.race([dispatcher.close().then(() => 'closed' as const), timedOut]);
+    if (outcome === 'timeout') await dispatcher.destroy();
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,153 @@
+// One upstream request, end to end: credentials, one repeat after a 401 challenge, redirects followed by hand
+// (the Authorization header only ever goes to the upstream's own origin: a blob redirected to storage must not
+// carry registry credentials, as in Go's net/http and curl), retries of idempotent requests on connection errors
+// that happened before any response, and timeouts from the upstream's config.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { UpstreamConfig } from '../config/types.ts';
+import { SigwardError } from '../errors.ts';
+import type { OnRequest, UpstreamAuthState } from './auth.ts';
+import { discard, header, readHead, type RawHeaders } from './body.ts';
+import { connectionError, isRetryableConnectionError, upstreamStatusError, type FailureContext, type RequestKind } from './status.ts';
+
+export const MAX_REDIRECTS = 5;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+/** Backoff before retry n (0-based): 50 ms, 100 ms, 200 ms, … capped at 1 s. */
+const backoffMs = (attempt: number): number => Math.min(1000, 50 * 2 ** attempt);
+const USER_AGENT = 'sigward';
+
+export interface UpstreamRequest {
+  readonly method: 'GET' | 'HEAD';
+  /** Path below the upstream's base URL, already encoded, with any query. */
+  readonly path: string;
+  readonly kind: RequestKind;
+  /** Repository the request is about (auth scope). */
+  readonly repository: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly signal?: AbortSignal;
+}
+
+export interface UpstreamResponse {
+  readonly status: number;
+  readonly headers: RawHeaders;
+  readonly body: Readable;
+  /** Where the answer finally came from (after redirects). */
+  readonly url: URL;
+  /** Whether credentials were sent with the request that produced this answer. */
+  readonly authenticated: boolean;
+}
+
+export interface TransportOptions {
+  readonly cfg: UpstreamConfig;
+  readonly dispatcher: Dispatcher;
+  readonly auth: UpstreamAuthState;
+  readonly errorBodyBytes: number;
+  readonly now: () => number;
+  readonly onRequest?: OnRequest;
+}
+
+export class Transport {
+  readonly origin: string;
+  private readonly base: string;
+
+  constructor(private readonly opts: TransportOptions) {
+    const url = new URL(opts.cfg.url);
+    this.origin = url.origin;
+    this.base = `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+  }
+
+  get upstream(): string {
+    return this.opts.cfg.host;
+  }
+
+  /** Send a request; answers of any status are returned (the caller decides), transport failures are thrown. */
+  async send(req: UpstreamRequest): Promise<UpstreamResponse> {
+    let url = new URL(this.base + req.path);
+    let authorization = await this.opts.auth.authorization(req.repository);
+    let challenged = false;
+    for (let hops = 0; ; ) {
+      const trusted = url.origin === this.origin;
+      const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...req.headers };
+      if (trusted && authorization !== undefined) headers.authorization = authorization;
+      const res = await this.roundTrip(req, url, headers);
+      if (res.statusCode === 401 && trusted && !challenged) {
+        await discard(res.body);
+        authorization = await this.opts.auth.challenged(res.headers['www-authenticate'], req.repository, authorization);
+        challenged = true;
+        continue;
+      }
+      const location = header(res.headers, 'location');
+      if (REDIRECT_STATUSES.has(res.statusCode) && location !== undefined) {
+        await discard(res.body);
+        if (++hops > MAX_REDIRECTS) {
+          throw new SigwardError('UPSTREAM_INVALID', `upstream ${this.upstream} redirected ${req.method} ${this.describe(url)} more than ${MAX_REDIRECTS} times`, {
+            detail: { upstream: this.upstream },
+          });
+        }
+        url = this.redirectTarget(url, location, req);
+        continue;
+      }
+      return { status: res.statusCode, headers: res.headers, body: res.body, url, authenticated: trusted && headers.authorization !== undefined };
+    }
+  }
+
+  /** Turn an unwanted answer into the mapped error, reading (a capped part of) its body for the message. */
+  async fail(res: UpstreamResponse, req: UpstreamRequest): Promise<never> {
+    const body = req.method === 'HEAD' ? undefined : await readHead(res.body, this.opts.errorBodyBytes);
+    if (req.method === 'HEAD') await discard(res.body);
+    throw upstreamStatusError(res.status, res.headers, body, this.context(req, res.url, res.authenticated));
+  }
+
+  context(req: UpstreamRequest, url: URL, authenticated: boolean): FailureContext {
+    return { upstream: this.upstream, method: req.method, url: this.describe(url), kind: req.kind, authenticated, now: this.opts.now };
+  }
+
+  /** A URL for messages and logs: no query, which may hold a storage signature. */
+  describe(url: URL): string {
+    return `${url.origin}${url.pathname}`;
+  }
+
+  private redirectTarget(from: URL, location: string, req: UpstreamRequest): URL {
+    let next: URL | undefined;
+    try {
+      next = new URL(location, from);
+    } catch {
+      next = undefined;
+    }
+    if (next === undefined || (next.protocol !== 'https:' && next.protocol !== 'http:')) {
+      throw new SigwardError('UPSTREAM_INVALID', `upstream ${this.upstream} redirected ${req.method} ${this.describe(from)} to an unusable location`, {
+        detail: { upstream: this.upstream },
+      });
+    }
+    return next;
+  }
+
+  /** One HTTP exchange up to the response headers, repeated on connection errors (GET and HEAD are idempotent). */
+  private async roundTrip(req: UpstreamRequest, url: URL, headers: Record<string, string>): Promise<Dispatcher.ResponseData> {
+    const { cfg, dispatcher, onRequest } = this.opts;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const res = await dispatcher.request({
+          origin: url.origin,
+          path: `${url.pathname}${url.search}`,
+          method: req.method,
+          headers,
+          signal: req.signal,
+          headersTimeout: cfg.timeouts.headersMs,
+          bodyTimeout: cfg.timeouts.bodyMs,
+        });
+        onRequest?.({ method: req.method, url: url.origin === this.origin ? url.href : this.describe(url), status: res.statusCode });
+        return res;
+      } catch (e) {
+        if (req.signal?.aborted) throw req.signal.reason ?? e;
+        // undici settles request() only once headers arrived, so a failure here means no response byte was seen.
+        if (attempt < cfg.retries && isRetryableConnectionError(e)) {
+          await sleep(backoffMs(attempt), undefined, req.signal === undefined ? undefined : { signal: req.signal });
+          continue;
+        }
+        throw connectionError(e, this.context(req, url, headers.authorization !== undefined), 'request');
+      }
+    }
+  }
+}

@@ -1,0 +1,160 @@
+// Sigstore bundles found as OCI referrers: what cosign v3 `sign` writes (cosign-formats.md §7). Parsed from the
+// protobuf-JSON form (sigstore/protobuf-specs sigstore_bundle.proto; camelCase names, unknown members refused as
+// protojson does for sigstore-go). Checked here: key-signed DSSE bundles. Certificates (keyless) and
+// transparency-log entries are a later feature: a keyless bundle is `unsupported`, never verified, and tlog or
+// timestamp material on a key-signed bundle is reported in `notEvaluated`.
+import { clip, digestAlgorithm, digestHex } from '../oci/digest.ts';
+import { parseStrictJson } from './json-strict.ts';
+import { dssePae, IN_TOTO_PAYLOAD_TYPE, parseDsseEnvelope, type DsseEnvelope } from './dsse.ts';
+import { COSIGN_SIGN_PREDICATE, parseInTotoStatement } from './intoto.ts';
+import { mismatch, noKeyMessage } from './legacy.ts';
+import { isObject, jsonType, ok, problem, rejected, unknownField, type Parsed } from './outcome.ts';
+import { keysThatVerify } from './signature-bytes.ts';
+import type { SignatureCheck, UnevaluatedMaterial, UntrustedBundle, VerifyContext } from './types.ts';
+
+export type BundleMaterial =
+  | { readonly kind: 'publicKey'; readonly hint: string }
+  | { readonly kind: 'certificate' }
+  | { readonly kind: 'x509CertificateChain' };
+
+export type BundleContent = { readonly kind: 'dsse'; readonly envelope: DsseEnvelope } | { readonly kind: 'messageSignature' };
+
+export interface ParsedBundle {
+  readonly mediaType: string;
+  /** `0.1`, `0.2` or `0.3`. */
+  readonly version: string;
+  readonly material: BundleMaterial;
+  readonly content: BundleContent;
+  readonly tlogEntries: number;
+  readonly rfc3161Timestamps: number;
+}
+
+export type BundleParse = Parsed<ParsedBundle> | { readonly ok: false; readonly problem: string; readonly unsupported: true };
+
+/** Media types sigstore-go accepts (pkg/bundle/bundle.go getBundleVersion); >= v0.4 is refused there too. */
+const MEDIA_TYPE_RE = /^application\/vnd\.dev\.sigstore\.bundle(?:\+json;version=(\d+)\.(\d+)|\.v(\d+)\.(\d+)\+json)$/;
+
+export function parseBundle(bytes: Uint8Array): BundleParse {
+  const json = parseStrictJson(bytes);
+  if (!json.ok) return problem(`bundle ${json.problem}`);
+  const b = json.value;
+  if (!isObject(b)) return problem(`bundle is a JSON ${jsonType(b)}, expected an object`);
+  const extra = unknownField(b, ['mediaType', 'verificationMaterial', 'dsseEnvelope', 'messageSignature']);
+  if (extra !== undefined) return problem(`bundle has unknown member ${JSON.stringify(extra)}`);
+
+  const mediaType = b['mediaType'];
+  if (typeof mediaType !== 'string') return problem('bundle has no mediaType');
+  const m = MEDIA_TYPE_RE.exec(mediaType);
+  const major = Number(m?.[1] ?? m?.[3]);
+  const minor = Number(m?.[2] ?? m?.[4]);
+  if (m === null) return problem(`bundle media type "${clip(mediaType)}" is not a Sigstore bundle media type`);
+  if (major > 0 || minor >= 4) {
+    return { ok: false, unsupported: true, problem: `bundle version ${major}.${minor} is newer than this build understands (0.1 to 0.3)` };
+  }
+  if (minor < 1 || (m[3] !== undefined && minor !== 3)) return problem(`bundle media type "${clip(mediaType)}" is not one sigstore accepts`);
+
+  const vm = b['verificationMaterial'];
+  if (!isObject(vm)) return problem('bundle has no verificationMaterial object');
+  const extraVm = unknownField(vm, ['publicKey', 'certificate', 'x509CertificateChain', 'tlogEntries', 'timestampVerificationData']);
+  if (extraVm !== undefined) return problem(`verificationMaterial has unknown member ${JSON.stringify(extraVm)}`);
+  const material = parseMaterial(vm);
+  if (!material.ok) return material;
+  const tlog = vm['tlogEntries'] ?? [];
+  if (!Array.isArray(tlog) || !tlog.every(isObject)) return problem('verificationMaterial.tlogEntries is not an array of objects');
+  const tsd = vm['timestampVerificationData'] ?? {};
+  const tsList = isObject(tsd) ? (tsd['rfc3161Timestamps'] ?? []) : undefined;
+  if (!Array.isArray(tsList)) return problem('verificationMaterial.timestampVerificationData is malformed');
+
+  const hasDsse = b['dsseEnvelope'] !== undefined;
+  const hasMessage = b['messageSignature'] !== undefined;
+  if (hasDsse === hasMessage) return problem('bundle must carry exactly one of dsseEnvelope or messageSignature');
+  let content: BundleContent;
+  if (hasDsse) {
+    const env = parseDsseEnvelope(b['dsseEnvelope']);
+    if (!env.ok) return env;
+    content = { kind: 'dsse', envelope: env.value };
+  } else {
+    if (!isObject(b['messageSignature'])) return problem('bundle messageSignature is not an object');
+    content = { kind: 'messageSignature' };
+  }
+  return ok({ mediaType, version: `0.${minor}`, material: material.value, content, tlogEntries: tlog.length, rfc3161Timestamps: tsList.length });
+}
+
+function parseMaterial(vm: Record<string, unknown>): Parsed<BundleMaterial> {
+  const kinds = (['publicKey', 'certificate', 'x509CertificateChain'] as const).filter((k) => vm[k] !== undefined);
+  const [kind] = kinds;
+  if (kind === undefined || kinds.length > 1) {
+    return problem('verificationMaterial must carry exactly one of publicKey, certificate or x509CertificateChain');
+  }
+  const v = vm[kind];
+  if (!isObject(v)) return problem(`verificationMaterial.${kind} is not an object`);
+  if (kind !== 'publicKey') return ok({ kind });
+  const extra = unknownField(v, ['hint']);
+  if (extra !== undefined) return problem(`verificationMaterial.publicKey has unknown member ${JSON.stringify(extra)}`);
+  const hint = v['hint'] ?? '';
+  if (typeof hint !== 'string') return problem('verificationMaterial.publicKey.hint is not a string');
+  return ok({ kind, hint });
+}
+
+/** Verify a key-signed DSSE bundle for `ctx.digest`: signature over the PAE, then statement, subject, predicate.
+ * Every trusted key is tried whatever `publicKey.hint` says (cosign ignores the hint when given `--key`); the hint
+ * only decides whether a failure reads `bad-signature` (it names a trusted key) or `unknown-key`. */
+export function verifyBundle(sig: UntrustedBundle, ctx: VerifyContext): SignatureCheck {
+  const parsed = parseBundle(sig.bundle);
+  if (!parsed.ok) return rejected(sig, 'unsupported' in parsed ? 'unsupported' : 'malformed', parsed.problem);
+  const b = parsed.value;
+  const notEvaluated = unevaluated(b);
+  const reject = (reason: Parameters<typeof rejected>[1], message: string): SignatureCheck =>
+    rejected(sig, reason, message, notEvaluated);
+
+  if (b.content.kind !== 'dsse') {
+    return reject('malformed', 'bundle carries a messageSignature (a signed blob, e.g. cosign sign-blob), not a DSSE statement about an image: it is not an image signature');
+  }
+  const env = b.content.envelope;
+  if (env.payloadType !== IN_TOTO_PAYLOAD_TYPE) {
+    return reject('malformed', `DSSE payloadType is "${clip(env.payloadType)}", expected "${IN_TOTO_PAYLOAD_TYPE}"`);
+  }
+  if (env.signatures.length !== 1) {
+    return reject('malformed', `DSSE envelope has ${env.signatures.length} signatures; a Sigstore bundle carries exactly one`);
+  }
+  if (b.material.kind !== 'publicKey') {
+    return reject('unsupported', `bundle is keyless (signed with a ${b.material.kind === 'certificate' ? 'certificate' : 'certificate chain'}); ` +
+      'keyless verification (certificate identity + transparency log) is not available in this build, so it was not verified');
+  }
+
+  const [only] = env.signatures;
+  const signers = only === undefined ? [] : keysThatVerify(ctx.keys, dssePae(env.payloadType, env.payload), only.sig);
+  if (signers.length === 0) {
+    // cosign's hint is base64(SHA-256(SPKI DER)) (internal/key/svkeypair.go); it only chooses the reason here.
+    const hint = b.material.hint;
+    const hinted = hint === '' ? undefined : ctx.keys.find((k) => Buffer.from(k.keyId, 'hex').toString('base64') === hint);
+    if (hinted !== undefined) {
+      return reject('bad-signature', `the DSSE signature does not verify with key "${hinted.name}", which the bundle names: the statement or signature was altered`);
+    }
+    return reject('unknown-key', noKeyMessage(ctx.keys));
+  }
+
+  const statement = parseInTotoStatement(env.payload);
+  if (!statement.ok) return reject('payload-invalid', `signed in-toto statement ${statement.problem}`);
+  const alg = digestAlgorithm(ctx.digest);
+  const hex = digestHex(ctx.digest);
+  const subject = statement.value.subjects.find((s) => s.digest[alg] === hex);
+  if (subject === undefined) {
+    const first = statement.value.subjects[0]?.digest[alg];
+    return reject('digest-mismatch', mismatch(first === undefined ? `no ${alg} subject` : `${alg}:${first}`, ctx.digest));
+  }
+  if (statement.value.predicateType !== COSIGN_SIGN_PREDICATE) {
+    return reject('wrong-predicate', `statement predicateType is "${clip(statement.value.predicateType)}", not "${COSIGN_SIGN_PREDICATE}": ` +
+      'an attestation (SBOM, provenance, …) is not an image signature');
+  }
+  const check: SignatureCheck = { format: 'bundle', source: sig.source, verified: true, signers, annotations: subject.annotations };
+  return notEvaluated.length > 0 ? { ...check, notEvaluated } : check;
+}
+
+function unevaluated(b: ParsedBundle): UnevaluatedMaterial[] {
+  const out: UnevaluatedMaterial[] = [];
+  if (b.material.kind !== 'publicKey') out.push('certificate');
+  if (b.tlogEntries > 0) out.push('tlog-entries');
+  if (b.rfc3161Timestamps > 0) out.push('rfc3161-timestamp');
+  return out;
+}

@@ -1,0 +1,101 @@
+// One layer of a legacy `sha256-<hex>.sig` image, checked with keys (cosign-formats.md §2, §3; cosign
+// pkg/cosign/verify.go verifyOCISignature + SimpleClaimVerifier). Order, after containers/image: media type,
+// signature decoding, crypto over the EXACT layer bytes, only then strict payload parsing, then the digest claim.
+// Nothing in the payload is looked at before a trusted key has verified it.
+import { X509Certificate } from 'node:crypto';
+import { clip, isDigest, matchesDigest, type Digest } from '../oci/digest.ts';
+import { MT } from '../oci/mediatypes.ts';
+import { rejected } from './outcome.ts';
+import { decodeStdBase64, keysThatVerify } from './signature-bytes.ts';
+import { parseSimpleSigning } from './simple-signing.ts';
+import type { SignatureCheck, TrustedKey, UnevaluatedMaterial, UntrustedLegacySignature, VerifyContext } from './types.ts';
+
+/** Layer annotation keys cosign writes (pkg/oci/static/signature.go; cosign-formats.md §2.2). */
+export const ANNOTATION = {
+  signature: 'dev.cosignproject.cosign/signature',
+  certificate: 'dev.sigstore.cosign/certificate',
+  chain: 'dev.sigstore.cosign/chain',
+  bundle: 'dev.sigstore.cosign/bundle',
+  rfc3161: 'dev.sigstore.cosign/rfc3161timestamp',
+} as const;
+
+export function verifyLegacySignature(sig: UntrustedLegacySignature, ctx: VerifyContext): SignatureCheck {
+  // Certificate / Rekor / TSA material is a later feature: it is reported as not evaluated, never as checked.
+  const notEvaluated = unevaluated(sig.annotations);
+  const reject = (reason: Parameters<typeof rejected>[1], message: string): SignatureCheck =>
+    rejected(sig, reason, message, notEvaluated);
+
+  if (sig.layerMediaType !== MT.cosignSimpleSigning) {
+    return reject('malformed', `layer media type is "${clip(sig.layerMediaType)}", expected "${MT.cosignSimpleSigning}" (not a cosign signature layer)`);
+  }
+  if (!isDigest(sig.layerDigest) || !matchesDigest(sig.payload, sig.layerDigest)) {
+    return reject('malformed', `layer bytes do not match the layer digest "${clip(sig.layerDigest)}"`);
+  }
+  const b64 = sig.annotations[ANNOTATION.signature];
+  if (b64 === undefined) return reject('malformed', `layer has no "${ANNOTATION.signature}" annotation`);
+  if (b64 === '') {
+    return reject('malformed', `the "${ANNOTATION.signature}" annotation is empty (an attestation layer, not a signature)`);
+  }
+  const signature = decodeStdBase64(b64);
+  if (!signature.ok) return reject('malformed', `the "${ANNOTATION.signature}" annotation ${signature.problem}`);
+
+  const signers = keysThatVerify(ctx.keys, sig.payload, signature.value);
+  if (signers.length === 0) {
+    const named = certificateKey(sig.annotations, ctx.keys);
+    if (named !== undefined) {
+      return reject('bad-signature', `the signature does not verify with key "${named}", which its certificate names: the payload or signature was altered`);
+    }
+    const keyless = notEvaluated.includes('certificate')
+      ? '; it carries a certificate (a keyless or certificate-based signature), and certificate verification is not available in this build'
+      : '';
+    return reject('unknown-key', noKeyMessage(ctx.keys) + keyless);
+  }
+
+  const payload = parseSimpleSigning(sig.payload);
+  if (!payload.ok) return reject('payload-invalid', `signed payload ${payload.problem}`);
+  if (payload.value.manifestDigest !== ctx.digest) {
+    return reject('digest-mismatch', mismatch(payload.value.manifestDigest, ctx.digest));
+  }
+  const check: SignatureCheck = {
+    format: 'legacy',
+    source: sig.source,
+    verified: true,
+    signers,
+    annotations: payload.value.optional,
+    dockerReference: payload.value.dockerReference,
+  };
+  return notEvaluated.length > 0 ? { ...check, notEvaluated } : check;
+}
+
+export function noKeyMessage(keys: readonly TrustedKey[]): string {
+  if (keys.length === 0) return 'no trusted keys apply to this image, so no signature can verify';
+  const names = keys.map((k) => `"${k.name}"`).join(', ');
+  return `signed by a key that is not trusted here: none of ${names} verifies it`;
+}
+
+export function mismatch(signed: string, served: Digest): string {
+  return `signed for manifest ${clip(signed)}, but the manifest being served is ${served} (a signature copied from another image)`;
+}
+
+function unevaluated(annotations: Readonly<Record<string, string>>): UnevaluatedMaterial[] {
+  const out: UnevaluatedMaterial[] = [];
+  // cosign treats an empty value as absent (pkg/oci/internal/signature/layer.go).
+  if (annotations[ANNOTATION.certificate]) out.push('certificate');
+  if (annotations[ANNOTATION.bundle]) out.push('rekor-bundle');
+  if (annotations[ANNOTATION.rfc3161]) out.push('rfc3161-timestamp');
+  return out;
+}
+
+/** The trusted key whose public key the layer's certificate carries, if any: then a failed check means a broken
+ * signature by a known signer (`bad-signature`), not an unknown signer. Only used to pick the reason. */
+function certificateKey(annotations: Readonly<Record<string, string>>, keys: readonly TrustedKey[]): string | undefined {
+  const pem = annotations[ANNOTATION.certificate];
+  if (!pem || keys.length === 0) return undefined;
+  let spki: Buffer;
+  try {
+    spki = new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' });
+  } catch {
+    return undefined;
+  }
+  return keys.find((k) => spki.equals(k.spkiDer))?.name;
+}

@@ -1,0 +1,105 @@
+// Start sigward for a test: in-process (createApp + a node server on 127.0.0.1:0, upstream requests counted), or as
+// the real daemon process (`bin/sigward.mjs serve`), which is what e2e tests with real clients use.
+import { writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { createAdaptorServer } from '@hono/node-server';
+import { stringify } from 'yaml';
+import { createApp, type AppDeps, type SigwardApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { createLogger } from '../../src/log.ts';
+import { removeTempDir, startProcess, tailFile, tempDir } from './proc.ts';
+
+export interface UpstreamRequest {
+  method: string;
+  url: string;
+  status: number;
+}
+
+export interface RunningSigward {
+  /** http://127.0.0.1:PORT */
+  url: string;
+  /** 127.0.0.1:PORT */
+  host: string;
+  configFile: string;
+  /** In-process only: the app, and every upstream request it made. */
+  app?: SigwardApp;
+  upstreamRequests: UpstreamRequest[];
+  /** Process only: the daemon's stdout+stderr log file. */
+  logFile?: string;
+  stop(): Promise<void>;
+}
+
+export type ConfigInput = string | Record<string, unknown>;
+
+function writeConfig(dir: string, config: ConfigInput): string {
+  const file = join(dir, 'sigward.yaml');
+  writeFileSync(file, typeof config === 'string' ? config : stringify(config));
+  return file;
+}
+
+/** sigward inside the test process. Logs are silent unless SIGWARD_TEST_LOG is set. */
+export async function startSigward(config: ConfigInput, deps: AppDeps = {}, env: Record<string, string | undefined> = process.env): Promise<RunningSigward> {
+  const dir = tempDir('sigward');
+  const configFile = writeConfig(dir, config);
+  const upstreamRequests: UpstreamRequest[] = [];
+  const loaded = loadConfig(configFile, env);
+  const app = createApp(loaded, {
+    logger: createLogger(process.env.SIGWARD_TEST_LOG ? 'debug' : 'silent'),
+    onUpstreamRequest: (info) => upstreamRequests.push(info),
+    ...deps,
+  });
+  const server = createAdaptorServer({ fetch: app.app.fetch }) as Server;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    host: `127.0.0.1:${port}`,
+    configFile,
+    app,
+    upstreamRequests,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await app.close();
+      removeTempDir(dir);
+    },
+  };
+}
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+/** The real daemon as a child process, as users run it. Resolves once it printed its listening address. */
+export async function startSigwardProcess(config: ConfigInput, env: NodeJS.ProcessEnv = {}): Promise<RunningSigward> {
+  const dir = tempDir('sigward-proc');
+  const configFile = writeConfig(dir, config);
+  let url = '';
+  const proc = await startProcess({
+    name: 'sigward',
+    cmd: process.execPath,
+    args: [join(ROOT, 'bin/sigward.mjs'), 'serve', '--config', configFile, '--listen', '127.0.0.1:0'],
+    env: { ...process.env, ...env },
+    cwd: ROOT,
+    dir,
+    ready: async () => {
+      const m = /sigward listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(tailFile(join(dir, 'sigward.log'), 20));
+      if (m?.[1]) url = m[1];
+      return url !== '';
+    },
+  });
+  return {
+    url,
+    host: url.replace('http://', ''),
+    configFile,
+    upstreamRequests: [],
+    logFile: proc.logFile,
+    async stop() {
+      await proc.stop();
+      removeTempDir(dir);
+    },
+  };
+}
