@@ -5,10 +5,12 @@ import type { Hono } from 'hono';
 import type { LoadedConfig } from './config/load.ts';
 import { createLogger, type Logger } from './log.ts';
 import { Router } from './http/routing.ts';
-import { buildRoutes, type Env } from './http/routes.ts';
+import { buildRoutes, sigwardFetch, type Env, type FetchHandler } from './http/routes.ts';
 import { ManifestService } from './proxy/manifests.ts';
 import { ProxyService, type ClientProvider } from './proxy/service.ts';
 import { Upstreams } from './upstream/registry.ts';
+import { SignatureGate } from './proxy/gate.ts';
+import { VerdictCache } from './proxy/verdicts.ts';
 
 export interface AppDeps {
   readonly logger?: Logger;
@@ -21,9 +23,12 @@ export interface AppDeps {
 
 export interface SigwardApp {
   readonly app: Hono<Env>;
+  /** The callback to serve (HEAD handled correctly): `createAdaptorServer({ fetch })`. */
+  readonly fetch: FetchHandler;
   readonly logger: Logger;
   readonly manifests: ManifestService;
   readonly clients: ClientProvider;
+  readonly gate: SignatureGate;
   close(): Promise<void>;
 }
 
@@ -40,18 +45,26 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
   });
   const router = new Router(config.upstreams);
   const manifests = new ManifestService({ memoryBytes: config.cache.manifestMemoryBytes });
+  const verdicts = new VerdictCache({
+    allowTtlMs: config.cache.allowTtlMs,
+    denyTtlMs: config.cache.denyTtlMs,
+    maxEntries: config.cache.verdictEntries,
+  });
+  const gate = new SignatureGate({ policy: loaded.policy, clients: upstreams, verdicts, log: logger });
   const proxy = new ProxyService({
     clients: upstreams,
     manifests,
     log: logger,
-    admit: async () => {},
+    admit: (req, target, m) => gate.admit(req, target, m),
   });
   const app = buildRoutes({ router, proxy, log: logger });
   return {
     app,
+    fetch: sigwardFetch(app),
     logger,
     manifests,
     clients: upstreams,
+    gate,
     close: () => upstreams.close(),
   };
 }

@@ -31,7 +31,7 @@ export async function serveCommand(argv: readonly string[], io: Io): Promise<num
     listen = l;
   }
   const sw = createApp(loaded);
-  const server = createAdaptorServer({ fetch: sw.app.fetch, hostname: listen.host, port: listen.port }) as Server;
+  const server = createAdaptorServer({ fetch: sw.fetch, hostname: listen.host, port: listen.port }) as Server;
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>

@@ -6,6 +6,9 @@ import { SigwardError } from '../errors.ts';
 import type { Config, SecretRef, UpstreamConfig } from './types.ts';
 import { parseConfigText } from './parse.ts';
 import { formatProblems, type Problem, type Problems } from './reader.ts';
+import { compilePolicy } from '../policy/compile.ts';
+import { hostNames } from '../policy/hosts.ts';
+import type { CompiledPolicy } from '../policy/types.ts';
 
 export interface LoadedConfig {
   readonly file: string;
@@ -14,6 +17,8 @@ export interface LoadedConfig {
   readonly passwords: ReadonlyMap<string, string>;
   /** PEM CA bundles by upstream host. */
   readonly caPems: ReadonlyMap<string, string>;
+  /** The trust and policy sections, compiled once (immutable, with a semantic hash). */
+  readonly policy: CompiledPolicy;
 }
 
 export type EnvLike = Readonly<Record<string, string | undefined>>;
@@ -84,8 +89,13 @@ export function loadConfig(file: string, env: EnvLike = process.env): LoadedConf
   if (parsed.config) {
     ({ passwords, caPems } = resolveUpstreamFiles(parsed.config.upstreams, base, env, problems));
   }
-  if (!problems.empty || !parsed.config) throw configProblemsError(file, problems.list);
+  // Trust and policy are compiled even when other sections have problems, so every problem is reported in one run.
+  const policy = compilePolicy(parsed.raw, problems, {
+    readKeyFile: (p) => readText(isAbsolute(p) ? p : resolve(base, p)),
+    hosts: hostNames(parsed.config?.upstreams ?? []),
+  });
+  if (!problems.empty || !parsed.config || !policy) throw configProblemsError(file, problems.list);
   const cacheDir = isAbsolute(parsed.config.cache.dir) ? parsed.config.cache.dir : resolve(base, parsed.config.cache.dir);
   const config: Config = { ...parsed.config, cache: { ...parsed.config.cache, dir: cacheDir } };
-  return { file, config, passwords, caPems };
+  return { file, config, passwords, caPems, policy };
 }

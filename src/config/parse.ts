@@ -210,8 +210,11 @@ export function parseConfigText(text: string): ParseResult {
     errorBodyBytes: readSize(l?.errorBodyBytes, ['limits', 'errorBodyBytes'], problems, { min: 256, max: 1024 ** 2 }) ?? DEFAULT_LIMITS.errorBodyBytes,
     listBytes: readSize(l?.listBytes, ['limits', 'listBytes'], problems, { min: 1024, max: 64 * 1024 ** 2 }) ?? DEFAULT_LIMITS.listBytes,
   };
-  const c = readObj(top.cache, ['cache'], problems, ['dir', 'manifestMemory']);
+  const c = readObj(top.cache, ['cache'], problems, ['dir', 'manifestMemory', 'allowTtl', 'denyTtl', 'verdictEntries']);
   const cache = {
+    allowTtlMs: readDuration(c?.allowTtl, ['cache', 'allowTtl'], problems, { min: 0, max: 7 * 24 * 3_600_000 }) ?? DEFAULT_CACHE.allowTtlMs,
+    denyTtlMs: readDuration(c?.denyTtl, ['cache', 'denyTtl'], problems, { min: 0, max: 24 * 3_600_000 }) ?? DEFAULT_CACHE.denyTtlMs,
+    verdictEntries: readInt(c?.verdictEntries, ['cache', 'verdictEntries'], problems, { min: 1, max: 10_000_000 }) ?? DEFAULT_CACHE.verdictEntries,
     dir: readString(c?.dir, ['cache', 'dir'], problems) ?? DEFAULT_CACHE.dir,
     manifestMemoryBytes:
       readSize(c?.manifestMemory, ['cache', 'manifestMemory'], problems, { min: 0, max: 16 * 1024 ** 3 }) ?? DEFAULT_CACHE.manifestMemoryBytes,

@@ -54,6 +54,12 @@ export interface CacheConfig {
   readonly dir: string;
   /** Memory budget for manifests held by digest. */
   readonly manifestMemoryBytes: number;
+  /** How long an "allowed" verdict is reused for a digest before its signatures are looked up again. */
+  readonly allowTtlMs: number;
+  /** How long a denial is reused: short, because images are often signed just after they are pushed. */
+  readonly denyTtlMs: number;
+  /** Most verdicts kept in memory. */
+  readonly verdictEntries: number;
 }
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -79,7 +85,13 @@ export const DEFAULT_LIMITS: Limits = {
   listBytes: 4 * 1024 * 1024,
 };
 export const DEFAULT_LISTEN: ServerConfig = { host: '127.0.0.1', port: 5050 };
-export const DEFAULT_CACHE: CacheConfig = { dir: '/var/cache/sigward', manifestMemoryBytes: 64 * 1024 * 1024 };
+export const DEFAULT_CACHE: CacheConfig = {
+  dir: '/var/cache/sigward',
+  manifestMemoryBytes: 64 * 1024 * 1024,
+  allowTtlMs: 10 * 60_000,
+  denyTtlMs: 30_000,
+  verdictEntries: 100_000,
+};
 
 /** Docker Hub goes by several names; a bare `docker.io` upstream answers to all of them. */
 export const DOCKER_HUB_NAMES: readonly string[] = ['docker.io', 'index.docker.io', 'registry-1.docker.io'];

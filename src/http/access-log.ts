@@ -31,7 +31,7 @@ export function accessLog(log: Logger): MiddlewareHandler {
     c.set('state', state);
     const res = c.env.outgoing as import('node:http').ServerResponse;
     res.setHeader('X-Request-Id', state.id);
-    const method = c.req.method;
+    const method = (c.env.incoming as import('node:http').IncomingMessage).method ?? c.req.method;
     const path = (c.env.incoming as import('node:http').IncomingMessage).url ?? '';
     let logged = false;
     const done = (): void => {

@@ -32,6 +32,23 @@ export interface RouteRequest {
   readonly accept: ReadonlySet<string>;
 }
 
+/** The request method as the client sent it. Hono routes HEAD as GET (and would then re-wrap our already-sent
+ * answer), so sigwardFetch hands HEAD requests to hono as GET and the handlers read the real method here. */
+export function clientMethod(c: Context<Env>): string {
+  return c.env.incoming.method ?? c.req.method;
+}
+
+/** Shaped like @hono/node-server's FetchCallback; sigward serves HTTP/1.1 only, so env is always Bindings. */
+export type FetchHandler = (req: Request, env: unknown) => Response | Promise<Response>;
+
+/** The fetch callback for @hono/node-server: HEAD is routed as GET, handlers answer HEAD themselves. */
+export function sigwardFetch(app: Hono<Env>): FetchHandler {
+  return (req, env) => {
+    const bindings = env as Bindings;
+    return req.method === 'HEAD' ? app.fetch(new Request(req.url, { method: 'GET', headers: req.headers }), bindings) : app.fetch(req, bindings);
+  };
+}
+
 export function buildRoutes(deps: { router: Router; proxy: ProxyHandlers; log: Logger }): Hono<Env> {
   const app = new Hono<Env>();
   app.use('*', accessLog(deps.log));
@@ -49,7 +66,7 @@ export function buildRoutes(deps: { router: Router; proxy: ProxyHandlers; log: L
 
   app.notFound((c) => {
     const res = c.env.outgoing;
-    writeError(res, new SigwardError('NOT_FOUND', `no such endpoint: ${c.req.method} ${new URL(c.req.url).pathname}`), c.req.method);
+    writeError(res, new SigwardError('NOT_FOUND', `no such endpoint: ${clientMethod(c)} ${new URL(c.req.url).pathname}`), clientMethod(c));
     return RESPONSE_ALREADY_SENT;
   });
 
@@ -58,7 +75,7 @@ export function buildRoutes(deps: { router: Router; proxy: ProxyHandlers; log: L
     const state = c.get('state');
     if (state) state.error = e;
     if (e.code === 'INTERNAL') deps.log.error({ err, reqId: state?.id }, 'unexpected error');
-    writeError(c.env.outgoing, e, c.req.method);
+    writeError(c.env.outgoing, e, clientMethod(c));
     return RESPONSE_ALREADY_SENT;
   });
   return app;
@@ -69,7 +86,7 @@ async function handleV2(c: Context<Env>, deps: { router: Router; proxy: ProxyHan
   const incoming = c.env.incoming;
   const state = c.get('state');
   const url = new URL(incoming.url ?? '/', 'http://sigward.invalid');
-  const method = c.req.method;
+  const method = clientMethod(c);
   const route = parseV2Path(url.pathname);
   if (!route) throw new SigwardError('NOT_FOUND', `no such endpoint: ${method} ${url.pathname}`);
   if (route.kind === 'upload' || (method !== 'GET' && method !== 'HEAD')) {
@@ -86,7 +103,7 @@ async function handleV2(c: Context<Env>, deps: { router: Router; proxy: ProxyHan
   const target = deps.router.resolve(route.name, url.searchParams.get('ns'));
   state.image = route.kind === 'manifest' ? imageRef(target.upstream.host, target.repository, route.ref) : `${target.upstream.host}/${target.repository}`;
   if (route.kind === 'manifest') state.reference = referenceString(route.ref);
-  const req: RouteRequest = { method, url, headers: incoming.headers, res, state, accept: parseAccept(incoming.headers.accept) };
+  const req: RouteRequest = { method: method as 'GET' | 'HEAD', url, headers: incoming.headers, res, state, accept: parseAccept(incoming.headers.accept) };
   switch (route.kind) {
     case 'manifest':
       return deps.proxy.manifest(req, route, target);

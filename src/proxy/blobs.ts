@@ -1,7 +1,9 @@
 // Blobs stream through without being buffered, hashed on the way. The last chunk is held back until the digest
 // matches, so a client never receives a complete body whose digest is wrong: on a mismatch the connection is cut
-// and the client sees a truncated body (its own digest check then fails too). Range requests are passed through:
-// a part of a blob cannot be checked against the digest of the whole (clients re-check the assembled blob).
+// and the client sees a truncated body (its own digest check then fails too). The status line waits for the first
+// byte that goes out, so a failure before that (a one-chunk blob with wrong bytes, an upstream that breaks before
+// sending anything) is still answered with a proper OCI error instead of a bare connection reset. Range requests are
+// passed through: a part of a blob cannot be checked against the digest of the whole (clients re-check the whole).
 import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { SigwardError } from '../errors.ts';
@@ -29,7 +31,8 @@ export interface StreamOutcome {
 
 /**
  * Pipe an upstream blob body to the client with backpressure. For a full (200) body the sha256 is checked before
- * the final chunk is written; `onMismatch` is told before the connection is destroyed.
+ * the final chunk is written; `onMismatch` is told before the connection is destroyed. The returned promise rejects
+ * on failure; when nothing had been sent yet the response is left untouched for the caller's error answer.
  */
 export function streamBlob(
   res: ServerResponse,
@@ -39,7 +42,13 @@ export function streamBlob(
 ): Promise<StreamOutcome> {
   const verify = blob.status === 200;
   const hash = verify ? createHash(digestAlgorithm(digest)) : undefined;
-  res.writeHead(blob.status, blobHeaders(digest, blob.headers, blob.size));
+  const headers = blobHeaders(digest, blob.headers, blob.size);
+  let started = false;
+  const start = (): void => {
+    if (started) return;
+    started = true;
+    res.writeHead(blob.status, headers);
+  };
   return new Promise((resolve, reject) => {
     let held: Buffer | undefined;
     let bytes = 0;
@@ -49,7 +58,8 @@ export function streamBlob(
       if (finished) return;
       finished = true;
       body.destroy();
-      res.destroy(err);
+      // Once the status line is out, cutting the connection is the only honest signal left.
+      if (started) res.destroy(err);
       reject(err);
     };
     res.on('close', () => {
@@ -63,14 +73,22 @@ export function streamBlob(
     body.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
       if (!verify) {
+        start();
         if (!res.write(chunk)) body.pause();
         return;
       }
       hash?.update(chunk);
-      if (held !== undefined && !res.write(held)) body.pause();
+      if (held !== undefined) {
+        start();
+        if (!res.write(held)) body.pause();
+      }
       held = chunk;
     });
-    body.on('error', (e) => fail(new SigwardError('UPSTREAM_UNAVAILABLE', `upstream blob stream for ${digest} failed after ${bytes} bytes`, { cause: e })));
+    body.on('error', (e) => {
+      const code = (e as { code?: unknown }).code;
+      const why = code === 'UND_ERR_BODY_TIMEOUT' ? 'it went silent for longer than its timeouts.body' : `the connection broke (${typeof code === 'string' ? code : 'unknown error'})`;
+      fail(new SigwardError('UPSTREAM_UNAVAILABLE', `upstream stopped sending blob ${digest} after ${bytes} bytes: ${why}; try again later`, { cause: e, reason: 'upstream unavailable' }));
+    });
     body.on('end', () => {
       if (finished) return;
       if (blob.size !== undefined && bytes !== blob.size) {
@@ -80,13 +98,15 @@ export function streamBlob(
       if (hash) {
         const got = `${digestAlgorithm(digest)}:${hash.digest('hex')}`;
         if (got !== digest) {
-          const err = new SigwardError('UPSTREAM_DIGEST_MISMATCH', `upstream sent bytes for blob ${digest} that hash to ${got}; the transfer was cut`);
+          const outcome = started ? 'the transfer to the client was cut before its last bytes' : 'nothing was served';
+          const err = new SigwardError('UPSTREAM_DIGEST_MISMATCH', `upstream sent bytes for blob ${digest} that hash to ${got}; ${outcome}`, { reason: 'upstream digest mismatch' });
           onMismatch(err);
           fail(err);
           return;
         }
       }
       finished = true;
+      start();
       res.end(held, () => resolve({ bytes, verified: verify }));
     });
   });

@@ -50,7 +50,7 @@ export async function startSigward(config: ConfigInput, deps: AppDeps = {}, env:
     onUpstreamRequest: (info) => upstreamRequests.push(info),
     ...deps,
   });
-  const server = createAdaptorServer({ fetch: app.app.fetch }) as Server;
+  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());

@@ -45,6 +45,8 @@ describe('proxy core against distribution (anonymous upstream)', () => {
         { host: 'example.test', url: reg.url, default: true },
         { host: reg.host, url: reg.url },
       ],
+      // This file tests the proxy core; the signature gate has its own tests. Explicitly allow everything.
+      policy: { default: 'allow' },
     });
   });
 

@@ -195,7 +195,7 @@ describe('denial messages name every signature and why', () => {
     assert.match(d.message, /No signatures were found for this digest/);
   });
   test('the summary stays short ASCII whatever the input', () => {
-    const checks = Array.from({ length: 40 }, (_, i) => bad((['malformed', 'unknown-key', 'bad-signature'] as const)[i % 3], 'ünïcödé ✓'));
+    const checks = Array.from({ length: 40 }, (_, i) => bad((['malformed', 'unknown-key', 'bad-signature'] as const)[i % 3] ?? 'malformed', 'ünïcödé ✓'));
     const d = decide('registry.example.com', `team/${'x'.repeat(120)}`, checks);
     assertSummary(d);
     assert.equal(d.summary, 'no valid signature (40 found: malformed x14, unknown-key x13, bad-signature x13)');

@@ -1,0 +1,34 @@
+# sigward container image. Build: docker build -t sigward .
+# Run:  docker run -p 5050:5050 -v /path/to/sigward.yaml:/etc/sigward/sigward.yaml:ro sigward
+# No policy is baked in: a signature-enforcing proxy must not start on a default it was not given.
+# The daemon runs its TypeScript through tsx (a runtime dependency), so there is no compile step.
+
+# ---- dependencies: production packages only, from the committed lockfile ----
+FROM node:24-slim AS deps
+WORKDIR /opt/sigward
+COPY package.json package-lock.json ./
+# npm 11 skips esbuild's postinstall (no allowScripts entry); tsx does not need it: esbuild's platform binary comes
+# from its optional dependency. The check below fails the build if the loader cannot start.
+RUN npm ci --omit=dev --no-audit --no-fund \
+ && npm cache clean --force \
+ && node --import tsx -e 'process.exit(0)'
+
+# ---- runtime ----
+FROM node:24-slim
+ENV NODE_ENV=production
+WORKDIR /opt/sigward
+RUN groupadd --system sigward \
+ && useradd --system --gid sigward --home-dir /var/lib/sigward --shell /usr/sbin/nologin sigward \
+ && mkdir -p /var/cache/sigward /var/lib/sigward /etc/sigward \
+ && chown sigward:sigward /var/cache/sigward /var/lib/sigward
+COPY --from=deps /opt/sigward/node_modules ./node_modules
+COPY package.json tsconfig.json ./
+COPY bin ./bin
+COPY src ./src
+USER sigward
+VOLUME ["/var/cache/sigward"]
+EXPOSE 5050
+HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:5050/healthz').then((r) => process.exit(r.status === 200 ? 0 : 1), () => process.exit(1))"]
+ENTRYPOINT ["node", "bin/sigward.mjs"]
+CMD ["serve", "--config", "/etc/sigward/sigward.yaml", "--listen", "0.0.0.0:5050"]

@@ -1,0 +1,97 @@
+// Building a Decision: the allow/deny bit, the warn-mode twist, and the words. `summary` goes into the HTTP reason
+// phrase (the only text containerd shows: ASCII, one short line); `message` goes into the 403 body and the logs and
+// names the image, the digest, the policy, every signature seen and why each did or did not count (design.md
+// convention 7: fail closed and say why).
+import { deepFreeze } from './freeze.ts';
+import type { Decision, DecisionOutcome, EvalContext, Mode, Resolution, SignatureVerdict, SignedRule } from './types.ts';
+
+export const DEFAULT_POLICY_NAME = '(default)';
+export const MAX_SUMMARY = 100;
+
+/** Printable ASCII only (anything else becomes '?'), at most MAX_SUMMARY characters. */
+export function reasonPhrase(text: string): string {
+  const ascii = text.replace(/[^\x20-\x7e]/g, '?');
+  return ascii.length <= MAX_SUMMARY ? ascii : `${ascii.slice(0, MAX_SUMMARY - 3)}...`;
+}
+
+export function shortDigest(digest: string): string {
+  const i = digest.indexOf(':');
+  return i < 0 ? digest.slice(0, 19) : digest.slice(0, i + 13);
+}
+
+/** `host/repo:tag@digest` (tag only when the client asked by tag). */
+export function displayRef(res: Resolution, ctx: EvalContext): string {
+  return `${res.host}/${res.repository}${ctx.tag === undefined ? '' : `:${ctx.tag}`}@${ctx.digest}`;
+}
+
+function list(names: readonly string[]): string {
+  return names.join(', ');
+}
+
+/** What a signed rule asks for, as one sentence. */
+export function describeRequirements(rule: SignedRule, res: Resolution): string {
+  const keys = rule.keys.map((k) => k.name);
+  const parts = [
+    rule.threshold > 1
+      ? `valid signatures by at least ${rule.threshold} distinct keys of ${list(keys)}`
+      : `a valid signature by ${keys.length === 1 ? 'the key' : 'any of the keys'} ${list(keys)}`,
+  ];
+  if (rule.required.length > 0) parts.push(`including ${rule.required.length === 1 ? 'key' : 'each of the keys'} ${list(rule.required)}`);
+  const ann = Object.entries(rule.annotations);
+  if (ann.length > 0) parts.push(`carrying the signed annotation${ann.length === 1 ? '' : 's'} ${ann.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}`);
+  if (rule.matchReference) parts.push(`whose docker-reference names ${res.host}/${res.repository}`);
+  return `Policy "${rule.name}" requires ${parts.join(', ')}.`;
+}
+
+export function signatureLines(verdicts: readonly SignatureVerdict[]): string[] {
+  if (verdicts.length === 0) return ['No signatures were found for this digest.'];
+  const head = `${verdicts.length} signature${verdicts.length === 1 ? '' : 's'} found:`;
+  return [
+    head,
+    ...verdicts.map((v, i) => {
+      const what = v.counted
+        ? `counted (signed by ${list(v.signers)})`
+        : `not counted: ${v.reason ?? 'unknown-key'}${v.message === undefined ? '' : `: ${v.message}`}`;
+      return `  ${i + 1}. ${v.source} [${v.format}]: ${what}`;
+    }),
+  ];
+}
+
+export interface Outcome {
+  readonly outcome: DecisionOutcome;
+  readonly satisfied: boolean;
+  readonly mode: Mode;
+  /** The reason in a few words (for `summary`). */
+  readonly short: string;
+  /** The reason as a clause (for the first line of `message`). */
+  readonly why: string;
+  /** Further lines: requirements, signatures, how to fix. */
+  readonly details?: readonly string[];
+  readonly signers?: readonly string[];
+  readonly perSignature?: readonly SignatureVerdict[];
+  readonly coversChildren?: boolean;
+}
+
+export function decision(res: Resolution, ctx: EvalContext, o: Outcome): Decision {
+  const policyName = res.rule?.name ?? DEFAULT_POLICY_NAME;
+  const by = res.rule === null ? '' : ` by policy "${policyName}" (matched "${res.matchedPattern}")`;
+  const ref = displayRef(res, ctx);
+  const head = o.satisfied
+    ? `${ref} is allowed${by}: ${o.why}.`
+    : o.mode === 'warn'
+      ? `${ref} would be denied${by}, but is served because ${res.rule === null ? 'policy.default is warn' : 'the policy is in warn mode'}: ${o.why}.`
+      : `${ref} is denied${by}: ${o.why}.`;
+  return deepFreeze({
+    allow: o.satisfied || o.mode === 'warn',
+    wouldDeny: !o.satisfied && o.mode === 'warn',
+    mode: o.mode,
+    outcome: o.outcome,
+    policyName,
+    matchedPattern: res.matchedPattern,
+    signers: [...(o.signers ?? [])],
+    coversChildren: o.satisfied && (o.coversChildren ?? false),
+    summary: reasonPhrase(o.short),
+    message: [head, ...(o.details ?? [])].join('\n'),
+    perSignature: [...(o.perSignature ?? [])],
+  });
+}

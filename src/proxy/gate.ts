@@ -1,0 +1,160 @@
+// The signature gate: a manifest (GET or HEAD, by tag or digest) is answered only after the policy's verdict on its
+// digest. One verification per (policy, repository, digest, kind) at a time (single-flight); verdicts are cached,
+// upstream failures are not ("could not verify" is never "verified").
+import { SigwardError } from '../errors.ts';
+import { isAttachmentManifest, isAttachmentTag } from '../oci/cosign-tags.ts';
+import type { Digest } from '../oci/digest.ts';
+import { parseManifest, type ParsedManifest } from '../oci/manifest.ts';
+import type { CompiledPolicy, Decision, ManifestKind, Resolution, SignedRule } from '../policy/types.ts';
+import { verifySignature } from '../verify/index.ts';
+import type { RouteRequest } from '../http/routes.ts';
+import type { Target } from '../http/routing.ts';
+import type { Logger } from '../log.ts';
+import { discoverSignatures, DEFAULT_DISCOVERY_LIMITS, type DiscoveryLimits, type SignatureLocation } from './signatures.ts';
+import { SingleFlight } from './single-flight.ts';
+import type { FetchedManifest } from './types.ts';
+import type { ClientProvider } from './service.ts';
+import { VerdictCache, type StoredVerdict } from './verdicts.ts';
+
+export interface GateDeps {
+  readonly policy: CompiledPolicy;
+  readonly clients: ClientProvider;
+  readonly verdicts: VerdictCache;
+  readonly log: Logger;
+  readonly limits?: DiscoveryLimits;
+}
+
+export interface GateResult {
+  readonly decision: Decision;
+  readonly cached: boolean;
+}
+
+export class SignatureGate {
+  private readonly flights = new SingleFlight<StoredVerdict>();
+  private readonly limits: DiscoveryLimits;
+
+  constructor(private readonly deps: GateDeps) {
+    this.limits = deps.limits ?? DEFAULT_DISCOVERY_LIMITS;
+  }
+
+  /** Signature lookups actually made (after coalescing and caching): tests and the benchmark count them. */
+  get lookups(): number {
+    return this.flights.calls;
+  }
+
+  get policyHash(): string {
+    return this.deps.policy.hash;
+  }
+
+  /** Hook for ProxyService: serve, serve with a warning, or throw DENIED / VERIFY_UNAVAILABLE. */
+  async admit(req: RouteRequest, target: Target, m: FetchedManifest): Promise<void> {
+    const tag = req.state.reference !== undefined && !req.state.reference.includes(':') ? req.state.reference : undefined;
+    const parsed = safeParse(m);
+    if (parsed && isAttachmentManifest(parsed)) {
+      // Signatures, attestations and bundles pass: cosign and other verifiers work through sigward. They have no
+      // layer a runtime could execute (every layer is a signature media type).
+      req.state.outcome = 'attachment';
+      return;
+    }
+    if (tag !== undefined && isAttachmentTag(tag) && parsed?.isIndex) {
+      // A referrers tag-schema index: a list of pointers; whatever it points to is gated when fetched.
+      req.state.outcome = 'attachment-index';
+      return;
+    }
+    const { decision } = await this.decide(target, m, parsed, tag, req.state.id);
+    req.state.outcome = decision.outcome;
+    if (!decision.allow) {
+      throw new SigwardError('DENIED', withHint(decision, parsed), { reason: decision.summary, detail: { policy: decision.policyName, outcome: decision.outcome } });
+    }
+    if (decision.wouldDeny) {
+      req.res.setHeader('Warning', `299 sigward "${decision.summary.replace(/["\\]/g, "'")}"`);
+      req.res.setHeader('X-Sigward-Would-Deny', decision.outcome);
+    }
+  }
+
+  /** The verdict for one fetched manifest (used by the manifest route and by sget). */
+  async decide(target: Target, m: FetchedManifest, parsed: ParsedManifest | undefined, tag: string | undefined, reqId?: string): Promise<GateResult> {
+    const policy = this.deps.policy;
+    const res = policy.resolve(target.upstream.host, target.repository);
+    const repoKey = `${res.host}/${res.repository}`;
+    const isIndex = parsed?.isIndex ?? false;
+    const coveredBy = isIndex ? undefined : this.deps.verdicts.coveringIndex(policy.hash, repoKey, m.digest);
+    const kind: ManifestKind = isIndex ? 'index' : coveredBy !== undefined ? 'child' : 'single';
+    const ctx = { digest: m.digest, kind, ...(tag !== undefined ? { tag } : {}), ...(coveredBy !== undefined ? { coveredBy } : {}) };
+
+    const quick = policy.decideWithoutSignatures(res, ctx);
+    if (quick) {
+      this.logDecision(target, m.digest, quick, { formats: [], found: 0 }, 0, true, reqId);
+      return { decision: quick, cached: true };
+    }
+    const rule = res.rule as SignedRule;
+    const key = VerdictCache.key(policy.hash, repoKey, m.digest, kind);
+    const hit = this.deps.verdicts.get(key);
+    if (hit) {
+      this.logDecision(target, m.digest, hit.decision, hit, 0, true, reqId);
+      return { decision: hit.decision, cached: true };
+    }
+    const started = process.hrtime.bigint();
+    const verdict = await this.flights.run(key, async () => {
+      const v = await this.verify(target, res, rule, m.digest, ctx);
+      this.deps.verdicts.set(key, v);
+      return v;
+    });
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    if (verdict.decision.allow && verdict.decision.coversChildren && parsed) {
+      this.deps.verdicts.coverChildren(policy.hash, repoKey, m.digest, parsed.manifests.map((d) => d.digest));
+    }
+    this.logDecision(target, m.digest, verdict.decision, verdict, ms, false, reqId);
+    return { decision: verdict.decision, cached: false };
+  }
+
+  private async verify(target: Target, res: Resolution, rule: SignedRule, digest: Digest, ctx: Parameters<CompiledPolicy['evaluate']>[2]): Promise<StoredVerdict> {
+    const loc: SignatureLocation = {
+      client: this.deps.clients.get(target.upstream.host),
+      display: `${target.upstream.host}/${target.repository}`,
+      repository: target.repository,
+    };
+    const found = await discoverSignatures(loc, digest, this.limits);
+    const checks = found.signatures.map((sig) => verifySignature(sig, { digest, keys: rule.keys }));
+    for (const u of found.unreadable) {
+      checks.push({ format: u.source.includes('referrer') ? 'bundle' : 'legacy', source: u.source, verified: false, signers: [], reason: 'malformed', message: u.message });
+    }
+    const decision = this.deps.policy.evaluate(res, checks, ctx);
+    return { decision, formats: found.formats, found: checks.length };
+  }
+
+  private logDecision(target: Target, digest: string, d: Decision, v: { formats: readonly string[]; found: number }, ms: number, cached: boolean, reqId?: string): void {
+    const line = {
+      reqId,
+      image: `${target.upstream.host}/${target.repository}@${digest}`,
+      policy: d.policyName,
+      outcome: d.outcome,
+      allow: d.allow,
+      wouldDeny: d.wouldDeny,
+      signers: d.signers,
+      formats: v.formats,
+      signatures: v.found,
+      cached,
+      ms: Math.round(ms * 100) / 100,
+    };
+    if (!d.allow || d.wouldDeny) this.deps.log.warn({ ...line, why: d.message }, 'verification decision');
+    else if (cached) this.deps.log.debug(line, 'verification decision');
+    else this.deps.log.info(line, 'verification decision');
+  }
+}
+
+const UNSIGNED_OUTCOMES = new Set(['no-signatures', 'no-valid-signature', 'index-only']);
+
+/** A platform manifest fetched by digest with no covering index (e.g. after a restart) gets a hint on what to do. */
+function withHint(d: Decision, parsed: ParsedManifest | undefined): string {
+  if (parsed?.isIndex || !UNSIGNED_OUTCOMES.has(d.outcome)) return d.message;
+  return `${d.message}\nIf this is a platform manifest of a multi-arch image signed at its index (cosign's default), pull the image by its tag or index digest: sigward lets a platform manifest through once a verified index of the same repository lists it.`;
+}
+
+function safeParse(m: FetchedManifest): ParsedManifest | undefined {
+  try {
+    return parseManifest(m.bytes, m.mediaType);
+  } catch {
+    return undefined;
+  }
+}
