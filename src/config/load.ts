@@ -73,6 +73,16 @@ function resolveUpstreamFiles(
   return { passwords, caPems };
 }
 
+/** A signature repository is fetched like any image: its registry must be a configured upstream. */
+function checkSignatureRepositories(policy: CompiledPolicy, upstreams: readonly UpstreamConfig[], problems: Problems): void {
+  const names = new Set(upstreams.flatMap((u) => [u.host, ...u.aliases]));
+  policy.rules.forEach((r, i) => {
+    if (r.kind === 'signed' && r.signatureRepository && !names.has(r.signatureRepository.host)) {
+      problems.add(['policy', 'policies', i, 'signatureRepository'], `registry ${r.signatureRepository.host} is not under upstreams; sigward only contacts configured registries`);
+    }
+  });
+}
+
 export function configProblemsError(file: string, problems: readonly Problem[]): SigwardError {
   return new SigwardError('CONFIG_INVALID', formatProblems(file, problems), { detail: { problems } });
 }
@@ -94,6 +104,7 @@ export function loadConfig(file: string, env: EnvLike = process.env): LoadedConf
     readKeyFile: (p) => readText(isAbsolute(p) ? p : resolve(base, p)),
     hosts: hostNames(parsed.config?.upstreams ?? []),
   });
+  if (policy && parsed.config) checkSignatureRepositories(policy, parsed.config.upstreams, problems);
   if (!problems.empty || !parsed.config || !policy) throw configProblemsError(file, problems.list);
   const cacheDir = isAbsolute(parsed.config.cache.dir) ? parsed.config.cache.dir : resolve(base, parsed.config.cache.dir);
   const config: Config = { ...parsed.config, cache: { ...parsed.config.cache, dir: cacheDir } };

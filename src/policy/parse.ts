@@ -3,6 +3,8 @@
 import { isObj, readBool, readEnum, readInt, readList, readObj, readString, type Path, type Problems } from '../config/reader.ts';
 import type { TrustedKey } from '../verify/types.ts';
 import { parsePattern, type Pattern } from './glob.ts';
+import { isHost, isRepositoryName, looksLikeHost } from '../oci/reference.ts';
+import { canonicalName } from './hosts.ts';
 import type { HostNames } from './hosts.ts';
 import { NAME_RE } from './trust.ts';
 import type { CompiledRule, DefaultAction, Mode, Platforms } from './types.ts';
@@ -22,8 +24,8 @@ export interface RuleContext {
   readonly hosts: HostNames;
 }
 
-const RULE_KEYS = ['name', 'match', 'keys', 'threshold', 'required', 'annotations', 'matchReference', 'mode', 'platforms', 'allow', 'reject'] as const;
-const SIGNATURE_FIELDS = ['keys', 'threshold', 'required', 'annotations', 'matchReference', 'platforms'] as const;
+const RULE_KEYS = ['name', 'match', 'keys', 'threshold', 'required', 'annotations', 'matchReference', 'mode', 'platforms', 'signatureRepository', 'allow', 'reject'] as const;
+const SIGNATURE_FIELDS = ['keys', 'threshold', 'required', 'annotations', 'matchReference', 'platforms', 'signatureRepository'] as const;
 
 /** Distinct names with the list index each was written at. */
 function readNames(v: unknown, path: Path, problems: Problems, what: string): { name: string; at: number }[] {
@@ -54,6 +56,21 @@ function readAnnotations(v: unknown, path: Path, problems: Problems): Record<str
   return out;
 }
 
+/** cosign's COSIGN_REPOSITORY: `<host>/<repository>` where the signatures of every image this policy matches are
+ * stored (cosign-formats.md §1.2). The host must be a configured upstream (checked by the config loader). */
+function readSignatureRepository(v: unknown, path: Path, problems: Problems, hosts: HostNames): { host: string; repository: string } | undefined {
+  const s = readString(v, path, problems);
+  if (s === undefined) return undefined;
+  const slash = s.indexOf('/');
+  const host = slash > 0 ? s.slice(0, slash) : '';
+  const repository = slash > 0 ? s.slice(slash + 1) : '';
+  if (!isHost(host) || !looksLikeHost(host) || !isRepositoryName(repository)) {
+    problems.add(path, `must be <registry host>/<repository> such as ghcr.io/acme/signatures, got ${JSON.stringify(s)}`);
+    return undefined;
+  }
+  return canonicalName(hosts, host, repository);
+}
+
 function readSigned(o: Record<string, unknown>, path: Path, problems: Problems, ctx: RuleContext) {
   const listed = readNames(o.keys, [...path, 'keys'], problems, 'key');
   const names = listed.map((x) => x.name);
@@ -72,7 +89,9 @@ function readSigned(o: Record<string, unknown>, path: Path, problems: Problems, 
   for (const { name, at } of required) {
     if (!names.includes(name)) problems.add([...path, 'required', at], `"${name}" is not in this policy's keys (${names.join(', ') || 'none'}); add it there too`);
   }
+  const signatureRepository = readSignatureRepository(o.signatureRepository, [...path, 'signatureRepository'], problems, ctx.hosts);
   return {
+    ...(signatureRepository !== undefined ? { signatureRepository } : {}),
     keys: names.flatMap((n) => (ctx.keys.has(n) ? [ctx.keys.get(n) as TrustedKey] : [])),
     threshold: threshold ?? 1,
     required: required.map((x) => x.name),

@@ -34,6 +34,8 @@ export interface SignedRule extends RuleBase {
   /** The signed docker-reference must name the repository being pulled. */
   readonly matchReference: boolean;
   readonly platforms: Platforms;
+  /** Where the signatures are stored, when not next to the image (cosign's COSIGN_REPOSITORY). */
+  readonly signatureRepository?: { readonly host: string; readonly repository: string };
 }
 
 /** An explicit exception: served without any signature (every such pull is logged by the caller). */

@@ -109,11 +109,10 @@ export class SignatureGate {
   }
 
   private async verify(target: Target, res: Resolution, rule: SignedRule, digest: Digest, ctx: Parameters<CompiledPolicy['evaluate']>[2]): Promise<StoredVerdict> {
-    const loc: SignatureLocation = {
-      client: this.deps.clients.get(target.upstream.host),
-      display: `${target.upstream.host}/${target.repository}`,
-      repository: target.repository,
-    };
+    const sigRepo = rule.signatureRepository;
+    const loc: SignatureLocation = sigRepo
+      ? { client: this.deps.clients.get(sigRepo.host), display: `${sigRepo.host}/${sigRepo.repository}`, repository: sigRepo.repository }
+      : { client: this.deps.clients.get(target.upstream.host), display: `${target.upstream.host}/${target.repository}`, repository: target.repository };
     const found = await discoverSignatures(loc, digest, this.limits);
     const checks = found.signatures.map((sig) => verifySignature(sig, { digest, keys: rule.keys }));
     for (const u of found.unreadable) {
