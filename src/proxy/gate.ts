@@ -64,7 +64,7 @@ export class SignatureGate {
     const { decision } = await this.decide(target, m, parsed, tag, req.state.id);
     req.state.outcome = decision.outcome;
     if (!decision.allow) {
-      throw new SigwardError('DENIED', withHint(decision, parsed), { reason: decision.summary, detail: { policy: decision.policyName, outcome: decision.outcome } });
+      throw new SigwardError('DENIED', withHint(decision, parsed, tag), { reason: decision.summary, detail: { policy: decision.policyName, outcome: decision.outcome } });
     }
     if (decision.wouldDeny) {
       req.res.setHeader('Warning', `299 sigward "${decision.summary.replace(/["\\]/g, "'")}"`);
@@ -145,8 +145,8 @@ export class SignatureGate {
 const UNSIGNED_OUTCOMES = new Set(['no-signatures', 'no-valid-signature', 'index-only']);
 
 /** A platform manifest fetched by digest with no covering index (e.g. after a restart) gets a hint on what to do. */
-function withHint(d: Decision, parsed: ParsedManifest | undefined): string {
-  if (parsed?.isIndex || !UNSIGNED_OUTCOMES.has(d.outcome)) return d.message;
+function withHint(d: Decision, parsed: ParsedManifest | undefined, tag: string | undefined): string {
+  if (tag !== undefined || parsed?.isIndex || !UNSIGNED_OUTCOMES.has(d.outcome)) return d.message;
   return `${d.message}\nIf this is a platform manifest of a multi-arch image signed at its index (cosign's default), pull the image by its tag or index digest: sigward lets a platform manifest through once a verified index of the same repository lists it.`;
 }
 
