@@ -42,7 +42,9 @@ export async function serveCommand(argv: readonly string[], io: Io): Promise<num
   const addr = server.address() as AddressInfo;
   const shown = addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`;
   io.out(`sigward listening on http://${shown} (config ${loaded.file}, ${loaded.config.upstreams.length} upstream${loaded.config.upstreams.length === 1 ? '' : 's'}: ${loaded.config.upstreams.map((u) => u.host).join(', ')})`);
-  sw.logger.info({ listen: shown, config: loaded.file }, 'listening');
+  const p = loaded.policy;
+  io.out(`policy ${p.hash.slice(0, 12)}: ${p.rules.length} polic${p.rules.length === 1 ? 'y' : 'ies'}, ${Object.keys(p.keys).length} trusted key(s), default ${p.defaultAction}`);
+  sw.logger.info({ listen: shown, config: loaded.file, policyHash: p.hash, policies: p.rules.length, default: p.defaultAction }, 'listening');
   await new Promise<void>((resolve) => {
     const stop = (sig: string): void => {
       sw.logger.info({ signal: sig }, 'shutting down');
