@@ -1,29 +1,10 @@
 // What the proxy layer needs from the upstream layer (implemented by src/upstream/client.ts).
-import type { Readable } from 'node:stream';
+import type { BlobStream, FetchedManifest, ListAnswer } from '../upstream/client.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { ManifestReference } from '../oci/reference.ts';
 
-export interface FetchedManifest {
-  /** The exact bytes received; digest was computed over them. */
-  readonly bytes: Uint8Array;
-  readonly digest: Digest;
-  readonly mediaType: string;
-  readonly size: number;
-}
-
-export interface BlobStream {
-  readonly status: 200 | 206;
-  readonly headers: Record<string, string>;
-  readonly size?: number;
-  readonly body: Readable;
-}
-
-export interface ListAnswer {
-  readonly status: number;
-  readonly contentType: string | undefined;
-  readonly bytes: Uint8Array;
-  readonly link?: string;
-}
+// The data shapes are the upstream client's own (upstream sits below proxy); RegistryClient is what proxy needs.
+export type { FetchedManifest, BlobStream, ListAnswer } from '../upstream/client.ts';
 
 export interface RegistryClient {
   getManifest(repository: string, ref: ManifestReference, opts?: { accept?: ReadonlySet<string>; signal?: AbortSignal }): Promise<FetchedManifest>;
