@@ -1,5 +1,6 @@
 // createApp wires configuration, upstream clients, caches and HTTP routes together. It never listens: the caller
 // (cli/serve.ts, tests, the benchmark) decides where to serve it.
+import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import type { Hono } from 'hono';
 import type { LoadedConfig } from './config/load.ts';
@@ -11,6 +12,8 @@ import { ProxyService, type ClientProvider } from './proxy/service.ts';
 import { Upstreams } from './upstream/registry.ts';
 import { SignatureGate } from './proxy/gate.ts';
 import { VerdictCache } from './proxy/verdicts.ts';
+import { SgetService } from './sget/service.ts';
+import { BlobStore } from './sget/store.ts';
 
 export interface AppDeps {
   readonly logger?: Logger;
@@ -19,6 +22,8 @@ export interface AppDeps {
   /** Called for every upstream request (tests and the benchmark count round trips). */
   readonly onUpstreamRequest?: (info: { method: string; url: string; status: number }) => void;
   readonly now?: () => number;
+  /** Free bytes on the sget store's file system (tests simulate a full disk); default statfs. */
+  readonly sgetFreeBytes?: (dir: string) => Promise<number>;
 }
 
 export interface SigwardApp {
@@ -29,6 +34,8 @@ export interface SigwardApp {
   readonly manifests: ManifestService;
   readonly clients: ClientProvider;
   readonly gate: SignatureGate;
+  /** The /sget endpoint (its store and download counter). */
+  readonly sget: SgetService;
   close(): Promise<void>;
 }
 
@@ -57,7 +64,24 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
     log: logger,
     admit: (req, target, m) => gate.admit(req, target, m),
   });
-  const app = buildRoutes({ router, proxy, log: logger });
+  // The store is opened on the first sget request, so an unusable cache.dir never stops the daemon (sget then 503s).
+  const store = new BlobStore({
+    dir: join(config.cache.dir, 'sget'),
+    capacity: config.sget.storeBytes,
+    log: logger,
+    ...(deps.sgetFreeBytes ? { freeBytes: deps.sgetFreeBytes } : {}),
+  });
+  const sget = new SgetService({
+    router,
+    clients: upstreams,
+    manifests,
+    gate,
+    policy: loaded.policy,
+    store,
+    maxArtifactBytes: config.sget.maxArtifactBytes,
+    log: logger,
+  });
+  const app = buildRoutes({ router, proxy, log: logger, sget });
   return {
     app,
     fetch: sigwardFetch(app),
@@ -65,6 +89,10 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
     manifests,
     clients: upstreams,
     gate,
-    close: () => upstreams.close(),
+    sget,
+    close: async () => {
+      await upstreams.close();
+      await store.flush(); // seals of fresh downloads are on disk before the process goes
+    },
   };
 }

@@ -35,6 +35,8 @@ export type ErrorCode =
   | 'KEY_INVALID'
   | 'SIGNATURE_INVALID'
   | 'STORE_FAILED'
+  // the sget store cannot take a download now (directory unusable, disk full): 503, nothing served
+  | 'STORE_UNAVAILABLE'
   | 'INTERNAL';
 
 export interface ErrorOptions {
@@ -95,5 +97,6 @@ export const HTTP_MAPPING: Readonly<Record<ErrorCode, { status: number; oci: str
   KEY_INVALID: { status: 500, oci: 'UNKNOWN' },
   SIGNATURE_INVALID: { status: 500, oci: 'UNKNOWN' },
   STORE_FAILED: { status: 500, oci: 'UNKNOWN' },
+  STORE_UNAVAILABLE: { status: 503, oci: 'UNAVAILABLE' },
   INTERNAL: { status: 500, oci: 'UNKNOWN' },
 };

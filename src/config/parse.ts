@@ -7,12 +7,14 @@ import {
   DEFAULT_LIMITS,
   DEFAULT_LISTEN,
   DEFAULT_RETRIES,
+  DEFAULT_SGET,
   DEFAULT_TIMEOUTS,
   DOCKER_HUB_NAMES,
   type Config,
   type LogLevel,
   type SecretRef,
   type ServerConfig,
+  type SgetConfig,
   type UpstreamAuth,
   type UpstreamConfig,
 } from './types.ts';
@@ -180,6 +182,18 @@ function parseUpstreams(v: unknown, problems: Problems): UpstreamConfig[] {
   return out;
 }
 
+/** The `sget` section: the verified-download store's disk budget and the largest artifact it takes. */
+function parseSget(v: unknown, problems: Problems): SgetConfig {
+  const o = readObj(v, ['sget'], problems, ['storeSize', 'maxArtifactSize']);
+  const storeBytes = readSize(o?.storeSize, ['sget', 'storeSize'], problems, { min: 1024 ** 2, max: 1024 ** 5 }) ?? DEFAULT_SGET.storeBytes;
+  const maxArtifactBytes =
+    readSize(o?.maxArtifactSize, ['sget', 'maxArtifactSize'], problems, { min: 1, max: 1024 ** 5 }) ?? Math.min(DEFAULT_SGET.maxArtifactBytes, storeBytes);
+  if (maxArtifactBytes > storeBytes) {
+    problems.add(['sget', 'maxArtifactSize'], `is ${maxArtifactBytes} bytes, more than sget.storeSize (${storeBytes} bytes): an artifact must fit in the store; raise storeSize or lower maxArtifactSize`);
+  }
+  return { storeBytes, maxArtifactBytes };
+}
+
 export interface ParseResult {
   readonly config: Config | undefined;
   readonly raw: unknown;
@@ -219,7 +233,8 @@ export function parseConfigText(text: string): ParseResult {
     manifestMemoryBytes:
       readSize(c?.manifestMemory, ['cache', 'manifestMemory'], problems, { min: 0, max: 16 * 1024 ** 3 }) ?? DEFAULT_CACHE.manifestMemoryBytes,
   };
+  const sget = parseSget(top.sget, problems);
   const config: Config | undefined =
-    problems.empty && listen !== undefined ? { listen, logLevel, upstreams, limits, cache } : undefined;
+    problems.empty && listen !== undefined ? { listen, logLevel, upstreams, limits, cache, sget } : undefined;
   return { config, raw, problems: problems.list, collector: problems };
 }

@@ -69,12 +69,21 @@ export interface ServerConfig {
   readonly port: number;
 }
 
+/** The verified-download endpoint (/sget/…). Its store lives in `<cache.dir>/sget`. */
+export interface SgetConfig {
+  /** Disk budget of the store of verified artifacts; the least recently used are evicted beyond it. */
+  readonly storeBytes: number;
+  /** Largest artifact sget downloads; a larger one is refused before any byte of it is fetched. */
+  readonly maxArtifactBytes: number;
+}
+
 export interface Config {
   readonly listen: ServerConfig;
   readonly logLevel: LogLevel;
   readonly upstreams: readonly UpstreamConfig[];
   readonly limits: Limits;
   readonly cache: CacheConfig;
+  readonly sget: SgetConfig;
 }
 
 export const DEFAULT_TIMEOUTS: UpstreamTimeouts = { connectMs: 10_000, headersMs: 30_000, bodyMs: 60_000 };
@@ -91,6 +100,11 @@ export const DEFAULT_CACHE: CacheConfig = {
   allowTtlMs: 10 * 60_000,
   denyTtlMs: 30_000,
   verdictEntries: 100_000,
+};
+
+export const DEFAULT_SGET: SgetConfig = {
+  storeBytes: 10 * 1024 ** 3,
+  maxArtifactBytes: 2 * 1024 ** 3,
 };
 
 /** Docker Hub goes by several names; a bare `docker.io` upstream answers to all of them. */

@@ -23,6 +23,12 @@ export interface ProxyHandlers {
   referrers(req: RouteRequest, route: Extract<V2Route, { kind: 'referrers' }>, target: Target): Promise<void>;
 }
 
+/** The verified-download endpoint `/sget/…` (implemented in sget/service.ts). */
+export interface SgetHandler {
+  /** `rest` is the request path after `/sget/`, as the client sent it. */
+  handle(req: RouteRequest, rest: string): Promise<void>;
+}
+
 export interface RouteRequest {
   readonly method: 'GET' | 'HEAD';
   readonly url: URL;
@@ -49,7 +55,7 @@ export function sigwardFetch(app: Hono<Env>): FetchHandler {
   };
 }
 
-export function buildRoutes(deps: { router: Router; proxy: ProxyHandlers; log: Logger }): Hono<Env> {
+export function buildRoutes(deps: { router: Router; proxy: ProxyHandlers; log: Logger; sget?: SgetHandler }): Hono<Env> {
   const app = new Hono<Env>();
   app.use('*', accessLog(deps.log));
 
@@ -63,6 +69,14 @@ export function buildRoutes(deps: { router: Router; proxy: ProxyHandlers; log: L
     await handleV2(c, deps);
     return RESPONSE_ALREADY_SENT;
   });
+
+  const sget = deps.sget;
+  if (sget) {
+    app.all('/sget/*', async (c) => {
+      await handleSget(c, sget);
+      return RESPONSE_ALREADY_SENT;
+    });
+  }
 
   app.notFound((c) => {
     const res = c.env.outgoing;
@@ -114,4 +128,13 @@ async function handleV2(c: Context<Env>, deps: { router: Router; proxy: ProxyHan
     case 'referrers':
       return deps.proxy.referrers(req, route, target);
   }
+}
+
+async function handleSget(c: Context<Env>, sget: SgetHandler): Promise<void> {
+  const incoming = c.env.incoming;
+  const url = new URL(incoming.url ?? '/', 'http://sigward.invalid');
+  const method = clientMethod(c);
+  if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed(method);
+  const req: RouteRequest = { method, url, headers: incoming.headers, res: c.env.outgoing, state: c.get('state'), accept: parseAccept(incoming.headers.accept) };
+  await sget.handle(req, url.pathname.slice('/sget/'.length));
 }

@@ -1,0 +1,108 @@
+// The printed table (each figure, its ratio to direct upstream and to the peer, the targets with PASS/MISS) and the
+// JSON file with every sample, the settings and the machine facts.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Row } from './rows.ts';
+import type { MachineFacts, Settings } from './settings.ts';
+import { ratio } from './stats.ts';
+
+export interface TargetResult {
+  readonly row: string;
+  /** e.g. `>= 0.75x direct` */
+  readonly target: string;
+  /** The ratio or value compared. */
+  readonly measured: number;
+  /** undefined: the figure is missing, so neither PASS nor MISS. */
+  readonly pass: boolean | undefined;
+}
+
+interface TargetSpec {
+  readonly row: string;
+  readonly target: string;
+  readonly measure: (r: Row) => number;
+  readonly ok: (v: number) => boolean;
+}
+
+const swOver = (other: 'direct' | 'peer') => (r: Row): number => ratio(r.values.sigward, r.values[other]);
+
+/** The performance targets of the project (issue text): ratios to the two references, and a memory ceiling. */
+function targetSpecs(settings: Settings): TargetSpec[] {
+  const specs: TargetSpec[] = [];
+  for (const c of settings.connections) {
+    specs.push({ row: `manifest.tag.c${c}.rps`, target: '>= 0.75x direct', measure: swOver('direct'), ok: (v) => v >= 0.75 });
+    specs.push({ row: `manifest.tag.c${c}.rps`, target: '>= 4x peer', measure: swOver('peer'), ok: (v) => v >= 4 });
+    specs.push({ row: `manifest.digest.c${c}.rps`, target: '>= 3x direct', measure: swOver('direct'), ok: (v) => v >= 3 });
+  }
+  specs.push({ row: 'blob.single.mbps', target: '>= 0.4x direct', measure: swOver('direct'), ok: (v) => v >= 0.4 });
+  specs.push({ row: 'blob.concurrent.rss', target: '<= 160 MiB', measure: (r) => r.values.sigward ?? NaN, ok: (v) => v <= 160 });
+  return specs;
+}
+
+export function evaluateTargets(rows: readonly Row[], settings: Settings): TargetResult[] {
+  return targetSpecs(settings).map((s) => {
+    const r = rows.find((x) => x.id === s.row);
+    const measured = r ? s.measure(r) : NaN;
+    return { row: s.row, target: s.target, measured, pass: Number.isFinite(measured) ? s.ok(measured) : undefined };
+  });
+}
+
+function num(v: number | undefined): string {
+  if (v === undefined || !Number.isFinite(v)) return '-';
+  const a = Math.abs(v);
+  return a >= 100 ? v.toFixed(0) : a >= 10 ? v.toFixed(1) : v.toFixed(2);
+}
+
+/** The compared value with enough digits that 3.997 against ">= 4" does not print as 4.00. */
+function shown(t: TargetResult): string {
+  if (!Number.isFinite(t.measured)) return '-';
+  return t.target.includes('MiB') ? `${t.measured.toFixed(1)} MiB` : `${t.measured.toFixed(3)}x`;
+}
+
+const times = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(2)}x` : '-');
+
+/** The table as text lines; ratios are sigward / other of the raw figures (for latency and memory, lower wins). */
+export function formatTable(rows: readonly Row[], targets: readonly TargetResult[]): string {
+  const head = ['figure', 'unit', 'direct', 'sigward', 'peer', 'sw/direct', 'sw/peer', 'target'];
+  const lines: string[][] = [head];
+  for (const r of rows) {
+    const t = targets
+      .filter((x) => x.row === r.id)
+      .map((x) => `${x.target}: ${shown(x)} ${x.pass === undefined ? 'N/A' : x.pass ? 'PASS' : 'MISS'}`)
+      .join('; ');
+    lines.push([
+      r.label,
+      r.unit,
+      num(r.values.direct),
+      num(r.values.sigward),
+      num(r.values.peer),
+      times(ratio(r.values.sigward, r.values.direct)),
+      times(ratio(r.values.sigward, r.values.peer)),
+      t,
+    ]);
+  }
+  const widths = head.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
+  const fmt = (l: string[]): string =>
+    l.map((cell, i) => (i >= 2 && i <= 6 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [fmt(lines[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.slice(1).map(fmt)].join('\n');
+}
+
+export interface BenchResult {
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly settings: Settings;
+  readonly machine: MachineFacts;
+  readonly notes: readonly string[];
+  readonly rows: readonly Row[];
+  readonly targets: readonly TargetResult[];
+  readonly extra: Readonly<Record<string, unknown>>;
+}
+
+const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
+
+/** Write bench/results/<ISO timestamp>.json (colons and dots made dashes for portable file names). */
+export function writeResult(result: BenchResult): string {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const file = `${RESULTS_DIR}${result.startedAt.replace(/[:.]/g, '-')}${result.settings.quick ? '-quick' : ''}.json`;
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  return file;
+}

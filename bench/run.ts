@@ -1,0 +1,107 @@
+// `npm run bench`: sigward against distribution direct (the ceiling) and distribution's pull-through cache (the
+// peer), in one run, contenders alternating in short rounds, medians reported as ratios. BENCH_QUICK=1 for a smoke
+// run. Everything it starts is stopped and every temp file removed at the end, on error, and on Ctrl-C (the
+// process helpers' safety net kills children and removes temp dirs at exit). See bench/README.md.
+import { spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
+import { pushFixtures, type Fixtures } from './fixtures.ts';
+import { evaluateTargets, formatTable, writeResult } from './report.ts';
+import type { Row } from './rows.ts';
+import { statusKiB } from './rss.ts';
+import { blobScenario } from './scenarios/blob.ts';
+import { concurrentScenario } from './scenarios/concurrent.ts';
+import { manifestScenario } from './scenarios/manifests.ts';
+import { machineFacts, progress, readSettings } from './settings.ts';
+import { Starter, startStack, type Stack } from './stack.ts';
+
+function requireTools(): void {
+  const missing = ['wrk', 'curl', 'docker-registry'].filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
+  if (missing.length > 0) {
+    throw new Error(`missing ${missing.join(', ')} on PATH; install with: apt-get install ${missing.join(' ')}`);
+  }
+}
+
+const mibOf = (pid: number): number => Math.round(((statusKiB(pid, 'VmRSS') ?? 0) / 1024) * 10) / 10;
+
+async function main(): Promise<void> {
+  // Registered before the process helpers' own handler, so this line prints before they clean up and exit 130.
+  process.once('SIGINT', () => progress('interrupted: stopping the registries and sigward, removing temp files'));
+  const settings = readSettings();
+  requireTools();
+  const startedAt = new Date().toISOString();
+  const machine = machineFacts();
+  progress(`sigward benchmark, ${settings.quick ? 'QUICK (BENCH_QUICK=1: small sizes, short rounds)' : 'full'} run; ` +
+    `node ${machine.node}, ${machine.nproc} cpus, ${machine.memAvailableMiB ?? machine.memFreeMiB} MiB available`);
+  progress(`${settings.rounds} alternating rounds of ${settings.wrkSeconds} s per manifest figure, ${settings.blobMiB} MiB blobs, ` +
+    `${settings.concurrency} concurrent GETs x ${settings.bigRounds} rounds`);
+
+  const notes: string[] = [
+    'access logs off: distribution accesslog disabled at log level error; sigward at log level warn (no access lines)',
+    'wrk, curl, the registries and sigward share the same cores: compare ratios of one run, not absolute figures across runs',
+    'sigward is asked in containerd\'s shape: /v2/<repo>/...?ns=<upstream host>',
+    'sigward policy: one explicit `allow: unsigned` rule for <upstream>/bench/** (proxy path + policy lookup, no signature verification)',
+    'MB = 10^6 bytes; ratios are sigward / other of the raw figures (for latency and memory, lower is better)',
+  ];
+  const extra: Record<string, unknown> = {};
+  const rows: Row[] = [];
+  const failed: string[] = [];
+  const starter = new Starter();
+  try {
+    const stack: Stack = await startStack(starter);
+    const fx: Fixtures = await pushFixtures(stack.upstream, settings, stack.tmp);
+    notes.push(`concurrent scenario: ${fx.blobsNote}`);
+    extra.fixtures = fx;
+    extra.sigwardRssIdleMiB = mibOf(stack.sigward.pid);
+    const scenarios: [string, (s: Stack) => Promise<Row[]>][] = [
+      ['manifests', (s) => manifestScenario(s, fx, settings)],
+      ['single blob', (s) => blobScenario(s, fx, settings)],
+      ['concurrent blobs', async (s) => {
+        const res = await concurrentScenario(s, fx, settings);
+        extra.concurrentRss = res.rss;
+        return res.rows;
+      }],
+    ];
+    const rssAfter: Record<string, number> = {};
+    extra.sigwardRssAfterMiB = rssAfter;
+    for (const [name, run] of scenarios) {
+      progress(`scenario: ${name} (sigward RSS now ${mibOf(stack.sigward.pid)} MiB)`);
+      try {
+        rows.push(...(await run(stack)));
+      } catch (err) {
+        // One broken scenario (say, a daemon route not written yet) should not hide the figures of the others.
+        const msg = `scenario "${name}" failed: ${(err as Error).message}`;
+        progress(msg);
+        notes.push(msg);
+        failed.push(name);
+        if (statusKiB(stack.sigward.pid, 'VmRSS') === undefined) throw new Error(`sigward exited; log ${stack.sigward.logFile}`, { cause: err });
+      }
+      rssAfter[name] = mibOf(stack.sigward.pid);
+    }
+    extra.sigwardRssEndMiB = mibOf(stack.sigward.pid);
+    // Other work on the machine (tests, builds) shows up here and skews absolute figures more than ratios.
+    extra.loadavgEnd = loadavg().map((l) => Math.round(l * 100) / 100);
+  } finally {
+    progress('stopping sigward, the peer and the upstream; removing temp files');
+    await starter.stopAll();
+  }
+
+  const targets = evaluateTargets(rows, settings);
+  const finishedAt = new Date().toISOString();
+  const file = writeResult({ startedAt, finishedAt, settings, machine, notes, rows, targets, extra });
+  process.stdout.write(`\n${formatTable(rows, targets)}\n\n`);
+  for (const n of notes) process.stdout.write(`- ${n}\n`);
+  const pass = targets.filter((t) => t.pass === true).length;
+  const miss = targets.filter((t) => t.pass === false).length;
+  const na = targets.length - pass - miss;
+  process.stdout.write(`\ntargets: ${pass} PASS, ${miss} MISS${na ? `, ${na} not measured` : ''}\nresults: ${file}\n`);
+  // Missed targets are figures, not failures; a scenario that could not run is a failure of the run.
+  if (failed.length > 0) {
+    process.stderr.write(`bench: ${failed.length} scenario(s) failed: ${failed.join(', ')} (see the notes above)\n`);
+    process.exitCode = 1;
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,46 @@
+// One big blob GET at a time: throughput and time to first byte. The peer caches a blob on its first pull, so its
+// first GET is reported apart as "peer cold" and every later one is warm (served from its own disk).
+import type { Fixtures } from '../fixtures.ts';
+import { BIG_REPO } from '../fixtures.ts';
+import { row, type Row } from '../rows.ts';
+import { sampleRss, type RssReport } from '../rss.ts';
+import { progress, type Settings } from '../settings.ts';
+import { CONTENDERS, type Contender, type Stack } from '../stack.ts';
+import { curlGet, type Transfer } from '../transfer.ts';
+
+export async function blobScenario(stack: Stack, fx: Fixtures, settings: Settings): Promise<Row[]> {
+  const size = `${settings.blobMiB >= 1024 ? `${settings.blobMiB / 1024} GiB` : `${settings.blobMiB} MiB`}`;
+  const url = (c: Contender): string => stack.url(c, BIG_REPO, `blobs/${fx.single.digest}`);
+  const warm: Record<Contender, Transfer[]> = { direct: [], sigward: [], peer: [] };
+  let cold: Transfer | undefined;
+  const rss: RssReport[] = [];
+  for (let r = 0; r < settings.rounds; r++) {
+    const line: string[] = [];
+    for (const c of CONTENDERS) {
+      if (c === 'peer' && cold === undefined) {
+        cold = await curlGet(url(c), fx.single.size);
+        line.push(`peer cold ${cold.mbps.toFixed(0)}`);
+      }
+      const sampler = c === 'sigward' ? sampleRss(stack.sigward.pid) : undefined;
+      const t = await curlGet(url(c), fx.single.size);
+      if (sampler) rss.push(sampler.stop());
+      warm[c].push(t);
+      line.push(`${c} ${t.mbps.toFixed(0)}`);
+    }
+    progress(`${size} blob round ${r + 1}/${settings.rounds}: MB/s ${line.join(', ')}`);
+  }
+  const mbps = (ts: Transfer[]): number[] => ts.map((t) => t.mbps);
+  const ttfb = (ts: Transfer[]): number[] => ts.map((t) => t.ttfbMs);
+  const label = `${size} blob GET`;
+  const coldNote = 'peer column: its first (cold) pull, fetched from the upstream while serving';
+  const rssPeak = rss.map((r) => Math.max(r.peakSampledMiB, r.hwmScoped ? r.hwmMiB : 0));
+  return [
+    row('blob.single.mbps', label, 'MB/s', 'higher', { direct: mbps(warm.direct), sigward: mbps(warm.sigward), peer: mbps(warm.peer) }),
+    row('blob.single.ttfb', label, 'TTFB ms', 'lower', { direct: ttfb(warm.direct), sigward: ttfb(warm.sigward), peer: ttfb(warm.peer) }),
+    row('blob.single.mbps.peercold', `${label}, peer cold`, 'MB/s', 'higher',
+      { direct: mbps(warm.direct), sigward: mbps(warm.sigward), peer: cold ? [cold.mbps] : [] }, { note: coldNote }),
+    row('blob.single.ttfb.peercold', `${label}, peer cold`, 'TTFB ms', 'lower',
+      { direct: ttfb(warm.direct), sigward: ttfb(warm.sigward), peer: cold ? [cold.ttfbMs] : [] }, { note: coldNote }),
+    row('blob.single.rss', `${label}, sigward peak RSS`, 'MiB', 'lower', { sigward: rssPeak }, { reduce: 'max' }),
+  ];
+}

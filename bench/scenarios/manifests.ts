@@ -1,0 +1,67 @@
+// Manifest GETs by tag and by digest with wrk, at 1 and 32 connections. By tag, every contender must ask its
+// upstream (tags move; distribution's proxy sends a HEAD upstream each time, real-clients.md 1(e)); by digest, a
+// warm cache may answer alone. Before measuring, every contender fetches both references once (the peer's first
+// pull is cold; sigward's digest cache fills) and runs one short unrecorded wrk (JIT and connection warm-up).
+import { request } from 'undici';
+import { ALL_MANIFEST_TYPES } from '../../test/helpers/registry-client.ts';
+import { SMALL_REPO, SMALL_TAG, type Fixtures } from '../fixtures.ts';
+import { pluck, row, type Row } from '../rows.ts';
+import { progress, type Settings } from '../settings.ts';
+import { CONTENDERS, type Contender, type Stack } from '../stack.ts';
+import { runWrk, type WrkResult } from '../wrk.ts';
+
+/** distribution negotiates on Accept even for digests: without the OCI type it answers 404 (real-clients.md). */
+const HEADERS = { Accept: ALL_MANIFEST_TYPES };
+
+interface Case {
+  readonly by: 'tag' | 'digest';
+  readonly connections: number;
+}
+
+async function fetchOnce(url: string, expectDigest: string): Promise<void> {
+  const res = await request(url, { headers: { accept: ALL_MANIFEST_TYPES } });
+  await res.body.dump();
+  const got = res.headers['docker-content-digest'];
+  if (res.statusCode !== 200 || got !== expectDigest) {
+    throw new Error(`warm-up GET ${url} answered ${res.statusCode} with digest ${String(got)}, expected 200 and ${expectDigest}`);
+  }
+}
+
+export async function manifestScenario(stack: Stack, fx: Fixtures, settings: Settings): Promise<Row[]> {
+  const refs = { tag: SMALL_TAG, digest: fx.smallDigest } as const;
+  const url = (c: Contender, by: Case['by']): string => stack.url(c, SMALL_REPO, `manifests/${refs[by]}`);
+  for (const c of CONTENDERS) for (const by of ['tag', 'digest'] as const) await fetchOnce(url(c, by), fx.smallDigest);
+  progress('manifests: warm-up (one GET each, then 1 s of wrk per contender and reference)');
+  for (const c of CONTENDERS) {
+    for (const by of ['tag', 'digest'] as const) await runWrk(url(c, by), { connections: 8, seconds: 1, headers: HEADERS });
+  }
+
+  const cases: Case[] = [];
+  for (const by of ['tag', 'digest'] as const) for (const connections of settings.connections) cases.push({ by, connections });
+  const results = new Map<Case, Record<Contender, WrkResult[]>>(
+    cases.map((k) => [k, { direct: [], sigward: [], peer: [] }]),
+  );
+  // Rounds outermost, contenders innermost: each case's three figures are taken seconds apart.
+  for (let r = 0; r < settings.rounds; r++) {
+    for (const k of cases) {
+      const line: string[] = [];
+      for (const c of CONTENDERS) {
+        const res = await runWrk(url(c, k.by), { connections: k.connections, seconds: settings.wrkSeconds, headers: HEADERS });
+        results.get(k)![c].push(res);
+        line.push(`${c} ${Math.round(res.rps)}`);
+      }
+      progress(`manifests round ${r + 1}/${settings.rounds}, by ${k.by}, ${k.connections} conn: req/s ${line.join(', ')}`);
+    }
+  }
+
+  const rows: Row[] = [];
+  for (const k of cases) {
+    const s = results.get(k)!;
+    const base = `manifest.${k.by}.c${k.connections}`;
+    const label = `manifest by ${k.by}, ${k.connections} conn`;
+    rows.push(row(`${base}.rps`, label, 'req/s', 'higher', pluck(s, (w) => w.rps)));
+    rows.push(row(`${base}.p50`, label, 'p50 ms', 'lower', pluck(s, (w) => w.p50Ms)));
+    rows.push(row(`${base}.p99`, label, 'p99 ms', 'lower', pluck(s, (w) => w.p99Ms)));
+  }
+  return rows;
+}

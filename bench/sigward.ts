@@ -1,0 +1,92 @@
+// sigward under test: a separate process started exactly as a user starts it (`node bin/sigward.mjs serve`), with a
+// generated YAML config. All config generation is in sigwardConfig() so later scenarios (cold signed pull, sget)
+// add their `trust` / `policy` / `sget` sections in one place.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { stringify } from 'yaml';
+import type { LogLevel } from '../src/config/types.ts';
+import { startProcess, tailFile } from '../test/helpers/proc.ts';
+
+export interface SigwardConfigInput {
+  /** The one upstream (the benchmark's distribution), made the default for bare /v2/<repo>/ requests too. */
+  readonly upstream: { readonly host: string; readonly url: string };
+  /** State/cache directory (a temp dir: never /var/cache during a benchmark). */
+  readonly cacheDir: string;
+  /** `warn` by default: at `info` sigward writes one access line per request, which the benchmark turns off. */
+  readonly logLevel?: LogLevel;
+  /** Signature trust and policy sections, passed through as written (for the signed-pull scenarios). */
+  readonly trust?: unknown;
+  readonly policy?: unknown;
+  readonly sget?: unknown;
+}
+
+/**
+ * The policy of the proxy-path scenarios: the benchmark's images are unsigned, so one explicit `allow: unsigned`
+ * rule covers `<upstream>/bench/**` (every such decision still goes through policy resolution; it logs at debug,
+ * so nothing at `warn`). Anything else stays denied, as in the shipped config.
+ */
+export function unsignedBenchPolicy(upstreamHost: string): Record<string, unknown> {
+  return {
+    default: 'deny',
+    policies: [{ name: 'bench-unsigned', match: [`${upstreamHost}/bench/**`], allow: 'unsigned' }],
+  };
+}
+
+/** The config object written as YAML for `sigward serve --config`. */
+export function sigwardConfig(input: SigwardConfigInput): Record<string, unknown> {
+  return {
+    listen: '127.0.0.1:0',
+    log: { level: input.logLevel ?? 'warn' },
+    upstreams: [{ host: input.upstream.host, url: input.upstream.url, default: true }],
+    cache: { dir: input.cacheDir },
+    ...(input.trust !== undefined ? { trust: input.trust } : {}),
+    ...(input.policy !== undefined ? { policy: input.policy } : {}),
+    ...(input.sget !== undefined ? { sget: input.sget } : {}),
+  };
+}
+
+export interface SigwardProcess {
+  /** http://127.0.0.1:PORT */
+  readonly url: string;
+  readonly pid: number;
+  readonly configFile: string;
+  readonly logFile: string;
+  stop(): Promise<void>;
+}
+
+const BIN = fileURLToPath(new URL('../bin/sigward.mjs', import.meta.url));
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** The address sigward prints once it listens (src/cli/serve.ts): `sigward listening on http://127.0.0.1:PORT`. */
+function listeningUrl(logFile: string): string | undefined {
+  const m = /sigward listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(tailFile(logFile, 200));
+  return m?.[1];
+}
+
+/** Write the config into `dir`, start sigward on 127.0.0.1 with an OS-chosen port, wait until GET /v2/ is 200. */
+export async function startSigward(config: Record<string, unknown>, dir: string): Promise<SigwardProcess> {
+  const configFile = join(dir, 'sigward.yaml');
+  writeFileSync(configFile, stringify(config));
+  let url: string | undefined;
+  const proc = await startProcess({
+    name: 'sigward',
+    cmd: process.execPath,
+    args: [BIN, 'serve', '--config', configFile, '--listen', '127.0.0.1:0'],
+    dir,
+    cwd: ROOT,
+    env: { ...process.env, NODE_ENV: 'production' },
+    timeoutMs: 30_000,
+    ready: async () => {
+      url ??= listeningUrl(join(dir, 'sigward.log'));
+      if (url === undefined) return false;
+      const res = await request(`${url}/v2/`);
+      await res.body.dump();
+      return res.statusCode === 200;
+    },
+  });
+  if (url === undefined) throw new Error(`sigward became ready but its log ${proc.logFile} names no listening address`);
+  // tsx starts node with a loader; the pid is the node process that serves (startProcess spawns it directly).
+  return { url, pid: proc.pid, configFile, logFile: proc.logFile, stop: () => proc.stop() };
+}

