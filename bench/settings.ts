@@ -21,6 +21,14 @@ export interface Settings {
   readonly concurrency: number;
   /** 'auto' picks distinct blobs when the disk has room for them twice (upstream + the peer's cache). */
   readonly blobsMode: 'auto' | 'distinct' | 'same';
+  /** Cold signed pulls per variant (each on an image sigward has never seen; the median is reported). */
+  readonly coldRounds: number;
+  /** Delay the counting forwarder adds to every upstream request when measuring the critical-path depth, ms. */
+  readonly delayMs: number;
+  /** Simultaneous cold GETs of one new signed digest in the coalescing scenario. */
+  readonly herd: number;
+  /** Length of one round of the in-process verification micro-benchmark, ms (>= 1000). */
+  readonly microMs: number;
 }
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -47,6 +55,10 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     blobMiB: positiveInt(env, 'BENCH_BLOB_MIB', quick ? 64 : 1024),
     concurrency: positiveInt(env, 'BENCH_CONCURRENCY', 20),
     blobsMode: mode,
+    coldRounds: positiveInt(env, 'BENCH_COLD_ROUNDS', quick ? 5 : 15),
+    delayMs: positiveInt(env, 'BENCH_DELAY_MS', 20),
+    herd: positiveInt(env, 'BENCH_HERD', 200),
+    microMs: 1000,
   };
 }
 

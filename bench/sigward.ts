@@ -1,6 +1,6 @@
 // sigward under test: a separate process started exactly as a user starts it (`node bin/sigward.mjs serve`), with a
-// generated YAML config. All config generation is in sigwardConfig() so later scenarios (cold signed pull, sget)
-// add their `trust` / `policy` / `sget` sections in one place.
+// generated YAML config. All config generation is in sigwardConfig(): the upstreams (the registry, and the same
+// registry behind the counting forwarder), the `trust` key of the signed images, the policy, and the `sget` store.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,8 @@ import { startProcess, tailFile } from '../test/helpers/proc.ts';
 export interface SigwardConfigInput {
   /** The one upstream (the benchmark's distribution), made the default for bare /v2/<repo>/ requests too. */
   readonly upstream: { readonly host: string; readonly url: string };
+  /** More upstreams (not default), e.g. the registry again behind the counting forwarder under another host name. */
+  readonly extraUpstreams?: readonly { readonly host: string; readonly url: string }[];
   /** State/cache directory (a temp dir: never /var/cache during a benchmark). */
   readonly cacheDir: string;
   /** `warn` by default: at `info` sigward writes one access line per request, which the benchmark turns off. */
@@ -22,15 +24,22 @@ export interface SigwardConfigInput {
   readonly sget?: unknown;
 }
 
+/** Where the signed images live, under every host name sigward reaches the registry by. */
+export const SIGNED_PREFIX = 'bench/signed';
+
 /**
- * The policy of the proxy-path scenarios: the benchmark's images are unsigned, so one explicit `allow: unsigned`
- * rule covers `<upstream>/bench/**` (every such decision still goes through policy resolution; it logs at debug,
- * so nothing at `warn`). Anything else stays denied, as in the shipped config.
+ * The benchmark's policy. The proxy-path images are unsigned, so one explicit `allow: unsigned` rule covers
+ * `<upstream>/bench/**` (every such decision still goes through policy resolution; it logs at debug, so nothing at
+ * `warn`). `<host>/bench/signed/*` is more specific (a literal segment beats `**`), so there a valid signature by
+ * `keyName` is required, under the upstream's own name and under the forwarder's. Anything else stays denied.
  */
-export function unsignedBenchPolicy(upstreamHost: string): Record<string, unknown> {
+export function benchPolicy(upstreamHost: string, signedHosts: readonly string[], keyName: string): Record<string, unknown> {
   return {
     default: 'deny',
-    policies: [{ name: 'bench-unsigned', match: [`${upstreamHost}/bench/**`], allow: 'unsigned' }],
+    policies: [
+      { name: 'bench-unsigned', match: [`${upstreamHost}/bench/**`], allow: 'unsigned' },
+      { name: 'bench-signed', match: signedHosts.map((h) => `${h}/${SIGNED_PREFIX}/*`), keys: [keyName] },
+    ],
   };
 }
 
@@ -39,7 +48,7 @@ export function sigwardConfig(input: SigwardConfigInput): Record<string, unknown
   return {
     listen: '127.0.0.1:0',
     log: { level: input.logLevel ?? 'warn' },
-    upstreams: [{ host: input.upstream.host, url: input.upstream.url, default: true }],
+    upstreams: [{ host: input.upstream.host, url: input.upstream.url, default: true }, ...(input.extraUpstreams ?? [])],
     cache: { dir: input.cacheDir },
     ...(input.trust !== undefined ? { trust: input.trust } : {}),
     ...(input.policy !== undefined ? { policy: input.policy } : {}),

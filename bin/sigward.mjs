@@ -1,5 +1,28 @@
 #!/usr/bin/env node
-// The installed `sigward` command: runs the TypeScript entry point through tsx's loader.
-import { register } from 'tsx/esm/api';
-register();
-await import('../src/main.ts');
+// The `sigward` command. Runs the compiled JavaScript in dist/ (`npm run build`) when it is at least as new as every
+// source file; otherwise runs the TypeScript sources through tsx's loader. The compiled form is what a daemon should
+// run: tsx's loader lives in a second thread with its own V8 heap (about 35 MiB of extra memory).
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const stamp = join(root, 'dist', '.stamp');
+
+function newestSource(dir) {
+  let newest = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    newest = Math.max(newest, e.isDirectory() ? newestSource(p) : statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+const compiled = existsSync(stamp) && (!existsSync(join(root, 'src')) || statSync(stamp).mtimeMs >= newestSource(join(root, 'src')));
+if (compiled) {
+  await import('../dist/main.js');
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('../src/main.ts');
+}

@@ -63,6 +63,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
     manifests,
     log: logger,
     admit: (req, target, m) => gate.admit(req, target, m),
+    preflight: (target, ref) => gate.preflight(target, ref),
   });
   // The store is opened on the first sget request, so an unusable cache.dir never stops the daemon (sget then 503s).
   const store = new BlobStore({

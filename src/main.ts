@@ -43,7 +43,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
   }
 }
 
-const isEntry = process.argv[1] !== undefined && /(?:^|[\\/])(main\.ts|sigward\.mjs|sigward)$/.test(process.argv[1]);
+const isEntry = process.argv[1] !== undefined && /(?:^|[\\/])(main\.[jt]s|sigward\.mjs|sigward)$/.test(process.argv[1]);
 if (isEntry) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),

@@ -19,9 +19,10 @@ export function shortDigest(digest: string): string {
   return i < 0 ? digest.slice(0, 19) : digest.slice(0, i + 13);
 }
 
-/** `host/repo:tag@digest` (tag only when the client asked by tag). */
+/** `host/repo:tag@digest` (tag only when the client asked by tag; digest only when known: a request refused before
+ * anything was fetched has none). */
 export function displayRef(res: Resolution, ctx: EvalContext): string {
-  return `${res.host}/${res.repository}${ctx.tag === undefined ? '' : `:${ctx.tag}`}@${ctx.digest}`;
+  return `${res.host}/${res.repository}${ctx.tag === undefined ? '' : `:${ctx.tag}`}${ctx.digest === '' ? '' : `@${ctx.digest}`}`;
 }
 
 function list(names: readonly string[]): string {

@@ -4,6 +4,7 @@
 import { SigwardError } from '../errors.ts';
 import { isAttachmentManifest, isAttachmentTag } from '../oci/cosign-tags.ts';
 import type { Digest } from '../oci/digest.ts';
+import type { ManifestReference } from '../oci/reference.ts';
 import { parseManifest, type ParsedManifest } from '../oci/manifest.ts';
 import type { CompiledPolicy, Decision, ManifestKind, Resolution, SignedRule } from '../policy/types.ts';
 import { verifySignature } from '../verify/index.ts';
@@ -44,6 +45,18 @@ export class SignatureGate {
 
   get policyHash(): string {
     return this.deps.policy.hash;
+  }
+
+  /** Before any upstream call: a policy that rejects the repository, or a deny default with no policy, refuses at
+   * once (design: "reject -> 403 before any upstream call"); nothing is fetched for an image that cannot pass. */
+  preflight(target: Target, ref: ManifestReference): void {
+    const policy = this.deps.policy;
+    const res = policy.resolve(target.upstream.host, target.repository);
+    const refuses = res.rule === null ? res.defaultAction === 'deny' : res.rule.kind === 'reject' && res.rule.mode === 'enforce';
+    if (!refuses) return;
+    const ctx = ref.kind === 'digest' ? { digest: ref.digest } : { digest: '', tag: ref.tag };
+    const d = policy.decideWithoutSignatures(res, ctx);
+    if (d && !d.allow) throw new SigwardError('DENIED', d.message, { reason: d.summary, detail: { policy: d.policyName, outcome: d.outcome } });
   }
 
   /** Hook for ProxyService: serve, serve with a warning, or throw DENIED / VERIFY_UNAVAILABLE. */

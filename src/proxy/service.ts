@@ -39,10 +39,13 @@ export class ProxyService implements ProxyHandlers {
       log: Logger;
       /** Decides whether a fetched manifest may be served (the signature gate). Throws DENIED to refuse. */
       admit: (req: RouteRequest, target: Target, m: FetchedManifest) => Promise<void>;
+      /** Refuses before anything is fetched when no manifest of this repository can pass (throws DENIED). */
+      preflight: (target: Target, ref: import('../oci/reference.ts').ManifestReference) => void;
     },
   ) {}
 
   async manifest(req: RouteRequest, route: { ref: import('../oci/reference.ts').ManifestReference }, target: Target): Promise<void> {
+    this.deps.preflight(target, route.ref);
     const client = this.deps.clients.get(target.upstream.host);
     const m = await this.deps.manifests.get(client, target.upstream.host, target.repository, route.ref, req.accept);
     req.state.digest = m.digest;

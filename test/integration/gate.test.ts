@@ -163,6 +163,7 @@ describe('signature gate against distribution', () => {
     const r = await pull(sw, 'elsewhere/x', 'v1');
     assert.equal(r.status, 403);
     assert.match(r.error!.message, /no policy matches example\.test\/elsewhere\/x/);
+    assert.equal(sw.upstreamRequests.filter((q) => q.url.includes('/elsewhere/x/')).length, 0, 'refused before any upstream call');
   });
 
   test('multi-arch (either): a signed index lets its children through by digest', async () => {
