@@ -20,9 +20,11 @@ export interface Logged {
   readonly kind: RequestKind;
   readonly method: string;
   readonly path: string;
-  /** ms since the window began (see begin()). */
+  /** ms since the window began (see begin()), when the request arrived. */
   readonly atMs: number;
   status?: number;
+  /** ms since the window began, when the answer was fully handed to the kernel. */
+  doneMs?: number;
 }
 
 export interface Forwarder {
@@ -56,6 +58,22 @@ export function classify(path: string): RequestKind {
   if (SIG_TAG.test(ref)) return 'sig-manifest';
   if (REFERRERS_TAG.test(ref)) return 'referrers-tag';
   return ref.startsWith('sha256:') ? 'manifest-digest' : 'manifest-tag';
+}
+
+/**
+ * How long at least one upstream request was in flight (the union of the [arrival, answered] intervals), ms: the rest
+ * of a client's wait is time the proxy spent on its own (plus the hops to it and through the forwarder).
+ */
+export function busyMs(log: readonly Logged[]): number {
+  const spans = log.filter((e) => e.doneMs !== undefined).map((e) => [e.atMs, e.doneMs!] as const).sort((a, b) => a[0] - b[0]);
+  let total = 0;
+  let end = -Infinity;
+  for (const [a, b] of spans) {
+    if (b <= end) continue;
+    total += b - Math.max(a, end);
+    end = b;
+  }
+  return total;
 }
 
 export function emptyCounts(): Record<RequestKind, number> {
@@ -96,6 +114,10 @@ export async function startForwarder(upstreamUrl: string): Promise<Forwarder> {
     };
     log.push(entry);
     pending++;
+    const started = windowStart;
+    res.on('finish', () => {
+      entry.doneMs = Number(process.hrtime.bigint() - started) / 1e6;
+    });
     res.on('close', () => pending--);
     if (delayMs > 0) setTimeout(() => forward(req, res, entry), delayMs);
     else forward(req, res, entry);

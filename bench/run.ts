@@ -10,8 +10,13 @@ import type { Row } from './rows.ts';
 import { statusKiB } from './rss.ts';
 import { blobScenario } from './scenarios/blob.ts';
 import { concurrentScenario } from './scenarios/concurrent.ts';
-import { manifestScenario } from './scenarios/manifests.ts';
+import { manifestLoad, manifestScenario } from './scenarios/manifests.ts';
+import { sgetScenario } from './scenarios/sget.ts';
+import { signedColdScenario } from './scenarios/signed-cold.ts';
+import { signedHerdScenario } from './scenarios/signed-herd.ts';
+import { verifyMicroScenario } from './scenarios/verify-micro.ts';
 import { machineFacts, progress, readSettings } from './settings.ts';
+import { pushSignedFixtures, type SignedFixtures } from './signed-fixtures.ts';
 import { Starter, startStack, type Stack } from './stack.ts';
 
 function requireTools(): void {
@@ -33,13 +38,16 @@ async function main(): Promise<void> {
   progress(`sigward benchmark, ${settings.quick ? 'QUICK (BENCH_QUICK=1: small sizes, short rounds)' : 'full'} run; ` +
     `node ${machine.node}, ${machine.nproc} cpus, ${machine.memAvailableMiB ?? machine.memFreeMiB} MiB available`);
   progress(`${settings.rounds} alternating rounds of ${settings.wrkSeconds} s per manifest figure, ${settings.blobMiB} MiB blobs, ` +
-    `${settings.concurrency} concurrent GETs x ${settings.bigRounds} rounds`);
+    `${settings.concurrency} concurrent GETs x ${settings.bigRounds} rounds, ${settings.coldRounds} cold signed pulls per variant, ` +
+    `${settings.herd} simultaneous GETs per coalescing burst, ${settings.delayMs} ms forwarder delay`);
 
   const notes: string[] = [
     'access logs off: distribution accesslog disabled at log level error; sigward at log level warn (no access lines)',
     'wrk, curl, the registries and sigward share the same cores: compare ratios of one run, not absolute figures across runs',
     'sigward is asked in containerd\'s shape: /v2/<repo>/...?ns=<upstream host>',
-    'sigward policy: one explicit `allow: unsigned` rule for <upstream>/bench/** (proxy path + policy lookup, no signature verification)',
+    'sigward policy: one explicit `allow: unsigned` rule for <upstream>/bench/** (proxy path + policy lookup, no signature verification); ' +
+      '<host>/bench/signed/* requires a signature by the trusted key `bench` (signature gate scenarios)',
+    'cold signed pulls, request counts and the coalescing bursts go through a counting forwarder (sigward\'s second upstream); every load figure goes to the upstream directly',
     'MB = 10^6 bytes; ratios are sigward / other of the raw figures (for latency and memory, lower is better)',
   ];
   const extra: Record<string, unknown> = {};
@@ -47,17 +55,33 @@ async function main(): Promise<void> {
   const failed: string[] = [];
   const starter = new Starter();
   try {
-    const stack: Stack = await startStack(starter);
+    const stack: Stack = await startStack(starter, settings);
     const fx: Fixtures = await pushFixtures(stack.upstream, settings, stack.tmp);
+    const sfx: SignedFixtures = await pushSignedFixtures(stack.upstream, stack.key, settings);
     notes.push(`concurrent scenario: ${fx.blobsNote}`);
     extra.fixtures = fx;
     extra.sigwardRssIdleMiB = mibOf(stack.sigward.pid);
+    // New scenarios come after the original three, so those run in the same conditions as in earlier runs.
     const scenarios: [string, (s: Stack) => Promise<Row[]>][] = [
+      ['legacy signature checks', () => Promise.resolve(verifyMicroScenario(settings))],
       ['manifests', (s) => manifestScenario(s, fx, settings)],
       ['single blob', (s) => blobScenario(s, fx, settings)],
       ['concurrent blobs', async (s) => {
         const res = await concurrentScenario(s, fx, settings);
         extra.concurrentRss = res.rss;
+        return res.rows;
+      }],
+      ['signed manifests', (s) => manifestLoad(s, { ...sfx.warm, id: 'signed', label: 'signed manifest' }, settings)],
+      ['cold signed pulls', async (s) => {
+        const res = await signedColdScenario(s, sfx, settings);
+        extra.signedCold = res.extra;
+        return res.rows;
+      }],
+      ['coalescing', (s) => signedHerdScenario(s, sfx, settings)],
+      ['sget', async (s) => {
+        const res = await sgetScenario(s, fx, settings);
+        extra.sgetRss = res.rss;
+        extra.sgetColdOverV2 = res.coldOverV2;
         return res.rows;
       }],
     ];

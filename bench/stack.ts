@@ -3,11 +3,15 @@
 //   sigward - the daemon under test, a separate process in front of `direct`
 //   peer    - distribution in pull-through mode in front of `direct` (real-clients.md 1(e)): the tool to beat
 // Access logs are off everywhere (distribution accesslog disabled + level error; sigward at log level warn).
+// sigward knows the upstream under a second name too: the counting forwarder's address (forwarder.ts), used only
+// by the cold signed-pull scenarios; every load figure goes to the upstream without it.
 import { join } from 'node:path';
+import { newKey, type TestKey } from '../test/helpers/cosign.ts';
 import { removeTempDir, tempDir } from '../test/helpers/proc.ts';
 import { startRegistry, type Registry } from '../test/helpers/registry.ts';
-import { progress } from './settings.ts';
-import { sigwardConfig, startSigward, unsignedBenchPolicy, type SigwardConfigInput, type SigwardProcess } from './sigward.ts';
+import { startForwarder, type Forwarder } from './forwarder.ts';
+import { progress, type Settings } from './settings.ts';
+import { benchPolicy, sigwardConfig, startSigward, type SigwardConfigInput, type SigwardProcess } from './sigward.ts';
 
 export const CONTENDERS = ['direct', 'sigward', 'peer'] as const;
 export type Contender = (typeof CONTENDERS)[number];
@@ -16,11 +20,22 @@ export interface Stack {
   readonly upstream: Registry;
   readonly sigward: SigwardProcess;
   readonly peer: Registry;
+  /** The upstream again, through the counting/delaying forwarder: sigward's second upstream. */
+  readonly forwarder: Forwarder;
+  /** The key the signed images are signed with; sigward trusts it as `bench`. */
+  readonly key: TestKey;
   /** The benchmark's own temp dir (config, build files). */
   readonly tmp: string;
   /** Full URL of `/v2/<repo>/<rest>` as each contender is asked for it. */
   url(contender: Contender, repo: string, rest: string): string;
+  /** sigward's URL of `/v2/<repo>/<rest>` for the upstream named `host` (the upstream's or the forwarder's). */
+  sigwardUrl(host: string, repo: string, rest: string): string;
+  /** sigward's `/sget/<upstream host>/<what>` (what = `<repo>@<digest>`, …). */
+  sgetUrl(what: string): string;
 }
+
+/** The key name under `trust.keys`. */
+export const KEY_NAME = 'bench';
 
 /** Everything started so far, so a failure halfway still stops what did start. */
 export class Starter {
@@ -43,6 +58,13 @@ export class Starter {
     return sw;
   }
 
+  async forwarder(upstream: Registry): Promise<Forwarder> {
+    const fwd = await startForwarder(upstream.url);
+    this.stops.push(() => fwd.stop());
+    progress(`counting forwarder on ${fwd.url} -> ${upstream.url} (sigward's second upstream, host ${fwd.host})`);
+    return fwd;
+  }
+
   async peer(upstream: Registry): Promise<Registry> {
     const reg = await startRegistry({ proxy: { remoteUrl: upstream.url }, accessLog: false, logLevel: 'error' });
     this.stops.push(() => reg.stop());
@@ -59,16 +81,36 @@ export class Starter {
   }
 }
 
+/**
+ * The sget store must hold every cold download of the sget scenario (one artifact per round, the blob size plus the
+ * tar framing) so that none is evicted while it is being measured.
+ */
+export function sgetSection(settings: Settings): Record<string, string> {
+  const artifactMiB = settings.blobMiB + 16;
+  return { storeSize: `${(settings.rounds + 1) * artifactMiB}MiB`, maxArtifactSize: `${artifactMiB}MiB` };
+}
+
 /** Start the three contenders through `starter`, which stops them (Starter.stopAll), also after a partial start. */
-export async function startStack(starter: Starter): Promise<Stack> {
+export async function startStack(starter: Starter, settings: Settings): Promise<Stack> {
   const upstream = await starter.upstream();
-  const sigward = await starter.sigward(upstream, { policy: unsignedBenchPolicy(upstream.host) });
+  const forwarder = await starter.forwarder(upstream);
+  const key = newKey(KEY_NAME);
+  const sigward = await starter.sigward(upstream, {
+    extraUpstreams: [{ host: forwarder.host, url: forwarder.url }],
+    trust: { keys: { [KEY_NAME]: { pem: key.publicPem } } },
+    policy: benchPolicy(upstream.host, [upstream.host, forwarder.host], KEY_NAME),
+    sget: sgetSection(settings),
+  });
   const peer = await starter.peer(upstream);
   return {
     upstream,
     sigward,
     peer,
+    forwarder,
+    key,
     tmp: starter.tmp,
+    sigwardUrl: (host, repo, rest) => `${sigward.url}/v2/${repo}/${rest}?ns=${host}`,
+    sgetUrl: (what) => `${sigward.url}/sget/${upstream.host}/${what}`,
     url(contender, repo, rest) {
       switch (contender) {
         case 'direct':

@@ -2,6 +2,8 @@
 // upstream (tags move; distribution's proxy sends a HEAD upstream each time, real-clients.md 1(e)); by digest, a
 // warm cache may answer alone. Before measuring, every contender fetches both references once (the peer's first
 // pull is cold; sigward's digest cache fills) and runs one short unrecorded wrk (JIT and connection warm-up).
+// The same load runs over the unsigned small image (proxy path + policy lookup) and over a signed one (the signature
+// gate's warm path: tag resolved upstream, verdict from the cache), see manifestLoad().
 import { request } from 'undici';
 import { ALL_MANIFEST_TYPES } from '../../test/helpers/registry-client.ts';
 import { SMALL_REPO, SMALL_TAG, type Fixtures } from '../fixtures.ts';
@@ -27,11 +29,26 @@ async function fetchOnce(url: string, expectDigest: string): Promise<void> {
   }
 }
 
-export async function manifestScenario(stack: Stack, fx: Fixtures, settings: Settings): Promise<Row[]> {
-  const refs = { tag: SMALL_TAG, digest: fx.smallDigest } as const;
-  const url = (c: Contender, by: Case['by']): string => stack.url(c, SMALL_REPO, `manifests/${refs[by]}`);
-  for (const c of CONTENDERS) for (const by of ['tag', 'digest'] as const) await fetchOnce(url(c, by), fx.smallDigest);
-  progress('manifests: warm-up (one GET each, then 1 s of wrk per contender and reference)');
+/** One image to load, and how its rows are named. */
+export interface LoadSubject {
+  readonly repo: string;
+  readonly tag: string;
+  readonly digest: string;
+  /** Row id prefix, e.g. `manifest` -> `manifest.tag.c1.rps`. */
+  readonly id: string;
+  /** Label prefix, e.g. `manifest` -> `manifest by tag, 1 conn`. */
+  readonly label: string;
+}
+
+export function manifestScenario(stack: Stack, fx: Fixtures, settings: Settings): Promise<Row[]> {
+  return manifestLoad(stack, { repo: SMALL_REPO, tag: SMALL_TAG, digest: fx.smallDigest, id: 'manifest', label: 'manifest' }, settings);
+}
+
+export async function manifestLoad(stack: Stack, subject: LoadSubject, settings: Settings): Promise<Row[]> {
+  const refs = { tag: subject.tag, digest: subject.digest } as const;
+  const url = (c: Contender, by: Case['by']): string => stack.url(c, subject.repo, `manifests/${refs[by]}`);
+  for (const c of CONTENDERS) for (const by of ['tag', 'digest'] as const) await fetchOnce(url(c, by), subject.digest);
+  progress(`${subject.label}s: warm-up (one GET each, then 1 s of wrk per contender and reference)`);
   for (const c of CONTENDERS) {
     for (const by of ['tag', 'digest'] as const) await runWrk(url(c, by), { connections: 8, seconds: 1, headers: HEADERS });
   }
@@ -50,15 +67,15 @@ export async function manifestScenario(stack: Stack, fx: Fixtures, settings: Set
         results.get(k)![c].push(res);
         line.push(`${c} ${Math.round(res.rps)}`);
       }
-      progress(`manifests round ${r + 1}/${settings.rounds}, by ${k.by}, ${k.connections} conn: req/s ${line.join(', ')}`);
+      progress(`${subject.label}s round ${r + 1}/${settings.rounds}, by ${k.by}, ${k.connections} conn: req/s ${line.join(', ')}`);
     }
   }
 
   const rows: Row[] = [];
   for (const k of cases) {
     const s = results.get(k)!;
-    const base = `manifest.${k.by}.c${k.connections}`;
-    const label = `manifest by ${k.by}, ${k.connections} conn`;
+    const base = `${subject.id}.${k.by}.c${k.connections}`;
+    const label = `${subject.label} by ${k.by}, ${k.connections} conn`;
     rows.push(row(`${base}.rps`, label, 'req/s', 'higher', pluck(s, (w) => w.rps)));
     rows.push(row(`${base}.p50`, label, 'p50 ms', 'lower', pluck(s, (w) => w.p50Ms)));
     rows.push(row(`${base}.p99`, label, 'p99 ms', 'lower', pluck(s, (w) => w.p99Ms)));
