@@ -8,6 +8,8 @@ import { ALL_MANIFEST_TYPES } from '../test/helpers/registry-client.ts';
 export interface Probe {
   /** GET `url` once; ms from sending to the last body byte. Throws unless `expect` status (and digest, if 200). */
   get(url: string, expectDigest: string, expect?: number): Promise<number>;
+  /** GET `url` once, any status; the body is read whole (small answers only). */
+  raw(url: string): Promise<{ status: number; body: Buffer }>;
   close(): Promise<void>;
 }
 
@@ -26,8 +28,38 @@ export function newProbe(connections = 8): Probe {
       }
       return ms;
     },
+    async raw(url) {
+      const res = await request(url, { dispatcher: agent, headers: { accept: ALL_MANIFEST_TYPES } });
+      return { status: res.statusCode, body: Buffer.from(await res.body.arrayBuffer()) };
+    },
     close: () => agent.close(),
   };
+}
+
+const digestsOf = (json: Buffer, field: 'layers' | 'manifests'): string[] =>
+  ((JSON.parse(json.toString('utf8')) as Record<string, { digest: string }[] | undefined>)[field] ?? []).map((d) => d.digest);
+
+/**
+ * Read, directly from the upstream at `base`, every file a signature lookup of `repo@digest` (tag `tag`) reads: the
+ * tag, the legacy `.sig` manifest and its layers, the referrers tag index, the referrer manifests and their blobs.
+ * After the blob scenarios have filled the page cache with big blobs, the registry's small files may be on disk
+ * only; without this the direct GET of a round would pay a disk read that sigward's lookups right after it skip
+ * (or the reverse), and the difference of the two would measure the disk.
+ */
+export async function prewarmSignatures(probe: Probe, base: string, repo: string, tag: string, digest: string): Promise<void> {
+  const get = async (rest: string): Promise<Buffer | undefined> => {
+    const r = await probe.raw(`${base}/v2/${repo}/${rest}`);
+    return r.status === 200 ? r.body : undefined;
+  };
+  const hex = digest.replace(/^sha256:/, '');
+  await get(`manifests/${tag}`);
+  const sig = await get(`manifests/sha256-${hex}.sig`);
+  if (sig) for (const d of digestsOf(sig, 'layers')) await get(`blobs/${d}`);
+  const index = await get(`manifests/sha256-${hex}`);
+  for (const m of index ? digestsOf(index, 'manifests') : []) {
+    const referrer = await get(`manifests/${m}`);
+    if (referrer) for (const d of digestsOf(referrer, 'layers')) await get(`blobs/${d}`);
+  }
 }
 
 /** `n` simultaneous GETs of one URL, each on its own connection; every answer must be 200 with `expectDigest`. */

@@ -61,7 +61,8 @@ async function main(): Promise<void> {
     notes.push(`concurrent scenario: ${fx.blobsNote}`);
     extra.fixtures = fx;
     extra.sigwardRssIdleMiB = mibOf(stack.sigward.pid);
-    // New scenarios come after the original three, so those run in the same conditions as in earlier runs.
+    // The micro-benchmark runs in this process while the daemons idle; the signature-gate and sget scenarios come
+    // after the original three, so those run in the same conditions as in earlier runs.
     const scenarios: [string, (s: Stack) => Promise<Row[]>][] = [
       ['legacy signature checks', () => Promise.resolve(verifyMicroScenario(settings))],
       ['manifests', (s) => manifestScenario(s, fx, settings)],

@@ -1,7 +1,8 @@
 // Cold signed pulls: the first GET by tag of a signed image sigward has never verified. It must resolve the tag,
 // look the signatures up (referrers API, referrers tag schema and the legacy `.sig` tag, in parallel), fetch the
 // signature blobs and verify them before the first byte goes out. Three figures:
-//   - latency against a direct GET of the same manifest, alternating per image (each round a fresh image);
+//   - latency against a direct GET of the same manifest, alternating per image (each round a fresh image, whose
+//     files the upstream has just read once: see prewarmSignatures);
 //   - the requests it makes upstream, counted by the forwarder (forwarder.ts) that sigward's second upstream goes
 //     through;
 //   - the critical path in sequential round trips: the forwarder holds every request for a fixed delay; the latency
@@ -10,10 +11,10 @@
 // Legacy `.sig` signatures are the figures with targets; cosign v3 bundles (referrers tag schema: the referrer
 // manifest and its blob come after the index) are measured the same way for comparison.
 import { busyMs, emptyCounts, type RequestKind } from '../forwarder.ts';
-import { newProbe, type Probe } from '../probe.ts';
+import { newProbe, prewarmSignatures, type Probe } from '../probe.ts';
 import { row, type Row } from '../rows.ts';
 import { progress, type Settings } from '../settings.ts';
-import type { SignedFixtures, SignedImage } from '../signed-fixtures.ts';
+import { COLD_VARIANTS, type SignedFixtures, type SignedImage } from '../signed-fixtures.ts';
 import type { Stack } from '../stack.ts';
 import { median } from '../stats.ts';
 
@@ -67,6 +68,10 @@ export async function signedColdScenario(stack: Stack, sfx: SignedFixtures, sett
     };
 
     for (let i = 0; i < settings.coldRounds; i++) {
+      for (const v of COLD_VARIANTS) {
+        const pre = sfx.cold[v][i]!;
+        await prewarmSignatures(probe, stack.upstream.url, pre.repo, pre.tag, pre.digest);
+      }
       const img = sfx.cold['legacy-direct'][i]!;
       const d = await probe.get(direct(img), img.digest);
       const c = await probe.get(viaUp(img), img.digest);
