@@ -150,7 +150,8 @@ export class SignatureGate {
       ms: Math.round(ms * 100) / 100,
     };
     if (!d.allow || d.wouldDeny) this.deps.log.warn({ ...line, why: d.message }, 'verification decision');
-    else if (cached) this.deps.log.debug(line, 'verification decision');
+    // Pulls let through WITHOUT a signature (allow: unsigned, default allow) are always logged, as the README says.
+    else if (cached && d.outcome !== 'unsigned-allowed' && d.outcome !== 'default-allow') this.deps.log.debug(line, 'verification decision');
     else this.deps.log.info(line, 'verification decision');
   }
 }

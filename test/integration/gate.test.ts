@@ -7,6 +7,7 @@ import { startRegistry, type Registry } from '../helpers/registry.ts';
 import { buildImage, buildMultiArch, pushImage, type TestImage } from '../helpers/images.ts';
 import { startSigward, type RunningSigward } from '../helpers/sigward.ts';
 import { newKey, signBundle, signLegacy, type TestKey } from '../helpers/cosign.ts';
+import { createLogger } from '../../src/log.ts';
 
 const ACCEPT = 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json';
 
@@ -164,6 +165,20 @@ describe('signature gate against distribution', () => {
     assert.equal(r.status, 403);
     assert.match(r.error!.message, /no policy matches example\.test\/elsewhere\/x/);
     assert.equal(sw.upstreamRequests.filter((q) => q.url.includes('/elsewhere/x/')).length, 0, 'refused before any upstream call');
+  });
+
+  test('every pull let through without a signature is logged at info, with its policy', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger('info', { write: (l: string) => void lines.push(JSON.parse(l)) });
+    const logged = await startSigward(config(), { logger });
+    try {
+      for (let i = 0; i < 2; i++) assert.equal((await pull(logged, 'vendor/tool', 'v1')).status, 200);
+      const decisions = lines.filter((l) => l.msg === 'verification decision' && l.outcome === 'unsigned-allowed');
+      assert.equal(decisions.length, 2, JSON.stringify(lines.filter((l) => l.msg === 'verification decision')));
+      assert.equal(decisions[0]!.policy, 'third-party');
+    } finally {
+      await logged.stop();
+    }
   });
 
   test('multi-arch (either): a signed index lets its children through by digest', async () => {
