@@ -82,7 +82,7 @@ export async function startSigward(config: Record<string, unknown>, dir: string)
   const proc = await startProcess({
     name: 'sigward',
     cmd: process.execPath,
-    args: [BIN, 'serve', '--config', configFile, '--listen', '127.0.0.1:0'],
+    args: [...(process.env.BENCH_SIGWARD_NODE_ARGS ? process.env.BENCH_SIGWARD_NODE_ARGS.split(' ') : []), BIN, 'serve', '--config', configFile, '--listen', '127.0.0.1:0'],
     dir,
     cwd: ROOT,
     env: { ...process.env, NODE_ENV: 'production' },

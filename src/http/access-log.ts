@@ -33,10 +33,12 @@ export function accessLog(log: Logger): MiddlewareHandler {
     res.setHeader('X-Request-Id', state.id);
     const method = (c.env.incoming as import('node:http').IncomingMessage).method ?? c.req.method;
     const path = (c.env.incoming as import('node:http').IncomingMessage).url ?? '';
-    let logged = false;
+    // The line is written at info: below that level nothing is built or listened for.
+    if (!log.isLevelEnabled('info')) {
+      await next();
+      return;
+    }
     const done = (): void => {
-      if (logged) return;
-      logged = true;
       const ms = Number(process.hrtime.bigint() - state.start) / 1e6;
       const line: Record<string, unknown> = {
         reqId: state.id,
@@ -55,7 +57,7 @@ export function accessLog(log: Logger): MiddlewareHandler {
       if (!res.writableFinished) line.aborted = true;
       log.info(line, 'request');
     };
-    res.once('finish', done);
+    // 'close' comes after 'finish' for an answer that was sent, and alone when the client went away first.
     res.once('close', done);
     await next();
   };

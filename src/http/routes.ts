@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Hono, type Context } from 'hono';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { SigwardError } from '../errors.ts';
-import { parseAccept } from '../oci/mediatypes.ts';
+import { acceptOf } from '../oci/mediatypes.ts';
 import { imageRef, referenceString } from '../oci/reference.ts';
 import type { Logger } from '../log.ts';
 import { methodNotAllowed, parseV2Path, type V2Route } from './path.ts';
@@ -117,7 +117,7 @@ async function handleV2(c: Context<Env>, deps: { router: Router; proxy: ProxyHan
   const target = deps.router.resolve(route.name, url.searchParams.get('ns'));
   state.image = route.kind === 'manifest' ? imageRef(target.upstream.host, target.repository, route.ref) : `${target.upstream.host}/${target.repository}`;
   if (route.kind === 'manifest') state.reference = referenceString(route.ref);
-  const req: RouteRequest = { method: method as 'GET' | 'HEAD', url, headers: incoming.headers, res, state, accept: parseAccept(incoming.headers.accept) };
+  const req: RouteRequest = { method: method as 'GET' | 'HEAD', url, headers: incoming.headers, res, state, accept: acceptOf(incoming.headers.accept) };
   switch (route.kind) {
     case 'manifest':
       return deps.proxy.manifest(req, route, target);
@@ -135,6 +135,6 @@ async function handleSget(c: Context<Env>, sget: SgetHandler): Promise<void> {
   const url = new URL(incoming.url ?? '/', 'http://sigward.invalid');
   const method = clientMethod(c);
   if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed(method);
-  const req: RouteRequest = { method, url, headers: incoming.headers, res: c.env.outgoing, state: c.get('state'), accept: parseAccept(incoming.headers.accept) };
+  const req: RouteRequest = { method, url, headers: incoming.headers, res: c.env.outgoing, state: c.get('state'), accept: acceptOf(incoming.headers.accept) };
   await sget.handle(req, url.pathname.slice('/sget/'.length));
 }

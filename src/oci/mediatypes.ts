@@ -55,3 +55,19 @@ export function parseAccept(headers: readonly string[] | string | undefined | nu
   }
   return out;
 }
+
+const ACCEPT_MEMO_ENTRIES = 256;
+const acceptMemo = new Map<string, ReadonlySet<string>>();
+
+/** parseAccept for a request's Accept header, remembered: a client sends the same header on every request, and
+ * the same set object lets the upstream client reuse what it derived from it. Bounded: emptied when full. */
+export function acceptOf(header: readonly string[] | string | undefined): ReadonlySet<string> {
+  if (typeof header !== 'string') return parseAccept(header);
+  let set = acceptMemo.get(header);
+  if (set === undefined) {
+    if (acceptMemo.size >= ACCEPT_MEMO_ENTRIES) acceptMemo.clear();
+    set = parseAccept(header);
+    acceptMemo.set(header, set);
+  }
+  return set;
+}

@@ -43,7 +43,20 @@ export function makeResolver(
   hosts: HostNames,
 ): (host: string, repository: string) => Resolution {
   const entries: Entry[] = rules.flatMap((r) => r.patterns.map((p) => ({ rule: r.rule, pattern: p.pattern })));
+  // The rules never change after compilation, so an answer can be kept: every manifest request resolves its name
+  // (twice: before the upstream call and at the decision). Bounded: emptied when full.
+  const memo = new Map<string, Resolution>();
   return (host, repository) => {
+    const key = `${host}/${repository}`;
+    const known = memo.get(key);
+    if (known !== undefined) return known;
+    if (memo.size >= RESOLUTION_MEMO_ENTRIES) memo.clear();
+    const r = resolveOnce(host, repository);
+    memo.set(key, r);
+    return r;
+  };
+
+  function resolveOnce(host: string, repository: string): Resolution {
     const c = canonicalName(hosts, host, repository);
     const name = `${c.host}/${c.repository}`;
     let best: Entry | undefined;
@@ -60,5 +73,7 @@ export function makeResolver(
       repository: c.repository,
       defaultAction,
     });
-  };
+  }
 }
+
+const RESOLUTION_MEMO_ENTRIES = 4096;

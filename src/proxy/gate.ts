@@ -136,6 +136,10 @@ export class SignatureGate {
   }
 
   private logDecision(target: Target, digest: string, d: Decision, v: { formats: readonly string[]; found: number }, ms: number, cached: boolean, reqId?: string): void {
+    // Pulls let through WITHOUT a signature (allow: unsigned, default allow) are always logged, as the README says.
+    const level = !d.allow || d.wouldDeny ? 'warn' : cached && d.outcome !== 'unsigned-allowed' && d.outcome !== 'default-allow' ? 'debug' : 'info';
+    const log = this.deps.log;
+    if (!log.isLevelEnabled(level)) return;
     const line = {
       reqId,
       image: `${target.upstream.host}/${target.repository}@${digest}`,
@@ -149,10 +153,8 @@ export class SignatureGate {
       cached,
       ms: Math.round(ms * 100) / 100,
     };
-    if (!d.allow || d.wouldDeny) this.deps.log.warn({ ...line, why: d.message }, 'verification decision');
-    // Pulls let through WITHOUT a signature (allow: unsigned, default allow) are always logged, as the README says.
-    else if (cached && d.outcome !== 'unsigned-allowed' && d.outcome !== 'default-allow') this.deps.log.debug(line, 'verification decision');
-    else this.deps.log.info(line, 'verification decision');
+    if (level === 'warn') log.warn({ ...line, why: d.message }, 'verification decision');
+    else log[level](line, 'verification decision');
   }
 }
 
@@ -164,10 +166,18 @@ function withHint(d: Decision, parsed: ParsedManifest | undefined, tag: string |
   return `${d.message}\nIf this is a platform manifest of a multi-arch image signed at its index (cosign's default), pull the image by its tag or index digest: sigward lets a platform manifest through once a verified index of the same repository lists it.`;
 }
 
+/** Parsed once per fetched manifest object: a revalidated tag and a cached digest hand back the same object. */
+const parsedOf = new WeakMap<FetchedManifest, ParsedManifest | null>();
+
 function safeParse(m: FetchedManifest): ParsedManifest | undefined {
-  try {
-    return parseManifest(m.bytes, m.mediaType);
-  } catch {
-    return undefined;
+  let p = parsedOf.get(m);
+  if (p === undefined) {
+    try {
+      p = parseManifest(m.bytes, m.mediaType);
+    } catch {
+      p = null;
+    }
+    parsedOf.set(m, p);
   }
+  return p ?? undefined;
 }

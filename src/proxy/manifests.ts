@@ -1,7 +1,10 @@
 // Manifests: tags are always resolved at the upstream (a moved tag is seen at once); manifests by digest come from
 // memory once fetched (content-addressed, bytes re-checked when they arrived). Concurrent misses share one fetch.
+// A tag asked again is revalidated, not re-downloaded: the digest it last named goes upstream as If-None-Match and a
+// 304 serves the bytes already held (and checked) for that digest. No validator is sent unless those bytes are held.
 import { LRUCache } from 'lru-cache';
 import type { Digest } from '../oci/digest.ts';
+import { MANIFEST_TYPES } from '../oci/mediatypes.ts';
 import type { ManifestReference } from '../oci/reference.ts';
 import { SingleFlight } from './single-flight.ts';
 import type { FetchedManifest, RegistryClient } from './types.ts';
@@ -14,12 +17,15 @@ export interface ManifestServiceOptions {
 export class ManifestService {
   private readonly cache: LRUCache<string, FetchedManifest> | undefined;
   private readonly flights = new SingleFlight<FetchedManifest>();
+  /** `host/repository:tag` + the client's extra Accept types -> the digest that answer last had. */
+  private readonly tags: LRUCache<string, Digest> | undefined;
 
   constructor(opts: ManifestServiceOptions) {
     this.cache =
       opts.memoryBytes > 0
         ? new LRUCache<string, FetchedManifest>({ maxSize: opts.memoryBytes, sizeCalculation: (m) => Math.max(1, m.size + 200) })
         : undefined;
+    this.tags = this.cache ? new LRUCache<string, Digest>({ max: TAG_MEMO_ENTRIES }) : undefined;
   }
 
   /** Upstream fetches actually made (not coalesced, not cached). */
@@ -48,8 +54,30 @@ export class ManifestService {
       this.remember(host, repository, m);
       return m;
     }
-    const m = await this.flights.run(`${host}/${repository}:${ref.tag}`, () => client.getManifest(repository, ref, { accept }));
-    this.remember(host, repository, m);
-    return m;
+    const tagKey = `${host}/${repository}:${ref.tag}${acceptKey(accept)}`;
+    return this.flights.run(tagKey, async () => {
+      const last = this.tags?.get(tagKey);
+      const known = last === undefined ? undefined : this.cached(host, repository, last);
+      const m = await client.getManifest(repository, ref, known === undefined ? { accept } : { accept, known });
+      // A 304 hands back `known`, which the lookups above just marked as recently used.
+      if (m !== known) {
+        this.remember(host, repository, m);
+        this.tags?.set(tagKey, m.digest);
+      }
+      return m;
+    });
   }
+}
+
+/** Tags remembered for revalidation (a digest string each; the bytes live in the manifest cache). */
+const TAG_MEMO_ENTRIES = 10_000;
+const STANDARD_TYPES: ReadonlySet<string> = new Set(MANIFEST_TYPES);
+
+/** The upstream's answer to a tag may depend on Accept: sigward always sends every standard type, so only a
+ * client's extra types can change it, and they are part of the key. */
+function acceptKey(accept: ReadonlySet<string> | undefined): string {
+  if (accept === undefined) return '';
+  let extra: string[] | undefined;
+  for (const t of accept) if (!STANDARD_TYPES.has(t)) (extra ??= []).push(t);
+  return extra === undefined ? '' : ` ${extra.sort().join(',')}`;
 }

@@ -15,7 +15,7 @@ export interface ClientProvider {
 
 export function manifestHeaders(m: FetchedManifest): Record<string, string> {
   return {
-    ...API_VERSION_HEADER,
+    'Docker-Distribution-API-Version': API_VERSION_HEADER['Docker-Distribution-API-Version'],
     'Content-Type': m.mediaType,
     'Docker-Content-Digest': m.digest,
     'Content-Length': String(m.size),

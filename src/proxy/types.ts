@@ -1,13 +1,13 @@
 // What the proxy layer needs from the upstream layer (implemented by src/upstream/client.ts).
-import type { BlobStream, FetchedManifest, ListAnswer } from '../upstream/client.ts';
+import type { BlobStream, FetchedManifest, ListAnswer, ManifestGetOptions } from '../upstream/client.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { ManifestReference } from '../oci/reference.ts';
 
 // The data shapes are the upstream client's own (upstream sits below proxy); RegistryClient is what proxy needs.
-export type { FetchedManifest, BlobStream, ListAnswer } from '../upstream/client.ts';
+export type { FetchedManifest, BlobStream, ListAnswer, ManifestGetOptions } from '../upstream/client.ts';
 
 export interface RegistryClient {
-  getManifest(repository: string, ref: ManifestReference, opts?: { accept?: ReadonlySet<string>; signal?: AbortSignal }): Promise<FetchedManifest>;
+  getManifest(repository: string, ref: ManifestReference, opts?: ManifestGetOptions): Promise<FetchedManifest>;
   getBlob(repository: string, digest: Digest, opts?: { range?: string; signal?: AbortSignal }): Promise<BlobStream>;
   headBlob(repository: string, digest: Digest): Promise<{ size?: number; headers: Record<string, string> }>;
   getTags(repository: string, query: { n?: string; last?: string }): Promise<ListAnswer>;

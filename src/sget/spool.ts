@@ -40,6 +40,7 @@ export async function spool(store: BlobStore, r: SpoolRequest, log: Logger): Pro
   let release: (() => void) | undefined;
   let blob: BlobStream | undefined;
   let sinkError: unknown;
+  let sourceError: unknown;
   try {
     // Room is made before the upstream is asked, when the manifest says how much is needed.
     if (r.size !== undefined) {
@@ -63,12 +64,15 @@ export async function spool(store: BlobStore, r: SpoolRequest, log: Logger): Pro
         : new SigwardError('UPSTREAM_INVALID', `upstream sent more than the ${expect} bytes of ${r.where}@${r.digest}; nothing was served`, { reason: 'upstream sent too many bytes' }),
     );
     const out = createWriteStream(tmp, { flags: 'wx', mode: 0o600, highWaterMark: 1024 * 1024 });
+    // Which side broke decides the message. Node 24's pipeline destroys the file stream with the upstream's error, so
+    // an error the file stream reports is the store's own only when it is not the one the body raised first.
+    blob.body.once('error', (e) => (sourceError ??= e));
     out.once('error', (e) => (sinkError ??= e));
     try {
       await pipeline(blob.body, counted, out);
     } catch (e) {
       if (e instanceof SigwardError) throw e;
-      if (sinkError !== undefined) throw storeError(sinkError, `writing ${r.digest} to the store`, store.dir);
+      if (sinkError !== undefined && sinkError !== sourceError) throw storeError(sinkError, `writing ${r.digest} to the store`, store.dir);
       throw upstreamBroke(e, r, counted.bytes);
     }
     if (expect !== undefined && counted.bytes !== expect) {

@@ -9,9 +9,9 @@ import { digestOf, isDigest, matchesDigest, type Digest } from '../oci/digest.ts
 import { baseMediaType, MANIFEST_TYPES, MT } from '../oci/mediatypes.ts';
 import { referenceString, type ManifestReference } from '../oci/reference.ts';
 import { UpstreamAuthState, type OnRequest } from './auth.ts';
-import { contentLength, discard, flatHeaders, header, readCapped, release } from './body.ts';
+import { contentLength, flatHeaders, header } from './body.ts';
 import { connectionError } from './status.ts';
-import { Transport, type UpstreamRequest, type UpstreamResponse } from './transport.ts';
+import { Transport, type BufferedResponse, type UpstreamRequest } from './transport.ts';
 
 export interface UpstreamClientDeps {
   readonly dispatcher: Dispatcher;
@@ -27,6 +27,16 @@ export interface FetchedManifest {
   readonly digest: Digest;
   readonly mediaType: string;
   readonly size: number;
+}
+
+export interface ManifestGetOptions {
+  readonly accept?: ReadonlySet<string>;
+  readonly signal?: AbortSignal;
+  /**
+   * By tag: the manifest the same request was last answered with. Its digest goes upstream as If-None-Match, and a
+   * 304 returns this very object (the upstream still resolves the tag; it only skips re-sending unchanged bytes).
+   */
+  readonly known?: FetchedManifest;
 }
 
 export interface ManifestHead {
@@ -52,6 +62,22 @@ export interface ListAnswer {
 
 /** A media type as it may appear in Accept (no parameters, no header syntax): anything else is not forwarded. */
 const MEDIA_TYPE_RE = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9*][a-z0-9!#$&^_.+*-]*$/;
+
+const STANDARD_ACCEPT = MANIFEST_TYPES.join(', ');
+const acceptHeaders = new WeakMap<ReadonlySet<string>, string>();
+
+/** Every type sigward handles plus the client's extra well-formed ones (remembered per Accept set: see acceptOf). */
+function acceptHeader(client: ReadonlySet<string> | undefined): string {
+  if (client === undefined) return STANDARD_ACCEPT;
+  let h = acceptHeaders.get(client);
+  if (h === undefined) {
+    const all = new Set(MANIFEST_TYPES);
+    for (const t of client) if (MEDIA_TYPE_RE.test(t)) all.add(t);
+    h = [...all].join(', ');
+    acceptHeaders.set(client, h);
+  }
+  return h;
+}
 
 /** Encode one path segment; ':' is legal in a segment (RFC 3986 pchar) and digests keep it readable. */
 const seg = (s: string): string => encodeURIComponent(s).replace(/%3A/gi, ':');
@@ -96,37 +122,46 @@ export class UpstreamClient {
    * A manifest, byte-exact. Always sends every type sigward handles plus the client's extra ones: distribution 2.8
    * negotiates on Accept even by digest and answers 404 when the stored type is not accepted.
    */
-  async getManifest(repository: string, ref: ManifestReference, opts: { accept?: ReadonlySet<string>; signal?: AbortSignal } = {}): Promise<FetchedManifest> {
-    const req = this.manifestRequest('GET', repository, ref, opts);
-    const res = await this.transport.send(req);
-    if (res.status !== 200) return this.transport.fail(res, req);
+  async getManifest(repository: string, ref: ManifestReference, opts: ManifestGetOptions = {}): Promise<FetchedManifest> {
+    const known = ref.kind === 'tag' ? opts.known : undefined;
+    const base = this.manifestRequest('GET', repository, ref, opts);
+    const req = known === undefined ? base : { ...base, headers: { ...base.headers, 'if-none-match': `"${known.digest}"` } };
     const cap = this.limits.manifestBytes;
-    const tooLarge = (seen: number): SigwardError =>
-      new SigwardError('UPSTREAM_TOO_LARGE', `manifest ${referenceString(ref)} of ${this.cfg.host}/${repository} is ${seen} bytes or more, over the limit of ${cap} bytes (limits.manifestBytes)`, {
+    const res = await this.transport.sendBuffered(req, cap);
+    if (res.status === 304) return this.notModified(repository, ref, res, known);
+    if (res.status !== 200) return this.transport.fail(res, req);
+    if (res.overflow !== undefined) {
+      throw new SigwardError('UPSTREAM_TOO_LARGE', `manifest ${referenceString(ref)} of ${this.cfg.host}/${repository} is ${res.overflow} bytes or more, over the limit of ${cap} bytes (limits.manifestBytes)`, {
         detail: { upstream: this.cfg.host, limit: cap },
       });
-    const declared = contentLength(res.headers);
-    if (declared !== undefined && declared > cap) {
-      release(res.body);
-      throw tooLarge(declared);
     }
-    let untrustedBytes: Uint8Array;
-    try {
-      untrustedBytes = await readCapped(res.body, cap, tooLarge);
-    } catch (e) {
-      if (opts.signal?.aborted) throw opts.signal.reason ?? e;
-      throw connectionError(e, this.transport.context(req, res.url, res.authenticated), 'body');
-    }
+    const untrustedBytes = res.bytes;
     const digest = this.checkDigest(repository, ref, untrustedBytes, res);
     return { bytes: untrustedBytes, digest, mediaType: this.mediaTypeOf(untrustedBytes, res, repository, digest), size: untrustedBytes.length };
+  }
+
+  /** A 304 is an answer only to our If-None-Match: the tag still names `known`, whose bytes were checked when they
+   * arrived. Anything else about it (no validator sent, another digest in its header) is an upstream fault. */
+  private notModified(repository: string, ref: ManifestReference, res: BufferedResponse, known: FetchedManifest | undefined): FetchedManifest {
+    const where = `${this.cfg.host}/${repository}:${referenceString(ref)}`;
+    if (known === undefined) {
+      throw new SigwardError('UPSTREAM_INVALID', `upstream ${this.cfg.host} answered GET ${where} with 304 Not Modified, though sigward sent no If-None-Match; nothing was served`, {
+        detail: { upstream: this.cfg.host },
+        reason: 'unexpected 304 from upstream',
+      });
+    }
+    const claimed = header(res.headers, 'docker-content-digest');
+    if (claimed !== undefined && claimed !== known.digest) {
+      throw this.mismatch(`upstream ${this.cfg.host} said ${where} is unchanged (${known.digest}) but named ${claimed}; nothing was served`, known.digest);
+    }
+    return known;
   }
 
   /** What the upstream says about a manifest, from headers only (nothing here is verified). */
   async headManifest(repository: string, ref: ManifestReference, opts: { accept?: ReadonlySet<string>; signal?: AbortSignal } = {}): Promise<ManifestHead> {
     const req = this.manifestRequest('HEAD', repository, ref, opts);
-    const res = await this.transport.send(req);
+    const res = await this.transport.sendBuffered(req, 0);
     if (res.status !== 200) return this.transport.fail(res, req);
-    await discard(res.body);
     const d = header(res.headers, 'docker-content-digest');
     const mediaType = baseMediaType(header(res.headers, 'content-type'));
     const size = contentLength(res.headers);
@@ -151,9 +186,8 @@ export class UpstreamClient {
 
   async headBlob(repository: string, digest: Digest, opts: { signal?: AbortSignal } = {}): Promise<{ size?: number; headers: Record<string, string> }> {
     const req: UpstreamRequest = { method: 'HEAD', path: `/v2/${repoPath(repository)}/blobs/${seg(digest)}`, kind: 'blob', repository, ...(opts.signal === undefined ? {} : { signal: opts.signal }) };
-    const res = await this.transport.send(req);
+    const res = await this.transport.sendBuffered(req, 0);
     if (res.status !== 200) return this.transport.fail(res, req);
-    await discard(res.body);
     const size = contentLength(res.headers);
     return { ...(size === undefined ? {} : { size }), headers: flatHeaders(res.headers) };
   }
@@ -174,48 +208,34 @@ export class UpstreamClient {
   }
 
   private async list(req: UpstreamRequest, notFoundIsAnswer: boolean): Promise<ListAnswer> {
-    const res = await this.transport.send(req);
+    const cap = this.limits.listBytes;
+    const res = await this.transport.sendBuffered(req, cap);
     const contentType = header(res.headers, 'content-type');
     const link = header(res.headers, 'link');
-    if (res.status === 404 && notFoundIsAnswer) {
-      await discard(res.body);
-      return { status: 404, contentType, bytes: new Uint8Array(0) };
-    }
+    if (res.status === 404 && notFoundIsAnswer) return { status: 404, contentType, bytes: new Uint8Array(0) };
     if (res.status !== 200) return this.transport.fail(res, req);
-    const cap = this.limits.listBytes;
-    const tooLarge = (seen: number): SigwardError =>
-      new SigwardError('UPSTREAM_TOO_LARGE', `the ${req.kind} answer of ${this.cfg.host}/${req.repository} is ${seen} bytes or more, over the limit of ${cap} bytes (limits.listBytes)`, {
+    if (res.overflow !== undefined) {
+      throw new SigwardError('UPSTREAM_TOO_LARGE', `the ${req.kind} answer of ${this.cfg.host}/${req.repository} is ${res.overflow} bytes or more, over the limit of ${cap} bytes (limits.listBytes)`, {
         detail: { upstream: this.cfg.host, limit: cap },
       });
-    const declared = contentLength(res.headers);
-    if (declared !== undefined && declared > cap) {
-      release(res.body);
-      throw tooLarge(declared);
     }
-    let bytes: Uint8Array;
-    try {
-      bytes = await readCapped(res.body, cap, tooLarge);
-    } catch (e) {
-      throw connectionError(e, this.transport.context(req, res.url, res.authenticated), 'body');
-    }
-    return { status: 200, contentType, bytes, ...(link === undefined ? {} : { link }) };
+    return { status: 200, contentType, bytes: res.bytes, ...(link === undefined ? {} : { link }) };
   }
 
   private manifestRequest(method: 'GET' | 'HEAD', repository: string, ref: ManifestReference, opts: { accept?: ReadonlySet<string>; signal?: AbortSignal }): UpstreamRequest {
-    const accept = new Set(MANIFEST_TYPES);
-    for (const t of opts.accept ?? []) if (MEDIA_TYPE_RE.test(t)) accept.add(t);
     return {
       method,
       path: `/v2/${repoPath(repository)}/manifests/${seg(referenceString(ref))}`,
       kind: 'manifest',
       repository,
-      headers: { accept: [...accept].join(', ') },
+      headers: { accept: acceptHeader(opts.accept) },
       ...(opts.signal === undefined ? {} : { signal: opts.signal }),
     };
   }
 
+
   /** By digest the bytes must hash to it; by tag the bytes define the digest and the upstream's header must agree. */
-  private checkDigest(repository: string, ref: ManifestReference, untrustedBytes: Uint8Array, res: UpstreamResponse): Digest {
+  private checkDigest(repository: string, ref: ManifestReference, untrustedBytes: Uint8Array, res: BufferedResponse): Digest {
     const where = `${this.cfg.host}/${repository}`;
     if (ref.kind === 'digest') {
       if (!matchesDigest(untrustedBytes, ref.digest)) {
@@ -238,7 +258,7 @@ export class UpstreamClient {
   }
 
   /** Content-Type first; else the manifest's own `mediaType` field; else the shape (umoci writes no mediaType). */
-  private mediaTypeOf(bytes: Uint8Array, res: UpstreamResponse, repository: string, digest: Digest): string {
+  private mediaTypeOf(bytes: Uint8Array, res: BufferedResponse, repository: string, digest: Digest): string {
     const ct = baseMediaType(header(res.headers, 'content-type'));
     if (ct !== undefined && ct !== 'application/json' && ct !== 'application/octet-stream' && ct !== 'text/plain') return ct;
     let parsed: unknown;

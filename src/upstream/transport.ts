@@ -9,6 +9,7 @@ import type { UpstreamConfig } from '../config/types.ts';
 import { SigwardError } from '../errors.ts';
 import type { OnRequest, UpstreamAuthState } from './auth.ts';
 import { discard, header, readHead, type RawHeaders } from './body.ts';
+import { BodyBrokenError, bufferedRequest } from './buffered.ts';
 import { connectionError, isRetryableConnectionError, upstreamStatusError, type FailureContext, type RequestKind } from './status.ts';
 
 export const MAX_REDIRECTS = 5;
@@ -38,6 +39,18 @@ export interface UpstreamResponse {
   readonly authenticated: boolean;
 }
 
+/** An answer read whole by sendBuffered. */
+export interface BufferedResponse {
+  readonly status: number;
+  readonly headers: RawHeaders;
+  /** The body (its start only, when `overflow` is set). */
+  readonly bytes: Uint8Array;
+  /** The body's length (declared or seen) when it was longer than the cap. */
+  readonly overflow?: number;
+  readonly url: URL;
+  readonly authenticated: boolean;
+}
+
 export interface TransportOptions {
   readonly cfg: UpstreamConfig;
   readonly dispatcher: Dispatcher;
@@ -63,6 +76,40 @@ export class Transport {
 
   /** Send a request; answers of any status are returned (the caller decides), transport failures are thrown. */
   async send(req: UpstreamRequest): Promise<UpstreamResponse> {
+    const { dispatcher } = this.opts;
+    const res = await this.exchange(req, async (url, headers) => {
+      const r = await dispatcher.request({ ...this.target(req, url, headers), signal: req.signal });
+      return { statusCode: r.statusCode, headers: r.headers, body: r.body, drop: () => discard(r.body) };
+    });
+    return { status: res.status, headers: res.headers, body: res.body, url: res.url, authenticated: res.authenticated };
+  }
+
+  /**
+   * Send a request whose answer is wanted whole: a 200 (or 206) body up to `cap` bytes, any other body up to
+   * errorBodyBytes (for the message). `overflow` says the body was longer and only its start is held.
+   */
+  async sendBuffered(req: UpstreamRequest, cap: number): Promise<BufferedResponse> {
+    const { dispatcher, errorBodyBytes } = this.opts;
+    const res = await this.exchange(req, async (url, headers) => {
+      const a = await bufferedRequest(dispatcher, {
+        ...this.target(req, url, headers),
+        signal: req.signal,
+        capFor: (status) => (status === 200 || status === 206 ? cap : errorBodyBytes),
+      });
+      return { statusCode: a.statusCode, headers: a.headers, body: a, drop: async () => undefined };
+    });
+    const a = res.body;
+    return { status: res.status, headers: res.headers, bytes: a.bytes, ...(a.overflow === undefined ? {} : { overflow: a.overflow }), url: res.url, authenticated: res.authenticated };
+  }
+
+  /** Where and how one attempt goes: the same for streamed and buffered answers. */
+  private target(req: UpstreamRequest, url: URL, headers: Record<string, string>) {
+    const { timeouts } = this.opts.cfg;
+    return { origin: url.origin, path: `${url.pathname}${url.search}`, method: req.method, headers, headersTimeout: timeouts.headersMs, bodyTimeout: timeouts.bodyMs };
+  }
+
+  /** The exchange around one request: credentials, one repeat after a 401 challenge, redirects followed by hand. */
+  private async exchange<B>(req: UpstreamRequest, trip: (url: URL, headers: Record<string, string>) => Promise<Trip<B>>): Promise<Exchanged<B>> {
     let url = new URL(this.base + req.path);
     let authorization = await this.opts.auth.authorization(req.repository);
     let challenged = false;
@@ -70,16 +117,16 @@ export class Transport {
       const trusted = url.origin === this.origin;
       const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...req.headers };
       if (trusted && authorization !== undefined) headers.authorization = authorization;
-      const res = await this.roundTrip(req, url, headers);
+      const res = await this.roundTrip(req, url, headers, trip);
       if (res.statusCode === 401 && trusted && !challenged) {
-        await discard(res.body);
+        await res.drop();
         authorization = await this.opts.auth.challenged(res.headers['www-authenticate'], req.repository, authorization);
         challenged = true;
         continue;
       }
       const location = header(res.headers, 'location');
       if (REDIRECT_STATUSES.has(res.statusCode) && location !== undefined) {
-        await discard(res.body);
+        await res.drop();
         if (++hops > MAX_REDIRECTS) {
           throw new SigwardError('UPSTREAM_INVALID', `upstream ${this.upstream} redirected ${req.method} ${this.describe(url)} more than ${MAX_REDIRECTS} times`, {
             detail: { upstream: this.upstream },
@@ -93,9 +140,11 @@ export class Transport {
   }
 
   /** Turn an unwanted answer into the mapped error, reading (a capped part of) its body for the message. */
-  async fail(res: UpstreamResponse, req: UpstreamRequest): Promise<never> {
-    const body = req.method === 'HEAD' ? undefined : await readHead(res.body, this.opts.errorBodyBytes);
-    if (req.method === 'HEAD') await discard(res.body);
+  async fail(res: UpstreamResponse | BufferedResponse, req: UpstreamRequest): Promise<never> {
+    let body: Uint8Array | undefined;
+    if ('bytes' in res) body = req.method === 'HEAD' ? undefined : res.bytes.subarray(0, this.opts.errorBodyBytes);
+    else if (req.method === 'HEAD') await discard(res.body);
+    else body = await readHead(res.body, this.opts.errorBodyBytes);
     throw upstreamStatusError(res.status, res.headers, body, this.context(req, res.url, res.authenticated));
   }
 
@@ -123,31 +172,42 @@ export class Transport {
     return next;
   }
 
-  /** One HTTP exchange up to the response headers, repeated on connection errors (GET and HEAD are idempotent). */
-  private async roundTrip(req: UpstreamRequest, url: URL, headers: Record<string, string>): Promise<Dispatcher.ResponseData> {
-    const { cfg, dispatcher, onRequest } = this.opts;
+  /** One HTTP exchange, repeated on connection errors before any response (GET and HEAD are idempotent). */
+  private async roundTrip<B>(req: UpstreamRequest, url: URL, headers: Record<string, string>, trip: (url: URL, headers: Record<string, string>) => Promise<Trip<B>>): Promise<Trip<B>> {
+    const { cfg, onRequest } = this.opts;
     for (let attempt = 0; ; attempt++) {
       try {
-        const res = await dispatcher.request({
-          origin: url.origin,
-          path: `${url.pathname}${url.search}`,
-          method: req.method,
-          headers,
-          signal: req.signal,
-          headersTimeout: cfg.timeouts.headersMs,
-          bodyTimeout: cfg.timeouts.bodyMs,
-        });
+        const res = await trip(url, headers);
         onRequest?.({ method: req.method, url: url.origin === this.origin ? url.href : this.describe(url), status: res.statusCode });
         return res;
       } catch (e) {
         if (req.signal?.aborted) throw req.signal.reason ?? e;
+        const ctx = this.context(req, url, headers.authorization !== undefined);
+        // The answer had begun: the upstream got the request, so it is not sent again.
+        if (e instanceof BodyBrokenError) throw connectionError(e.cause, ctx, 'body');
         // undici settles request() only once headers arrived, so a failure here means no response byte was seen.
         if (attempt < cfg.retries && isRetryableConnectionError(e)) {
           await sleep(backoffMs(attempt), undefined, req.signal === undefined ? undefined : { signal: req.signal });
           continue;
         }
-        throw connectionError(e, this.context(req, url, headers.authorization !== undefined), 'request');
+        throw connectionError(e, ctx, 'request');
       }
     }
   }
+}
+
+/** One answer as the exchange loop sees it: status and headers, the body in whatever form, a way to drop it. */
+interface Trip<B> {
+  readonly statusCode: number;
+  readonly headers: RawHeaders;
+  readonly body: B;
+  drop(): Promise<void>;
+}
+
+interface Exchanged<B> {
+  readonly status: number;
+  readonly headers: RawHeaders;
+  readonly body: B;
+  readonly url: URL;
+  readonly authenticated: boolean;
 }

@@ -148,6 +148,65 @@ describe('proxy faults: manifests and upstream statuses (scripted fake upstream)
     assert.equal(h.body.length, 0);
   });
 
+  test('an endless error body is cut after its first bytes; the status is still mapped', async () => {
+    let sent = 0;
+    let cut = false;
+    const limit = 64 * 1024 * 1024;
+    fp.fake.route('/v2/fault/endless/manifests/v1', (_req, res) => {
+      res.writeHead(500, { 'Content-Type': 'text/plain' }); // chunked: no length to refuse it by
+      res.on('close', () => (cut = !res.writableFinished));
+      const chunk = Buffer.alloc(16 * 1024, 'x');
+      const pump = (): void => {
+        while (sent < limit && !res.destroyed) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        if (!res.destroyed) res.end();
+      };
+      pump();
+    });
+    const r = await rawGet(fp.at('fault/endless/manifests/v1'), { headers: ACCEPT });
+    assert.match(assertOciError(r, 503, 'UNAVAILABLE').message, /answered 500/);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(cut && sent < limit, `sigward stopped reading the error body (upstream wrote ${sent} bytes)`);
+  });
+
+  test('304 Not Modified: only an answer to the validator sigward sent, for the digest it named', async () => {
+    const a = buildImage({ files: { 'hello.txt': 'revalidated\n' } });
+    const other = buildImage({ files: { 'hello.txt': 'named in a lying 304\n' } });
+    const seen: (string | undefined)[] = [];
+    let mode: 'serve' | 'unasked-304' | 'wrong-digest-304' | 'honest' = 'unasked-304';
+    fp.fake.route('/v2/fault/notmod/manifests/v1', (req, res) => {
+      const inm = req.headers['if-none-match'];
+      seen.push(inm);
+      if (mode === 'unasked-304') return void res.writeHead(304).end();
+      if (mode === 'wrong-digest-304' && inm !== undefined) return void res.writeHead(304, { 'Docker-Content-Digest': other.digest }).end();
+      if (mode === 'honest' && inm === `"${a.digest}"`) return void res.writeHead(304, { 'Docker-Content-Digest': a.digest }).end();
+      serveManifest(res, a.bytes, OCI_MANIFEST, req.method);
+    });
+    const at = fp.at('fault/notmod/manifests/v1');
+    // A 304 to a request without If-None-Match says nothing about which manifest the tag names.
+    const unasked = await rawGet(at, { headers: ACCEPT });
+    assert.match(assertOciError(unasked, 502, 'UNKNOWN').message, /304 Not Modified, though sigward sent no If-None-Match/);
+    assert.equal(seen.at(-1), undefined);
+
+    mode = 'serve';
+    assert.deepEqual((await rawGet(at, { headers: ACCEPT })).body, a.bytes);
+    // The next request carries the digest just served; a 304 naming another digest is a lie.
+    mode = 'wrong-digest-304';
+    const lie = await rawGet(at, { headers: ACCEPT });
+    assert.equal(seen.at(-1), `"${a.digest}"`);
+    assert.match(assertOciError(lie, 502, 'DIGEST_INVALID').message, new RegExp(`is unchanged \\(${a.digest}\\) but named ${other.digest}`));
+    assert.ok(!lie.body.includes(a.bytes));
+
+    mode = 'honest';
+    const ok = await rawGet(at, { headers: ACCEPT });
+    assert.equal(seen.at(-1), `"${a.digest}"`);
+    assert.equal(ok.status, 200);
+    assert.deepEqual(ok.body, a.bytes, 'a 304 serves the bytes checked when they first arrived');
+    assert.equal(ok.headers['docker-content-digest'], a.digest);
+  });
+
   test('a manifest body cut short by the upstream is 503 UNAVAILABLE, nothing served', async () => {
     fp.fake.route('/v2/fault/shortmanifest/manifests/v1', (_req, res) => {
       res.writeHead(200, { 'Content-Type': OCI_MANIFEST, 'Content-Length': String(fp.good.size) });

@@ -91,6 +91,33 @@ describe('proxy core against distribution (anonymous upstream)', () => {
     assert.equal(r.headers['content-length'], String(single.size));
   });
 
+  test('a tag asked again is revalidated upstream (304), and a moved tag is served at once', async () => {
+    const first = buildImage({ files: { 'v.txt': 'first push\n' } });
+    const second = buildImage({ files: { 'v.txt': 'second push\n' } });
+    await pushImage(reg, 'test/reval', 'live', first);
+    const url = `${sw.url}/v2/example.test/test/reval/manifests/live`;
+    const upstreamTagStatuses = (): number[] => sw.upstreamRequests.filter((u) => u.url.endsWith('/v2/test/reval/manifests/live')).map((u) => u.status);
+
+    const expectServed = async (img: TestImage): Promise<void> => {
+      const r = await get(url, { Accept: ACCEPT });
+      assert.equal(r.status, 200, r.body.toString());
+      assert.deepEqual(r.body, img.bytes);
+      assert.equal(r.headers['docker-content-digest'], img.digest);
+      assert.equal(r.headers['content-length'], String(img.size));
+    };
+    await expectServed(first);
+    await expectServed(first);
+    const h = await get(url, { Accept: ACCEPT }, 'HEAD');
+    assert.equal(h.headers['docker-content-digest'], first.digest);
+    // distribution answered the repeats with 304 to sigward's If-None-Match: the tag was resolved there each time.
+    assert.deepEqual(upstreamTagStatuses(), [200, 304, 304]);
+
+    await pushImage(reg, 'test/reval', 'live', second);
+    await expectServed(second);
+    await expectServed(second);
+    assert.deepEqual(upstreamTagStatuses(), [200, 304, 304, 200, 304]);
+  });
+
   test('multi-arch: the index by tag and each child by digest, byte-exact', async () => {
     const idx = await get(`${sw.url}/v2/example.test/test/multi/manifests/v1`, { Accept: ACCEPT });
     assert.equal(idx.status, 200);

@@ -93,7 +93,7 @@ describe('sget with a faulty upstream', () => {
       res.write(data.subarray(0, 100_000), () => res.destroy());
     });
     const r = await rawGet(`${sw.url}/sget/example.test/files/short@${a.manifest}`);
-    assert.ok(r.status === 502 || r.status === 503, `status ${r.status}`);
+    assert.ok(r.status === 502 || r.status === 503, `status ${r.status} ${r.body}`);
     assert.match(ociErrorOf(r.body)?.message ?? '', /after \d+ bytes|of the 300000 bytes/);
     assertNothingServed(r, data);
   });
