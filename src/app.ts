@@ -11,6 +11,7 @@ import { ManifestService } from './proxy/manifests.ts';
 import { ProxyService, type ClientProvider } from './proxy/service.ts';
 import { Upstreams } from './upstream/registry.ts';
 import { SignatureGate } from './proxy/gate.ts';
+import { HashThread } from './proxy/hash-thread.ts';
 import { VerdictCache } from './proxy/verdicts.ts';
 import { SgetService } from './sget/service.ts';
 import { BlobStore } from './sget/store.ts';
@@ -58,9 +59,11 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
     maxEntries: config.cache.verdictEntries,
   });
   const gate = new SignatureGate({ policy: loaded.policy, clients: upstreams, verdicts, log: logger });
+  const hashing = new HashThread();
   const proxy = new ProxyService({
     clients: upstreams,
     manifests,
+    hashing,
     log: logger,
     admit: (req, target, m) => gate.admit(req, target, m),
     preflight: (target, ref) => gate.preflight(target, ref),
@@ -79,6 +82,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
     gate,
     policy: loaded.policy,
     store,
+    hashing,
     maxArtifactBytes: config.sget.maxArtifactBytes,
     log: logger,
   });
@@ -93,6 +97,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
     sget,
     close: async () => {
       await upstreams.close();
+      await hashing.close();
       await store.flush(); // seals of fresh downloads are on disk before the process goes
     },
   };

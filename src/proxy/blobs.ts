@@ -4,12 +4,12 @@
 // byte that goes out, so a failure before that (a one-chunk blob with wrong bytes, an upstream that breaks before
 // sending anything) is still answered with a proper OCI error instead of a bare connection reset. Range requests are
 // passed through: a part of a blob cannot be checked against the digest of the whole (clients re-check the whole).
-import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { SigwardError } from '../errors.ts';
 import { digestAlgorithm, type Digest } from '../oci/digest.ts';
 import { API_VERSION_HEADER } from '../http/respond.ts';
 import type { BlobStream } from './types.ts';
+import type { HashThread } from './hash-thread.ts';
 
 const PASS_HEADERS = ['content-type', 'content-range', 'accept-ranges', 'etag', 'last-modified'];
 
@@ -39,9 +39,11 @@ export function streamBlob(
   blob: BlobStream,
   digest: Digest,
   onMismatch: (err: SigwardError) => void,
+  hashing: Pick<HashThread, 'hasher'>,
 ): Promise<StreamOutcome> {
   const verify = blob.status === 200;
-  const hash = verify ? createHash(digestAlgorithm(digest)) : undefined;
+  const alg = digestAlgorithm(digest);
+  const hash = verify ? hashing.hasher(alg, blob.size) : undefined;
   const headers = blobHeaders(digest, blob.headers, blob.size);
   let started = false;
   const start = (): void => {
@@ -53,10 +55,16 @@ export function streamBlob(
     let held: Buffer | undefined;
     let bytes = 0;
     let finished = false;
+    // The upstream is paused while the client cannot take more, or while the hasher holds all it can.
+    let hashFull = false;
     const body = blob.body;
+    const resume = (): void => {
+      if (!finished && !hashFull && !res.writableNeedDrain) body.resume();
+    };
     const fail = (err: Error): void => {
       if (finished) return;
       finished = true;
+      hash?.abandon();
       body.destroy();
       // Once the status line is out, cutting the connection is the only honest signal left.
       if (started) res.destroy(err);
@@ -65,19 +73,27 @@ export function streamBlob(
     res.on('close', () => {
       if (!finished) {
         finished = true;
+        hash?.abandon();
         body.destroy();
         resolve({ bytes, verified: false });
       }
     });
-    res.on('drain', () => body.resume());
+    res.on('drain', resume);
+    hash?.onRoom(() => {
+      hashFull = false;
+      resume();
+    });
     body.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
-      if (!verify) {
+      if (!hash) {
         start();
         if (!res.write(chunk)) body.pause();
         return;
       }
-      hash?.update(chunk);
+      if (!hash.update(chunk)) {
+        hashFull = true;
+        body.pause();
+      }
       if (held !== undefined) {
         start();
         if (!res.write(held)) body.pause();
@@ -95,19 +111,27 @@ export function streamBlob(
         fail(new SigwardError('UPSTREAM_INVALID', `upstream sent ${bytes} bytes for blob ${digest}, announced ${blob.size}`));
         return;
       }
-      if (hash) {
-        const got = `${digestAlgorithm(digest)}:${hash.digest('hex')}`;
-        if (got !== digest) {
-          const outcome = started ? 'the transfer to the client was cut before its last bytes' : 'nothing was served';
-          const err = new SigwardError('UPSTREAM_DIGEST_MISMATCH', `upstream sent bytes for blob ${digest} that hash to ${got}; ${outcome}`, { reason: 'upstream digest mismatch' });
-          onMismatch(err);
-          fail(err);
-          return;
-        }
-      }
-      finished = true;
-      start();
-      res.end(held, () => resolve({ bytes, verified: verify }));
+      const complete = (): void => {
+        finished = true;
+        start();
+        res.end(held, () => resolve({ bytes, verified: verify }));
+      };
+      if (!hash) return complete();
+      hash.digest().then(
+        (hex) => {
+          if (finished) return; // the client went away meanwhile
+          const got = `${alg}:${hex}`;
+          if (got !== digest) {
+            const outcome = started ? 'the transfer to the client was cut before its last bytes' : 'nothing was served';
+            const err = new SigwardError('UPSTREAM_DIGEST_MISMATCH', `upstream sent bytes for blob ${digest} that hash to ${got}; ${outcome}`, { reason: 'upstream digest mismatch' });
+            onMismatch(err);
+            fail(err);
+            return;
+          }
+          complete();
+        },
+        (e: unknown) => fail(e instanceof Error ? e : new Error(String(e))),
+      );
     });
   });
 }

@@ -6,6 +6,7 @@ import type { ProxyHandlers, RouteRequest } from '../http/routes.ts';
 import type { Target } from '../http/routing.ts';
 import type { Logger } from '../log.ts';
 import { streamBlob } from './blobs.ts';
+import type { HashThread } from './hash-thread.ts';
 import type { ManifestService } from './manifests.ts';
 import type { FetchedManifest, ListAnswer, RegistryClient } from './types.ts';
 
@@ -36,6 +37,8 @@ export class ProxyService implements ProxyHandlers {
     private readonly deps: {
       clients: ClientProvider;
       manifests: ManifestService;
+      /** Where big blobs are hashed (a second core). */
+      hashing: Pick<HashThread, 'hasher'>;
       log: Logger;
       /** Decides whether a fetched manifest may be served (the signature gate). Throws DENIED to refuse. */
       admit: (req: RouteRequest, target: Target, m: FetchedManifest) => Promise<void>;
@@ -74,7 +77,7 @@ export class ProxyService implements ProxyHandlers {
     const outcome = await streamBlob(req.res, blob, route.digest, (err) => {
       req.state.error = err;
       this.deps.log.warn({ reqId: req.state.id, image: req.state.image, digest: route.digest, err: err.message }, 'upstream blob digest mismatch');
-    });
+    }, this.deps.hashing);
     req.state.outcome = outcome.verified ? 'verified' : blob.status === 206 ? 'range' : 'incomplete';
   }
 

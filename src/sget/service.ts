@@ -11,6 +11,7 @@ import type { Router, Target } from '../http/routing.ts';
 import type { Logger } from '../log.ts';
 import type { CompiledPolicy, Decision } from '../policy/types.ts';
 import type { SignatureGate } from '../proxy/gate.ts';
+import type { HashThread } from '../proxy/hash-thread.ts';
 import type { ManifestService } from '../proxy/manifests.ts';
 import type { ClientProvider } from '../proxy/service.ts';
 import { SingleFlight } from '../proxy/single-flight.ts';
@@ -28,6 +29,8 @@ export interface SgetDeps {
   readonly gate: Pick<SignatureGate, 'decide'>;
   readonly policy: CompiledPolicy;
   readonly store: BlobStore;
+  /** Where big downloads are hashed (a second core). */
+  readonly hashing: Pick<HashThread, 'hasher'>;
   /** sget.maxArtifactSize. */
   readonly maxArtifactBytes: number;
   readonly log: Logger;
@@ -134,6 +137,7 @@ export class SgetService implements SgetHandler {
           maxBytes: this.deps.maxArtifactBytes,
           where,
           fetch: () => this.deps.clients.get(target.upstream.host).getBlob(target.repository, file.digest),
+          hashing: this.deps.hashing,
         }, this.deps.log);
       });
     }

@@ -7,7 +7,8 @@ import { createWriteStream } from 'node:fs';
 import { chmod, unlink } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { SigwardError } from '../errors.ts';
-import type { Digest } from '../oci/digest.ts';
+import { digestAlgorithm, type Digest } from '../oci/digest.ts';
+import type { HashThread } from '../proxy/hash-thread.ts';
 import type { Logger } from '../log.ts';
 import type { BlobStream } from '../proxy/types.ts';
 import { errnoOf, storeError } from './fs-errors.ts';
@@ -24,6 +25,8 @@ export interface SpoolRequest {
   readonly where: string;
   /** Start the upstream GET (no Range: the whole blob is checked). */
   readonly fetch: () => Promise<BlobStream>;
+  /** Where big downloads are hashed (a second core). */
+  readonly hashing: Pick<HashThread, 'hasher'>;
 }
 
 export function tooLarge(where: string, digest: Digest, size: number, max: number): SigwardError {
@@ -58,7 +61,7 @@ export async function spool(store: BlobStore, r: SpoolRequest, log: Logger): Pro
     if (expect !== undefined && expect > r.maxBytes) throw tooLarge(r.where, r.digest, expect, r.maxBytes);
     const cap = expect ?? r.maxBytes;
     release ??= await store.reserve(cap);
-    const counted = new DigestingStream(r.digest, cap, (seen) =>
+    const counted = new DigestingStream(r.hashing.hasher(digestAlgorithm(r.digest), expect), cap, (seen) =>
       expect === undefined
         ? tooLarge(r.where, r.digest, seen, r.maxBytes)
         : new SigwardError('UPSTREAM_INVALID', `upstream sent more than the ${expect} bytes of ${r.where}@${r.digest}; nothing was served`, { reason: 'upstream sent too many bytes' }),
@@ -80,7 +83,7 @@ export async function spool(store: BlobStore, r: SpoolRequest, log: Logger): Pro
         reason: 'upstream sent a truncated blob',
       });
     }
-    const got = counted.result(r.digest);
+    const got = await counted.result(r.digest);
     if (got !== r.digest) {
       throw new SigwardError('UPSTREAM_DIGEST_MISMATCH', `upstream sent bytes for ${r.where}@${r.digest} that hash to ${got}; nothing was served or stored`, {
         reason: 'upstream digest mismatch',

@@ -9,6 +9,7 @@ import { request } from 'node:http';
 import { serveBlob, sha256 } from '../helpers/fake-upstream.ts';
 import { assertOciError, startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.ts';
 import { waitFor } from '../helpers/proc.ts';
+import { OFF_THREAD_MIN_BYTES } from '../../src/proxy/hash-thread.ts';
 import { rawGet } from '../helpers/raw-http.ts';
 
 describe('proxy faults: blob streaming (scripted fake upstream)', () => {
@@ -130,6 +131,26 @@ describe('proxy faults: blob streaming (scripted fake upstream)', () => {
     assert.equal(r.headers['content-length'], String(data.length));
     assert.equal(sha256(r.body), digest);
     assert.ok(r.body.equals(data));
+  });
+
+  test('big blobs (hashed on the second core): byte-exact when right, cut before the end when one byte is wrong', async () => {
+    const size = OFF_THREAD_MIN_BYTES + 3 * 1024 * 1024 + 7;
+    const right = randomBytes(size);
+    const digest = sha256(right);
+    fp.fake.route(`/v2/fault/bigok/blobs/${digest}`, (_req, res) => serveBlob(res, right, { chunk: 100_000 }));
+    const ok = await rawGet(fp.at(`fault/bigok/blobs/${digest}`));
+    assert.equal(ok.status, 200);
+    assert.ok(ok.complete);
+    assert.ok(ok.body.equals(right));
+
+    const wrong = Buffer.from(right);
+    wrong[size - 1] = (wrong[size - 1] ?? 0) ^ 0x01;
+    fp.fake.route(`/v2/fault/bigbad/blobs/${digest}`, (_req, res) => serveBlob(res, wrong, { digest, chunk: 100_000 }));
+    const bad = await rawGet(fp.at(`fault/bigbad/blobs/${digest}`));
+    assert.equal(bad.status, 200, 'the status went out before the bytes could be checked');
+    assert.equal(bad.complete, false, 'the body must be cut');
+    assert.ok(bad.body.length < size && bad.body.length > size / 2, `got ${bad.body.length} of ${size} bytes`);
+    assert.ok(bad.body.equals(wrong.subarray(0, bad.body.length)), 'what did arrive is the prefix');
   });
 
   test('a chunked blob with no Content-Length is still checked and passed whole', async () => {

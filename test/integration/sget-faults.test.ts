@@ -11,6 +11,7 @@ import { serveBlob, serveManifest, sha256, startFakeUpstream, type FakeHandler, 
 import { startSigward, type RunningSigward } from '../helpers/sigward.ts';
 import { ociErrorOf, rawGet } from '../helpers/raw-http.ts';
 import { removeTempDir, tempDir, waitFor } from '../helpers/proc.ts';
+import { OFF_THREAD_MIN_BYTES } from '../../src/proxy/hash-thread.ts';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
@@ -162,4 +163,25 @@ describe('sget with a faulty upstream', () => {
     assert.equal(fake.hits(a.blobPath), 1);
     assert.deepEqual(storeFiles().tmp, []);
   });
+  // Last: it leaves a stored artifact, and the tests above check that failures leave the store empty.
+  test('a big artifact (hashed on the second core): one wrong byte is refused and not stored; the right one is served', async () => {
+    const data = bytes('big', OFF_THREAD_MIN_BYTES + 1024 * 1024 + 3);
+    const evil = Buffer.from(data);
+    evil[evil.length - 1] = (evil[evil.length - 1] ?? 0) ^ 0x20;
+    let honest = false;
+    const a = host(fake, 'files/big', data, (_req, res) => serveBlob(res, honest ? data : evil, { digest: sha256(data), chunk: 64 * 1024 }));
+    const bad = await rawGet(`${sw.url}/sget/example.test/files/big@${a.manifest}`);
+    assert.equal(bad.status, 502);
+    assert.equal(ociErrorOf(bad.body)?.code, 'DIGEST_INVALID');
+    assert.equal(bad.body.indexOf(evil.subarray(0, 32)), -1);
+    const hex = a.file.slice('sha256:'.length);
+    assert.ok(!storeFiles().blobs.some((f) => f.includes(hex)), 'the refused download is not in the store');
+    assert.deepEqual(storeFiles().tmp, []);
+    honest = true;
+    const good = await rawGet(`${sw.url}/sget/example.test/files/big@${a.manifest}`);
+    assert.equal(good.status, 200);
+    assert.ok(good.body.equals(data));
+    assert.ok(storeFiles().blobs.some((f) => f.includes(hex)), `stored: ${storeFiles().blobs.join(', ')}`);
+  });
+
 });

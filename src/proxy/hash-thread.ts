@@ -1,0 +1,258 @@
+// Hashing big streams on a second core. Passing a blob through node costs one core for the sockets alone, and
+// sha256 on top of that (about 0.6 core-seconds per GB here) would halve the throughput; so bytes of a large blob
+// are copied into a few fixed batches that go to one worker thread (transferred, not cloned, and handed back for
+// reuse), which hashes them in order. The caller keeps the bytes it passes on, holds back the last of them until
+// the digest is known, and pauses its source while every batch is in flight (memory per stream stays at
+// BATCHES x BATCH_BYTES). Small or unknown-size streams are hashed inline: a round trip to the worker would cost
+// more than it saves. If the worker dies, every open digest rejects (fail closed) and the next stream starts anew.
+import { createHash } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import { SigwardError } from '../errors.ts';
+
+export type HashAlgorithm = 'sha256' | 'sha512';
+
+export interface StreamHasher {
+  /** Take bytes (copied or hashed before returning). False: the backlog is full, pause until `onRoom` fires. */
+  update(chunk: Uint8Array): boolean;
+  /** Called once each time room returns after `update` answered false. */
+  onRoom(cb: () => void): void;
+  /** Hex digest of everything passed to `update`; rejects when the worker failed. Call once. */
+  digest(): Promise<string>;
+  /** Forget the stream (client gone, upstream broken): frees the worker's state and the batches. */
+  abandon(): void;
+}
+
+/** Streams at least this large (by Content-Length) are hashed off-thread. */
+export const OFF_THREAD_MIN_BYTES = 4 * 1024 * 1024;
+export const BATCH_BYTES = 512 * 1024;
+export const BATCHES = 2;
+
+/** The worker's whole program (plain CommonJS, evaluated: no file to resolve under tsx, dist or a bundle). */
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const open = new Map();
+parentPort.on('message', (m) => {
+  if (m.op === 'data') {
+    let h = open.get(m.id);
+    if (h === undefined) open.set(m.id, (h = createHash(m.alg)));
+    h.update(new Uint8Array(m.buf, 0, m.len));
+    parentPort.postMessage({ op: 'ack', id: m.id, buf: m.buf }, [m.buf]);
+  } else if (m.op === 'end') {
+    const h = open.get(m.id) ?? createHash(m.alg);
+    open.delete(m.id);
+    parentPort.postMessage({ op: 'digest', id: m.id, hex: h.digest('hex') });
+  } else if (m.op === 'drop') {
+    open.delete(m.id);
+  }
+});
+`;
+
+interface Reply {
+  readonly op: 'ack' | 'digest';
+  readonly id: number;
+  readonly buf?: ArrayBuffer;
+  readonly hex?: string;
+}
+
+interface Session {
+  ack(buf: ArrayBuffer): void;
+  done(hex: string): void;
+  fail(err: Error): void;
+}
+
+/** The one hashing worker of the process, started on first use, restarted after a failure. */
+export class HashThread {
+  private worker: Worker | undefined;
+  private readonly sessions = new Map<number, Session>();
+  private nextId = 1;
+
+  /** A hasher for a stream of `expectedSize` bytes (undefined: unknown): inline below OFF_THREAD_MIN_BYTES. */
+  hasher(algorithm: HashAlgorithm, expectedSize: number | undefined): StreamHasher {
+    if (expectedSize === undefined || expectedSize < OFF_THREAD_MIN_BYTES) return inlineHasher(algorithm);
+    return new OffThreadHasher(this, algorithm);
+  }
+
+  /** Stop the worker (shutdown); open digests reject. */
+  async close(): Promise<void> {
+    const w = this.worker;
+    this.worker = undefined;
+    this.failAll(new SigwardError('INTERNAL', 'the hashing thread was stopped (shutdown)'));
+    await w?.terminate();
+  }
+
+  /** @internal */
+  open(session: Session): number {
+    const id = this.nextId++;
+    this.sessions.set(id, session);
+    return id;
+  }
+
+  /** @internal */
+  post(message: { op: 'data' | 'end' | 'drop'; id: number; alg?: HashAlgorithm; buf?: ArrayBuffer; len?: number }): void {
+    const w = this.ensureWorker();
+    if (message.buf !== undefined) w.postMessage(message, [message.buf]);
+    else w.postMessage(message);
+    if (message.op === 'drop') this.sessions.delete(message.id);
+  }
+
+  private ensureWorker(): Worker {
+    if (this.worker !== undefined) return this.worker;
+    const w = new Worker(WORKER_SOURCE, { eval: true, name: 'sigward-hash' });
+    w.unref();
+    w.on('message', (r: Reply) => {
+      const s = this.sessions.get(r.id);
+      if (s === undefined) return;
+      if (r.op === 'ack' && r.buf !== undefined) s.ack(r.buf);
+      else if (r.op === 'digest' && r.hex !== undefined) {
+        this.sessions.delete(r.id);
+        s.done(r.hex);
+      }
+    });
+    const lost = (why: string): void => {
+      if (this.worker !== w) return;
+      this.worker = undefined;
+      this.failAll(new SigwardError('INTERNAL', `the hashing thread failed (${why}); the transfers it was checking were cut, nothing unchecked was served`));
+    };
+    w.on('error', (e) => lost(e.message));
+    w.on('exit', (code) => lost(`exit code ${code}`));
+    this.worker = w;
+    return w;
+  }
+
+  private failAll(err: Error): void {
+    const open = [...this.sessions.values()];
+    this.sessions.clear();
+    for (const s of open) s.fail(err);
+  }
+}
+
+function inlineHasher(algorithm: HashAlgorithm): StreamHasher {
+  const h = createHash(algorithm);
+  return {
+    update(chunk) {
+      h.update(chunk);
+      return true;
+    },
+    onRoom() {},
+    digest: async () => h.digest('hex'),
+    abandon() {},
+  };
+}
+
+class OffThreadHasher implements StreamHasher {
+  private readonly id: number;
+  /** Batches back from the worker, ready for reuse. */
+  private readonly free: ArrayBuffer[] = [];
+  private allocated = 0;
+  private current: Uint8Array | undefined;
+  private fill = 0;
+  /** Bytes not yet copied into a batch (views of the caller's chunks; held only while every batch is out). */
+  private readonly pending: Uint8Array[] = [];
+  private roomCb: (() => void) | undefined;
+  private waitingForRoom = false;
+  /** open: taking bytes; ending: digest() asked, sending what is left; ended: 'end' sent; failed: see `failed`. */
+  private state: 'open' | 'ending' | 'ended' | 'failed' = 'open';
+  private failed: Error | undefined;
+  private settle: { resolve: (hex: string) => void; reject: (e: Error) => void } | undefined;
+  private result: Promise<string> | undefined;
+
+  constructor(
+    private readonly thread: HashThread,
+    private readonly alg: HashAlgorithm,
+  ) {
+    this.id = thread.open({
+      ack: (buf) => {
+        this.free.push(buf);
+        this.pump();
+      },
+      done: (hex) => this.settle?.resolve(hex),
+      fail: (err) => {
+        this.state = 'failed';
+        this.failed = err;
+        this.pending.length = 0;
+        this.settle?.reject(err);
+        this.wakeCaller();
+      },
+    });
+  }
+
+  update(chunk: Uint8Array): boolean {
+    if (this.state !== 'open') return true;
+    if (chunk.length > 0) this.pending.push(chunk);
+    this.pump();
+    if (this.pending.length === 0) return true;
+    this.waitingForRoom = true;
+    return false;
+  }
+
+  onRoom(cb: () => void): void {
+    this.roomCb = cb;
+  }
+
+  digest(): Promise<string> {
+    this.result ??= new Promise<string>((resolve, reject) => {
+      if (this.state === 'failed') {
+        reject(this.failed ?? new SigwardError('INTERNAL', 'hash abandoned'));
+        return;
+      }
+      this.settle = { resolve, reject };
+      this.state = 'ending';
+      this.pump();
+    });
+    return this.result;
+  }
+
+  abandon(): void {
+    if (this.state === 'failed') return;
+    this.state = 'failed';
+    this.failed = new SigwardError('INTERNAL', 'hash abandoned');
+    this.pending.length = 0;
+    this.thread.post({ op: 'drop', id: this.id });
+  }
+
+  /** Move pending bytes into batches while batches are available; send full ones; finish when ending. */
+  private pump(): void {
+    if (this.state === 'failed' || this.state === 'ended') return;
+    while (this.pending.length > 0) {
+      const batch = this.batch();
+      if (batch === undefined) return;
+      const chunk = this.pending[0]!;
+      const n = Math.min(chunk.length, batch.length - this.fill);
+      batch.set(n === chunk.length ? chunk : chunk.subarray(0, n), this.fill);
+      this.fill += n;
+      if (n === chunk.length) this.pending.shift();
+      else this.pending[0] = chunk.subarray(n);
+      if (this.fill === batch.length) this.send();
+    }
+    if (this.state === 'ending') {
+      if (this.fill > 0) this.send();
+      this.thread.post({ op: 'end', id: this.id, alg: this.alg });
+      this.state = 'ended'; // the digest reply settles the promise
+      return;
+    }
+    this.wakeCaller();
+  }
+
+  private batch(): Uint8Array | undefined {
+    if (this.current !== undefined) return this.current;
+    const buf = this.free.pop() ?? (this.allocated < BATCHES ? (this.allocated++, new ArrayBuffer(BATCH_BYTES)) : undefined);
+    if (buf === undefined) return undefined;
+    this.current = new Uint8Array(buf);
+    this.fill = 0;
+    return this.current;
+  }
+
+  private send(): void {
+    const batch = this.current!;
+    this.thread.post({ op: 'data', id: this.id, alg: this.alg, buf: batch.buffer as ArrayBuffer, len: this.fill });
+    this.current = undefined;
+    this.fill = 0;
+  }
+
+  private wakeCaller(): void {
+    if (!this.waitingForRoom || this.pending.length > 0) return;
+    this.waitingForRoom = false;
+    this.roomCb?.();
+  }
+}
