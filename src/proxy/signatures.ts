@@ -51,18 +51,8 @@ function unavailable(what: string, e: unknown): SigwardError {
 /** Read a blob fully, refusing more than `cap` bytes, and check its digest. */
 export async function fetchBlobCapped(client: RegistryClient, repository: string, d: Descriptor | { digest: Digest; size?: number }, cap: number): Promise<Uint8Array> {
   if (d.size !== undefined && d.size > cap) throw new SigwardError('UPSTREAM_TOO_LARGE', `blob ${d.digest} is ${d.size} bytes; the limit for signature blobs is ${cap}`);
-  const blob = await client.getBlob(repository, d.digest);
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of blob.body) {
-    total += (chunk as Buffer).length;
-    if (total > cap) {
-      blob.body.destroy();
-      throw new SigwardError('UPSTREAM_TOO_LARGE', `blob ${d.digest} exceeds the ${cap}-byte limit for signature blobs`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  const bytes = Buffer.concat(chunks);
+  const { bytes, overflow } = await client.readBlob(repository, d.digest, cap);
+  if (overflow !== undefined) throw new SigwardError('UPSTREAM_TOO_LARGE', `blob ${d.digest} exceeds the ${cap}-byte limit for signature blobs`);
   if (!matchesDigest(bytes, d.digest)) throw new SigwardError('UPSTREAM_DIGEST_MISMATCH', `upstream served bytes for signature blob ${d.digest} that do not match its digest`);
   return bytes;
 }
@@ -107,11 +97,14 @@ async function legacySignatures(loc: SignatureLocation, digest: Digest, limits: 
 /** The referrers list: the API, else the tag schema index (OCI distribution spec 1.1 "referrers tag schema"). */
 async function referrerDescriptors(loc: SignatureLocation, digest: Digest, limits: DiscoveryLimits): Promise<Descriptor[]> {
   let bytes: Uint8Array | undefined;
-  try {
-    const a = await loc.client.getReferrers(loc.repository, digest);
-    if (a.status === 200 && a.contentType?.split(';')[0]?.trim() === MT.ociIndex) bytes = a.bytes;
-  } catch (e) {
-    if (!isNotFound(e) && !(isSigwardError(e) && e.code === 'UPSTREAM_INVALID')) throw unavailable(`${loc.display} referrers of ${digest}`, e);
+  // An upstream that just answered 404 to the API (it has none) is asked by the tag schema directly.
+  if (!loc.client.referrersApiAbsent()) {
+    try {
+      const a = await loc.client.getReferrers(loc.repository, digest);
+      if (a.status === 200 && a.contentType?.split(';')[0]?.trim() === MT.ociIndex) bytes = a.bytes;
+    } catch (e) {
+      if (!isNotFound(e) && !(isSigwardError(e) && e.code === 'UPSTREAM_INVALID')) throw unavailable(`${loc.display} referrers of ${digest}`, e);
+    }
   }
   if (bytes === undefined) {
     try {

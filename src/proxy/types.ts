@@ -12,4 +12,8 @@ export interface RegistryClient {
   headBlob(repository: string, digest: Digest): Promise<{ size?: number; headers: Record<string, string> }>;
   getTags(repository: string, query: { n?: string; last?: string }): Promise<ListAnswer>;
   getReferrers(repository: string, digest: Digest, artifactType?: string): Promise<ListAnswer>;
+  /** A small blob read whole, at most `cap` bytes kept (`overflow`: it was longer). */
+  readBlob(repository: string, digest: Digest, cap: number): Promise<{ bytes: Uint8Array; overflow?: number }>;
+  /** True while this upstream is known to lack the referrers API (then the tag schema is asked directly). */
+  referrersApiAbsent(): boolean;
 }

@@ -10,7 +10,7 @@ import { baseMediaType, MANIFEST_TYPES, MT } from '../oci/mediatypes.ts';
 import { referenceString, type ManifestReference } from '../oci/reference.ts';
 import { UpstreamAuthState, type OnRequest } from './auth.ts';
 import { contentLength, flatHeaders, header } from './body.ts';
-import { connectionError } from './status.ts';
+import { connectionError, upstreamMessage } from './status.ts';
 import { Transport, type BufferedResponse, type UpstreamRequest } from './transport.ts';
 
 export interface UpstreamClientDeps {
@@ -58,7 +58,12 @@ export interface ListAnswer {
   readonly contentType: string | undefined;
   readonly bytes: Uint8Array;
   readonly link?: string;
+  /** The OCI error code of a 404 answered as a list (e.g. NAME_UNKNOWN). */
+  readonly upstreamCode?: string;
 }
+
+/** How long a missing referrers API is remembered per upstream. */
+export const REFERRERS_ABSENT_MS = 5 * 60_000;
 
 /** A media type as it may appear in Accept (no parameters, no header syntax): anything else is not forwarded. */
 const MEDIA_TYPE_RE = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9*][a-z0-9!#$&^_.+*-]*$/;
@@ -89,6 +94,7 @@ export class UpstreamClient {
   private readonly transport: Transport;
   private readonly limits: Limits;
   private readonly now: () => number;
+  private referrersAbsentUntil = 0;
 
   constructor(cfg: UpstreamConfig, deps: UpstreamClientDeps) {
     this.cfg = cfg;
@@ -184,6 +190,15 @@ export class UpstreamClient {
     return { status: res.status, headers: flatHeaders(res.headers), ...(size === undefined ? {} : { size }), body: res.body };
   }
 
+  /** A small blob read whole (signature layers, bundles): at most `cap` bytes are kept, `overflow` says it was more.
+   * Not digest-checked here: the caller checks it against the descriptor it came from. */
+  async readBlob(repository: string, digest: Digest, cap: number): Promise<{ bytes: Uint8Array; overflow?: number }> {
+    const req: UpstreamRequest = { method: 'GET', path: `/v2/${repoPath(repository)}/blobs/${seg(digest)}`, kind: 'blob', repository };
+    const res = await this.transport.sendBuffered(req, cap);
+    if (res.status !== 200) return this.transport.fail(res, req);
+    return { bytes: res.bytes, ...(res.overflow === undefined ? {} : { overflow: res.overflow }) };
+  }
+
   async headBlob(repository: string, digest: Digest, opts: { signal?: AbortSignal } = {}): Promise<{ size?: number; headers: Record<string, string> }> {
     const req: UpstreamRequest = { method: 'HEAD', path: `/v2/${repoPath(repository)}/blobs/${seg(digest)}`, kind: 'blob', repository, ...(opts.signal === undefined ? {} : { signal: opts.signal }) };
     const res = await this.transport.sendBuffered(req, 0);
@@ -204,7 +219,19 @@ export class UpstreamClient {
   /** The referrers API (spec "Listing Referrers"). A 404 is returned, not thrown: the caller then tries the tag schema. */
   async getReferrers(repository: string, digest: Digest, artifactType?: string): Promise<ListAnswer> {
     const qs = artifactType === undefined ? '' : `?${new URLSearchParams({ artifactType }).toString()}`;
-    return this.list({ method: 'GET', path: `/v2/${repoPath(repository)}/referrers/${seg(digest)}${qs}`, kind: 'referrers', repository }, true);
+    const a = await this.list({ method: 'GET', path: `/v2/${repoPath(repository)}/referrers/${seg(digest)}${qs}`, kind: 'referrers', repository }, true);
+    // A registry with the API never answers it 404 (distribution-spec 1.1, "Listing Referrers"). A 404 that is not
+    // even an OCI error (distribution 2.8: "404 page not found") says there is no such route; a 404 with an OCI code
+    // (say NAME_UNKNOWN) may come from a registry that has the API, so it teaches nothing.
+    if (a.status === 404 && a.upstreamCode === undefined) this.referrersAbsentUntil = this.now() + REFERRERS_ABSENT_MS;
+    else if (a.status === 200) this.referrersAbsentUntil = 0;
+    return a;
+  }
+
+  /** True while a recent referrers request found no API here: signature discovery then goes straight to the tag
+   * schema, one upstream round trip fewer on a first pull. Forgotten after REFERRERS_ABSENT_MS (upgrades happen). */
+  referrersApiAbsent(): boolean {
+    return this.referrersAbsentUntil > this.now();
   }
 
   private async list(req: UpstreamRequest, notFoundIsAnswer: boolean): Promise<ListAnswer> {
@@ -212,7 +239,10 @@ export class UpstreamClient {
     const res = await this.transport.sendBuffered(req, cap);
     const contentType = header(res.headers, 'content-type');
     const link = header(res.headers, 'link');
-    if (res.status === 404 && notFoundIsAnswer) return { status: 404, contentType, bytes: new Uint8Array(0) };
+    if (res.status === 404 && notFoundIsAnswer) {
+      const { code } = upstreamMessage(res.bytes);
+      return { status: 404, contentType, bytes: new Uint8Array(0), ...(code === undefined ? {} : { upstreamCode: code }) };
+    }
     if (res.status !== 200) return this.transport.fail(res, req);
     if (res.overflow !== undefined) {
       throw new SigwardError('UPSTREAM_TOO_LARGE', `the ${req.kind} answer of ${this.cfg.host}/${req.repository} is ${res.overflow} bytes or more, over the limit of ${cap} bytes (limits.listBytes)`, {

@@ -7,7 +7,7 @@ import { Agent, request } from 'undici';
 import { startRegistry, type Registry } from '../helpers/registry.ts';
 import { buildImage, pushImage, type TestImage } from '../helpers/images.ts';
 import { startSigward, type RunningSigward } from '../helpers/sigward.ts';
-import { newKey, signLegacy } from '../helpers/cosign.ts';
+import { newKey, signBundle, signLegacy } from '../helpers/cosign.ts';
 
 const ACCEPT = 'application/vnd.oci.image.manifest.v1+json';
 
@@ -64,6 +64,7 @@ describe('signature lookups', () => {
       policies: [
         { name: 'elsewhere', match: ['example.test/elsewhere/*'], keys: ['alice'], signatureRepository: 'sigs.test/signatures/store' },
         { name: 'apps', match: ['example.test/apps/*'], keys: ['alice'] },
+        { name: 'bundles', match: ['example.test/bundles/*'], keys: ['alice'] },
       ],
     },
   });
@@ -90,6 +91,28 @@ describe('signature lookups', () => {
       const sigLookups = sw.upstreamRequests.filter((q) => q.url.includes('.sig'));
       assert.ok(sigLookups.length >= 1);
       assert.ok(sigLookups.every((q) => q.url.includes('/signatures/store/')), JSON.stringify(sigLookups));
+    } finally {
+      await sw.stop();
+    }
+  });
+
+  test('an upstream without the referrers API is asked for it once; later bundles are found by the tag schema alone', async () => {
+    const images = [1, 2, 3].map((n) => buildImage({ files: { 'b.txt': `bundle-signed ${n}\n` } }));
+    for (const [i, img] of images.entries()) {
+      await pushImage(reg, `bundles/app${i}`, 'v1', img);
+      await signBundle(reg, `bundles/app${i}`, { key: alice, subject: { mediaType: img.mediaType, size: img.size, digest: img.digest } });
+    }
+    const sw = await startSigward(config());
+    try {
+      for (const i of [0, 1, 2]) {
+        const r = await pull(sw, `bundles/app${i}`, 'v1');
+        assert.equal(r.status, 200, r.text);
+      }
+      const api = sw.upstreamRequests.filter((q) => q.url.includes('/referrers/'));
+      // distribution 2.8 has no referrers API ("404 page not found"): asked for the first image only.
+      assert.deepEqual(api.map((q) => [q.url.includes('/bundles/app0/'), q.status]), [[true, 404]]);
+      const tagSchema = sw.upstreamRequests.filter((q) => /\/manifests\/sha256-[0-9a-f]{64}$/.test(q.url));
+      assert.equal(tagSchema.length, 3, JSON.stringify(tagSchema));
     } finally {
       await sw.stop();
     }
