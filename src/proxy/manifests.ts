@@ -25,7 +25,11 @@ export class ManifestService {
       opts.memoryBytes > 0
         ? new LRUCache<string, FetchedManifest>({ maxSize: opts.memoryBytes, sizeCalculation: (m) => Math.max(1, m.size + 200) })
         : undefined;
-    this.tags = this.cache ? new LRUCache<string, Digest>({ max: TAG_MEMO_ENTRIES }) : undefined;
+    // Keys carry a client's extra Accept types, so they are counted by length: a client sending huge or ever-changing
+    // Accept headers cannot grow this memo past TAG_MEMO_BYTES.
+    this.tags = this.cache
+      ? new LRUCache<string, Digest>({ max: TAG_MEMO_ENTRIES, maxSize: TAG_MEMO_BYTES, sizeCalculation: (_digest, key) => key.length + 100 })
+      : undefined;
   }
 
   /** Upstream fetches actually made (not coalesced, not cached). */
@@ -71,6 +75,7 @@ export class ManifestService {
 
 /** Tags remembered for revalidation (a digest string each; the bytes live in the manifest cache). */
 const TAG_MEMO_ENTRIES = 10_000;
+const TAG_MEMO_BYTES = 2 * 1024 * 1024;
 const STANDARD_TYPES: ReadonlySet<string> = new Set(MANIFEST_TYPES);
 
 /** The upstream's answer to a tag may depend on Accept: sigward always sends every standard type, so only a

@@ -85,3 +85,19 @@ test('no validator once the bytes for it are gone (cache disabled or evicted)', 
   await tiny.get(others.client, 'r.test', 'repo', { kind: 'tag', tag: 'v1' }, STANDARD);
   assert.deepEqual(others.calls.map((c) => [c.ref, c.sentValidator]), [['v1', undefined], ['x', undefined], ['y', undefined], ['v1', undefined]]);
 });
+
+test('clients with huge, ever-changing Accept headers cannot grow the validator memo without bound', async () => {
+  const a = manifest('a');
+  const { client, calls } = fakeRegistry(new Map([['v1', a]]));
+  const svc = new ManifestService({ memoryBytes: 1 << 20 });
+  await svc.get(client, 'r.test', 'repo', { kind: 'tag', tag: 'v1' }, STANDARD);
+  // 48 distinct 64 KiB extra types: 3 MiB of keys, more than the memo may hold, so the oldest entries go.
+  for (let i = 0; i < 48; i++) {
+    await svc.get(client, 'r.test', 'repo', { kind: 'tag', tag: 'v1' }, new Set([...STANDARD, `application/x-${i}-${'p'.repeat(64 * 1024)}`]));
+  }
+  await svc.get(client, 'r.test', 'repo', { kind: 'tag', tag: 'v1' }, STANDARD);
+  assert.equal(calls.at(-1)?.sentValidator, undefined, 'the first entry was evicted by size');
+  // Normal traffic is remembered again at once.
+  await svc.get(client, 'r.test', 'repo', { kind: 'tag', tag: 'v1' }, STANDARD);
+  assert.equal(calls.at(-1)?.sentValidator, a.digest);
+});
