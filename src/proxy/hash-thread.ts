@@ -73,6 +73,11 @@ export class HashThread {
     return new OffThreadHasher(this, algorithm);
   }
 
+  /** Streams whose digest is still owed (hashing, or waiting for the worker's answer). */
+  get openStreams(): number {
+    return this.sessions.size;
+  }
+
   /** Stop the worker (shutdown); open digests reject. */
   async close(): Promise<void> {
     const w = this.worker;
@@ -151,8 +156,9 @@ class OffThreadHasher implements StreamHasher {
   private readonly pending: Uint8Array[] = [];
   private roomCb: (() => void) | undefined;
   private waitingForRoom = false;
-  /** open: taking bytes; ending: digest() asked, sending what is left; ended: 'end' sent; failed: see `failed`. */
-  private state: 'open' | 'ending' | 'ended' | 'failed' = 'open';
+  /** open: taking bytes; ending: digest() asked, sending what is left; ended: 'end' sent; done: digest delivered;
+   * failed: see `failed`. */
+  private state: 'open' | 'ending' | 'ended' | 'done' | 'failed' = 'open';
   private failed: Error | undefined;
   private settle: { resolve: (hex: string) => void; reject: (e: Error) => void } | undefined;
   private result: Promise<string> | undefined;
@@ -166,7 +172,10 @@ class OffThreadHasher implements StreamHasher {
         this.free.push(buf);
         this.pump();
       },
-      done: (hex) => this.settle?.resolve(hex),
+      done: (hex) => {
+        this.state = 'done';
+        this.settle?.resolve(hex);
+      },
       fail: (err) => {
         this.state = 'failed';
         this.failed = err;
@@ -204,7 +213,7 @@ class OffThreadHasher implements StreamHasher {
   }
 
   abandon(): void {
-    if (this.state === 'failed') return;
+    if (this.state === 'failed' || this.state === 'done') return;
     this.state = 'failed';
     this.failed = new SigwardError('INTERNAL', 'hash abandoned');
     this.pending.length = 0;
@@ -213,7 +222,7 @@ class OffThreadHasher implements StreamHasher {
 
   /** Move pending bytes into batches while batches are available; send full ones; finish when ending. */
   private pump(): void {
-    if (this.state === 'failed' || this.state === 'ended') return;
+    if (this.state !== 'open' && this.state !== 'ending') return;
     while (this.pending.length > 0) {
       const batch = this.batch();
       if (batch === undefined) return;

@@ -8,7 +8,7 @@ import { chmod, unlink } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { SigwardError } from '../errors.ts';
 import { digestAlgorithm, type Digest } from '../oci/digest.ts';
-import type { HashThread } from '../proxy/hash-thread.ts';
+import type { HashThread, StreamHasher } from '../proxy/hash-thread.ts';
 import type { Logger } from '../log.ts';
 import type { BlobStream } from '../proxy/types.ts';
 import { errnoOf, storeError } from './fs-errors.ts';
@@ -42,6 +42,7 @@ export async function spool(store: BlobStore, r: SpoolRequest, log: Logger): Pro
   const tmp = store.tempFile();
   let release: (() => void) | undefined;
   let blob: BlobStream | undefined;
+  let hasher: StreamHasher | undefined;
   let sinkError: unknown;
   let sourceError: unknown;
   try {
@@ -61,7 +62,8 @@ export async function spool(store: BlobStore, r: SpoolRequest, log: Logger): Pro
     if (expect !== undefined && expect > r.maxBytes) throw tooLarge(r.where, r.digest, expect, r.maxBytes);
     const cap = expect ?? r.maxBytes;
     release ??= await store.reserve(cap);
-    const counted = new DigestingStream(r.hashing.hasher(digestAlgorithm(r.digest), expect), cap, (seen) =>
+    hasher = r.hashing.hasher(digestAlgorithm(r.digest), expect);
+    const counted = new DigestingStream(hasher, cap, (seen) =>
       expect === undefined
         ? tooLarge(r.where, r.digest, seen, r.maxBytes)
         : new SigwardError('UPSTREAM_INVALID', `upstream sent more than the ${expect} bytes of ${r.where}@${r.digest}; nothing was served`, { reason: 'upstream sent too many bytes' }),
@@ -98,6 +100,7 @@ export async function spool(store: BlobStore, r: SpoolRequest, log: Logger): Pro
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     log.info({ image: r.where, digest: r.digest, size: counted.bytes, ms: Math.round(ms), mbps: Math.round(counted.bytes / 1e3 / Math.max(ms, 1)) }, 'sget download verified and stored');
   } catch (e) {
+    hasher?.abandon(); // a failure before the digest was asked for (e.g. a short body) must not leave it open
     blob?.body.destroy();
     await unlink(tmp).catch(() => undefined);
     const err = storeError(e, `storing ${r.digest}`, store.dir);

@@ -10,7 +10,7 @@ import { baseMediaType, MANIFEST_TYPES, MT } from '../oci/mediatypes.ts';
 import { referenceString, type ManifestReference } from '../oci/reference.ts';
 import { UpstreamAuthState, type OnRequest } from './auth.ts';
 import { contentLength, flatHeaders, header } from './body.ts';
-import { connectionError, upstreamMessage } from './status.ts';
+import { upstreamMessage } from './status.ts';
 import { Transport, type BufferedResponse, type UpstreamRequest } from './transport.ts';
 
 export interface UpstreamClientDeps {
@@ -262,7 +262,6 @@ export class UpstreamClient {
       ...(opts.signal === undefined ? {} : { signal: opts.signal }),
     };
   }
-
 
   /** By digest the bytes must hash to it; by tag the bytes define the digest and the upstream's header must agree. */
   private checkDigest(repository: string, ref: ManifestReference, untrustedBytes: Uint8Array, res: BufferedResponse): Digest {
