@@ -40,6 +40,20 @@ export function serveManifest(res: ServerResponse, bytes: Uint8Array, mediaType:
   res.end(method === 'HEAD' ? undefined : bytes);
 }
 
+/** A blob served slowly: 64 KiB every `everyMs` (default 20 ms), so a client's hang-up comes long before the end. */
+export function serveBlobSlowly(res: ServerResponse, bytes: Uint8Array, everyMs = 20): void {
+  res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(bytes.length), 'Docker-Content-Digest': sha256(bytes) });
+  let sent = 0;
+  const timer = setInterval(() => {
+    if (res.destroyed || sent >= bytes.length) {
+      clearInterval(timer);
+      if (!res.destroyed) res.end();
+      return;
+    }
+    res.write(bytes.subarray(sent, (sent += 64 * 1024)));
+  }, everyMs);
+}
+
 /** A blob body written in `chunk`-sized pieces (each its own write), with the given Content-Length. */
 export function serveBlob(res: ServerResponse, bytes: Uint8Array, opts: { digest?: string; chunk?: number; contentLength?: number } = {}): void {
   res.writeHead(200, {

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/log.ts';
-import { serveBlob, sha256, startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
+import { serveBlob, serveBlobSlowly, sha256, startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { waitFor } from '../helpers/proc.ts';
 import { startSigward, type RunningSigward } from '../helpers/sigward.ts';
 
@@ -46,18 +46,7 @@ const requestLines = (path: string): Line[] => lines.filter((l) => l.msg === 're
 test('a client that hangs up mid-blob gets one access line, marked aborted; a whole answer gets one unmarked', async () => {
   const slow = randomBytes(2 * 1024 * 1024);
   const slowDigest = sha256(slow);
-  fake.route(`/v2/logs/app/blobs/${slowDigest}`, (_req, res) => {
-    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(slow.length), 'Docker-Content-Digest': slowDigest });
-    let sent = 0;
-    const timer = setInterval(() => {
-      if (res.destroyed || sent >= slow.length) {
-        clearInterval(timer);
-        if (!res.destroyed) res.end();
-        return;
-      }
-      res.write(slow.subarray(sent, (sent += 64 * 1024)));
-    }, 20);
-  });
+  fake.route(`/v2/logs/app/blobs/${slowDigest}`, (_req, res) => serveBlobSlowly(res, slow));
   const path = `/v2/example.test/logs/app/blobs/${slowDigest}`;
   await new Promise<void>((resolve) => {
     const req = request(`${sw.url}${path}`, { agent: false }, (res) => {

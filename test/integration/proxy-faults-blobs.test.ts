@@ -6,7 +6,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
-import { serveBlob, sha256 } from '../helpers/fake-upstream.ts';
+import { serveBlob, serveBlobSlowly, sha256 } from '../helpers/fake-upstream.ts';
 import { assertOciError, startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.ts';
 import { waitFor } from '../helpers/proc.ts';
 import { OFF_THREAD_MIN_BYTES } from '../../src/proxy/hash-thread.ts';
@@ -92,17 +92,7 @@ describe('proxy faults: blob streaming (scripted fake upstream)', () => {
       res.on('close', () => {
         upstreamClosedEarly = !res.writableFinished;
       });
-      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(data.length), 'Docker-Content-Digest': digest });
-      // Slow enough that the client's hang-up comes long before the end: 64 KiB every 20 ms.
-      let sent = 0;
-      const timer = setInterval(() => {
-        if (res.destroyed || sent >= data.length) {
-          clearInterval(timer);
-          if (!res.destroyed) res.end();
-          return;
-        }
-        res.write(data.subarray(sent, (sent += 64 * 1024)));
-      }, 20);
+      serveBlobSlowly(res, data);
     });
     await new Promise<void>((resolve) => {
       const req = request(fp.at(`fault/hangup/blobs/${digest}`), { agent: false }, (res) => {
