@@ -4,7 +4,7 @@
 // before forwarding it, which turns the number of SEQUENTIAL round trips into time (added latency / delay).
 // Only 127.0.0.1: the listener takes an OS-chosen port, and the one place it forwards to is the bench upstream.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from '../test/helpers/proc.ts';
 
 /** What one upstream request was for, from its path (distribution-spec "Pull", cosign-formats.md §1, §7.4). */
 export type RequestKind =
@@ -122,15 +122,11 @@ export async function startForwarder(upstreamUrl: string): Promise<Forwarder> {
     if (delayMs > 0) setTimeout(() => forward(req, res, entry), delayMs);
     else forward(req, res, entry);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  const { host } = await listenOnLoopback(server);
 
   return {
-    url: `http://127.0.0.1:${port}`,
-    host: `127.0.0.1:${port}`,
+    url: `http://${host}`,
+    host,
     get delayMs() {
       return delayMs;
     },

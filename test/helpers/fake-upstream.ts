@@ -4,7 +4,8 @@
 // connections, headers that never come. stop() destroys every socket, so a hung answer never holds up a test.
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { listenOnLoopback } from './proc.ts';
 
 /** Answers one request; `attempt` is 1 for the first request on this path, 2 for the next, and so on. */
 export type FakeHandler = (req: IncomingMessage, res: ServerResponse, attempt: number) => void;
@@ -98,11 +99,7 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const { port } = await listenOnLoopback(server);
   return {
     url: `http://127.0.0.1:${port}`,
     route: (path, handler) => void routes.set(path, handler),

@@ -2,7 +2,7 @@
 // readiness probe with a deadline, a graceful stop, and a safety net so nothing outlives the test process.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -86,17 +86,24 @@ export function removeTempDir(dir: string): void {
   tempDirs.delete(dir);
 }
 
+/** Listen on 127.0.0.1 with an OS-chosen port; the answer is the port and `127.0.0.1:PORT`. Every test server
+ * (and the benchmark's forwarder) stays on loopback through this. */
+export async function listenOnLoopback(server: Server): Promise<{ port: number; host: string }> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const addr = server.address();
+  if (addr === null || typeof addr === 'string') throw new Error('listenOnLoopback: the OS returned no TCP address');
+  return { port: addr.port, host: `127.0.0.1:${addr.port}` };
+}
+
 /** Ask the OS for a free TCP port on 127.0.0.1 (listen on port 0, read it, close). */
 export async function freePort(): Promise<number> {
   const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const addr = server.address();
+  const { port } = await listenOnLoopback(server);
   await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (addr === null || typeof addr === 'string') throw new Error('freePort: the OS returned no TCP address');
-  return addr.port;
+  return port;
 }
 
 /** Last `lines` lines of a text file, or '' when it cannot be read. */

@@ -2,14 +2,13 @@
 // the real daemon process (`bin/sigward.mjs serve`), which is what e2e tests with real clients use.
 import { writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createAdaptorServer } from '@hono/node-server';
 import { stringify } from 'yaml';
 import { createApp, type AppDeps, type SigwardApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/log.ts';
-import { removeTempDir, startProcess, tailFile, tempDir } from './proc.ts';
+import { listenOnLoopback, removeTempDir, startProcess, tailFile, tempDir } from './proc.ts';
 
 export interface UpstreamRequest {
   method: string;
@@ -51,14 +50,10 @@ export async function startSigward(config: ConfigInput, deps: AppDeps = {}, env:
     ...deps,
   });
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  const { host } = await listenOnLoopback(server);
   return {
-    url: `http://127.0.0.1:${port}`,
-    host: `127.0.0.1:${port}`,
+    url: `http://${host}`,
+    host,
     configFile,
     app,
     upstreamRequests,

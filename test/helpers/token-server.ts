@@ -6,8 +6,8 @@
 //   POST /token (form grant_type=password&username&password&service&scope)   containerd's OAuth2 flow
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createPrivateKey, randomUUID, sign, type KeyObject } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { makeSigningCert } from './test-certs.ts';
+import { listenOnLoopback } from './proc.ts';
 
 export interface TokenServerOptions {
   /** Directory for the signing key and certificate. */
@@ -157,11 +157,7 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
       else res.destroy(err);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
+  const { port } = await listenOnLoopback(server);
   return {
     url: `http://127.0.0.1:${port}/token`,
     issuer,

@@ -8,6 +8,7 @@ import { startRegistry, type Registry } from '../helpers/registry.ts';
 import { buildImage, pushImage, type TestImage } from '../helpers/images.ts';
 import { startSigward, type RunningSigward } from '../helpers/sigward.ts';
 import { newKey, signBundle, signLegacy } from '../helpers/cosign.ts';
+import { listenOnLoopback } from '../helpers/proc.ts';
 
 const ACCEPT = 'application/vnd.oci.image.manifest.v1+json';
 
@@ -32,8 +33,7 @@ async function startSwitch(target: string): Promise<{ url: string; up: boolean; 
     client.on('error', end);
     upstream.on('error', end);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  sw.url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  sw.url = `http://${(await listenOnLoopback(server)).host}`;
   sw.close = () =>
     new Promise<void>((r) => {
       for (const s of sockets) s.destroy();

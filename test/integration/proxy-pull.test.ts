@@ -7,6 +7,7 @@ import { request } from 'undici';
 import { startRegistry, type Registry } from '../helpers/registry.ts';
 import { buildImage, buildMultiArch, pushImage, type TestImage } from '../helpers/images.ts';
 import { startSigward, type RunningSigward } from '../helpers/sigward.ts';
+import { listenOnLoopback } from '../helpers/proc.ts';
 
 const ACCEPT = [
   'application/vnd.oci.image.manifest.v1+json',
@@ -39,7 +40,7 @@ describe('proxy core against distribution (anonymous upstream)', () => {
       closedConnections++;
       s.destroy();
     });
-    await new Promise<void>((r) => closedPort.listen(0, '127.0.0.1', () => r()));
+    await listenOnLoopback(closedPort);
     sw = await startSigward({
       upstreams: [
         { host: 'example.test', url: reg.url, default: true },

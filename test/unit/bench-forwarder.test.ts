@@ -3,12 +3,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { busyMs, classify, startForwarder, type Forwarder, type Logged } from '../../bench/forwarder.ts';
 import { evaluateTargets } from '../../bench/report.ts';
 import { row } from '../../bench/rows.ts';
 import { readSettings } from '../../bench/settings.ts';
+import { listenOnLoopback } from '../helpers/proc.ts';
 
 const HEX = 'ab'.repeat(32);
 
@@ -50,8 +50,7 @@ describe('the forwarder against a loopback upstream', () => {
       res.writeHead(missing ? 404 : 200, { 'content-type': 'text/plain', 'x-upstream-path': req.url ?? '' });
       res.end(missing ? 'nope' : `body of ${req.url ?? ''}`);
     });
-    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-    fwd = await startForwarder(`http://127.0.0.1:${(upstream.address() as AddressInfo).port}`);
+    fwd = await startForwarder(`http://${(await listenOnLoopback(upstream)).host}`);
   });
   after(async () => {
     await fwd?.stop();

@@ -2,8 +2,9 @@
 // of every request (method, path, headers) and of every TCP connection, so tests can count round trips.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { DEFAULT_LIMITS, type Limits, type UpstreamConfig } from '../../src/config/types.ts';
+import { listenOnLoopback } from '../helpers/proc.ts';
 
 export interface SeenRequest {
   readonly method: string;
@@ -38,9 +39,7 @@ export async function startFake(handler: Handler, tls?: { cert: string; key: str
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const host = `127.0.0.1:${port}`;
+  const { host } = await listenOnLoopback(server);
   return {
     url: `${tls ? 'https' : 'http'}://${host}`,
     host,
