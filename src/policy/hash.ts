@@ -2,7 +2,7 @@
 // it, so it must change whenever a decision could change and should not change otherwise:
 //   in:  default action, host aliases, each rule's name, kind, mode, canonical patterns, key names with their key ids
 //        (sha256 of the SPKI DER: the key material, not the file path), threshold, required, annotations,
-//        matchReference, platforms, signatureRepository;
+//        matchReference, platforms, attachments, signatureRepository;
 //   out: comments, formatting, file paths of keys, unused trust keys, and every ORDER that has no effect: the order of
 //        mappings' fields, of policies (resolution never depends on it: equal-specificity ties are refused), of
 //        patterns, keys and required keys inside a policy (all sets).
@@ -35,6 +35,7 @@ function ruleSemantics(r: CompiledRule): Record<string, unknown> {
     annotations: r.annotations,
     matchReference: r.matchReference,
     platforms: r.platforms,
+    attachments: r.attachments,
     signatureRepository: r.signatureRepository ?? null,
   };
 }

@@ -7,7 +7,7 @@ import { isHost, isRepositoryName, looksLikeHost } from '../oci/reference.ts';
 import { canonicalName } from './hosts.ts';
 import type { HostNames } from './hosts.ts';
 import { NAME_RE } from './trust.ts';
-import type { CompiledRule, DefaultAction, Mode, Platforms } from './types.ts';
+import type { Attachments, CompiledRule, DefaultAction, Mode, Platforms } from './types.ts';
 
 export interface ParsedRule {
   readonly rule: CompiledRule;
@@ -24,8 +24,8 @@ export interface RuleContext {
   readonly hosts: HostNames;
 }
 
-const RULE_KEYS = ['name', 'match', 'keys', 'threshold', 'required', 'annotations', 'matchReference', 'mode', 'platforms', 'signatureRepository', 'allow', 'reject'] as const;
-const SIGNATURE_FIELDS = ['keys', 'threshold', 'required', 'annotations', 'matchReference', 'platforms', 'signatureRepository'] as const;
+const RULE_KEYS = ['name', 'match', 'keys', 'threshold', 'required', 'annotations', 'matchReference', 'mode', 'platforms', 'attachments', 'signatureRepository', 'allow', 'reject'] as const;
+const SIGNATURE_FIELDS = ['keys', 'threshold', 'required', 'annotations', 'matchReference', 'platforms', 'attachments', 'signatureRepository'] as const;
 
 /** Distinct names with the list index each was written at. */
 function readNames(v: unknown, path: Path, problems: Problems, what: string): { name: string; at: number }[] {
@@ -98,6 +98,7 @@ function readSigned(o: Record<string, unknown>, path: Path, problems: Problems, 
     annotations: readAnnotations(o.annotations, [...path, 'annotations'], problems),
     matchReference: readBool(o.matchReference, [...path, 'matchReference'], problems) ?? false,
     platforms: readEnum<Platforms>(o.platforms, [...path, 'platforms'], problems, ['either', 'index', 'child', 'both']) ?? 'either',
+    attachments: readEnum<Attachments>(o.attachments, [...path, 'attachments'], problems, ['pass', 'verify', 'deny']) ?? 'pass',
   };
 }
 

@@ -9,6 +9,11 @@ export type DefaultAction = 'deny' | 'warn' | 'allow';
 export type Mode = 'enforce' | 'warn';
 /** Which manifests of a multi-arch image need their own signature (see platforms.ts for the table). */
 export type Platforms = 'either' | 'index' | 'child' | 'both';
+/** Signature artifacts (cosign `.sig`/`.att`/`.sbom` images, referrer artifacts) of the images a policy covers:
+ * `pass` serves one without a signature of its own once its bytes are proven inert (every layer really is the
+ * signature, attestation or SBOM document its type names, and not an archive), so cosign and podman can verify
+ * through sigward; `verify` treats them like images (they need a signature of their own); `deny` refuses them. */
+export type Attachments = 'pass' | 'verify' | 'deny';
 /** How the gate met the manifest: an image index, an image manifest listed in an index of the same repository that
  * passed with its own signature under this policy (`child`), or any other image manifest (`single`). */
 export type ManifestKind = 'index' | 'child' | 'single';
@@ -34,6 +39,7 @@ export interface SignedRule extends RuleBase {
   /** The signed docker-reference must name the repository being pulled. */
   readonly matchReference: boolean;
   readonly platforms: Platforms;
+  readonly attachments: Attachments;
   /** Where the signatures are stored, when not next to the image (cosign's COSIGN_REPOSITORY). */
   readonly signatureRepository?: { readonly host: string; readonly repository: string };
 }

@@ -1,17 +1,19 @@
 // The signature gate: a manifest (GET or HEAD, by tag or digest) is answered only after the policy's verdict on its
 // digest. One verification per (policy, repository, digest, kind) at a time (single-flight); verdicts are cached,
 // upstream failures are not ("could not verify" is never "verified").
-import { SigwardError } from '../errors.ts';
-import { isAttachmentManifest, isAttachmentTag } from '../oci/cosign-tags.ts';
+import { SigwardError, isSigwardError } from '../errors.ts';
+import { LRUCache } from 'lru-cache';
 import type { Digest } from '../oci/digest.ts';
 import type { ManifestReference } from '../oci/reference.ts';
 import { parseManifest, type ParsedManifest } from '../oci/manifest.ts';
 import type { CompiledPolicy, Decision, ManifestKind, Resolution, SignedRule } from '../policy/types.ts';
 import { verifySignature } from '../verify/index.ts';
+import { attachmentProblem, claimsAttachment } from '../verify/attachment.ts';
 import type { RouteRequest } from '../http/routes.ts';
 import type { Target } from '../http/routing.ts';
 import type { Logger } from '../log.ts';
-import { discoverSignatures, DEFAULT_DISCOVERY_LIMITS, type DiscoveryLimits, type SignatureLocation } from './signatures.ts';
+import { passageOf } from './passage.ts';
+import { discoverSignatures, fetchBlobCapped, DEFAULT_DISCOVERY_LIMITS, type DiscoveryLimits, type SignatureLocation } from './signatures.ts';
 import { SingleFlight } from './single-flight.ts';
 import type { FetchedManifest } from './types.ts';
 import type { ClientProvider } from './service.ts';
@@ -23,7 +25,21 @@ export interface GateDeps {
   readonly verdicts: VerdictCache;
   readonly log: Logger;
   readonly limits?: DiscoveryLimits;
+  readonly attachmentLimits?: AttachmentLimits;
 }
+
+/** What sigward reads to prove a signature artifact inert (its layer blobs, held in memory while checked). An
+ * artifact past these limits is not proven: it is decided by the policy like an image. */
+export interface AttachmentLimits {
+  readonly maxLayers: number;
+  readonly layerBytes: number;
+  readonly totalBytes: number;
+}
+
+export const DEFAULT_ATTACHMENT_LIMITS: AttachmentLimits = { maxLayers: 64, layerBytes: 4 * 1024 * 1024, totalBytes: 16 * 1024 * 1024 };
+/** Attachments proven inert, by `host/repository@digest` (content-addressed: the proof holds for as long as the
+ * bytes are these). Only proofs are remembered; a failed proof is recomputed (it may have been a transient fault). */
+const PROVEN_ENTRIES = 4096;
 
 export interface GateResult {
   readonly decision: Decision;
@@ -32,10 +48,14 @@ export interface GateResult {
 
 export class SignatureGate {
   private readonly flights = new SingleFlight<StoredVerdict>();
+  private readonly proofs = new SingleFlight<string | undefined>();
+  private readonly proven = new LRUCache<string, true>({ max: PROVEN_ENTRIES });
   private readonly limits: DiscoveryLimits;
+  private readonly attachmentLimits: AttachmentLimits;
 
   constructor(private readonly deps: GateDeps) {
     this.limits = deps.limits ?? DEFAULT_DISCOVERY_LIMITS;
+    this.attachmentLimits = deps.attachmentLimits ?? DEFAULT_ATTACHMENT_LIMITS;
   }
 
   /** Signature lookups actually made (after coalescing and caching): tests and the benchmark count them. */
@@ -59,17 +79,33 @@ export class SignatureGate {
     if (d && !d.allow) throw new SigwardError('DENIED', d.message, { reason: d.summary, detail: { policy: d.policyName, outcome: d.outcome } });
   }
 
-  /** Hook for ProxyService: serve, serve with a warning, or throw DENIED / VERIFY_UNAVAILABLE. */
+  /** Hook for ProxyService: serve, serve with a warning, or throw DENIED / VERIFY_UNAVAILABLE / MANIFEST_INVALID.
+   * Served without a verdict only what passage.ts allows: proven-inert signature artifacts and pointer-only indexes. */
   async admit(req: RouteRequest, target: Target, m: FetchedManifest): Promise<void> {
     const tag = req.state.reference !== undefined && !req.state.reference.includes(':') ? req.state.reference : undefined;
-    const parsed = safeParse(m);
-    if (parsed && isAttachmentManifest(parsed)) {
-      // Signatures, attestations and bundles pass: cosign and other verifiers work through sigward. They have no
-      // layer a runtime could execute (every layer is a signature media type).
-      req.state.outcome = 'attachment';
-      return;
+    // Bytes that Go's decoder could read as something else are refused before anything else (502 MANIFEST_INVALID).
+    const parsed = parsedManifest(m);
+    let notInert: string | undefined;
+    if (claimsAttachment(parsed)) {
+      const res = this.deps.policy.resolve(target.upstream.host, target.repository);
+      const mode = res.rule?.kind === 'signed' ? res.rule.attachments : 'verify';
+      if (mode === 'deny' && res.rule !== null) {
+        req.state.outcome = 'attachment-denied';
+        throw new SigwardError('DENIED', `${target.upstream.host}/${target.repository}@${m.digest} is a signature artifact, and policy ${res.rule.name} has attachments: deny`, {
+          reason: 'signature artifacts denied by policy',
+          detail: { policy: res.rule.name, outcome: 'attachment-denied' },
+        });
+      }
+      if (mode === 'pass') {
+        notInert = await this.proveInert(target, m, parsed);
+        if (notInert === undefined) {
+          req.state.outcome = 'attachment';
+          return;
+        }
+        this.deps.log.warn({ reqId: req.state.id, image: `${target.upstream.host}/${target.repository}@${m.digest}`, why: notInert }, 'declared signature artifact not proven inert; the policy decides');
+      }
     }
-    if (tag !== undefined && isAttachmentTag(tag) && parsed?.isIndex) {
+    if (passageOf(parsed, tag, false, EMPTY) === 'attachment-index') {
       // A referrers tag-schema index: a list of pointers; whatever it points to is gated when fetched.
       req.state.outcome = 'attachment-index';
       return;
@@ -77,7 +113,8 @@ export class SignatureGate {
     const { decision } = await this.decide(target, m, parsed, tag, req.state.id);
     req.state.outcome = decision.outcome;
     if (!decision.allow) {
-      throw new SigwardError('DENIED', withHint(decision, parsed, tag), { reason: decision.summary, detail: { policy: decision.policyName, outcome: decision.outcome } });
+      const message = notInert === undefined ? withHint(decision, parsed, tag) : `${decision.message}\nIts layers all declare signature types, but it was not served as a signature artifact: ${notInert}.`;
+      throw new SigwardError('DENIED', message, { reason: decision.summary, detail: { policy: decision.policyName, outcome: decision.outcome } });
     }
     if (decision.wouldDeny) {
       req.res.setHeader('Warning', `299 sigward "${decision.summary.replace(/["\\]/g, "'")}"`);
@@ -85,12 +122,47 @@ export class SignatureGate {
     }
   }
 
+  /** Fetch the layers of a declared signature artifact (each capped and digest-checked, duplicates once) and prove
+   * them inert; the problem when they are not. Upstream failures throw VERIFY_UNAVAILABLE (503, nothing cached). */
+  private async proveInert(target: Target, m: FetchedManifest, parsed: ParsedManifest): Promise<string | undefined> {
+    const key = `${target.upstream.host}/${target.repository}@${m.digest}`;
+    if (this.proven.get(key)) return undefined;
+    return this.proofs.run(key, async () => {
+      const lim = this.attachmentLimits;
+      if (parsed.layers.length > lim.maxLayers) return `it has ${parsed.layers.length} layers, more than the ${lim.maxLayers} sigward reads to prove an artifact`;
+      const client = this.deps.clients.get(target.upstream.host);
+      const blobs = new Map<string, Uint8Array>();
+      let total = 0;
+      for (const layer of parsed.layers) {
+        if (blobs.has(layer.digest)) continue;
+        if (layer.size > lim.layerBytes) return `layer ${layer.digest} is ${layer.size} bytes, more than the ${lim.layerBytes} sigward reads to prove an artifact`;
+        total += layer.size;
+        if (total > lim.totalBytes) return `its layers add up to more than the ${lim.totalBytes} bytes sigward reads to prove an artifact`;
+        try {
+          blobs.set(layer.digest, await fetchBlobCapped(client, target.repository, layer, lim.layerBytes));
+        } catch (e) {
+          if (isSigwardError(e) && (e.code === 'UPSTREAM_TOO_LARGE' || e.code === 'UPSTREAM_DIGEST_MISMATCH' || e.code === 'BLOB_UNKNOWN' || e.code === 'NAME_UNKNOWN')) {
+            return `layer ${layer.digest} could not be read: ${e.message}`;
+          }
+          throw new SigwardError('VERIFY_UNAVAILABLE', `could not read layer ${layer.digest} of ${key} to check it is a signature artifact: ${e instanceof Error ? e.message : String(e)}`, {
+            cause: e,
+            reason: 'artifact check failed upstream',
+            ...(isSigwardError(e) && e.retryAfter !== undefined ? { retryAfter: e.retryAfter } : {}),
+          });
+        }
+      }
+      const problem = attachmentProblem(parsed, blobs);
+      if (problem === undefined) this.proven.set(key, true);
+      return problem;
+    });
+  }
+
   /** The verdict for one fetched manifest (used by the manifest route and by sget). */
-  async decide(target: Target, m: FetchedManifest, parsed: ParsedManifest | undefined, tag: string | undefined, reqId?: string): Promise<GateResult> {
+  async decide(target: Target, m: FetchedManifest, parsed: ParsedManifest, tag: string | undefined, reqId?: string): Promise<GateResult> {
     const policy = this.deps.policy;
     const res = policy.resolve(target.upstream.host, target.repository);
     const repoKey = `${res.host}/${res.repository}`;
-    const isIndex = parsed?.isIndex ?? false;
+    const isIndex = parsed.isIndex;
     const coveredBy = isIndex ? undefined : this.deps.verdicts.coveringIndex(policy.hash, repoKey, m.digest);
     const kind: ManifestKind = isIndex ? 'index' : coveredBy !== undefined ? 'child' : 'single';
     const ctx = { digest: m.digest, kind, ...(tag !== undefined ? { tag } : {}), ...(coveredBy !== undefined ? { coveredBy } : {}) };
@@ -114,7 +186,7 @@ export class SignatureGate {
       return v;
     });
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
-    if (verdict.decision.allow && verdict.decision.coversChildren && parsed) {
+    if (verdict.decision.allow && verdict.decision.coversChildren) {
       this.deps.verdicts.coverChildren(policy.hash, repoKey, m.digest, parsed.manifests.map((d) => d.digest));
     }
     this.logDecision(target, m.digest, verdict.decision, verdict, ms, false, reqId);
@@ -161,23 +233,28 @@ export class SignatureGate {
 const UNSIGNED_OUTCOMES = new Set(['no-signatures', 'no-valid-signature', 'index-only']);
 
 /** A platform manifest fetched by digest with no covering index (e.g. after a restart) gets a hint on what to do. */
-function withHint(d: Decision, parsed: ParsedManifest | undefined, tag: string | undefined): string {
-  if (tag !== undefined || parsed?.isIndex || !UNSIGNED_OUTCOMES.has(d.outcome)) return d.message;
+function withHint(d: Decision, parsed: ParsedManifest, tag: string | undefined): string {
+  if (tag !== undefined || parsed.isIndex || !UNSIGNED_OUTCOMES.has(d.outcome)) return d.message;
   return `${d.message}\nIf this is a platform manifest of a multi-arch image signed at its index (cosign's default), pull the image by its tag or index digest: sigward lets a platform manifest through once a verified index of the same repository lists it.`;
 }
 
-/** Parsed once per fetched manifest object: a revalidated tag and a cached digest hand back the same object. */
-const parsedOf = new WeakMap<FetchedManifest, ParsedManifest | null>();
+const EMPTY: ReadonlyMap<string, Uint8Array> = new Map();
 
-function safeParse(m: FetchedManifest): ParsedManifest | undefined {
+/** Parsed once per fetched manifest object: a revalidated tag and a cached digest hand back the same object. A
+ * refusal is remembered too (the same bytes are refused the same way). */
+const parsedOf = new WeakMap<FetchedManifest, ParsedManifest | SigwardError>();
+
+export function parsedManifest(m: FetchedManifest): ParsedManifest {
   let p = parsedOf.get(m);
   if (p === undefined) {
     try {
       p = parseManifest(m.bytes, m.mediaType);
-    } catch {
-      p = null;
+    } catch (e) {
+      if (!isSigwardError(e)) throw e;
+      p = e;
     }
     parsedOf.set(m, p);
   }
-  return p ?? undefined;
+  if (p instanceof SigwardError) throw p;
+  return p;
 }

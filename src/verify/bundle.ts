@@ -4,7 +4,7 @@
 // transparency-log entries are a later feature: a keyless bundle is `unsupported`, never verified, and tlog or
 // timestamp material on a key-signed bundle is reported in `notEvaluated`.
 import { clip, digestAlgorithm, digestHex } from '../oci/digest.ts';
-import { parseStrictJson } from './json-strict.ts';
+import { parseStrictJson } from '../oci/json-strict.ts';
 import { dssePae, IN_TOTO_PAYLOAD_TYPE, parseDsseEnvelope, type DsseEnvelope } from './dsse.ts';
 import { COSIGN_SIGN_PREDICATE, parseInTotoStatement } from './intoto.ts';
 import { mismatch, noKeyMessage } from './legacy.ts';

@@ -26,7 +26,7 @@ export { parseInTotoStatement, COSIGN_SIGN_PREDICATE, STATEMENT_TYPES } from './
 export type { InTotoStatement, InTotoSubject } from './intoto.ts';
 export { parseSimpleSigning, COSIGN_SIGNATURE_TYPE } from './simple-signing.ts';
 export type { SimpleSigningPayload } from './simple-signing.ts';
-export { parseStrictJson } from './json-strict.ts';
+export { parseStrictJson } from '../oci/json-strict.ts';
 export { decodeStdBase64, verifyMessage, keysThatVerify } from './signature-bytes.ts';
 export type { SignatureScheme } from './signature-bytes.ts';
 export type { Parsed } from './outcome.ts';

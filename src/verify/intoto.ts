@@ -2,7 +2,7 @@
 // cosign `attest` writes Statement v0.1, cosign v3 `sign` writes v1: both are accepted. Duplicate keys are refused
 // (strict JSON); members this check does not use (e.g. `predicate`, absent before cosign v3.0.5) are ignored, as
 // the in-toto spec asks of consumers; members it does use must have the right types.
-import { parseStrictJson } from './json-strict.ts';
+import { parseStrictJson } from '../oci/json-strict.ts';
 import { isObject, jsonType, ok, problem, type Parsed } from './outcome.ts';
 
 export const STATEMENT_TYPES: readonly string[] = ['https://in-toto.io/Statement/v1', 'https://in-toto.io/Statement/v0.1'];

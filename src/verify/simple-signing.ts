@@ -4,7 +4,7 @@
 // `critical.type` must be the cosign constant. cosign itself is laxer (Go's case-insensitive matching, last
 // duplicate wins), but it only ever emits this exact shape, so no genuine cosign signature is refused.
 import { isDigest, type Digest } from '../oci/digest.ts';
-import { parseStrictJson } from './json-strict.ts';
+import { parseStrictJson } from '../oci/json-strict.ts';
 import { isObject, jsonType, ok, problem, unknownField, type Parsed } from './outcome.ts';
 
 export const COSIGN_SIGNATURE_TYPE = 'cosign container image signature';

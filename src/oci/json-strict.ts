@@ -2,13 +2,17 @@
 // encoding/json does the same, so `{"digest":"A","digest":"B"}` could mean different things to different readers
 // of one signed document; containers/image refuses such input and so do we (cosign-formats.md §3.2, §11.1).
 // Also refused: invalid UTF-8 (fatal decoding), a byte-order mark, trailing data, and nesting deeper than 64.
-import { ok, problem, type Parsed } from './outcome.ts';
+
+/** The same shape as verify/'s Parsed<T>: parsers of untrusted bytes answer, they do not throw. */
+export type StrictJson = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly problem: string };
+const ok = (value: unknown): StrictJson => ({ ok: true, value });
+const problem = (text: string): StrictJson => ({ ok: false, problem: text });
 
 const MAX_DEPTH = 64;
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Parse `input` (bytes are decoded as strict UTF-8) into plain JSON values, refusing duplicate object keys. */
-export function parseStrictJson(input: Uint8Array | string): Parsed<unknown> {
+export function parseStrictJson(input: Uint8Array | string): StrictJson {
   let text: string;
   if (typeof input === 'string') {
     text = input;
