@@ -1,0 +1,147 @@
+// What the gate serves WITHOUT a verdict, against a real distribution registry: signature artifacts only once their
+// layer bytes are proven inert, pointer-only indexes only when they are really indexes, and nothing that Go's decoder
+// (containerd, podman) could read as another document. Crafted manifests are pushed byte-exact.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { gzipSync } from 'node:zlib';
+import { request } from 'undici';
+import { startRegistry, type Registry } from '../helpers/registry.ts';
+import { buildImage, pushBlob, pushImage, pushManifest, sha256, OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, type TestImage } from '../helpers/images.ts';
+import { startSigward, type RunningSigward } from '../helpers/sigward.ts';
+import { newKey, signLegacy } from '../helpers/cosign.ts';
+import { makeTar } from '../helpers/tar.ts';
+
+const SIG = 'application/vnd.dev.cosign.simplesigning.v1+json';
+const ACCEPT = `${OCI_MANIFEST}, ${OCI_INDEX}`;
+const sigTag = (digest: string) => `${digest.replace(':', '-')}.sig`;
+
+async function pull(sw: RunningSigward, repo: string, ref: string) {
+  const r = await request(`${sw.url}/v2/example.test/${repo}/manifests/${ref}`, { headers: { accept: ACCEPT } });
+  const body = Buffer.from(await r.body.arrayBuffer());
+  const error = r.statusCode !== 200 ? (JSON.parse(body.toString()) as { errors: { code: string; message: string }[] }).errors[0] : undefined;
+  return { status: r.statusCode, body, error };
+}
+
+describe('gate: signature artifacts and crafted manifests against distribution', () => {
+  let reg: Registry;
+  let sw: RunningSigward;
+  const alice = newKey('alice');
+  let signed: TestImage;
+  const evilTar = makeTar({ 'bin/evil': '#!/bin/sh\necho pwned\n' });
+  const evilTgz = gzipSync(evilTar);
+  const config = Buffer.from('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}');
+  const desc = (mediaType: string, blob: Uint8Array) => `{"mediaType":"${mediaType}","digest":"${sha256(blob)}","size":${blob.length}}`;
+  const crafted: Record<string, { repo: string; json: string; mediaType: string; digest?: string }> = {};
+
+  async function pushRaw(name: string, repo: string, json: string, mediaType: string, tag = 'v1'): Promise<void> {
+    const bytes = Buffer.from(json);
+    await pushManifest(reg, repo, tag, bytes, mediaType);
+    crafted[name] = { repo, json, mediaType, digest: sha256(bytes) };
+  }
+
+  before(async () => {
+    reg = await startRegistry();
+    signed = buildImage({ files: { 'ok.txt': 'signed\n' } });
+    for (const repo of ['apps/signed', 'apps/crafted', 'verify/signed', 'deny/signed', 'childonly/crafted']) {
+      await pushImage(reg, repo, 'v1', signed);
+      await signLegacy(reg, repo, signed.digest, { keys: [alice] });
+      for (const b of [evilTgz, evilTar, config]) await pushBlob(reg, repo, b);
+    }
+    const cfg = desc(OCI_CONFIG, config);
+    // An image manifest: JSON.parse sees a signature layer, Go sees the tar+gzip (last folded key wins).
+    await pushRaw('folded', 'apps/crafted', `{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","config":${cfg},"layers":[${desc(SIG, evilTar)}],"Layers":[${desc(OCI_LAYER_GZIP, evilTgz)}]}`, OCI_MANIFEST);
+    // Honest JSON, lying type: a tar+gzip and a plain tar declared as simple-signing, at a .sig-looking tag.
+    await pushRaw('sig-typed-tgz', 'apps/crafted', `{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","config":${cfg},"layers":[${desc(SIG, evilTgz)}]}`, OCI_MANIFEST, sigTag(signed.digest).replace('.sig', '.att'));
+    await pushRaw('sig-typed-tar', 'apps/crafted', `{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","config":${cfg},"layers":[${desc(SIG, evilTar)}]}`, OCI_MANIFEST, 'tar');
+    // An index type with real layers and a folded "MediaType" (distribution, reading it as Go does, stores an image
+    // manifest; JSON.parse sees an index), under platforms: child where indexes pass unverified, and at a referrers
+    // tag-schema tag. (distribution refuses a plain index-with-layers on push; the unit tests cover that shape.)
+    const confused = `{"schemaVersion":2,"mediaType":"${OCI_INDEX}","MediaType":"${OCI_MANIFEST}","config":${cfg},"layers":[${desc(OCI_LAYER_GZIP, evilTgz)}]}`;
+    await pushRaw('index-with-layers', 'childonly/crafted', confused, OCI_MANIFEST);
+    await pushRaw('referrers-tag-with-layers', 'apps/crafted', confused, OCI_MANIFEST, signed.digest.replace(':', '-'));
+    sw = await startSigward({
+      upstreams: [{ host: 'example.test', url: reg.url }],
+      trust: { keys: { alice: { pem: alice.publicPem } } },
+      policy: {
+        default: 'deny',
+        policies: [
+          { name: 'apps', match: ['example.test/apps/*'], keys: ['alice'] },
+          { name: 'strict-artifacts', match: ['example.test/verify/*'], keys: ['alice'], attachments: 'verify' },
+          { name: 'no-artifacts', match: ['example.test/deny/*'], keys: ['alice'], attachments: 'deny' },
+          { name: 'childonly', match: ['example.test/childonly/*'], keys: ['alice'], platforms: 'child' },
+        ],
+      },
+    });
+  });
+
+  after(async () => {
+    await sw?.stop();
+    await reg?.stop();
+  });
+
+  test('a genuine cosign signature artifact passes without a signature of its own; its proof is remembered', async () => {
+    const before = sw.upstreamRequests.filter((r) => r.url.includes('/blobs/')).length;
+    const r = await pull(sw, 'apps/signed', sigTag(signed.digest));
+    assert.equal(r.status, 200, r.error?.message);
+    const blobGets = sw.upstreamRequests.filter((q) => q.url.includes('/blobs/')).length - before;
+    assert.equal(blobGets, 1, 'the one signature layer was read to prove the artifact');
+    const again = await pull(sw, 'apps/signed', sigTag(signed.digest));
+    assert.equal(again.status, 200);
+    assert.equal(sw.upstreamRequests.filter((q) => q.url.includes('/blobs/')).length - before, 1, 'a proven digest is not re-read');
+    assert.equal((await pull(sw, 'apps/signed', 'v1')).status, 200, 'and the signed image itself');
+  });
+
+  test('folded duplicate "Layers": 502 MANIFEST_INVALID by tag and by digest, not a signature artifact', async () => {
+    for (const ref of ['v1', crafted.folded!.digest!]) {
+      const r = await pull(sw, 'apps/crafted', ref);
+      assert.equal(r.status, 502, r.body.toString());
+      assert.equal(r.error?.code, 'MANIFEST_INVALID');
+      assert.match(r.error!.message, /"Layers".*Go's case-insensitive matching/);
+    }
+  });
+
+  test('layers declared as simple-signing that are a tar+gzip or a tar: denied by the policy, saying why', async () => {
+    const cases: [string, string, RegExp][] = [
+      [sigTag(signed.digest).replace('.sig', '.att'), 'sig-typed-tgz', /gzip-compressed data, which a runtime could unpack/],
+      ['tar', 'sig-typed-tar', /a tar archive, which a runtime could unpack/],
+    ];
+    for (const [ref, name, why] of cases) {
+      for (const at of [ref, crafted[name]!.digest!]) {
+        const r = await pull(sw, 'apps/crafted', at);
+        assert.equal(r.status, 403, r.body.toString());
+        assert.equal(r.error?.code, 'DENIED');
+        assert.match(r.error!.message, why);
+        assert.match(r.error!.message, /not served as a signature artifact/);
+      }
+    }
+  });
+
+  test('an index with layers and a folded MediaType under platforms: child is 502, not an index passed through', async () => {
+    const r = await pull(sw, 'childonly/crafted', 'v1');
+    assert.equal(r.status, 502, r.body.toString());
+    assert.equal(r.error?.code, 'MANIFEST_INVALID');
+    assert.match(r.error!.message, /"MediaType"/);
+  });
+
+  test('a referrers tag-schema tag holding that index-with-layers is 502', async () => {
+    const r = await pull(sw, 'apps/crafted', signed.digest.replace(':', '-'));
+    assert.equal(r.status, 502, r.body.toString());
+    assert.equal(r.error?.code, 'MANIFEST_INVALID');
+  });
+
+  test('attachments: verify — a signature artifact needs a signature of its own (the image still passes)', async () => {
+    const r = await pull(sw, 'verify/signed', sigTag(signed.digest));
+    assert.equal(r.status, 403, r.body.toString());
+    assert.match(r.error!.message, /no signature|no signatures|0 found/i);
+    assert.equal((await pull(sw, 'verify/signed', 'v1')).status, 200);
+  });
+
+  test('attachments: deny — signature artifacts are refused, and nothing is read to decide it', async () => {
+    const before = sw.upstreamRequests.filter((q) => q.url.includes('/blobs/') && q.url.includes('/deny/')).length;
+    const r = await pull(sw, 'deny/signed', sigTag(signed.digest));
+    assert.equal(r.status, 403, r.body.toString());
+    assert.match(r.error!.message, /attachments: deny/);
+    assert.equal(sw.upstreamRequests.filter((q) => q.url.includes('/blobs/') && q.url.includes('/deny/')).length, before);
+    assert.equal((await pull(sw, 'deny/signed', 'v1')).status, 200);
+  });
+});
