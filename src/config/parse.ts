@@ -93,7 +93,7 @@ function parseSecret(o: Record<string, unknown>, path: Path, problems: Problems)
 }
 
 function parseUpstream(v: unknown, path: Path, problems: Problems): UpstreamConfig | undefined {
-  const o = readObj(v, path, problems, ['host', 'aliases', 'url', 'default', 'libraryPrefix', 'auth', 'caFile', 'timeouts', 'retries']);
+  const o = readObj(v, path, problems, ['host', 'aliases', 'url', 'default', 'libraryPrefix', 'auth', 'caFile', 'timeouts', 'retries', 'tokenRealms', 'allowPrivateNetworks']);
   if (!o) {
     if (v === undefined || v === null) problems.add(path, 'must be a mapping with at least `host`');
     return undefined;
@@ -143,6 +143,8 @@ function parseUpstream(v: unknown, path: Path, problems: Problems): UpstreamConf
   };
   const caFile = readString(o.caFile, [...path, 'caFile'], problems);
   if (caFile !== undefined && url?.startsWith('http:')) problems.add([...path, 'caFile'], 'is set but url is plain http://; use https://');
+  const tokenRealms = parseTokenRealms(o.tokenRealms, [...path, 'tokenRealms'], problems);
+  const allowPrivateNetworks = readBool(o.allowPrivateNetworks, [...path, 'allowPrivateNetworks'], problems) ?? false;
   if (host === undefined || url === undefined) return undefined;
   return {
     host,
@@ -154,7 +156,22 @@ function parseUpstream(v: unknown, path: Path, problems: Problems): UpstreamConf
     ...(caFile === undefined ? {} : { caFile }),
     timeouts,
     retries: readInt(o.retries, [...path, 'retries'], problems, { min: 0, max: 10 }) ?? DEFAULT_RETRIES,
+    tokenRealms,
+    allowPrivateNetworks,
   };
+}
+
+/** Hosts of token services that may get an upstream's credentials: `host` or `host:port`, as a URL spells its host. */
+function parseTokenRealms(v: unknown, path: Path, problems: Problems): string[] {
+  return (readList(v, path, problems) ?? []).flatMap((r, i) => {
+    const s = readString(r, [...path, i], problems)?.toLowerCase();
+    if (s === undefined) return [];
+    if (!isHost(s)) {
+      problems.add([...path, i], `must be a host name with an optional port, such as auth.example.com or auth.example.com:8443 (the host of the realm URL, not the URL), got ${JSON.stringify(s)}`);
+      return [];
+    }
+    return [s];
+  });
 }
 
 function parseUpstreams(v: unknown, problems: Problems): UpstreamConfig[] {

@@ -38,6 +38,12 @@ export interface UpstreamConfig {
   readonly timeouts: UpstreamTimeouts;
   /** Retries of idempotent requests on connection errors (not on HTTP errors). */
   readonly retries: number;
+  /** Hosts (`host` or `host:port`, as in a URL) of token services that may receive this upstream's credentials,
+   * besides its own url's host and KNOWN_TOKEN_REALMS. Absent: none. */
+  readonly tokenRealms?: readonly string[];
+  /** Let this upstream's redirects and token realms lead to loopback, private and link-local addresses (its own
+   * url and its tokenRealms are always reachable: the operator named them). Absent: false. */
+  readonly allowPrivateNetworks?: boolean;
 }
 
 export interface Limits {
@@ -106,6 +112,14 @@ export const DEFAULT_SGET: SgetConfig = {
   storeBytes: 10 * 1024 ** 3,
   maxArtifactBytes: 2 * 1024 ** 3,
 };
+
+/** Token services known to belong to a registry, by the host of its url: its credentials may go there without a
+ * tokenRealms entry (Docker Hub's registry hands out tokens from auth.docker.io, GitLab.com's from gitlab.com). */
+export const KNOWN_TOKEN_REALMS: ReadonlyMap<string, readonly string[]> = new Map([
+  ['registry-1.docker.io', ['auth.docker.io']],
+  ['index.docker.io', ['auth.docker.io']],
+  ['registry.gitlab.com', ['gitlab.com']],
+]);
 
 /** Docker Hub goes by several names; a bare `docker.io` upstream answers to all of them. */
 export const DOCKER_HUB_NAMES: readonly string[] = ['docker.io', 'index.docker.io', 'registry-1.docker.io'];

@@ -7,11 +7,15 @@
 // and concurrent fetches of one scope share one request. Once an upstream has challenged with Bearer, later
 // requests for a new repository get their token up front (scope `repository:<repo>:pull`), saving the 401 round
 // trip, as containerd and docker do. Credentials never appear in errors: messages name the upstream and the realm.
+// A realm is the upstream's say-so, so it is checked before anything is sent there (boundary.ts): the credentials go
+// only to the upstream's own host and its tokenRealms, and an anonymous realm elsewhere must be a public address.
 import { LRUCache } from 'lru-cache';
 import type { Dispatcher } from 'undici';
 import type { UpstreamTimeouts } from '../config/types.ts';
 import { SigwardError } from '../errors.ts';
+import { NonPublicAddressError } from './address-guard.ts';
 import { readCapped, readHead } from './body.ts';
+import type { UpstreamBoundary } from './boundary.ts';
 import { parseChallenges } from './challenge.ts';
 import { connectionError, upstreamStatusError, type FailureContext } from './status.ts';
 
@@ -28,6 +32,8 @@ export interface AuthOptions {
   readonly upstream: string;
   /** The upstream's base URL: credentials are not sent to a plain-http realm of an https upstream. */
   readonly upstreamUrl: string;
+  /** Which realms may get the credentials, and which may be asked anonymously (boundary.ts). */
+  readonly boundary: UpstreamBoundary;
   readonly dispatcher: Dispatcher;
   readonly username?: string;
   readonly password?: string;
@@ -134,6 +140,7 @@ export class UpstreamAuthState {
         detail: { upstream: this.opts.upstream },
       });
     }
+    this.opts.boundary.checkRealm(url, this.basicHeader !== undefined);
     return url;
   }
 
@@ -184,6 +191,7 @@ export class UpstreamAuthState {
         bodyTimeout: this.opts.timeouts.bodyMs,
       });
     } catch (e) {
+      if (e instanceof NonPublicAddressError) throw this.opts.boundary.refusedConnection(e.message, ctx, url, e);
       throw connectionError(e, ctx, 'request');
     }
     this.opts.onRequest?.({ method: 'GET', url: ctx.url, status: res.statusCode });

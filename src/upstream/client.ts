@@ -10,6 +10,7 @@ import { baseMediaType, MANIFEST_TYPES, MT } from '../oci/mediatypes.ts';
 import { referenceString, type ManifestReference } from '../oci/reference.ts';
 import { UpstreamAuthState, type OnRequest } from './auth.ts';
 import { contentLength, flatHeaders, header } from './body.ts';
+import { UpstreamBoundary } from './boundary.ts';
 import { upstreamMessage } from './status.ts';
 import { Transport, type BufferedResponse, type UpstreamRequest } from './transport.ts';
 
@@ -104,6 +105,7 @@ export class UpstreamClient {
     this.auth = new UpstreamAuthState({
       upstream: cfg.host,
       upstreamUrl: cfg.url,
+      boundary: new UpstreamBoundary(cfg),
       dispatcher: deps.dispatcher,
       timeouts: cfg.timeouts,
       now: this.now,

@@ -1,4 +1,5 @@
-// All configured upstreams: one UpstreamClient each, sharing one dispatcher (one connection pool per origin).
+// All configured upstreams: one UpstreamClient each, sharing the dispatchers (one connection pool per origin): the
+// direct Agent for what the operator configured, the guarded one for where upstreams point (dispatcher.ts).
 // Secrets (passwords, CA bundles) come through an injected source: `secretsFromLoaded` uses what loadConfig()
 // already read and checked, `secretsFromFiles` reads SecretRefs itself (file or environment variable).
 import { readFileSync } from 'node:fs';
@@ -9,7 +10,8 @@ import { SigwardError } from '../errors.ts';
 import { clip } from '../oci/digest.ts';
 import type { OnRequest } from './auth.ts';
 import { UpstreamClient } from './client.ts';
-import { closeDispatcher, createDispatcher, type DispatcherOptions } from './dispatcher.ts';
+import { UpstreamBoundary } from './boundary.ts';
+import { BoundaryDispatcher, closeDispatcher, createDispatcher, createGuardedDispatcher, type DispatcherOptions } from './dispatcher.ts';
 
 export interface UpstreamSecrets {
   /** The Basic password of an upstream with `auth.kind === 'basic'`. */
@@ -65,8 +67,10 @@ export interface UpstreamsOptions {
   /** Shorthand for `secrets: secretsFromLoaded({ passwords, caPems })` (what loadConfig() returns). */
   readonly passwords?: ReadonlyMap<string, string>;
   readonly caPems?: ReadonlyMap<string, string>;
-  /** An injected dispatcher (tests, fault injection). It is not closed by close(), and caFile trust is then its
-   * owner's business. Default: one Agent from createDispatcher(), owned and closed here. */
+  /** An injected dispatcher (tests, fault injection). It is not closed by close(), and caFile trust and the
+   * connect-time address check (address-guard.ts) are then its owner's business; the request-level checks of
+   * boundary.ts still apply. Default: the Agents of createDispatcher() and createGuardedDispatcher(), owned and
+   * closed here. */
   readonly dispatcher?: Dispatcher;
   readonly dispatcherOptions?: DispatcherOptions;
   readonly now?: () => number;
@@ -75,6 +79,8 @@ export interface UpstreamsOptions {
 
 export class Upstreams {
   readonly dispatcher: Dispatcher;
+  /** The Agent for redirect targets and token realms outside what was configured; none with an injected dispatcher. */
+  private readonly guarded: Dispatcher | undefined;
   private readonly ownsDispatcher: boolean;
   private readonly byName = new Map<string, UpstreamClient>();
   private readonly clients: UpstreamClient[] = [];
@@ -107,10 +113,11 @@ export class Upstreams {
     }
     this.ownsDispatcher = opts.dispatcher === undefined;
     this.dispatcher = opts.dispatcher ?? createDispatcher(upstreams, caPems, opts.dispatcherOptions);
+    this.guarded = opts.dispatcher === undefined ? createGuardedDispatcher(opts.dispatcherOptions) : undefined;
     for (const u of upstreams) {
       const pw = passwords.get(u.host);
       const client = new UpstreamClient(u, {
-        dispatcher: this.dispatcher,
+        dispatcher: this.guarded === undefined ? this.dispatcher : new BoundaryDispatcher(new UpstreamBoundary(u), this.dispatcher, this.guarded),
         limits: opts.limits,
         ...(pw === undefined ? {} : { password: pw }),
         ...(opts.now === undefined ? {} : { now: opts.now }),
@@ -139,6 +146,7 @@ export class Upstreams {
   }
 
   async close(graceMs?: number): Promise<void> {
-    if (this.ownsDispatcher) await closeDispatcher(this.dispatcher, graceMs);
+    if (!this.ownsDispatcher) return;
+    await Promise.all([closeDispatcher(this.dispatcher, graceMs), this.guarded === undefined ? undefined : closeDispatcher(this.guarded, graceMs)]);
   }
 }

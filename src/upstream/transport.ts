@@ -1,14 +1,17 @@
 // One upstream request, end to end: credentials, one repeat after a 401 challenge, redirects followed by hand
 // (the Authorization header only ever goes to the upstream's own origin: a blob redirected to storage must not
-// carry registry credentials, as in Go's net/http and curl), retries of idempotent requests on connection errors
-// that happened before any response, and timeouts from the upstream's config.
+// carry registry credentials, as in Go's net/http and curl; where a redirect may lead at all is boundary.ts's
+// call), retries of idempotent requests on connection errors that happened before any response, and timeouts from
+// the upstream's config.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { UpstreamConfig } from '../config/types.ts';
 import { SigwardError } from '../errors.ts';
+import { NonPublicAddressError } from './address-guard.ts';
 import type { OnRequest, UpstreamAuthState } from './auth.ts';
 import { discard, header, readHead, type RawHeaders } from './body.ts';
+import { UpstreamBoundary } from './boundary.ts';
 import { BodyBrokenError, bufferedRequest } from './buffered.ts';
 import { connectionError, isRetryableConnectionError, upstreamStatusError, type FailureContext, type RequestKind } from './status.ts';
 
@@ -63,8 +66,11 @@ export interface TransportOptions {
 export class Transport {
   readonly origin: string;
   private readonly base: string;
+  /** Which redirects may be followed (boundary.ts). */
+  private readonly boundary: UpstreamBoundary;
 
   constructor(private readonly opts: TransportOptions) {
+    this.boundary = new UpstreamBoundary(opts.cfg);
     const url = new URL(opts.cfg.url);
     this.origin = url.origin;
     this.base = `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
@@ -169,6 +175,7 @@ export class Transport {
         detail: { upstream: this.upstream },
       });
     }
+    this.boundary.checkRedirect(req, from, next);
     return next;
   }
 
@@ -182,6 +189,7 @@ export class Transport {
         return res;
       } catch (e) {
         if (req.signal?.aborted) throw req.signal.reason ?? e;
+        if (e instanceof NonPublicAddressError) throw this.boundary.refusedConnection(e.message, req, url, e);
         const ctx = this.context(req, url, headers.authorization !== undefined);
         // The answer had begun: the upstream got the request, so it is not sent again.
         if (e instanceof BodyBrokenError) throw connectionError(e.cause, ctx, 'body');

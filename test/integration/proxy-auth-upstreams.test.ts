@@ -123,16 +123,23 @@ describe('token (Bearer) upstream', () => {
   let reg: Registry;
   let sw: RunningSigward;
 
+  // The issuer listens on another loopback port than the registry: it is listed as the registry's token service.
+  let realm: string;
+
   before(async () => {
     reg = await startRegistry({ auth: 'token', pass: PASSWORD });
     await pushImage(reg, 'test/single', 'v1', single);
     await pushImage(reg, 'test/multi', 'v1', multi);
+    realm = new URL(reg.tokenServer!.url).host;
     sw = await startSigward(
       {
         upstreams: [
-          { host: 'token.test', url: reg.url, auth: { username: 'testuser', passwordEnv: 'SIGWARD_TEST_UPSTREAM_PW' } },
-          { host: 'badtoken.test', url: reg.url, auth: { username: 'testuser', passwordEnv: 'SIGWARD_TEST_WRONG_PW' } },
-          { host: 'anontoken.test', url: reg.url },
+          { host: 'token.test', url: reg.url, tokenRealms: [realm], auth: { username: 'testuser', passwordEnv: 'SIGWARD_TEST_UPSTREAM_PW' } },
+          { host: 'badtoken.test', url: reg.url, tokenRealms: [realm], auth: { username: 'testuser', passwordEnv: 'SIGWARD_TEST_WRONG_PW' } },
+          { host: 'anontoken.test', url: reg.url, tokenRealms: [realm] },
+          // The same registry without its token service listed: neither the credentials nor an anonymous request go there.
+          { host: 'unlisted.test', url: reg.url, auth: { username: 'testuser', passwordEnv: 'SIGWARD_TEST_UPSTREAM_PW' } },
+          { host: 'anonunlisted.test', url: reg.url },
         ],
         policy: ALLOW_ALL,
       },
@@ -164,7 +171,7 @@ describe('token (Bearer) upstream', () => {
     const issuer = reg.tokenServer!;
     // A fresh sigward: no token cached yet, and no scheme learnt.
     const fresh = await startSigward(
-      { upstreams: [{ host: 'token.test', url: reg.url, auth: { username: 'testuser', passwordEnv: 'PW' } }], policy: ALLOW_ALL },
+      { upstreams: [{ host: 'token.test', url: reg.url, tokenRealms: [realm], auth: { username: 'testuser', passwordEnv: 'PW' } }], policy: ALLOW_ALL },
       {},
       { ...process.env, PW: PASSWORD },
     );
@@ -194,6 +201,20 @@ describe('token (Bearer) upstream', () => {
     const r = await rawGet(`${sw.url}/v2/anontoken.test/test/single/manifests/v1`, { headers: ACCEPT });
     const err = upstreamError(r, 502);
     assert.match(err.message, /refused an anonymous token; configure credentials/);
+  });
+
+  test('a token realm on another host:port that is not listed gets nothing: 502 naming tokenRealms', async () => {
+    const issuer = reg.tokenServer!;
+    issuer.reset();
+    const r = await rawGet(`${sw.url}/v2/unlisted.test/test/single/manifests/v1`, { headers: ACCEPT });
+    const err = upstreamError(r, 502);
+    assert.match(err.message, /not its own host/);
+    assert.ok(err.message.includes(`add tokenRealms: [${realm}] to upstream unlisted.test`), err.message);
+    assertNoSecret(r, PASSWORD);
+    // Anonymously, a loopback realm that is not the upstream's own host is refused too.
+    const anon = await rawGet(`${sw.url}/v2/anonunlisted.test/test/single/manifests/v1`, { headers: ACCEPT });
+    assert.match(upstreamError(anon, 502).message, /loopback address.*tokenRealms/);
+    assert.equal(issuer.count, 0, `the issuer was asked: ${JSON.stringify(issuer.requests)}`);
   });
 });
 

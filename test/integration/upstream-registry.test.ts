@@ -29,6 +29,8 @@ function configFor(reg: Registry, withAuth: boolean): UpstreamConfig {
     libraryPrefix: false,
     auth: withAuth ? { kind: 'basic', username: reg.user ?? '', password: { env: 'UNUSED_IN_TESTS' } } : { kind: 'anonymous' },
     ...(reg.caFile === undefined ? {} : { caFile: reg.caFile }),
+    // The token issuer listens on another loopback port: listed, as a registry's own token service would be.
+    ...(reg.tokenServer === undefined ? {} : { tokenRealms: [new URL(reg.tokenServer.url).host] }),
     timeouts: DEFAULT_TIMEOUTS,
     retries: 1,
   };

@@ -51,8 +51,10 @@ describe('bearer token flow', () => {
     await registry.close();
   });
 
+  // The token fake is another origin on loopback: listed in tokenRealms, as an operator would list a registry's own
+  // token service (boundary.ts; upstream-boundary.test.ts shows what happens without it).
   const client = (now: () => number, withPassword = true, onRequest?: (i: { method: string; url: string; status: number }) => void) =>
-    new UpstreamClient(upstreamConfig(registry.url, withPassword ? { auth: basicAuth } : {}), {
+    new UpstreamClient(upstreamConfig(registry.url, { tokenRealms: [tokens.host], ...(withPassword ? { auth: basicAuth } : {}) }), {
       dispatcher: agent,
       limits: LIMITS,
       now,
@@ -132,7 +134,7 @@ describe('bearer token flow', () => {
   });
 
   test('wrong credentials at the token service -> UPSTREAM_UNAUTHORIZED without the password', async () => {
-    const c = new UpstreamClient(upstreamConfig(registry.url, { auth: basicAuth }), { dispatcher: agent, limits: LIMITS, password: 'wrong' });
+    const c = new UpstreamClient(upstreamConfig(registry.url, { auth: basicAuth, tokenRealms: [tokens.host] }), { dispatcher: agent, limits: LIMITS, password: 'wrong' });
     const e = await rejection(c.getManifest('team/app', tag));
     assert.equal(e.code, 'UPSTREAM_UNAUTHORIZED');
     assert.match(e.message, /token service/);

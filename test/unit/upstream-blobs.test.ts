@@ -63,7 +63,8 @@ describe('UpstreamClient blobs and lists', () => {
       else ociError(res, 404, 'BLOB_UNKNOWN', 'blob unknown to registry');
     });
     agent = new Agent();
-    client = new UpstreamClient(upstreamConfig(registry.url, { auth: { kind: 'basic', username: 'user', password: { env: 'X' } } }), {
+    // The storage fake stands for a CDN but listens on loopback, so this upstream is allowed into private networks.
+    client = new UpstreamClient(upstreamConfig(registry.url, { auth: { kind: 'basic', username: 'user', password: { env: 'X' } }, allowPrivateNetworks: true }), {
       dispatcher: agent,
       limits: LIMITS,
       password: 'secret-pass',
