@@ -2,11 +2,14 @@
 # Installs the real components the test suite and the benchmark run against:
 #   docker-registry (CNCF distribution 2.8, the upstream and the pull-through peer), skopeo, containerd (ctr),
 #   podman (+ crun, fuse-overlayfs, uidmap, conmon), apache2-utils (htpasswd for basic-auth upstreams),
-#   jq and openssl (deterministic test images), curl (client tests), wrk (benchmark load generator).
+#   jq and openssl (deterministic test images), curl (client tests), wrk (benchmark load generator),
+#   golang-go with the OCI image-spec and go-digest sources (the gate's differential test decodes manifests with Go's
+#   encoding/json into the runtimes' own structs; built offline in GOPATH mode from /usr/share/gocode).
 # Idempotent: packages already present are not reinstalled. Needs root (CI and the dev machines run as root).
 set -euo pipefail
 PKGS=(docker-registry skopeo containerd podman crun fuse-overlayfs uidmap conmon golang-github-containers-common
-      apache2-utils jq openssl curl wrk ca-certificates)
+      apache2-utils jq openssl curl wrk ca-certificates
+      golang-go golang-github-opencontainers-image-spec-dev golang-github-opencontainers-go-digest-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
