@@ -13,6 +13,7 @@ import { Upstreams } from './upstream/registry.ts';
 import { SignatureGate } from './proxy/gate.ts';
 import { HashThread } from './proxy/hash-thread.ts';
 import { VerdictCache } from './proxy/verdicts.ts';
+import { discoveryLimits } from './proxy/signatures.ts';
 import { SgetService } from './sget/service.ts';
 import { BlobStore } from './sget/store.ts';
 
@@ -35,6 +36,8 @@ export interface SigwardApp {
   readonly manifests: ManifestService;
   readonly clients: ClientProvider;
   readonly gate: SignatureGate;
+  /** The gate's verdict cache (tests and the benchmark read its size). */
+  readonly verdicts: VerdictCache;
   /** The /sget endpoint (its store and download counter). */
   readonly sget: SgetService;
   close(): Promise<void>;
@@ -57,8 +60,9 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
     allowTtlMs: config.cache.allowTtlMs,
     denyTtlMs: config.cache.denyTtlMs,
     maxEntries: config.cache.verdictEntries,
+    maxBytes: config.cache.verdictMemoryBytes,
   });
-  const gate = new SignatureGate({ policy: loaded.policy, clients: upstreams, verdicts, log: logger });
+  const gate = new SignatureGate({ policy: loaded.policy, clients: upstreams, verdicts, log: logger, limits: discoveryLimits(config.limits) });
   const hashing = new HashThread();
   const proxy = new ProxyService({
     clients: upstreams,
@@ -94,6 +98,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
     manifests,
     clients: upstreams,
     gate,
+    verdicts,
     sget,
     close: async () => {
       await upstreams.close();

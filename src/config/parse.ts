@@ -31,6 +31,7 @@ import {
   type Path,
   type Problem,
 } from './reader.ts';
+import { parseSignatureLimits, SIGNATURE_LIMIT_KEYS } from './signature-limits.ts';
 
 /** Top-level keys; sections owned by other modules are parsed by them (see parseConfigText's `extra`). */
 const TOP_KEYS = ['listen', 'log', 'upstreams', 'limits', 'cache', 'trust', 'policy', 'sget'] as const;
@@ -235,17 +236,20 @@ export function parseConfigText(text: string): ParseResult {
   const log = readObj(top.log, ['log'], problems, ['level']);
   const logLevel = readEnum(log?.level, ['log', 'level'], problems, LOG_LEVELS) ?? 'info';
   const upstreams = parseUpstreams(top.upstreams, problems);
-  const l = readObj(top.limits, ['limits'], problems, ['manifestBytes', 'errorBodyBytes', 'listBytes']);
+  const l = readObj(top.limits, ['limits'], problems, ['manifestBytes', 'errorBodyBytes', 'listBytes', ...SIGNATURE_LIMIT_KEYS]);
   const limits = {
+    ...parseSignatureLimits(l, problems),
     manifestBytes: readSize(l?.manifestBytes, ['limits', 'manifestBytes'], problems, { min: 1024, max: 64 * 1024 ** 2 }) ?? DEFAULT_LIMITS.manifestBytes,
     errorBodyBytes: readSize(l?.errorBodyBytes, ['limits', 'errorBodyBytes'], problems, { min: 256, max: 1024 ** 2 }) ?? DEFAULT_LIMITS.errorBodyBytes,
     listBytes: readSize(l?.listBytes, ['limits', 'listBytes'], problems, { min: 1024, max: 64 * 1024 ** 2 }) ?? DEFAULT_LIMITS.listBytes,
   };
-  const c = readObj(top.cache, ['cache'], problems, ['dir', 'manifestMemory', 'allowTtl', 'denyTtl', 'verdictEntries']);
+  const c = readObj(top.cache, ['cache'], problems, ['dir', 'manifestMemory', 'allowTtl', 'denyTtl', 'verdictEntries', 'verdictMemory']);
   const cache = {
     allowTtlMs: readDuration(c?.allowTtl, ['cache', 'allowTtl'], problems, { min: 0, max: 7 * 24 * 3_600_000 }) ?? DEFAULT_CACHE.allowTtlMs,
     denyTtlMs: readDuration(c?.denyTtl, ['cache', 'denyTtl'], problems, { min: 0, max: 24 * 3_600_000 }) ?? DEFAULT_CACHE.denyTtlMs,
     verdictEntries: readInt(c?.verdictEntries, ['cache', 'verdictEntries'], problems, { min: 1, max: 10_000_000 }) ?? DEFAULT_CACHE.verdictEntries,
+    verdictMemoryBytes:
+      readSize(c?.verdictMemory, ['cache', 'verdictMemory'], problems, { min: 64 * 1024, max: 16 * 1024 ** 3 }) ?? DEFAULT_CACHE.verdictMemoryBytes,
     dir: readString(c?.dir, ['cache', 'dir'], problems) ?? DEFAULT_CACHE.dir,
     manifestMemoryBytes:
       readSize(c?.manifestMemory, ['cache', 'manifestMemory'], problems, { min: 0, max: 16 * 1024 ** 3 }) ?? DEFAULT_CACHE.manifestMemoryBytes,

@@ -46,7 +46,24 @@ export interface UpstreamConfig {
   readonly allowPrivateNetworks?: boolean;
 }
 
-export interface Limits {
+/** What one signature lookup may read (proxy/signatures.ts): a hostile `.sig` image or referrers list must not turn
+ * one pull into thousands of upstream requests or megabytes held per listed layer. */
+export interface SignatureLimits {
+  /** Largest signature layer, bundle blob or referrer manifest read. */
+  readonly signatureBytes: number;
+  /** Most layers in one `.sig` image; one with more is refused whole (cosign's own limit is 1000). */
+  readonly signatureLayers: number;
+  /** Most referrers inspected for one digest. */
+  readonly signatureReferrers: number;
+  /** Most distinct signatures read and verified per lookup; the rest are reported unread. */
+  readonly signaturesPerLookup: number;
+  /** Most bytes of signatures (and referrer manifests) read per lookup. */
+  readonly signatureBytesPerLookup: number;
+  /** Most upstream requests in flight for one lookup. */
+  readonly signatureFetches: number;
+}
+
+export interface Limits extends SignatureLimits {
   /** Largest manifest accepted from an upstream (distribution's own default cap is 4 MiB). */
   readonly manifestBytes: number;
   /** Largest error body read from an upstream (the rest is discarded). */
@@ -66,6 +83,8 @@ export interface CacheConfig {
   readonly denyTtlMs: number;
   /** Most verdicts kept in memory. */
   readonly verdictEntries: number;
+  /** Memory budget for verdicts, as the size of each stored decision (its messages included). */
+  readonly verdictMemoryBytes: number;
 }
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -94,7 +113,19 @@ export interface Config {
 
 export const DEFAULT_TIMEOUTS: UpstreamTimeouts = { connectMs: 10_000, headersMs: 30_000, bodyMs: 60_000 };
 export const DEFAULT_RETRIES = 2;
+// Real cosign images carry one layer per signature and rarely more than a few; cosign itself refuses an image with
+// more than 100 signatures and a `.sig` image with more than 1000 layers. A legacy payload is well under 1 KiB and a
+// bundle a few KiB, so 4 MiB per lookup is 4 blobs of the largest allowed size or hundreds of real ones.
+export const DEFAULT_SIGNATURE_LIMITS: SignatureLimits = {
+  signatureBytes: 1024 * 1024,
+  signatureLayers: 1000,
+  signatureReferrers: 128,
+  signaturesPerLookup: 100,
+  signatureBytesPerLookup: 4 * 1024 * 1024,
+  signatureFetches: 4,
+};
 export const DEFAULT_LIMITS: Limits = {
+  ...DEFAULT_SIGNATURE_LIMITS,
   manifestBytes: 4 * 1024 * 1024,
   errorBodyBytes: 64 * 1024,
   listBytes: 4 * 1024 * 1024,
@@ -106,6 +137,7 @@ export const DEFAULT_CACHE: CacheConfig = {
   allowTtlMs: 10 * 60_000,
   denyTtlMs: 30_000,
   verdictEntries: 100_000,
+  verdictMemoryBytes: 64 * 1024 * 1024,
 };
 
 export const DEFAULT_SGET: SgetConfig = {

@@ -44,18 +44,45 @@ export function describeRequirements(rule: SignedRule, res: Resolution): string 
   return `Policy "${rule.name}" requires ${parts.join(', ')}.`;
 }
 
+/** Signatures listed one per line; past them, identical outcomes are grouped (a hostile image may list thousands). */
+export const MAX_LISTED_SIGNATURES = 10;
+/** Groups of identical outcomes shown after the listed signatures; further ones are merged by reason code. */
+export const MAX_OUTCOME_GROUPS = 5;
+/** Longest line about one signature or group: messages may quote upstream-chosen text. */
+export const MAX_SIGNATURE_LINE = 400;
+
+function clipLine(line: string): string {
+  return line.length <= MAX_SIGNATURE_LINE ? line : `${line.slice(0, MAX_SIGNATURE_LINE - 3)}...`;
+}
+
+function outcomeText(v: SignatureVerdict): string {
+  return v.counted
+    ? `counted (signed by ${list(v.signers)})`
+    : `not counted: ${v.reason ?? 'unknown-key'}${v.message === undefined ? '' : `: ${v.message}`}`;
+}
+
+/** The lines about the signatures seen: the first MAX_LISTED_SIGNATURES one by one, the rest as "and N more (same
+ * reason: …)" per identical outcome, so a denial's size does not grow with the number of signatures listed. */
 export function signatureLines(verdicts: readonly SignatureVerdict[]): string[] {
   if (verdicts.length === 0) return ['No signatures were found for this digest.'];
   const head = `${verdicts.length} signature${verdicts.length === 1 ? '' : 's'} found:`;
-  return [
-    head,
-    ...verdicts.map((v, i) => {
-      const what = v.counted
-        ? `counted (signed by ${list(v.signers)})`
-        : `not counted: ${v.reason ?? 'unknown-key'}${v.message === undefined ? '' : `: ${v.message}`}`;
-      return `  ${i + 1}. ${v.source} [${v.format}]: ${what}`;
-    }),
-  ];
+  const listed = verdicts.slice(0, MAX_LISTED_SIGNATURES).map((v, i) => clipLine(`  ${i + 1}. ${v.source} [${v.format}]: ${outcomeText(v)}`));
+  const groups = new Map<string, { n: number; reason: string }>();
+  for (const v of verdicts.slice(MAX_LISTED_SIGNATURES)) {
+    const text = outcomeText(v);
+    const g = groups.get(text);
+    if (g) g.n++;
+    else groups.set(text, { n: 1, reason: v.counted ? 'counted' : `not counted: ${v.reason ?? 'unknown-key'}` });
+  }
+  const all = [...groups];
+  const grouped = all.slice(0, MAX_OUTCOME_GROUPS).map(([text, g]) => clipLine(`  and ${g.n} more (same ${g.reason === 'counted' ? 'outcome' : 'reason'}: ${text})`));
+  const byReason = new Map<string, { n: number; kinds: number }>();
+  for (const [, g] of all.slice(MAX_OUTCOME_GROUPS)) {
+    const r = byReason.get(g.reason) ?? { n: 0, kinds: 0 };
+    byReason.set(g.reason, { n: r.n + g.n, kinds: r.kinds + 1 });
+  }
+  const merged = [...byReason].map(([reason, r]) => `  and ${r.n} more ${reason} (${r.kinds} different message${r.kinds === 1 ? '' : 's'})`);
+  return [head, ...listed, ...grouped, ...merged];
 }
 
 export interface Outcome {

@@ -2,6 +2,8 @@
 // never reuses an old verdict. Allowed and denied verdicts have their own lifetimes (denials short: images are
 // signed after they are pushed). Upstream failures are never stored here. A second map remembers which image
 // manifests are covered by a verified index of the same repository (multi-arch `either`/`index`).
+// Both are bounded by entries and the verdicts also by bytes: a decision carries its messages (every signature seen
+// and why it did not count), whose size the upstream's signatures decide, not the number of entries.
 import { LRUCache } from 'lru-cache';
 import type { Decision } from '../policy/types.ts';
 
@@ -9,6 +11,8 @@ export interface VerdictOptions {
   readonly allowTtlMs: number;
   readonly denyTtlMs: number;
   readonly maxEntries: number;
+  /** Budget for the stored verdicts as measured by verdictBytes (default 64 MiB). */
+  readonly maxBytes?: number;
 }
 
 export interface StoredVerdict {
@@ -18,13 +22,41 @@ export interface StoredVerdict {
   readonly found: number;
 }
 
+export const DEFAULT_VERDICT_BYTES = 64 * 1024 * 1024;
+
+/** Fixed cost charged per stored verdict and per signature listed in it: object headers, map slots, numbers. */
+const ENTRY_OVERHEAD = 512;
+const SIGNATURE_OVERHEAD = 96;
+
+/** What one verdict costs in memory, approximately: its key and every string it holds at two bytes per character
+ * (V8 keeps non-Latin-1 text as UTF-16), plus fixed overheads. Cheap enough to compute once per verification. */
+export function verdictBytes(key: string, v: StoredVerdict): number {
+  const d = v.decision;
+  let chars = key.length + d.summary.length + d.message.length + d.policyName.length + (d.matchedPattern?.length ?? 0) + d.outcome.length;
+  for (const s of d.signers) chars += s.length;
+  for (const f of v.formats) chars += f.length;
+  let bytes = ENTRY_OVERHEAD + d.perSignature.length * SIGNATURE_OVERHEAD;
+  for (const p of d.perSignature) {
+    chars += p.source.length + (p.message?.length ?? 0) + (p.reason?.length ?? 0);
+    for (const s of p.signers) chars += s.length;
+  }
+  bytes += 2 * chars;
+  return bytes;
+}
+
 export class VerdictCache {
   private readonly verdicts: LRUCache<string, StoredVerdict>;
   /** child key -> the verified index digest that lists it. */
   private readonly covered: LRUCache<string, string>;
 
   constructor(private readonly opts: VerdictOptions) {
-    this.verdicts = new LRUCache<string, StoredVerdict>({ max: opts.maxEntries, ttlAutopurge: false, ttl: Math.max(1, opts.allowTtlMs) });
+    this.verdicts = new LRUCache<string, StoredVerdict>({
+      max: opts.maxEntries,
+      maxSize: opts.maxBytes ?? DEFAULT_VERDICT_BYTES,
+      sizeCalculation: (v, key) => verdictBytes(key, v),
+      ttlAutopurge: false,
+      ttl: Math.max(1, opts.allowTtlMs),
+    });
     this.covered = new LRUCache<string, string>({ max: opts.maxEntries, ttl: Math.max(1, opts.allowTtlMs) });
   }
 
@@ -36,6 +68,8 @@ export class VerdictCache {
     return this.verdicts.get(key);
   }
 
+  /** Store a verdict; one larger than the whole budget is not kept (the next pull verifies again, within the
+   * discovery limits). */
   set(key: string, v: StoredVerdict): void {
     const ttl = v.decision.allow && !v.decision.wouldDeny ? this.opts.allowTtlMs : this.opts.denyTtlMs;
     if (ttl <= 0) return;
@@ -54,5 +88,16 @@ export class VerdictCache {
 
   get size(): number {
     return this.verdicts.size;
+  }
+
+  /** Bytes the stored verdicts account for (verdictBytes of each). */
+  get bytes(): number {
+    return this.verdicts.calculatedSize;
+  }
+
+  /** The accounted size of one stored verdict, or undefined when it is not held. */
+  entryBytes(key: string): number | undefined {
+    const v = this.verdicts.peek(key);
+    return v === undefined ? undefined : verdictBytes(key, v);
   }
 }
