@@ -108,11 +108,14 @@ export class UpstreamBoundary {
   }
 
   /** The error for a connection the address guard refused, with this upstream's name and the setting that allows it. */
-  refusedConnection(message: string, req: { method: string }, url: URL, cause: unknown): SigwardError {
+  refusedConnection(message: string, req: { method: string; kind: RequestKind }, url: URL, cause: unknown): SigwardError {
+    const fix = req.kind === 'token'
+      ? `If that token service belongs to the registry, add tokenRealms: [${url.host}] (or allowPrivateNetworks: true) to upstream ${this.upstream}`
+      : `If that is intended, set allowPrivateNetworks: true for upstream ${this.upstream}`;
     return refused(
-      `upstream ${this.upstream} sent ${req.method} ${url.origin}${url.pathname} to a non-public network: ${message}. If that is intended, set allowPrivateNetworks: true for upstream ${this.upstream}`,
+      `upstream ${this.upstream} sent ${req.method} ${url.origin}${url.pathname} to a non-public network: ${message}. ${fix}`,
       this.upstream,
-      'upstream redirect refused',
+      req.kind === 'token' ? 'upstream token realm refused' : 'upstream redirect refused',
       cause,
     );
   }

@@ -222,7 +222,7 @@ describe('token realms', () => {
     const lit = await untouched('anon lit', () => plain({}).getManifest('lit', tag));
     assert.match(lit.message, /a loopback address that is not its own host/);
     const named = await untouched('anon name', () => guarded({}, {}).getManifest('name', tag));
-    assert.match(named.message, /auth\.example\.test resolves to 127\.0\.0\.1, a loopback address.*allowPrivateNetworks: true/);
+    assert.match(named.message, /auth\.example\.test resolves to 127\.0\.0\.1, a loopback address.*add tokenRealms: \[auth\.example\.test:\d+\] \(or allowPrivateNetworks: true\)/);
   });
 
   test('anonymous: a public realm elsewhere, or any realm with allowPrivateNetworks, is asked without credentials', async () => {
