@@ -236,12 +236,15 @@ export function parseConfigText(text: string): ParseResult {
   const log = readObj(top.log, ['log'], problems, ['level']);
   const logLevel = readEnum(log?.level, ['log', 'level'], problems, LOG_LEVELS) ?? 'info';
   const upstreams = parseUpstreams(top.upstreams, problems);
-  const l = readObj(top.limits, ['limits'], problems, ['manifestBytes', 'errorBodyBytes', 'listBytes', ...SIGNATURE_LIMIT_KEYS]);
+  const l = readObj(top.limits, ['limits'], problems, ['manifestBytes', 'errorBodyBytes', 'listBytes', 'bodyDeadline', 'minBodyRate', 'bodyRateWindow', ...SIGNATURE_LIMIT_KEYS]);
   const limits = {
     ...parseSignatureLimits(l, problems),
     manifestBytes: readSize(l?.manifestBytes, ['limits', 'manifestBytes'], problems, { min: 1024, max: 64 * 1024 ** 2 }) ?? DEFAULT_LIMITS.manifestBytes,
     errorBodyBytes: readSize(l?.errorBodyBytes, ['limits', 'errorBodyBytes'], problems, { min: 256, max: 1024 ** 2 }) ?? DEFAULT_LIMITS.errorBodyBytes,
     listBytes: readSize(l?.listBytes, ['limits', 'listBytes'], problems, { min: 1024, max: 64 * 1024 ** 2 }) ?? DEFAULT_LIMITS.listBytes,
+    bodyDeadlineMs: readDuration(l?.bodyDeadline, ['limits', 'bodyDeadline'], problems, { min: 100, max: 24 * 3_600_000 }) ?? DEFAULT_LIMITS.bodyDeadlineMs,
+    minBodyRate: readSize(l?.minBodyRate, ['limits', 'minBodyRate'], problems, { min: 0, max: 1024 ** 3 }) ?? DEFAULT_LIMITS.minBodyRate,
+    bodyRateWindowMs: readDuration(l?.bodyRateWindow, ['limits', 'bodyRateWindow'], problems, { min: 100, max: 3_600_000 }) ?? DEFAULT_LIMITS.bodyRateWindowMs,
   };
   const c = readObj(top.cache, ['cache'], problems, ['dir', 'manifestMemory', 'allowTtl', 'denyTtl', 'verdictEntries', 'verdictMemory']);
   const cache = {

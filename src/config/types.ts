@@ -70,6 +70,12 @@ export interface Limits extends SignatureLimits {
   readonly errorBodyBytes: number;
   /** Largest tags/list or referrers answer passed through. */
   readonly listBytes: number;
+  /** Longest time one upstream body (blob, manifest, signature) may take from its headers on (upstream/body-watch.ts). */
+  readonly bodyDeadlineMs: number;
+  /** Fewest bytes per second an upstream body must bring in each rate window; 0 turns the check off. */
+  readonly minBodyRate: number;
+  /** The window over which minBodyRate is judged. */
+  readonly bodyRateWindowMs: number;
 }
 
 export interface CacheConfig {
@@ -129,6 +135,10 @@ export const DEFAULT_LIMITS: Limits = {
   manifestBytes: 4 * 1024 * 1024,
   errorBodyBytes: 64 * 1024,
   listBytes: 4 * 1024 * 1024,
+  // An hour moves a 2 GiB layer to a client at ~600 KB/s; the rate check is what stops a dripping upstream early.
+  bodyDeadlineMs: 60 * 60_000,
+  minBodyRate: 4 * 1024,
+  bodyRateWindowMs: 30_000,
 };
 export const DEFAULT_LISTEN: ServerConfig = { host: '127.0.0.1', port: 5050 };
 export const DEFAULT_CACHE: CacheConfig = {

@@ -8,6 +8,7 @@ import type { ServerResponse } from 'node:http';
 import { SigwardError } from '../errors.ts';
 import { digestAlgorithm, type Digest } from '../oci/digest.ts';
 import { API_VERSION_HEADER } from '../http/respond.ts';
+import { release } from '../upstream/body.ts';
 import type { BlobStream } from './types.ts';
 import type { HashThread } from './hash-thread.ts';
 
@@ -65,7 +66,7 @@ export function streamBlob(
       if (finished) return;
       finished = true;
       hash?.abandon();
-      body.destroy();
+      release(body);
       // Once the status line is out, cutting the connection is the only honest signal left.
       if (started) res.destroy(err);
       reject(err);
@@ -74,7 +75,7 @@ export function streamBlob(
       if (!finished) {
         finished = true;
         hash?.abandon();
-        body.destroy();
+        release(body);
         resolve({ bytes, verified: false });
       }
     });
@@ -101,6 +102,8 @@ export function streamBlob(
       held = chunk;
     });
     body.on('error', (e) => {
+      // A body limit (upstream/body-watch.ts) already says which limit fired and what to raise.
+      if (e instanceof SigwardError) return fail(e);
       const code = (e as { code?: unknown }).code;
       const why = code === 'UND_ERR_BODY_TIMEOUT' ? 'it went silent for longer than its timeouts.body' : `the connection broke (${typeof code === 'string' ? code : 'unknown error'})`;
       fail(new SigwardError('UPSTREAM_UNAVAILABLE', `upstream stopped sending blob ${digest} after ${bytes} bytes: ${why}; try again later`, { cause: e, reason: 'upstream unavailable' }));

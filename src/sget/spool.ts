@@ -7,6 +7,7 @@ import { createWriteStream } from 'node:fs';
 import { chmod, unlink } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { SigwardError } from '../errors.ts';
+import { release as releaseBody } from '../upstream/body.ts';
 import { digestAlgorithm, type Digest } from '../oci/digest.ts';
 import type { HashThread, StreamHasher } from '../proxy/hash-thread.ts';
 import type { Logger } from '../log.ts';
@@ -77,7 +78,8 @@ export async function spool(store: BlobStore, r: SpoolRequest, log: Logger): Pro
       await pipeline(blob.body, counted, out);
     } catch (e) {
       if (e instanceof SigwardError) throw e;
-      if (sinkError !== undefined && sinkError !== sourceError) throw storeError(sinkError, `writing ${r.digest} to the store`, store.dir);
+      // (An error the body had before the pipeline began is only on the stream itself, not seen by the listener.)
+      if (sinkError !== undefined && sinkError !== (sourceError ?? blob.body.errored)) throw storeError(sinkError, `writing ${r.digest} to the store`, store.dir);
       throw upstreamBroke(e, r, counted.bytes);
     }
     if (expect !== undefined && counted.bytes !== expect) {
@@ -101,7 +103,9 @@ export async function spool(store: BlobStore, r: SpoolRequest, log: Logger): Pro
     log.info({ image: r.where, digest: r.digest, size: counted.bytes, ms: Math.round(ms), mbps: Math.round(counted.bytes / 1e3 / Math.max(ms, 1)) }, 'sget download verified and stored');
   } catch (e) {
     hasher?.abandon(); // a failure before the digest was asked for (e.g. a short body) must not leave it open
-    blob?.body.destroy();
+    // Bodies given up before their last byte (a size that disagrees, no room in the store) error when destroyed:
+    // releaseBody takes that error, which with no listener would end the daemon.
+    if (blob !== undefined) releaseBody(blob.body);
     await unlink(tmp).catch(() => undefined);
     const err = storeError(e, `storing ${r.digest}`, store.dir);
     log.warn({ image: r.where, digest: r.digest, code: err.code, err: err.message }, 'sget download failed; nothing stored');

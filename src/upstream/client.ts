@@ -9,7 +9,7 @@ import { digestOf, isDigest, matchesDigest, type Digest } from '../oci/digest.ts
 import { baseMediaType, MANIFEST_TYPES, MT } from '../oci/mediatypes.ts';
 import { referenceString, type ManifestReference } from '../oci/reference.ts';
 import { UpstreamAuthState, type OnRequest } from './auth.ts';
-import { contentLength, flatHeaders, header } from './body.ts';
+import { contentLength, flatHeaders, header, release } from './body.ts';
 import { UpstreamBoundary } from './boundary.ts';
 import { upstreamMessage } from './status.ts';
 import { Transport, type BufferedResponse, type UpstreamRequest } from './transport.ts';
@@ -117,6 +117,7 @@ export class UpstreamClient {
       dispatcher: deps.dispatcher,
       auth: this.auth,
       errorBodyBytes: deps.limits.errorBodyBytes,
+      bodyLimits: deps.limits,
       now: this.now,
       ...(deps.onRequest === undefined ? {} : { onRequest: deps.onRequest }),
     });
@@ -188,6 +189,15 @@ export class UpstreamClient {
     };
     const res = await this.transport.send(req);
     if (res.status !== 200 && res.status !== 206) return this.transport.fail(res, req);
+    if (res.status === 206 && opts.range === undefined) {
+      // Part of a blob, answered to a request for all of it: it cannot be checked against the digest and must not
+      // reach a client (or the sget store) as if it were the blob.
+      release(res.body);
+      throw new SigwardError('UPSTREAM_INVALID', `upstream ${this.cfg.host} answered a whole-blob GET of ${this.cfg.host}/${repository}@${digest} with 206 Partial Content (sigward sent no Range); nothing was passed on`, {
+        detail: { upstream: this.cfg.host },
+        reason: 'upstream sent 206 without Range',
+      });
+    }
     const size = contentLength(res.headers);
     return { status: res.status, headers: flatHeaders(res.headers), ...(size === undefined ? {} : { size }), body: res.body };
   }

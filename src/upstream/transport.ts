@@ -11,6 +11,7 @@ import { SigwardError } from '../errors.ts';
 import { NonPublicAddressError } from './address-guard.ts';
 import type { OnRequest, UpstreamAuthState } from './auth.ts';
 import { discard, header, readHead, type RawHeaders } from './body.ts';
+import { watchBodies, type BodyLimits } from './body-watch.ts';
 import { UpstreamBoundary } from './boundary.ts';
 import { BodyBrokenError, bufferedRequest } from './buffered.ts';
 import { connectionError, isRetryableConnectionError, upstreamStatusError, type FailureContext, type RequestKind } from './status.ts';
@@ -59,6 +60,8 @@ export interface TransportOptions {
   readonly dispatcher: Dispatcher;
   readonly auth: UpstreamAuthState;
   readonly errorBodyBytes: number;
+  /** Deadline and minimum rate of every body (limits.bodyDeadline, minBodyRate, bodyRateWindow). */
+  readonly bodyLimits: BodyLimits;
   readonly now: () => number;
   readonly onRequest?: OnRequest;
 }
@@ -68,8 +71,11 @@ export class Transport {
   private readonly base: string;
   /** Which redirects may be followed (boundary.ts). */
   private readonly boundary: UpstreamBoundary;
+  /** The injected dispatcher with every body held to its deadline and minimum rate. */
+  private readonly dispatcher: Dispatcher;
 
   constructor(private readonly opts: TransportOptions) {
+    this.dispatcher = watchBodies(opts.dispatcher, opts.bodyLimits, opts.cfg.host);
     this.boundary = new UpstreamBoundary(opts.cfg);
     const url = new URL(opts.cfg.url);
     this.origin = url.origin;
@@ -82,9 +88,13 @@ export class Transport {
 
   /** Send a request; answers of any status are returned (the caller decides), transport failures are thrown. */
   async send(req: UpstreamRequest): Promise<UpstreamResponse> {
-    const { dispatcher } = this.opts;
+    const { dispatcher } = this;
     const res = await this.exchange(req, async (url, headers) => {
       const r = await dispatcher.request({ ...this.target(req, url, headers), signal: req.signal });
+      // A body can be destroyed with an error (a body limit, a reset) while nobody reads it yet, e.g. while sget
+      // makes room in its store. Its reader still learns of the error (the stream is left errored); this listener
+      // only keeps it from becoming an uncaught exception that would end the daemon.
+      r.body.on('error', ignore);
       return { statusCode: r.statusCode, headers: r.headers, body: r.body, drop: () => discard(r.body) };
     });
     return { status: res.status, headers: res.headers, body: res.body, url: res.url, authenticated: res.authenticated };
@@ -95,7 +105,8 @@ export class Transport {
    * errorBodyBytes (for the message). `overflow` says the body was longer and only its start is held.
    */
   async sendBuffered(req: UpstreamRequest, cap: number): Promise<BufferedResponse> {
-    const { dispatcher, errorBodyBytes } = this.opts;
+    const { dispatcher } = this;
+    const { errorBodyBytes } = this.opts;
     const res = await this.exchange(req, async (url, headers) => {
       const a = await bufferedRequest(dispatcher, {
         ...this.target(req, url, headers),
@@ -203,6 +214,8 @@ export class Transport {
     }
   }
 }
+
+const ignore = (): void => undefined;
 
 /** One answer as the exchange loop sees it: status and headers, the body in whatever form, a way to drop it. */
 interface Trip<B> {
