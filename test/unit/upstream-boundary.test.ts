@@ -132,6 +132,9 @@ describe('redirects', () => {
     const e = await untouched('blob name', () => guarded({}, {}).getBlob('name', digest));
     assert.match(e.message, /cdn\.example\.test resolves to 127\.0\.0\.1, a loopback address/);
     assert.match(e.message, /allowPrivateNetworks: true/);
+    // Manifests and signature blobs are read whole (buffered): the same refusal.
+    await untouched('manifest name', () => guarded({}, {}).getManifest('name', { kind: 'digest', digest }));
+    await untouched('small blob name', () => guarded({}, {}).readBlob('name', digest, 1024));
   });
 
   test('a blob redirect to another, public origin is followed (a CDN)', async () => {
