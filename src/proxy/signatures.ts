@@ -164,6 +164,14 @@ class Lookup {
     return true;
   }
 
+  /** One artifact that could not be had: skipped when understated sizes spent the budget, unreadable when it is
+   * the artifact's own fault (counted as rejected); any other failure fails the whole lookup. */
+  failed(e: unknown, listSource: string, where: string, short: string): void {
+    if (e instanceof BudgetSpent) this.skip(listSource, 'bytes', short);
+    else if (isArtifactProblem(e)) this.unreadable(where, e);
+    else throw unavailable(where, e);
+  }
+
   skip(source: string, cause: SkipCause, where: string): false {
     this.skipped.add(source, cause, where);
     return false;
@@ -252,9 +260,7 @@ async function legacySignatures(lk: Lookup, digest: Digest): Promise<void> {
         const sig: UntrustedLegacySignature = { format: 'legacy', source: where, layerDigest: layer.digest, layerMediaType: layer.mediaType, annotations: layer.annotations, payload };
         out.signatures.push(sig);
       } catch (e) {
-        if (e instanceof BudgetSpent) lk.skip(source, 'bytes', short);
-        else if (isArtifactProblem(e)) lk.unreadable(where, e);
-        else throw unavailable(where, e);
+        lk.failed(e, source, where, short);
       }
     }),
   );
@@ -327,9 +333,7 @@ async function bundleSignatures(lk: Lookup, digest: Digest): Promise<void> {
       try {
         return await lk.fetch(() => bundleLayer(lk, r));
       } catch (e) {
-        if (e instanceof BudgetSpent) lk.skip(listSource, 'bytes', source);
-        else if (isArtifactProblem(e)) lk.unreadable(source, e);
-        else throw unavailable(source, e);
+        lk.failed(e, listSource, source, source);
         return undefined;
       }
     }),
@@ -346,9 +350,7 @@ async function bundleSignatures(lk: Lookup, digest: Digest): Promise<void> {
         const sig: UntrustedBundle = { format: 'bundle', source, manifestDigest: r.digest, bundle };
         out.signatures.push(sig);
       } catch (e) {
-        if (e instanceof BudgetSpent) lk.skip(listSource, 'bytes', source);
-        else if (isArtifactProblem(e)) lk.unreadable(source, e);
-        else throw unavailable(source, e);
+        lk.failed(e, listSource, source, source);
       }
     }),
   );

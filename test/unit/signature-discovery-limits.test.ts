@@ -192,3 +192,13 @@ test('an upstream failure fails the lookup and no further reads are started', as
   await assert.rejects(discover(c, { concurrency: 2 }), (e: unknown) => e instanceof SigwardError && e.code === 'VERIFY_UNAVAILABLE');
   assert.ok(c.reads < 50, `${c.reads} reads`);
 });
+
+test('a .sig image with more layers than limits.signatureLayers is refused whole, naming the limit', async () => {
+  const c = new CountingClient();
+  c.sig(Array.from({ length: 30 }, (_, i) => ({ bytes: junk(i) })));
+  const found = await discover(c, { maxLayers: 20 });
+  assert.equal(c.reads, 0);
+  assert.equal(found.signatures.length, 0);
+  assert.equal(found.unreadable.length, 1);
+  assert.match(found.unreadable[0]!.message, /30 .*limit 20.*\(limits\.signatureLayers; cosign refuses such images too\)$/);
+});
