@@ -57,6 +57,9 @@ function targetSpecs(settings: Settings): TargetSpec[] {
   specs.push({ row: 'sget.cold.mbps', target: '>= 0.3x direct', measure: swOver('direct'), ok: (v) => v >= 0.3 });
   specs.push({ row: 'sget.warm.mbps', target: '>= 0.5x direct', measure: swOver('direct'), ok: (v) => v >= 0.5 });
   specs.push({ row: 'sget.rss.growth', target: '<= 64 MiB', measure: sw, ok: (v) => v <= 64, unit: 'MiB' });
+  // A hostile `.sig` (1000 layers naming one 1 MiB blob) costs one blob GET and a refusal, not 1000 of each.
+  specs.push({ row: 'hostile.sig.ms', target: '< 1000 ms', measure: sw, ok: (v) => v < 1000, unit: 'ms' });
+  specs.push({ row: 'hostile.sig.rss', target: '< 20 MiB', measure: sw, ok: (v) => v < 20, unit: 'MiB' });
   return specs;
 }
 

@@ -10,6 +10,7 @@ import type { Row } from './rows.ts';
 import { statusKiB } from './rss.ts';
 import { blobScenario } from './scenarios/blob.ts';
 import { concurrentScenario } from './scenarios/concurrent.ts';
+import { hostileSigScenario } from './scenarios/hostile-sig.ts';
 import { manifestLoad, manifestScenario } from './scenarios/manifests.ts';
 import { sgetScenario } from './scenarios/sget.ts';
 import { signedColdScenario } from './scenarios/signed-cold.ts';
@@ -56,39 +57,52 @@ async function main(): Promise<void> {
   const starter = new Starter();
   try {
     const stack: Stack = await startStack(starter, settings);
-    const fx: Fixtures = await pushFixtures(stack.upstream, settings, stack.tmp);
-    const sfx: SignedFixtures = await pushSignedFixtures(stack.upstream, stack.key, settings);
-    notes.push(`concurrent scenario: ${fx.blobsNote}`);
-    extra.fixtures = fx;
+    // Fixtures are pushed when the first scenario needing them runs (BENCH_ONLY may select none that do).
+    let fxPushed: Promise<Fixtures> | undefined;
+    const fixtures = (): Promise<Fixtures> =>
+      (fxPushed ??= pushFixtures(stack.upstream, settings, stack.tmp).then((fx) => {
+        notes.push(`concurrent scenario: ${fx.blobsNote}`);
+        extra.fixtures = fx;
+        return fx;
+      }));
+    let sfxPushed: Promise<SignedFixtures> | undefined;
+    const signedFixtures = (): Promise<SignedFixtures> => (sfxPushed ??= pushSignedFixtures(stack.upstream, stack.key, settings));
+    if (settings.only === undefined) {
+      await fixtures();
+      await signedFixtures();
+    }
     extra.sigwardRssIdleMiB = mibOf(stack.sigward.pid);
     // The micro-benchmark runs in this process while the daemons idle; the signature-gate and sget scenarios come
     // after the original three, so those run in the same conditions as in earlier runs.
     const scenarios: [string, (s: Stack) => Promise<Row[]>][] = [
       ['legacy signature checks', () => Promise.resolve(verifyMicroScenario(settings))],
-      ['manifests', (s) => manifestScenario(s, fx, settings)],
-      ['single blob', (s) => blobScenario(s, fx, settings)],
+      ['manifests', async (s) => manifestScenario(s, await fixtures(), settings)],
+      ['single blob', async (s) => blobScenario(s, await fixtures(), settings)],
       ['concurrent blobs', async (s) => {
-        const res = await concurrentScenario(s, fx, settings);
+        const res = await concurrentScenario(s, await fixtures(), settings);
         extra.concurrentRss = res.rss;
         return res.rows;
       }],
-      ['signed manifests', (s) => manifestLoad(s, { ...sfx.warm, id: 'signed', label: 'signed manifest' }, settings)],
+      ['signed manifests', async (s) => manifestLoad(s, { ...(await signedFixtures()).warm, id: 'signed', label: 'signed manifest' }, settings)],
       ['cold signed pulls', async (s) => {
-        const res = await signedColdScenario(s, sfx, settings);
+        const res = await signedColdScenario(s, await signedFixtures(), settings);
         extra.signedCold = res.extra;
         return res.rows;
       }],
-      ['coalescing', (s) => signedHerdScenario(s, sfx, settings)],
+      ['coalescing', async (s) => signedHerdScenario(s, await signedFixtures(), settings)],
       ['sget', async (s) => {
-        const res = await sgetScenario(s, fx, settings);
+        const res = await sgetScenario(s, await fixtures(), settings);
         extra.sgetRss = res.rss;
         extra.sgetColdOverV2 = res.coldOverV2;
         return res.rows;
       }],
+      ['hostile .sig', (s) => hostileSigScenario(s, settings)],
     ];
+    const selected = scenarios.filter(([name]) => settings.only === undefined || settings.only.some((w) => name.toLowerCase().includes(w)));
+    if (selected.length === 0) throw new Error(`BENCH_ONLY=${process.env.BENCH_ONLY ?? ''} selects no scenario; names: ${scenarios.map(([n]) => n).join(', ')}`);
     const rssAfter: Record<string, number> = {};
     extra.sigwardRssAfterMiB = rssAfter;
-    for (const [name, run] of scenarios) {
+    for (const [name, run] of selected) {
       progress(`scenario: ${name} (sigward RSS now ${mibOf(stack.sigward.pid)} MiB)`);
       try {
         rows.push(...(await run(stack)));

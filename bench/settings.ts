@@ -29,6 +29,8 @@ export interface Settings {
   readonly herd: number;
   /** Length of one round of the in-process verification micro-benchmark, ms (>= 1000). */
   readonly microMs: number;
+  /** BENCH_ONLY: run only the scenarios whose name contains one of these (case-insensitive); all when absent. */
+  readonly only?: readonly string[];
 }
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -59,6 +61,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     delayMs: positiveInt(env, 'BENCH_DELAY_MS', 20),
     herd: positiveInt(env, 'BENCH_HERD', 200),
     microMs: 1000,
+    ...(env.BENCH_ONLY ? { only: env.BENCH_ONLY.split(',').map((w) => w.trim().toLowerCase()).filter((w) => w !== '') } : {}),
   };
 }
 
