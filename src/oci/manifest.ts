@@ -52,7 +52,7 @@ function descriptor(v: unknown, where: string): Descriptor {
 }
 
 function invalid(msg: string): SigwardError {
-  return new SigwardError('MANIFEST_INVALID', `manifest is malformed: ${msg}`);
+  return new SigwardError('MANIFEST_INVALID', `manifest is malformed: ${msg}`, { reason: 'malformed manifest' });
 }
 
 /** What a document is, read the way the runtimes read it: the served media type decides, and a body that says (or

@@ -201,7 +201,7 @@ export class SignatureGate {
     const found = await discoverSignatures(loc, digest, this.limits);
     const checks = found.signatures.map((sig) => verifySignature(sig, { digest, keys: rule.keys }));
     for (const u of found.unreadable) {
-      checks.push({ format: u.source.includes('referrer') ? 'bundle' : 'legacy', source: u.source, verified: false, signers: [], reason: 'malformed', message: u.message });
+      checks.push({ format: u.source.includes('referrer') ? 'bundle' : 'legacy', source: u.source, verified: false, signers: [], reason: u.overLimit ? 'over-limit' : 'malformed', message: u.message });
     }
     const decision = this.deps.policy.evaluate(res, checks, ctx);
     return { decision, formats: found.formats, found: checks.length };

@@ -84,9 +84,10 @@ export class SkipLog {
     else this.groups.set(key, { source, cause, count: 1, first: where });
   }
 
-  entries(): { source: string; message: string }[] {
+  entries(): { source: string; message: string; overLimit: true }[] {
     return [...this.groups.values()].map((g) => ({
       source: g.source,
+      overLimit: true as const,
       message: `${g.count} signature${g.count === 1 ? '' : 's'} not read (the first: ${g.first}): ${this.limitText[g.cause]}`,
     }));
   }

@@ -70,7 +70,7 @@ export interface Discovery {
   /** Formats seen, for the decision log: e.g. ['legacy', 'bundle']. */
   readonly formats: string[];
   /** Problems with individual signature artifacts that could not even be read (counted as rejected). */
-  readonly unreadable: { source: string; message: string }[];
+  readonly unreadable: { source: string; message: string; overLimit?: true }[];
 }
 
 /** Longest problem text kept per unreadable artifact: parse errors may quote upstream-chosen names. */

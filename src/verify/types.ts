@@ -51,6 +51,7 @@ export type RejectReason =
   | 'wrong-predicate' // a bundle whose statement is not an image signature
   | 'missing-annotation' // a required `-a key=value` annotation is absent or different
   | 'wrong-reference' // docker-reference does not name the repository when the policy requires it
+  | 'over-limit' // not read: past a per-lookup limit (limits.signaturesPerLookup and friends); never "verified"
   | 'unsupported'; // needs checks this build does not do (certificates, transparency log): never "verified"
 
 /** The outcome of checking ONE signature against a digest and a set of allowed keys. */

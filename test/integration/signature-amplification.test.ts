@@ -82,6 +82,7 @@ describe('a hostile .sig image', () => {
       assert.equal(r.status, 403, r.text);
       assert.equal(blobGets(sw, 'distinct'), 100);
       assert.match(r.text, /900 signatures not read \(the first: layer 101\): over limits\.signaturesPerLookup \(100 /);
+      assert.match(r.text, /not counted: over-limit: 900 signatures not read/, 'signatures past a cap are reported as over-limit, not malformed');
       assert.match(r.text, /and \d+ more \(same reason: not counted: /);
       assert.ok(r.text.length < MAX_BODY, `403 body is ${r.text.length} bytes`);
       const size = entryBytes(sw, 'distinct');
