@@ -10,7 +10,7 @@ import { buildRoutes, sigwardFetch, type Env, type FetchHandler } from './http/r
 import { ManifestService } from './proxy/manifests.ts';
 import { ProxyService, type ClientProvider } from './proxy/service.ts';
 import { Upstreams } from './upstream/registry.ts';
-import { SignatureGate } from './proxy/gate.ts';
+import { attachmentLimits, SignatureGate } from './proxy/gate.ts';
 import { HashThread } from './proxy/hash-thread.ts';
 import { VerdictCache } from './proxy/verdicts.ts';
 import { discoveryLimits } from './proxy/signatures.ts';
@@ -62,7 +62,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
     maxEntries: config.cache.verdictEntries,
     maxBytes: config.cache.verdictMemoryBytes,
   });
-  const gate = new SignatureGate({ policy: loaded.policy, clients: upstreams, verdicts, log: logger, limits: discoveryLimits(config.limits) });
+  const gate = new SignatureGate({ policy: loaded.policy, clients: upstreams, verdicts, log: logger, limits: discoveryLimits(config.limits), attachmentLimits: attachmentLimits(config.limits) });
   const hashing = new HashThread();
   const proxy = new ProxyService({
     clients: upstreams,

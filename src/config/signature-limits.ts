@@ -9,12 +9,15 @@ export const SIGNATURE_LIMIT_KEYS = [
   'signaturesPerLookup',
   'signatureBytesPerLookup',
   'signatureFetches',
+  'attachmentLayers',
+  'attachmentLayerBytes',
+  'attachmentBytes',
 ] as const;
 
 export function parseSignatureLimits(l: Record<string, unknown> | undefined, problems: Problems): SignatureLimits {
   const d = DEFAULT_SIGNATURE_LIMITS;
   const at = (k: (typeof SIGNATURE_LIMIT_KEYS)[number]): ['limits', string] => ['limits', k];
-  const count = (k: 'signatureLayers' | 'signatureReferrers' | 'signaturesPerLookup' | 'signatureFetches', max: number): number =>
+  const count = (k: 'signatureLayers' | 'signatureReferrers' | 'signaturesPerLookup' | 'signatureFetches' | 'attachmentLayers', max: number): number =>
     readInt(l?.[k], at(k), problems, { min: 1, max }) ?? d[k];
   const signatureBytes = readSize(l?.signatureBytes, at('signatureBytes'), problems, { min: 1024, max: 128 * 1024 ** 2 }) ?? d.signatureBytes;
   const perLookup = readSize(l?.signatureBytesPerLookup, at('signatureBytesPerLookup'), problems, { min: 1024, max: 1024 ** 3 });
@@ -29,5 +32,20 @@ export function parseSignatureLimits(l: Record<string, unknown> | undefined, pro
     signaturesPerLookup: count('signaturesPerLookup', 10_000),
     signatureBytesPerLookup,
     signatureFetches: count('signatureFetches', 64),
+    ...attachmentLimits(l, problems),
+  };
+}
+
+function attachmentLimits(l: Record<string, unknown> | undefined, problems: Problems): Pick<SignatureLimits, 'attachmentLayers' | 'attachmentLayerBytes' | 'attachmentBytes'> {
+  const d = DEFAULT_SIGNATURE_LIMITS;
+  const layerBytes = readSize(l?.attachmentLayerBytes, ['limits', 'attachmentLayerBytes'], problems, { min: 1024, max: 1024 ** 3 }) ?? d.attachmentLayerBytes;
+  const total = readSize(l?.attachmentBytes, ['limits', 'attachmentBytes'], problems, { min: 1024, max: 4 * 1024 ** 3 });
+  if (total !== undefined && total < layerBytes) {
+    problems.add(['limits', 'attachmentBytes'], `is ${total} bytes, less than limits.attachmentLayerBytes (${layerBytes} bytes): one layer of the largest size allowed must fit; raise attachmentBytes or lower attachmentLayerBytes`);
+  }
+  return {
+    attachmentLayers: readInt(l?.attachmentLayers, ['limits', 'attachmentLayers'], problems, { min: 1, max: 10_000 }) ?? d.attachmentLayers,
+    attachmentLayerBytes: layerBytes,
+    attachmentBytes: total ?? Math.max(d.attachmentBytes, layerBytes),
   };
 }

@@ -61,6 +61,11 @@ export interface SignatureLimits {
   readonly signatureBytesPerLookup: number;
   /** Most upstream requests in flight for one lookup. */
   readonly signatureFetches: number;
+  /** Proving a signature artifact inert (proxy/gate.ts): most layers read, largest layer, and all layers together.
+   * An artifact past these is not proven and is decided by the policy like an image. */
+  readonly attachmentLayers: number;
+  readonly attachmentLayerBytes: number;
+  readonly attachmentBytes: number;
 }
 
 export interface Limits extends SignatureLimits {
@@ -129,6 +134,10 @@ export const DEFAULT_SIGNATURE_LIMITS: SignatureLimits = {
   signaturesPerLookup: 100,
   signatureBytesPerLookup: 4 * 1024 * 1024,
   signatureFetches: 4,
+  // cosign appends one layer per signature to a `.sig` image; an SBOM attachment is one document, often a few MiB.
+  attachmentLayers: 64,
+  attachmentLayerBytes: 4 * 1024 * 1024,
+  attachmentBytes: 16 * 1024 * 1024,
 };
 export const DEFAULT_LIMITS: Limits = {
   ...DEFAULT_SIGNATURE_LIMITS,

@@ -2,6 +2,7 @@
 // digest. One verification per (policy, repository, digest, kind) at a time (single-flight); verdicts are cached,
 // upstream failures are not ("could not verify" is never "verified").
 import { SigwardError, isSigwardError } from '../errors.ts';
+import { DEFAULT_SIGNATURE_LIMITS, type SignatureLimits } from '../config/types.ts';
 import { LRUCache } from 'lru-cache';
 import type { Digest } from '../oci/digest.ts';
 import type { ManifestReference } from '../oci/reference.ts';
@@ -36,7 +37,11 @@ export interface AttachmentLimits {
   readonly totalBytes: number;
 }
 
-export const DEFAULT_ATTACHMENT_LIMITS: AttachmentLimits = { maxLayers: 64, layerBytes: 4 * 1024 * 1024, totalBytes: 16 * 1024 * 1024 };
+export function attachmentLimits(l: SignatureLimits): AttachmentLimits {
+  return { maxLayers: l.attachmentLayers, layerBytes: l.attachmentLayerBytes, totalBytes: l.attachmentBytes };
+}
+
+export const DEFAULT_ATTACHMENT_LIMITS: AttachmentLimits = attachmentLimits(DEFAULT_SIGNATURE_LIMITS);
 /** Attachments proven inert, by `host/repository@digest` (content-addressed: the proof holds for as long as the
  * bytes are these). Only proofs are remembered; a failed proof is recomputed (it may have been a transient fault). */
 const PROVEN_ENTRIES = 4096;
@@ -129,15 +134,15 @@ export class SignatureGate {
     if (this.proven.get(key)) return undefined;
     return this.proofs.run(key, async () => {
       const lim = this.attachmentLimits;
-      if (parsed.layers.length > lim.maxLayers) return `it has ${parsed.layers.length} layers, more than the ${lim.maxLayers} sigward reads to prove an artifact`;
+      if (parsed.layers.length > lim.maxLayers) return `it has ${parsed.layers.length} layers, more than the ${lim.maxLayers} sigward reads to prove an artifact (limits.attachmentLayers)`;
       const client = this.deps.clients.get(target.upstream.host);
       const blobs = new Map<string, Uint8Array>();
       let total = 0;
       for (const layer of parsed.layers) {
         if (blobs.has(layer.digest)) continue;
-        if (layer.size > lim.layerBytes) return `layer ${layer.digest} is ${layer.size} bytes, more than the ${lim.layerBytes} sigward reads to prove an artifact`;
+        if (layer.size > lim.layerBytes) return `layer ${layer.digest} is ${layer.size} bytes, more than the ${lim.layerBytes} sigward reads to prove an artifact (limits.attachmentLayerBytes)`;
         total += layer.size;
-        if (total > lim.totalBytes) return `its layers add up to more than the ${lim.totalBytes} bytes sigward reads to prove an artifact`;
+        if (total > lim.totalBytes) return `its layers add up to more than the ${lim.totalBytes} bytes sigward reads to prove an artifact (limits.attachmentBytes)`;
         try {
           blobs.set(layer.digest, await fetchBlobCapped(client, target.repository, layer, lim.layerBytes));
         } catch (e) {

@@ -144,4 +144,41 @@ describe('gate: signature artifacts and crafted manifests against distribution',
     assert.equal(sw.upstreamRequests.filter((q) => q.url.includes('/blobs/') && q.url.includes('/deny/')).length, before);
     assert.equal((await pull(sw, 'deny/signed', 'v1')).status, 200);
   });
+
+  test('an artifact past limits.attachmentLayers / attachmentLayerBytes is not proven: the policy decides, and says which limit', async () => {
+    const payload = Buffer.from(`{"critical":{"identity":{"docker-reference":"example.test/apps/limits"},"image":{"docker-manifest-digest":"${signed.digest}"},"type":"cosign container image signature"},"optional":{"n":"2"}}`);
+    await pushBlob(reg, 'apps/limits', config);
+    for (const b of [payload, Buffer.from(payload.toString().replace('"2"', '"3"'))]) await pushBlob(reg, 'apps/limits', b);
+    const two = `{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","config":${desc(OCI_CONFIG, config)},"layers":[${desc(SIG, payload)},${desc(SIG, Buffer.from(payload.toString().replace('"2"', '"3"')))}]}`;
+    await pushRaw('two-layer-sig', 'apps/limits', two, OCI_MANIFEST, 'two');
+    const tight = await startSigward({
+      upstreams: [{ host: 'example.test', url: reg.url }],
+      trust: { keys: { alice: { pem: alice.publicPem } } },
+      policy: { default: 'deny', policies: [{ name: 'apps', match: ['example.test/apps/*'], keys: ['alice'] }] },
+      limits: { attachmentLayers: 1 },
+    });
+    const smallLayers = await startSigward({
+      upstreams: [{ host: 'example.test', url: reg.url }],
+      trust: { keys: { alice: { pem: alice.publicPem } } },
+      policy: { default: 'deny', policies: [{ name: 'apps', match: ['example.test/apps/*'], keys: ['alice'] }] },
+      limits: { attachmentLayerBytes: '1KiB', attachmentBytes: '1KiB' },
+    });
+    try {
+      assert.equal((await pull(sw, 'apps/limits', 'two')).status, 200, 'within the default limits it is proven');
+      const over = await pull(tight, 'apps/limits', 'two');
+      assert.equal(over.status, 403, over.body.toString());
+      assert.match(over.error!.message, /2 layers, more than the 1 .*limits\.attachmentLayers/);
+      assert.equal(tight.upstreamRequests.filter((q) => q.url.includes('/blobs/')).length, 0, 'nothing is read past the layer count');
+      const big = Buffer.from(JSON.stringify({ spdxVersion: 'SPDX-2.3', pad: 'x'.repeat(2000) }));
+      await pushBlob(reg, 'apps/limits', big);
+      await pushRaw('big-sbom', 'apps/limits', `{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","config":${desc(OCI_CONFIG, config)},"layers":[${desc('application/spdx+json', big)}]}`, OCI_MANIFEST, 'sbom');
+      assert.equal((await pull(sw, 'apps/limits', 'sbom')).status, 200, 'an SBOM attachment within the limits is proven');
+      const large = await pull(smallLayers, 'apps/limits', 'sbom');
+      assert.equal(large.status, 403, large.body.toString());
+      assert.match(large.error!.message, /limits\.attachmentLayerBytes/);
+    } finally {
+      await tight.stop();
+      await smallLayers.stop();
+    }
+  });
 });

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { parseConfigText } from '../../src/config/parse.ts';
 import { DEFAULT_CACHE, DEFAULT_SIGNATURE_LIMITS } from '../../src/config/types.ts';
 import { DEFAULT_DISCOVERY_LIMITS, discoveryLimits } from '../../src/proxy/signatures.ts';
+import { attachmentLimits, DEFAULT_ATTACHMENT_LIMITS } from '../../src/proxy/gate.ts';
 
 const UPSTREAM = 'upstreams: [{host: ghcr.io}]';
 
@@ -13,10 +14,21 @@ test('defaults: cosign-sized caps, and the gate gets them', () => {
   assert.ok(config);
   assert.deepEqual(
     Object.fromEntries(Object.keys(DEFAULT_SIGNATURE_LIMITS).map((k) => [k, config.limits[k as keyof typeof DEFAULT_SIGNATURE_LIMITS]])),
-    { signatureBytes: 1024 * 1024, signatureLayers: 1000, signatureReferrers: 128, signaturesPerLookup: 100, signatureBytesPerLookup: 4 * 1024 * 1024, signatureFetches: 4 },
+    {
+      signatureBytes: 1024 * 1024,
+      signatureLayers: 1000,
+      signatureReferrers: 128,
+      signaturesPerLookup: 100,
+      signatureBytesPerLookup: 4 * 1024 * 1024,
+      signatureFetches: 4,
+      attachmentLayers: 64,
+      attachmentLayerBytes: 4 * 1024 * 1024,
+      attachmentBytes: 16 * 1024 * 1024,
+    },
   );
   assert.equal(config.cache.verdictMemoryBytes, DEFAULT_CACHE.verdictMemoryBytes);
   assert.deepEqual(discoveryLimits(config.limits), DEFAULT_DISCOVERY_LIMITS);
+  assert.deepEqual(attachmentLimits(config.limits), DEFAULT_ATTACHMENT_LIMITS);
 });
 
 test('values are read with units and handed to discovery', () => {
@@ -28,11 +40,15 @@ limits:
   signaturesPerLookup: 8
   signatureBytesPerLookup: 256KiB
   signatureFetches: 2
+  attachmentLayers: 3
+  attachmentLayerBytes: 8KiB
+  attachmentBytes: 16KiB
 cache: {verdictMemory: 8MiB}
 `);
   assert.deepEqual(problems, []);
   assert.deepEqual(discoveryLimits(config!.limits), { signatureBytes: 65536, maxLayers: 50, maxReferrers: 16, maxSignatures: 8, lookupBytes: 262144, concurrency: 2 });
   assert.equal(config!.cache.verdictMemoryBytes, 8 * 1024 * 1024);
+  assert.deepEqual(attachmentLimits(config!.limits), { maxLayers: 3, layerBytes: 8192, totalBytes: 16384 });
 });
 
 test('every bad value is a problem with its path and line', () => {
@@ -58,4 +74,12 @@ test('every bad value is a problem with its path and line', () => {
     '9:cache.verdictMemory',
   ].sort());
   assert.match(r.problems.find((p) => p.path === 'limits.signatureBytesPerLookup')!.message, /less than limits\.signatureBytes \(2097152 bytes\)/);
+});
+
+test('attachment limits: bad values and a total below one layer are problems with their lines', () => {
+  const yaml = [UPSTREAM, 'limits:', '  attachmentLayers: 0', '  attachmentLayerBytes: 8MiB', '  attachmentBytes: 4MiB'].join('\n');
+  const r = parseConfigText(yaml);
+  assert.equal(r.config, undefined);
+  assert.deepEqual(r.problems.map((p) => `${p.line}:${p.path}`).sort(), ['3:limits.attachmentLayers', '5:limits.attachmentBytes']);
+  assert.match(r.problems.find((p) => p.path === 'limits.attachmentBytes')!.message, /less than limits\.attachmentLayerBytes \(8388608 bytes\)/);
 });
