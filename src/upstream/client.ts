@@ -11,6 +11,7 @@ import { referenceString, type ManifestReference } from '../oci/reference.ts';
 import { UpstreamAuthState, type OnRequest } from './auth.ts';
 import { contentLength, flatHeaders, header, release } from './body.ts';
 import { UpstreamBoundary } from './boundary.ts';
+import { watchBodies } from './body-watch.ts';
 import { upstreamMessage } from './status.ts';
 import { Transport, type BufferedResponse, type UpstreamRequest } from './transport.ts';
 
@@ -106,7 +107,8 @@ export class UpstreamClient {
       upstream: cfg.host,
       upstreamUrl: cfg.url,
       boundary: new UpstreamBoundary(cfg),
-      dispatcher: deps.dispatcher,
+      // Token answers are upstream bodies too: the same deadline and minimum rate hold for them.
+      dispatcher: watchBodies(deps.dispatcher, deps.limits, cfg.host),
       timeouts: cfg.timeouts,
       now: this.now,
       ...basic,

@@ -88,3 +88,37 @@ describe('body limits on a real exchange', () => {
     assert.deepEqual(caught, []);
   });
 });
+
+describe('body limits on token answers', () => {
+  let tokens: Fake;
+  let registry: Fake;
+  let agent: Agent;
+  before(async () => {
+    // A token service that sends its headers, then one byte now and then, forever (until the connection goes).
+    tokens = await startFake((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{');
+      const t = setInterval(() => res.write(' '), 20);
+      res.on('close', () => clearInterval(t));
+    });
+    registry = await startFake((_req, res) => {
+      res.writeHead(401, { 'www-authenticate': `Bearer realm="${tokens.url}/token",service="s",scope="repository:a/b:pull"`, 'content-type': 'application/json' });
+      res.end('{"errors":[{"code":"UNAUTHORIZED","message":"token needed"}]}');
+    });
+    agent = new Agent();
+  });
+  after(async () => {
+    await agent.close();
+    await tokens.close();
+    await registry.close();
+  });
+
+  test('a token service that drips is cut by the body deadline, like any upstream body', { timeout: 20_000 }, async () => {
+    const c = new UpstreamClient(upstreamConfig(registry.url, { tokenRealms: [tokens.host] }), {
+      dispatcher: agent,
+      limits: { ...LIMITS, bodyDeadlineMs: 200, minBodyRate: 0 },
+    });
+    await assert.rejects(c.getManifest('a/b', { kind: 'tag', tag: 'v1' }), (e: unknown) => isSigwardError(e) && /limits\.bodyDeadline \(200ms\)/.test(e.message));
+    assert.equal(tokens.requests.length, 1);
+  });
+});
