@@ -13,6 +13,7 @@ import { Upstreams } from './upstream/registry.ts';
 import { attachmentLimits, SignatureGate } from './proxy/gate.ts';
 import { HashThread } from './proxy/hash-thread.ts';
 import { VerdictCache } from './proxy/verdicts.ts';
+import { ReferencedBlobs } from './proxy/referenced-blobs.ts';
 import { discoveryLimits } from './proxy/signatures.ts';
 import { SgetService } from './sget/service.ts';
 import { BlobStore } from './sget/store.ts';
@@ -64,6 +65,9 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
   });
   const gate = new SignatureGate({ policy: loaded.policy, clients: upstreams, verdicts, log: logger, limits: discoveryLimits(config.limits), attachmentLimits: attachmentLimits(config.limits) });
   const hashing = new HashThread();
+  // Kept next to the sget store: an unusable cache.dir degrades to memory only (logged), never stops the daemon.
+  const referenced =
+    config.blobs.serve === 'referenced' ? new ReferencedBlobs({ entries: config.blobs.entries, file: join(config.cache.dir, 'referenced-blobs.txt'), log: logger }) : undefined;
   const proxy = new ProxyService({
     clients: upstreams,
     manifests,
@@ -71,6 +75,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
     log: logger,
     admit: (req, target, m) => gate.admit(req, target, m),
     preflight: (target, ref) => gate.preflight(target, ref),
+    ...(referenced === undefined ? {} : { referenced }),
   });
   // The store is opened on the first sget request, so an unusable cache.dir never stops the daemon (sget then 503s).
   const store = new BlobStore({
@@ -104,6 +109,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
       await upstreams.close();
       await hashing.close();
       await store.flush(); // seals of fresh downloads are on disk before the process goes
+      await referenced?.flush();
     },
   };
 }

@@ -3,6 +3,7 @@
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import { isHost } from '../oci/reference.ts';
 import {
+  DEFAULT_BLOBS,
   DEFAULT_CACHE,
   DEFAULT_LIMITS,
   DEFAULT_LISTEN,
@@ -10,6 +11,7 @@ import {
   DEFAULT_SGET,
   DEFAULT_TIMEOUTS,
   DOCKER_HUB_NAMES,
+  type BlobsConfig,
   type Config,
   type LogLevel,
   type SecretRef,
@@ -34,7 +36,7 @@ import {
 import { parseSignatureLimits, SIGNATURE_LIMIT_KEYS } from './signature-limits.ts';
 
 /** Top-level keys; sections owned by other modules are parsed by them (see parseConfigText's `extra`). */
-const TOP_KEYS = ['listen', 'log', 'upstreams', 'limits', 'cache', 'trust', 'policy', 'sget'] as const;
+const TOP_KEYS = ['listen', 'log', 'upstreams', 'limits', 'cache', 'trust', 'policy', 'sget', 'blobs'] as const;
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export interface ParsedYaml {
@@ -200,6 +202,15 @@ function parseUpstreams(v: unknown, problems: Problems): UpstreamConfig[] {
   return out;
 }
 
+/** The `blobs` section: which /v2/ blobs are served. */
+function parseBlobs(v: unknown, problems: Problems): BlobsConfig {
+  const o = readObj(v, ['blobs'], problems, ['serve', 'entries']);
+  return {
+    serve: readEnum<BlobsConfig['serve']>(o?.serve, ['blobs', 'serve'], problems, ['all', 'referenced']) ?? DEFAULT_BLOBS.serve,
+    entries: readInt(o?.entries, ['blobs', 'entries'], problems, { min: 1000, max: 100_000_000 }) ?? DEFAULT_BLOBS.entries,
+  };
+}
+
 /** The `sget` section: the verified-download store's disk budget and the largest artifact it takes. */
 function parseSget(v: unknown, problems: Problems): SgetConfig {
   const o = readObj(v, ['sget'], problems, ['storeSize', 'maxArtifactSize']);
@@ -258,7 +269,8 @@ export function parseConfigText(text: string): ParseResult {
       readSize(c?.manifestMemory, ['cache', 'manifestMemory'], problems, { min: 0, max: 16 * 1024 ** 3 }) ?? DEFAULT_CACHE.manifestMemoryBytes,
   };
   const sget = parseSget(top.sget, problems);
+  const blobs = parseBlobs(top.blobs, problems);
   const config: Config | undefined =
-    problems.empty && listen !== undefined ? { listen, logLevel, upstreams, limits, cache, sget } : undefined;
+    problems.empty && listen !== undefined ? { listen, logLevel, upstreams, limits, cache, sget, blobs } : undefined;
   return { config, raw, problems: problems.list, collector: problems };
 }

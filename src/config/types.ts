@@ -113,7 +113,15 @@ export interface SgetConfig {
   readonly maxArtifactBytes: number;
 }
 
+/** Which /v2/ blobs are served: `all` (by digest, no policy), or only those listed by a manifest sigward allowed
+ * in the same repository (`referenced`; remembered for up to `entries` blobs, across restarts). */
+export interface BlobsConfig {
+  readonly serve: 'all' | 'referenced';
+  readonly entries: number;
+}
+
 export interface Config {
+  readonly blobs: BlobsConfig;
   readonly listen: ServerConfig;
   readonly logLevel: LogLevel;
   readonly upstreams: readonly UpstreamConfig[];
@@ -158,6 +166,9 @@ export const DEFAULT_CACHE: CacheConfig = {
   verdictEntries: 100_000,
   verdictMemoryBytes: 64 * 1024 * 1024,
 };
+
+// 200k blobs is the layers and configs of some 20k images; an entry costs ~200 bytes of memory.
+export const DEFAULT_BLOBS: BlobsConfig = { serve: 'all', entries: 200_000 };
 
 export const DEFAULT_SGET: SgetConfig = {
   storeBytes: 10 * 1024 ** 3,

@@ -26,6 +26,8 @@ export interface ParsedManifest {
   readonly config?: Descriptor;
   readonly subject?: Descriptor;
   readonly artifactType?: string;
+  /** Every blob a client may fetch for it: config, layers, schema 1 fsLayers. */
+  readonly blobs: readonly Digest[];
 }
 
 function descriptor(v: unknown, where: string): Descriptor {
@@ -95,6 +97,18 @@ function kindOf(o: Record<string, unknown>, mediaType: string): DocumentKind {
   return 'other';
 }
 
+/** Schema 1 `fsLayers[].blobSum`: the blobs podman fetches for such a manifest. */
+function fsLayers(v: unknown, maxEntries: number): Digest[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw invalid('fsLayers is not a list');
+  if (v.length > maxEntries) throw invalid(`fsLayers has ${v.length} entries (limit ${maxEntries}); refused, not walked`);
+  return v.map((e, i) => {
+    const sum = typeof e === 'object' && e !== null ? (e as Record<string, unknown>).blobSum : undefined;
+    if (typeof sum !== 'string' || !isDigest(sum)) throw invalid(`fsLayers[${i}].blobSum is not a sha256/sha512 digest`);
+    return sum;
+  });
+}
+
 /** Parse manifest bytes. `contentType` is the type the registry served it as (umoci manifests lack `mediaType`).
  * `maxEntries` caps layers/manifests so an absurd manifest is refused, not walked.
  * Read as Go's encoding/json reads it or refused (MANIFEST_INVALID): strict JSON (no duplicate keys, strict UTF-8),
@@ -124,13 +138,16 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
     return v.map((d, i) => descriptor(d, `${key}[${i}]`));
   };
   if (present(o, 'artifactType') && typeof o.artifactType !== 'string') throw invalid('artifactType is not a string');
+  const layers = list('layers');
+  const config = present(o, 'config') ? descriptor(o.config, 'config') : undefined;
   return {
     mediaType,
     kind,
     isIndex: kind === 'index',
-    layers: list('layers'),
+    layers,
     manifests: list('manifests'),
-    ...(present(o, 'config') ? { config: descriptor(o.config, 'config') } : {}),
+    blobs: [...(config === undefined ? [] : [config.digest]), ...layers.map((l) => l.digest), ...fsLayers(o.fsLayers, maxEntries)],
+    ...(config !== undefined ? { config } : {}),
     ...(present(o, 'subject') ? { subject: descriptor(o.subject, 'subject') } : {}),
     ...(typeof o.artifactType === 'string' ? { artifactType: o.artifactType } : {}),
   };

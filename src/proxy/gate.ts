@@ -6,7 +6,8 @@ import { DEFAULT_SIGNATURE_LIMITS, type SignatureLimits } from '../config/types.
 import { LRUCache } from 'lru-cache';
 import type { Digest } from '../oci/digest.ts';
 import type { ManifestReference } from '../oci/reference.ts';
-import { parseManifest, type ParsedManifest } from '../oci/manifest.ts';
+import type { ParsedManifest } from '../oci/manifest.ts';
+import { parsedManifest } from './parsed-manifest.ts';
 import type { CompiledPolicy, Decision, ManifestKind, Resolution, SignedRule } from '../policy/types.ts';
 import { verifySignature } from '../verify/index.ts';
 import { attachmentProblem, claimsAttachment } from '../verify/attachment.ts';
@@ -244,22 +245,3 @@ function withHint(d: Decision, parsed: ParsedManifest, tag: string | undefined):
 }
 
 const EMPTY: ReadonlyMap<string, Uint8Array> = new Map();
-
-/** Parsed once per fetched manifest object: a revalidated tag and a cached digest hand back the same object. A
- * refusal is remembered too (the same bytes are refused the same way). */
-const parsedOf = new WeakMap<FetchedManifest, ParsedManifest | SigwardError>();
-
-export function parsedManifest(m: FetchedManifest): ParsedManifest {
-  let p = parsedOf.get(m);
-  if (p === undefined) {
-    try {
-      p = parseManifest(m.bytes, m.mediaType);
-    } catch (e) {
-      if (!isSigwardError(e)) throw e;
-      p = e;
-    }
-    parsedOf.set(m, p);
-  }
-  if (p instanceof SigwardError) throw p;
-  return p;
-}

@@ -7,7 +7,9 @@ import type { Target } from '../http/routing.ts';
 import type { Logger } from '../log.ts';
 import { streamBlob } from './blobs.ts';
 import type { HashThread } from './hash-thread.ts';
+import { parsedManifest } from './parsed-manifest.ts';
 import type { ManifestService } from './manifests.ts';
+import type { ReferencedBlobs } from './referenced-blobs.ts';
 import type { FetchedManifest, ListAnswer, RegistryClient } from './types.ts';
 
 export interface ClientProvider {
@@ -44,6 +46,8 @@ export class ProxyService implements ProxyHandlers {
       admit: (req: RouteRequest, target: Target, m: FetchedManifest) => Promise<void>;
       /** Refuses before anything is fetched when no manifest of this repository can pass (throws DENIED). */
       preflight: (target: Target, ref: import('../oci/reference.ts').ManifestReference) => void;
+      /** `blobs: { serve: referenced }`: the blobs of manifests served; others are refused. Absent: every blob. */
+      referenced?: ReferencedBlobs;
     },
   ) {}
 
@@ -54,12 +58,25 @@ export class ProxyService implements ProxyHandlers {
     req.state.digest = m.digest;
     await this.deps.admit(req, target, m);
     checkAcceptable(m, req.accept, req.state.image ?? target.repository);
+    this.deps.referenced?.add(target.upstream.host, target.repository, parsedManifest(m).blobs);
     writeBytes(req.res, 200, manifestHeaders(m), m.bytes, req.method);
   }
 
   async blob(req: RouteRequest, route: { digest: import('../oci/digest.ts').Digest }, target: Target): Promise<void> {
     const client = this.deps.clients.get(target.upstream.host);
     req.state.digest = route.digest;
+    const referenced = this.deps.referenced;
+    if (referenced !== undefined) {
+      await referenced.ready;
+      if (!referenced.has(target.upstream.host, target.repository, route.digest)) {
+        req.state.outcome = 'blob-not-referenced';
+        throw new SigwardError(
+          'DENIED',
+          `blob ${route.digest} of ${target.upstream.host}/${target.repository} is not listed by any manifest sigward has served from this repository, and blobs.serve is referenced: pull the image (by tag or digest) through sigward first, then its blobs are served`,
+          { reason: 'blob not referenced by an allowed manifest' },
+        );
+      }
+    }
     if (req.method === 'HEAD') {
       const h = await client.headBlob(target.repository, route.digest);
       const headers: Record<string, string> = {

@@ -4,7 +4,7 @@
 // verified store file, downloaded once per digest if absent (spool.ts) -> bytes to the client. Every refusal comes
 // before the status line, so `curl -f` exits non-zero and writes nothing.
 import { SigwardError } from '../errors.ts';
-import { parseManifest } from '../oci/manifest.ts';
+import { parsedManifest } from '../proxy/parsed-manifest.ts';
 import { imageRef, referenceString } from '../oci/reference.ts';
 import type { RouteRequest, SgetHandler } from '../http/routes.ts';
 import type { Router, Target } from '../http/routing.ts';
@@ -106,7 +106,7 @@ export class SgetService implements SgetHandler {
     if (ref.kind === 'tag') preflightTag(this.deps.policy, target, ref.tag);
     const m = await this.deps.manifests.get(this.deps.clients.get(host), host, target.repository, ref);
     req.state.digest = m.digest;
-    const parsed = parseManifest(m.bytes, m.mediaType);
+    const parsed = parsedManifest(m);
     const tag = ref.kind === 'tag' ? ref.tag : undefined;
     const { decision } = await this.deps.gate.decide(target, m, parsed, tag, req.state.id);
     req.state.outcome = decision.outcome;
