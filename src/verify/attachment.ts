@@ -74,8 +74,12 @@ const DOCUMENTS: ReadonlyMap<string, DocumentCheck> = new Map([
   ['application/vnd.cyclonedx+xml', text],
 ]);
 
+/** Sigstore bundle layer types: cosign writes `application/vnd.dev.sigstore.bundle.v0.3+json`; sigstore-go also reads
+ * `application/vnd.dev.sigstore.bundle+json;version=0.N`. */
+const BUNDLE_LAYER_RE = /^application\/vnd\.dev\.sigstore\.bundle(\.v0\.\d+\+json|\+json;\s*version=0\.\d+)$/;
+
 function checkFor(mediaType: string): DocumentCheck | undefined {
-  if (mediaType.startsWith(MT.sigstoreBundlePrefix) && mediaType.endsWith('+json')) return bundle;
+  if (BUNDLE_LAYER_RE.test(mediaType)) return bundle;
   return DOCUMENTS.get(mediaType);
 }
 

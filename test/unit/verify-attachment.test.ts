@@ -124,6 +124,7 @@ describe('attachment proof', () => {
       { mediaType: SIG, blob: PAYLOAD },
       { mediaType: 'application/vnd.dsse.envelope.v1+json', blob: dsse },
       { mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json', blob: bundle },
+      { mediaType: 'application/vnd.dev.sigstore.bundle+json;version=0.2', blob: bundle },
       { mediaType: 'application/vnd.in-toto+json', blob: new TextEncoder().encode('{"_type":"https://in-toto.io/Statement/v1"}') },
       { mediaType: 'text/spdx', blob: new TextEncoder().encode('SPDXVersion: SPDX-2.3\nDataLicense: CC0-1.0\n') },
       { mediaType: 'application/spdx+json', blob: new TextEncoder().encode('{"spdxVersion":"SPDX-2.3"}') },
@@ -132,6 +133,7 @@ describe('attachment proof', () => {
   });
 
   test('only image manifests whose every layer has an attachment type claim to be attachments', () => {
+    assert.equal(claimsAttachment(artifact([{ mediaType: 'application/vnd.dev.sigstore.bundle.tar+gzip', blob: PAYLOAD }]).parsed), false);
     assert.equal(claimsAttachment(artifact([{ mediaType: SIG, blob: PAYLOAD }, { mediaType: 'application/vnd.oci.image.layer.v1.tar', blob: PAYLOAD }]).parsed), false);
     assert.equal(claimsAttachment(artifact([]).parsed), false);
   });
