@@ -2,6 +2,7 @@
 // way to set a custom HTTP reason phrase (the one text containerd shows on a refusal).
 import type { ServerResponse } from 'node:http';
 import { HTTP_MAPPING, SigwardError, isSigwardError } from '../errors.ts';
+import { clip } from '../util/clip.ts';
 
 export const API_VERSION_HEADER = { 'Docker-Distribution-API-Version': 'registry/2.0' } as const;
 
@@ -15,16 +16,12 @@ export function asSigwardError(e: unknown): SigwardError {
   return new SigwardError('INTERNAL', 'internal error in sigward (see its log for details)', { cause: e });
 }
 
-/** A reason phrase must be ASCII without CR/LF; keep it short. */
-export function safeReason(text: string): string {
-  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 120);
-}
-
 export function errorResponse(err: SigwardError): { status: number; reason: string | undefined; body: OciErrorBody; headers: Record<string, string> } {
   const map = HTTP_MAPPING[err.code];
   const headers: Record<string, string> = { ...API_VERSION_HEADER, 'Content-Type': 'application/json; charset=utf-8' };
   if (err.retryAfter !== undefined) headers['Retry-After'] = String(Math.max(0, Math.ceil(err.retryAfter)));
-  const reason = err.reason === undefined ? undefined : safeReason(`${defaultReason(map.status)} (${err.reason})`);
+  // A reason phrase must be ASCII without CR/LF; keep it short.
+  const reason = err.reason === undefined ? undefined : clip(`${defaultReason(map.status)} (${err.reason})`, 120, { marker: '' });
   const detail = err.detail && Object.keys(err.detail).length > 0 ? err.detail : undefined;
   return { status: map.status, reason, body: { errors: [{ code: map.oci, message: err.message, ...(detail ? { detail } : {}) }] }, headers };
 }

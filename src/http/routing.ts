@@ -4,7 +4,7 @@
 //   /v2/<repo>/…               docker `registry-mirrors`: the default upstream (Docker Hub), `library/` for one segment
 // Only configured upstreams are ever contacted: anything else is refused here, before any connection.
 import { SigwardError } from '../errors.ts';
-import { clip } from '../oci/digest.ts';
+import { clip } from '../util/clip.ts';
 import { isHost, looksLikeHost, parseRepositoryName } from '../oci/reference.ts';
 import type { UpstreamConfig } from '../config/types.ts';
 

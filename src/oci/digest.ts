@@ -2,6 +2,7 @@
 // registered algorithms; anything else is DIGEST_INVALID, never forwarded.
 import { createHash } from 'node:crypto';
 import { SigwardError } from '../errors.ts';
+import { clip } from '../util/clip.ts';
 
 export type DigestAlgorithm = 'sha256' | 'sha512';
 
@@ -39,9 +40,4 @@ export function digestOf(bytes: Uint8Array, alg: DigestAlgorithm = 'sha256'): Di
 /** True when `bytes` hash to `expected` (with the algorithm `expected` names). */
 export function matchesDigest(bytes: Uint8Array, expected: Digest): boolean {
   return digestOf(bytes, digestAlgorithm(expected)) === expected;
-}
-
-export function clip(s: string, max = 80): string {
-  const printable = s.replace(/[^\x20-\x7e]/g, '?');
-  return printable.length > max ? `${printable.slice(0, max)}…` : printable;
 }

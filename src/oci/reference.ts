@@ -1,7 +1,8 @@
 // Repository names, tags and registry hosts, after the OCI distribution spec (spec.md "Pulling manifests" and the
 // grammar of distribution/reference). Pure: no I/O. Bad input throws SigwardError with the OCI code to answer.
 import { SigwardError } from '../errors.ts';
-import { clip, parseDigest, type Digest } from './digest.ts';
+import { clip } from '../util/clip.ts';
+import { parseDigest, type Digest } from './digest.ts';
 
 /** One path component of a repository name. */
 const COMPONENT_RE = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/;

@@ -2,17 +2,12 @@
 // phrase (the only text containerd shows: ASCII, one short line); `message` goes into the 403 body and the logs and
 // names the image, the digest, the policy, every signature seen and why each did or did not count (design.md
 // convention 7: fail closed and say why).
+import { clip } from '../util/clip.ts';
 import { deepFreeze } from './freeze.ts';
 import type { Decision, DecisionOutcome, EvalContext, Mode, Resolution, SignatureVerdict, SignedRule } from './types.ts';
 
 export const DEFAULT_POLICY_NAME = '(default)';
 export const MAX_SUMMARY = 100;
-
-/** Printable ASCII only (anything else becomes '?'), at most MAX_SUMMARY characters. */
-export function reasonPhrase(text: string): string {
-  const ascii = text.replace(/[^\x20-\x7e]/g, '?');
-  return ascii.length <= MAX_SUMMARY ? ascii : `${ascii.slice(0, MAX_SUMMARY - 3)}...`;
-}
 
 export function shortDigest(digest: string): string {
   const i = digest.indexOf(':');
@@ -52,7 +47,7 @@ export const MAX_OUTCOME_GROUPS = 5;
 export const MAX_SIGNATURE_LINE = 400;
 
 function clipLine(line: string): string {
-  return line.length <= MAX_SIGNATURE_LINE ? line : `${line.slice(0, MAX_SIGNATURE_LINE - 3)}...`;
+  return clip(line, MAX_SIGNATURE_LINE, { marker: '...', ascii: false });
 }
 
 function outcomeText(v: SignatureVerdict): string {
@@ -118,7 +113,8 @@ export function decision(res: Resolution, ctx: EvalContext, o: Outcome): Decisio
     matchedPattern: res.matchedPattern,
     signers: [...(o.signers ?? [])],
     coversChildren: o.satisfied && (o.coversChildren ?? false),
-    summary: reasonPhrase(o.short),
+    // The reason phrase: printable ASCII only, one short line.
+    summary: clip(o.short, MAX_SUMMARY, { marker: '...' }),
     message: [head, ...(o.details ?? [])].join('\n'),
     perSignature: [...(o.perSignature ?? [])],
   });

@@ -16,7 +16,7 @@ import type { Target } from '../http/routing.ts';
 import type { Logger } from '../log.ts';
 import { passageOf } from './passage.ts';
 import { discoverSignatures, fetchBlobCapped, DEFAULT_DISCOVERY_LIMITS, type DiscoveryLimits, type SignatureLocation } from './signatures.ts';
-import { SingleFlight } from './single-flight.ts';
+import { SingleFlight } from '../util/single-flight.ts';
 import type { FetchedManifest } from './types.ts';
 import type { ClientProvider } from './service.ts';
 import { VerdictCache, type StoredVerdict } from './verdicts.ts';

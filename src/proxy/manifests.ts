@@ -6,7 +6,7 @@ import { LRUCache } from 'lru-cache';
 import type { Digest } from '../oci/digest.ts';
 import { MANIFEST_TYPES } from '../oci/mediatypes.ts';
 import type { ManifestReference } from '../oci/reference.ts';
-import { SingleFlight } from './single-flight.ts';
+import { SingleFlight } from '../util/single-flight.ts';
 import type { FetchedManifest, RegistryClient } from './types.ts';
 
 export interface ManifestServiceOptions {

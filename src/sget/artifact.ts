@@ -2,7 +2,8 @@
 // file as the only layer of an OCI manifest; with several layers the client names one by its title annotation
 // (`org.opencontainers.image.title`, the file name oras records). Pure.
 import { SigwardError } from '../errors.ts';
-import { clip, type Digest } from '../oci/digest.ts';
+import { clip } from '../util/clip.ts';
+import { type Digest } from '../oci/digest.ts';
 import type { Descriptor, ParsedManifest } from '../oci/manifest.ts';
 
 export const TITLE_ANNOTATION = 'org.opencontainers.image.title';

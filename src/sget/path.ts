@@ -4,7 +4,8 @@
 //   /sget/<host>/<repo>/blobs/<digest>    one blob by its own digest
 // The registry host is always named: a download URL should say where its bytes come from.
 import { SigwardError } from '../errors.ts';
-import { clip, parseDigest, type Digest } from '../oci/digest.ts';
+import { clip } from '../util/clip.ts';
+import { parseDigest, type Digest } from '../oci/digest.ts';
 import { looksLikeHost, parseTag, type ManifestReference } from '../oci/reference.ts';
 
 export type SgetRoute =

@@ -14,7 +14,7 @@ import type { SignatureGate } from '../proxy/gate.ts';
 import type { HashThread } from '../proxy/hash-thread.ts';
 import type { ManifestService } from '../proxy/manifests.ts';
 import type { ClientProvider } from '../proxy/service.ts';
-import { SingleFlight } from '../proxy/single-flight.ts';
+import { SingleFlight } from '../util/single-flight.ts';
 import { judgeBlob, judgeDigest, judgeTag, preflightTag } from './admit.ts';
 import { selectFile, type ArtifactFile } from './artifact.ts';
 import { parseSgetPath } from './path.ts';

@@ -7,7 +7,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { Dispatcher } from 'undici';
 import type { Limits, SecretRef, UpstreamConfig } from '../config/types.ts';
 import { SigwardError } from '../errors.ts';
-import { clip } from '../oci/digest.ts';
+import { clip } from '../util/clip.ts';
 import type { OnRequest } from './auth.ts';
 import { UpstreamClient } from './client.ts';
 import { UpstreamBoundary } from './boundary.ts';

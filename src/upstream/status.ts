@@ -1,7 +1,7 @@
 // What an upstream's answer or failure means, in sigward's one error taxonomy. Status mapping lives in ONE function
 // (upstreamStatusError) so every request kind reports upstream trouble the same way.
 import { SigwardError } from '../errors.ts';
-import { clip } from '../oci/digest.ts';
+import { clip } from '../util/clip.ts';
 import { header, type RawHeaders } from './body.ts';
 
 /** What was asked for: decides the code of a bare 404 and the wording of messages. */

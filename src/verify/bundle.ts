@@ -3,7 +3,8 @@
 // protojson does for sigstore-go). Checked here: key-signed DSSE bundles. Certificates (keyless) and
 // transparency-log entries are a later feature: a keyless bundle is `unsupported`, never verified, and tlog or
 // timestamp material on a key-signed bundle is reported in `notEvaluated`.
-import { clip, digestAlgorithm, digestHex } from '../oci/digest.ts';
+import { clip } from '../util/clip.ts';
+import { digestAlgorithm, digestHex } from '../oci/digest.ts';
 import { parseStrictJson } from '../oci/json-strict.ts';
 import { dssePae, IN_TOTO_PAYLOAD_TYPE, parseDsseEnvelope, type DsseEnvelope } from './dsse.ts';
 import { COSIGN_SIGN_PREDICATE, parseInTotoStatement } from './intoto.ts';

@@ -3,7 +3,8 @@
 // signature decoding, crypto over the EXACT layer bytes, only then strict payload parsing, then the digest claim.
 // Nothing in the payload is looked at before a trusted key has verified it.
 import { X509Certificate } from 'node:crypto';
-import { clip, isDigest, matchesDigest, type Digest } from '../oci/digest.ts';
+import { clip } from '../util/clip.ts';
+import { isDigest, matchesDigest, type Digest } from '../oci/digest.ts';
 import { MT } from '../oci/mediatypes.ts';
 import { rejected } from './outcome.ts';
 import { decodeStdBase64, keysThatVerify } from './signature-bytes.ts';

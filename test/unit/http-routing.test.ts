@@ -4,7 +4,7 @@ import { parseV2Path } from '../../src/http/path.ts';
 import { Router } from '../../src/http/routing.ts';
 import { parseConfigText } from '../../src/config/parse.ts';
 import { isSigwardError, HTTP_MAPPING, SigwardError, type ErrorCode } from '../../src/errors.ts';
-import { errorResponse, safeReason } from '../../src/http/respond.ts';
+import { errorResponse } from '../../src/http/respond.ts';
 
 const D = 'sha256:' + 'c'.repeat(64);
 
@@ -90,5 +90,6 @@ test('error mapping table: every code has a status and an OCI code', () => {
   assert.deepEqual(r.body, { errors: [{ code: 'TOOMANYREQUESTS', message: 'slow down' }] });
   const d = errorResponse(new SigwardError('DENIED', 'no valid signature for x', { reason: 'no valid cosign signature' }));
   assert.equal(d.reason, 'Forbidden (no valid cosign signature)');
-  assert.equal(safeReason('a\r\nb\u00e9'), 'a??b?');
+  const unsafe = errorResponse(new SigwardError('DENIED', 'x', { reason: `a\r\nb\u00e9${'z'.repeat(200)}` }));
+  assert.equal(unsafe.reason, `Forbidden (a??b?${'z'.repeat(120 - 'Forbidden (a??b?'.length)}`, 'printable ASCII, cut at 120 without a marker');
 });
