@@ -62,6 +62,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
     denyTtlMs: config.cache.denyTtlMs,
     maxEntries: config.cache.verdictEntries,
     maxBytes: config.cache.verdictMemoryBytes,
+    ...(deps.now ? { now: deps.now } : {}),
   });
   const gate = new SignatureGate({ policy: loaded.policy, clients: upstreams, verdicts, log: logger, limits: discoveryLimits(config.limits), attachmentLimits: attachmentLimits(config.limits) });
   const hashing = new HashThread();

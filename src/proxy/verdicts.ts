@@ -13,6 +13,8 @@ export interface VerdictOptions {
   readonly maxEntries: number;
   /** Budget for the stored verdicts as measured by verdictBytes (default 64 MiB). */
   readonly maxBytes?: number;
+  /** The clock the lifetimes run on (milliseconds); default lru-cache's own (performance.now). */
+  readonly now?: () => number;
 }
 
 export interface StoredVerdict {
@@ -44,20 +46,30 @@ export function verdictBytes(key: string, v: StoredVerdict): number {
   return bytes;
 }
 
+/** lru-cache options that make its TTLs run on an injected clock. ttlResolution 0: lru-cache otherwise reuses one
+ * reading for a millisecond of real time (a timer resets it), so a clock moved in between would be seen late. A
+ * reading of 0 is lifted to 1: lru-cache takes a start time of 0 for "no TTL", and the entry would never expire. */
+function clockOption(now: (() => number) | undefined): { perf?: { now(): number }; ttlResolution?: number } {
+  if (now === undefined) return {};
+  return { perf: { now: () => Math.max(1, now()) }, ttlResolution: 0 };
+}
+
 export class VerdictCache {
   private readonly verdicts: LRUCache<string, StoredVerdict>;
   /** child key -> the verified index digest that lists it. */
   private readonly covered: LRUCache<string, string>;
 
   constructor(private readonly opts: VerdictOptions) {
+    const clock = clockOption(opts.now);
     this.verdicts = new LRUCache<string, StoredVerdict>({
+      ...clock,
       max: opts.maxEntries,
       maxSize: opts.maxBytes ?? DEFAULT_VERDICT_BYTES,
       sizeCalculation: (v, key) => verdictBytes(key, v),
       ttlAutopurge: false,
       ttl: Math.max(1, opts.allowTtlMs),
     });
-    this.covered = new LRUCache<string, string>({ max: opts.maxEntries, ttl: Math.max(1, opts.allowTtlMs) });
+    this.covered = new LRUCache<string, string>({ ...clock, max: opts.maxEntries, ttl: Math.max(1, opts.allowTtlMs) });
   }
 
   static key(policyHash: string, repo: string, digest: string, kind: string): string {
