@@ -6,7 +6,7 @@ import { createAdaptorServer } from '@hono/node-server';
 import { createApp } from '../app.ts';
 import { loadConfig } from '../config/load.ts';
 import { parseListen } from '../config/parse.ts';
-import { Problems, formatProblems } from '../config/reader.ts';
+import { Problems, formatProblems } from '../util/yaml-reader.ts';
 import { SigwardError } from '../errors.ts';
 import type { Io } from './io.ts';
 import { parseFlags } from './flags.ts';

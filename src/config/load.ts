@@ -5,7 +5,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { SigwardError } from '../errors.ts';
 import type { Config, SecretRef, UpstreamConfig } from './types.ts';
 import { parseConfigText } from './parse.ts';
-import { formatProblems, type Problem, type Problems } from './reader.ts';
+import { formatProblems, type Problem, type Problems } from '../util/yaml-reader.ts';
 import { compilePolicy } from '../policy/compile.ts';
 import { hostNames } from '../policy/hosts.ts';
 import type { CompiledPolicy } from '../policy/types.ts';

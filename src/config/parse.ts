@@ -32,7 +32,7 @@ import {
   readString,
   type Path,
   type Problem,
-} from './reader.ts';
+} from '../util/yaml-reader.ts';
 import { parseSignatureLimits, SIGNATURE_LIMIT_KEYS } from './signature-limits.ts';
 
 /** Top-level keys; sections owned by other modules are parsed by them (see parseConfigText's `extra`). */

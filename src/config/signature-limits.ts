@@ -1,6 +1,6 @@
 // The signature-lookup keys of the `limits` section (see SignatureLimits in types.ts). Pure, like parse.ts.
 import { DEFAULT_SIGNATURE_LIMITS, type SignatureLimits } from './types.ts';
-import { readInt, readSize, type Problems } from './reader.ts';
+import { readInt, readSize, type Problems } from '../util/yaml-reader.ts';
 
 export const SIGNATURE_LIMIT_KEYS = [
   'signatureBytes',

@@ -1,7 +1,7 @@
 // The policy is compiled ONCE per config load (design.md convention 8): keys parsed, patterns compiled, every problem
 // collected with its YAML path, then one deeply frozen object with its semantic hash. Pure: the caller passes the key
 // file reader (the config loader wires node:fs), so nothing here touches the file system.
-import { isObj, type Problems } from '../config/reader.ts';
+import { isObj, type Problems } from '../util/yaml-reader.ts';
 import { parsePublicKey } from '../verify/keys.ts';
 import type { TrustedKey } from '../verify/types.ts';
 import { evaluate } from './evaluate.ts';

@@ -1,6 +1,6 @@
 // The `policy` section: YAML values -> rules, every problem reported with its YAML path. Cross-rule checks (equally
 // specific overlapping patterns) are in compile.ts.
-import { isObj, readBool, readEnum, readInt, readList, readObj, readString, type Path, type Problems } from '../config/reader.ts';
+import { isObj, readBool, readEnum, readInt, readList, readObj, readString, type Path, type Problems } from '../util/yaml-reader.ts';
 import type { TrustedKey } from '../verify/types.ts';
 import { parsePattern, type Pattern } from './glob.ts';
 import { isHost, isRepositoryName, looksLikeHost } from '../oci/reference.ts';

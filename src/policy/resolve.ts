@@ -2,7 +2,7 @@
 // order). Declaration order never decides: two different policies with equally specific patterns that can match the
 // same name are refused at compile time (`findAmbiguities`), so a person can predict the winner from the patterns
 // alone, and reordering the file changes neither the outcome nor the policy hash.
-import type { Problems } from '../config/reader.ts';
+import type { Problems } from '../util/yaml-reader.ts';
 import { compareSpecificity, matches, type Pattern } from './glob.ts';
 import { canonicalName, type HostNames } from './hosts.ts';
 import { overlapWitness } from './overlap.ts';

@@ -1,7 +1,7 @@
 // `trust.keys`: named public keys, each from a PEM file or inline PEM, parsed ONCE here. Every problem is reported
 // with the YAML path of the key that caused it (check-config lists them all at once).
 import { isSigwardError } from '../errors.ts';
-import { isObj, readObj, readString, type Path, type Problems } from '../config/reader.ts';
+import { isObj, readObj, readString, type Path, type Problems } from '../util/yaml-reader.ts';
 import type { TrustedKey } from '../verify/types.ts';
 
 /** Key and policy names appear in logs, headers and 403 bodies: keep them short plain ASCII. */

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { parseYaml } from '../../src/config/parse.ts';
-import type { Problems } from '../../src/config/reader.ts';
+import type { Problems } from '../../src/util/yaml-reader.ts';
 import { SigwardError } from '../../src/errors.ts';
 import { compilePolicy } from '../../src/policy/compile.ts';
 import type { CompiledPolicy, CompileDeps } from '../../src/policy/types.ts';

@@ -1,5 +1,6 @@
-// Pure helpers for reading untrusted YAML values into typed config while collecting EVERY problem with its YAML
-// path and line, so `check-config` can report them all at once. No I/O here.
+// Pure helpers for reading untrusted YAML values into typed values while collecting EVERY problem with its YAML
+// path and line, so `check-config` can report them all at once. Shared by config/ (server, upstreams, limits) and
+// policy/ (trust, policy): it lives below both so that policy/ never imports config/. No I/O here.
 
 export type Path = ReadonlyArray<string | number>;
 
