@@ -24,6 +24,8 @@ export interface RunningSigward {
   configFile: string;
   /** In-process only: the app, and every upstream request it made. */
   app?: SigwardApp;
+  /** In-process only: the listening server (tests wait on its connection count instead of sleeping). */
+  server?: Server;
   upstreamRequests: UpstreamRequest[];
   /** Process only: the daemon's stdout+stderr log file. */
   logFile?: string;
@@ -56,6 +58,7 @@ export async function startSigward(config: ConfigInput, deps: AppDeps = {}, env:
     host,
     configFile,
     app,
+    server,
     upstreamRequests,
     async stop() {
       server.closeAllConnections();

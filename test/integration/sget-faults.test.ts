@@ -11,6 +11,7 @@ import { serveBlob, serveManifest, sha256, startFakeUpstream, type FakeHandler, 
 import { startSigward, type RunningSigward } from '../helpers/sigward.ts';
 import { ociErrorOf, rawGet } from '../helpers/raw-http.ts';
 import { removeTempDir, tempDir, waitFor } from '../helpers/proc.ts';
+import { must } from '../helpers/must.ts';
 import { OFF_THREAD_MIN_BYTES } from '../../src/proxy/hash-thread.ts';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -145,23 +146,44 @@ describe('sget with a faulty upstream', () => {
       res.write(data.subarray(0, 1024 * 1024));
       void held.then(() => res.end(data.subarray(1024 * 1024)));
     });
-    const url = `${sw.url}/sget/example.test/files/shared@${a.manifest}`;
-    // The first client starts the download and hangs up while it is held half-way.
-    const quitter = httpRequest(url, { agent: false });
-    quitter.on('error', () => undefined);
-    quitter.end();
-    await waitFor(async () => fake.hits(a.blobPath) === 1, 'the upstream blob GET');
-    const others = Array.from({ length: 5 }, () => rawGet(url, { timeoutMs: 60_000 }));
-    await new Promise((r) => setTimeout(r, 200)); // sequencing only: let the others join while the download is held
-    quitter.destroy();
-    await new Promise((r) => setTimeout(r, 100));
-    release();
-    for (const r of await Promise.all(others)) {
-      assert.equal(r.status, 200);
-      assert.ok(r.body.equals(data));
+    // Every client finds the blob missing from the store and then joins the download (one per digest); counting the
+    // misses while the upstream is held tells that each of them is waiting on that one download.
+    const app = must(sw.app, 'in-process sigward');
+    const server = must(sw.server, 'in-process server');
+    const store = app.sget.store;
+    const checkout = store.checkout.bind(store);
+    let misses = 0;
+    store.checkout = async (digest) => {
+      const blob = await checkout(digest);
+      if (blob === undefined && digest === a.file) misses++;
+      return blob;
+    };
+    const downloadsBefore = app.sget.downloads;
+    const connections = () => new Promise<number>((resolve, reject) => server.getConnections((e, n) => (e ? reject(e) : resolve(n))));
+    try {
+      const url = `${sw.url}/sget/example.test/files/shared@${a.manifest}`;
+      // The first client starts the download and hangs up while it is held half-way.
+      const quitter = httpRequest(url, { agent: false });
+      quitter.on('error', () => undefined);
+      quitter.end();
+      await waitFor(async () => fake.hits(a.blobPath) === 1, 'the upstream blob GET');
+      const others = Array.from({ length: 5 }, () => rawGet(url, { timeoutMs: 60_000 }));
+      await waitFor(async () => misses === 6, 'all six clients waiting on the download');
+      assert.equal(app.sget.downloads - downloadsBefore, 1, 'one download for all six');
+      const open = await connections();
+      quitter.destroy();
+      await waitFor(async () => (await connections()) === open - 1, 'sigward to see the first client hang up');
+      release();
+      for (const r of await Promise.all(others)) {
+        assert.equal(r.status, 200);
+        assert.ok(r.body.equals(data));
+      }
+      assert.equal(fake.hits(a.blobPath), 1);
+      assert.equal(app.sget.downloads - downloadsBefore, 1);
+      assert.deepEqual(storeFiles().tmp, []);
+    } finally {
+      store.checkout = checkout;
     }
-    assert.equal(fake.hits(a.blobPath), 1);
-    assert.deepEqual(storeFiles().tmp, []);
   });
   // Last: it leaves a stored artifact, and the tests above check that failures leave the store empty.
   test('a big artifact (hashed on the second core): one wrong byte is refused and not stored; the right one is served', async () => {
