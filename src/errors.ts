@@ -1,5 +1,6 @@
-// The one error taxonomy of sigward. Every layer throws SigwardError with a typed code; the HTTP layer maps the
-// code to a status and an OCI error code in one place (http/errors.ts). `cause` chains keep the original error.
+// The one error taxonomy of sigward. Every layer throws SigwardError with a typed code; HTTP_MAPPING below gives
+// each code one status and OCI error code, and http/respond.ts is the one place that writes them out. `cause`
+// chains keep the original error. A signature that does not verify is not an error: it is a verdict (policy/).
 
 /** Codes, grouped by the layer that raises them. Each maps to exactly one HTTP status and OCI code (below). */
 export type ErrorCode =
@@ -33,7 +34,6 @@ export type ErrorCode =
   // local configuration and files
   | 'CONFIG_INVALID'
   | 'KEY_INVALID'
-  | 'SIGNATURE_INVALID'
   | 'STORE_FAILED'
   // the sget store cannot take a download now (directory unusable, disk full): 503, nothing served
   | 'STORE_UNAVAILABLE'
@@ -95,7 +95,6 @@ export const HTTP_MAPPING: Readonly<Record<ErrorCode, { status: number; oci: str
   CONFLICT: { status: 409, oci: 'UNSUPPORTED' },
   CONFIG_INVALID: { status: 500, oci: 'UNKNOWN' },
   KEY_INVALID: { status: 500, oci: 'UNKNOWN' },
-  SIGNATURE_INVALID: { status: 500, oci: 'UNKNOWN' },
   STORE_FAILED: { status: 500, oci: 'UNKNOWN' },
   STORE_UNAVAILABLE: { status: 503, oci: 'UNAVAILABLE' },
   INTERNAL: { status: 500, oci: 'UNKNOWN' },
