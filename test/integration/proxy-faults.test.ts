@@ -151,10 +151,15 @@ describe('proxy faults: manifests and upstream statuses (scripted fake upstream)
   test('an endless error body is cut after its first bytes; the status is still mapped', async () => {
     let sent = 0;
     let cut = false;
+    let closed!: () => void;
+    const upstreamClosed = new Promise<void>((resolve) => (closed = resolve));
     const limit = 64 * 1024 * 1024;
     fp.fake.route('/v2/fault/endless/manifests/v1', (_req, res) => {
       res.writeHead(500, { 'Content-Type': 'text/plain' }); // chunked: no length to refuse it by
-      res.on('close', () => (cut = !res.writableFinished));
+      res.on('close', () => {
+        cut = !res.writableFinished;
+        closed();
+      });
       const chunk = Buffer.alloc(16 * 1024, 'x');
       const pump = (): void => {
         while (sent < limit && !res.destroyed) {
@@ -167,7 +172,7 @@ describe('proxy faults: manifests and upstream statuses (scripted fake upstream)
     });
     const r = await rawGet(fp.at('fault/endless/manifests/v1'), { headers: ACCEPT });
     assert.match(assertOciError(r, 503, 'UNAVAILABLE').message, /answered 500/);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await upstreamClosed;
     assert.ok(cut && sent < limit, `sigward stopped reading the error body (upstream wrote ${sent} bytes)`);
   });
 
