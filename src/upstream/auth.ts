@@ -17,6 +17,7 @@ import { NonPublicAddressError } from './address-guard.ts';
 import { readCapped, readHead } from './body.ts';
 import type { UpstreamBoundary } from './boundary.ts';
 import { parseChallenges } from './challenge.ts';
+import { SingleFlight } from '../util/single-flight.ts';
 import { connectionError, upstreamStatusError, type FailureContext } from './status.ts';
 
 /** Reported once per HTTP response received from an upstream (token requests and redirects included). */
@@ -61,10 +62,10 @@ export class UpstreamAuthState {
   private basicPreemptive = false;
   private bearer: { realm: URL; service: string | undefined } | undefined;
   private readonly tokens = new LRUCache<string, CachedToken>({ max: 1024 });
-  private readonly inflight = new Map<string, Promise<CachedToken>>();
+  /** Concurrent fetches of one scope share one request; its `calls` counts the token requests really made. */
+  private readonly inflight = new SingleFlight<CachedToken>();
   /** The scope a repository was last challenged with (a registry may ask for more than `pull`). */
   private readonly scopeOf = new LRUCache<string, string>({ max: 1024 });
-  private fetches = 0;
 
   constructor(private readonly opts: AuthOptions) {
     this.now = opts.now ?? Date.now;
@@ -76,7 +77,7 @@ export class UpstreamAuthState {
 
   /** Token requests made (not coalesced, not cached): lets tests see caching and single-flight work. */
   get tokenFetches(): number {
-    return this.fetches;
+    return this.inflight.calls;
   }
 
   /** The Authorization value to send up front for a request on `repository`, if the scheme is known already. */
@@ -148,23 +149,16 @@ export class UpstreamAuthState {
   private async token(scope: string): Promise<CachedToken> {
     const cached = this.tokens.get(scope);
     if (cached !== undefined && cached.expiresAt > this.now()) return cached;
-    let flight = this.inflight.get(scope);
-    if (flight === undefined) {
-      flight = this.fetchToken(scope)
-        .then((t) => {
-          this.tokens.set(scope, t);
-          return t;
-        })
-        .finally(() => this.inflight.delete(scope));
-      this.inflight.set(scope, flight);
-    }
-    return flight;
+    return this.inflight.run(scope, async () => {
+      const t = await this.fetchToken(scope);
+      this.tokens.set(scope, t);
+      return t;
+    });
   }
 
   private async fetchToken(scope: string): Promise<CachedToken> {
     const bearer = this.bearer;
     if (bearer === undefined) throw new Error('fetchToken before a Bearer challenge');
-    this.fetches++;
     const url = new URL(bearer.realm);
     if (bearer.service !== undefined) url.searchParams.set('service', bearer.service);
     if (scope !== '') url.searchParams.set('scope', scope);
