@@ -1,11 +1,69 @@
-// A fault-injecting stand-in for an upstream registry: node:http on 127.0.0.1:0 whose answers are scripted per
-// request path, with a count of every attempt (a retry is visible as a second hit on the same path). Scripts may
-// misbehave in every way a real registry or network can: wrong bytes, lying headers, truncated bodies, reset
-// connections, headers that never come. stop() destroys every socket, so a hung answer never holds up a test.
+// Fault-injecting stand-ins for an upstream registry, node:http on 127.0.0.1 with an OS-chosen port, in two shapes:
+// - startFake(handler): one handler for every request, a log of every request (method, path, headers) and a count
+//   of TCP connections, so the upstream/ unit tests can count round trips (optionally over TLS);
+// - startFakeUpstream(): answers scripted per request path, with a count of every attempt (a retry is visible as a
+//   second hit on the same path), for the tests that run the whole app.
+// Scripts may misbehave in every way a real registry or network can: wrong bytes, lying headers, truncated bodies,
+// reset connections, headers that never come. Closing destroys every socket, so a hung answer never holds up a test.
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { listenOnLoopback } from './proc.ts';
+
+export interface SeenRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingMessage['headers'];
+}
+
+/** Answers every request of a startFake; `n` counts requests from 0. */
+export type Handler = (req: IncomingMessage, res: ServerResponse, n: number) => void | Promise<void>;
+
+export interface Fake {
+  readonly url: string;
+  readonly host: string;
+  readonly requests: SeenRequest[];
+  /** TCP connections accepted so far. */
+  readonly connections: number;
+  close(): Promise<void>;
+}
+
+/** A fake whose one handler answers everything; a handler that throws or rejects destroys its answer. */
+export async function startFake(handler: Handler, tls?: { cert: string; key: string }): Promise<Fake> {
+  const sockets = new Set<Socket>();
+  const requests: SeenRequest[] = [];
+  let n = 0;
+  let connections = 0;
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+    const fail = (e: unknown): void => void res.destroy(e instanceof Error ? e : new Error(String(e)));
+    try {
+      Promise.resolve(handler(req, res, n++)).catch(fail);
+    } catch (e) {
+      fail(e);
+    }
+  };
+  const server: Server = tls ? createTlsServer({ cert: tls.cert, key: tls.key }, onRequest) : createServer(onRequest);
+  server.on(tls ? 'secureConnection' : 'connection', (s: Socket) => {
+    connections++;
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  const { host } = await listenOnLoopback(server);
+  return {
+    url: `${tls ? 'https' : 'http'}://${host}`,
+    host,
+    requests,
+    get connections() {
+      return connections;
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
 
 /** Answers one request; `attempt` is 1 for the first request on this path, 2 for the next, and so on. */
 export type FakeHandler = (req: IncomingMessage, res: ServerResponse, attempt: number) => void;
@@ -24,11 +82,16 @@ export interface FakeUpstream {
 
 export const sha256 = (data: Uint8Array): string => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 
+/** A JSON answer with an exact Content-Length. */
+export function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const bytes = Buffer.from(JSON.stringify(body));
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(bytes.length), ...headers });
+  res.end(bytes);
+}
+
 /** The OCI error body registries send (distribution-spec, "Error Codes"). */
 export function ociError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
-  const body = Buffer.from(JSON.stringify({ errors: [{ code, message }] }));
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': String(body.length), ...headers });
-  res.end(body);
+  json(res, status, { errors: [{ code, message, detail: null }] }, headers);
 }
 
 /** A well-behaved manifest answer: exact bytes, honest digest and length. */
@@ -82,8 +145,7 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
   const routes = new Map<string, FakeHandler>();
   const counts = new Map<string, number>();
   const log: string[] = [];
-  const sockets = new Set<Socket>();
-  const server = createServer((req, res) => {
+  const fake = await startFake((req, res) => {
     const path = new URL(req.url ?? '/', 'http://fake.invalid').pathname;
     const attempt = (counts.get(path) ?? 0) + 1;
     counts.set(path, attempt);
@@ -95,19 +157,11 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
     }
     handler(req, res, attempt);
   });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  const { port } = await listenOnLoopback(server);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: fake.url,
     route: (path, handler) => void routes.set(path, handler),
     hits: (path) => counts.get(path) ?? 0,
     log,
-    async stop() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    stop: () => fake.close(),
   };
 }

@@ -12,7 +12,8 @@ import { isSigwardError } from '../../src/errors.ts';
 import { digestOf } from '../../src/oci/digest.ts';
 import { UpstreamClient } from '../../src/upstream/client.ts';
 import { waitFor } from '../helpers/proc.ts';
-import { LIMITS, startFake, upstreamConfig, type Fake } from './upstream-fakes.ts';
+import { startFake, type Fake } from '../helpers/fake-upstream.ts';
+import { LIMITS, upstreamConfig } from '../helpers/upstream-setup.ts';
 
 const UPSTREAMS = 'upstreams:\n  - host: example.test\n';
 

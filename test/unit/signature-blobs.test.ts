@@ -10,7 +10,8 @@ import type { Digest } from '../../src/oci/digest.ts';
 import { referrersTag, signatureTag } from '../../src/oci/cosign-tags.ts';
 import { discoverSignatures, DEFAULT_DISCOVERY_LIMITS } from '../../src/proxy/signatures.ts';
 import { UpstreamClient } from '../../src/upstream/client.ts';
-import { LIMITS, ociError, startFake, upstreamConfig, type Fake } from './upstream-fakes.ts';
+import { ociError, startFake, type Fake } from '../helpers/fake-upstream.ts';
+import { LIMITS, upstreamConfig } from '../helpers/upstream-setup.ts';
 
 const sha = (b: Buffer): Digest => `sha256:${createHash('sha256').update(b).digest('hex')}` as Digest;
 const SIMPLE_SIGNING = 'application/vnd.dev.cosign.simplesigning.v1+json';

@@ -6,7 +6,8 @@ import { Agent } from 'undici';
 import { MT } from '../../src/oci/mediatypes.ts';
 import { parseChallenges } from '../../src/upstream/challenge.ts';
 import { UpstreamClient } from '../../src/upstream/client.ts';
-import { LIMITS, json, ociError, recorder, rejection, startFake, upstreamConfig, type Fake } from './upstream-fakes.ts';
+import { json, ociError, startFake, type Fake } from '../helpers/fake-upstream.ts';
+import { LIMITS, recorder, rejection, upstreamConfig } from '../helpers/upstream-setup.ts';
 
 const PASSWORD = 'pa55-w0rd-never-shown';
 const BASIC = `Basic ${Buffer.from(`alice:${PASSWORD}`).toString('base64')}`;

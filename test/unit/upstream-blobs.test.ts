@@ -5,7 +5,8 @@ import { buffer } from 'node:stream/consumers';
 import { Agent } from 'undici';
 import { digestOf } from '../../src/oci/digest.ts';
 import { UpstreamClient } from '../../src/upstream/client.ts';
-import { LIMITS, json, ociError, rejection, startFake, upstreamConfig, type Fake } from './upstream-fakes.ts';
+import { json, ociError, startFake, type Fake } from '../helpers/fake-upstream.ts';
+import { LIMITS, rejection, upstreamConfig } from '../helpers/upstream-setup.ts';
 
 const blob = Buffer.from('layer bytes '.repeat(1000));
 const digest = digestOf(blob);

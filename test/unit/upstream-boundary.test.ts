@@ -16,7 +16,8 @@ import { nonPublicReason } from '../../src/upstream/addresses.ts';
 import { UpstreamClient } from '../../src/upstream/client.ts';
 import type { DispatcherOptions } from '../../src/upstream/dispatcher.ts';
 import { Upstreams } from '../../src/upstream/registry.ts';
-import { LIMITS, json, rejection, startFake, upstreamConfig, type Fake } from './upstream-fakes.ts';
+import { json, startFake, type Fake } from '../helpers/fake-upstream.ts';
+import { LIMITS, rejection, upstreamConfig } from '../helpers/upstream-setup.ts';
 
 const blob = Buffer.from('a layer that a CDN would serve '.repeat(100));
 const digest = digestOf(blob);

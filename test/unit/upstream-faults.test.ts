@@ -7,7 +7,8 @@ import { digestOf } from '../../src/oci/digest.ts';
 import { MT } from '../../src/oci/mediatypes.ts';
 import { UpstreamClient } from '../../src/upstream/client.ts';
 import { parseRetryAfter, upstreamStatusError } from '../../src/upstream/status.ts';
-import { LIMITS, ociError, rejection, startFake, upstreamConfig, type Fake } from './upstream-fakes.ts';
+import { ociError, startFake, type Fake } from '../helpers/fake-upstream.ts';
+import { LIMITS, rejection, upstreamConfig } from '../helpers/upstream-setup.ts';
 
 const manifest = Buffer.from(`{"schemaVersion":2,"mediaType":"${MT.ociManifest}","config":{},"layers":[]}`);
 const tag = (t: string) => ({ kind: 'tag' as const, tag: t });

@@ -6,7 +6,8 @@ import { Agent } from 'undici';
 import { digestOf, type Digest } from '../../src/oci/digest.ts';
 import { MANIFEST_TYPES, MT } from '../../src/oci/mediatypes.ts';
 import { UpstreamClient } from '../../src/upstream/client.ts';
-import { LIMITS, ociError, recorder, rejection, startFake, upstreamConfig, type Fake } from './upstream-fakes.ts';
+import { ociError, startFake, type Fake } from '../helpers/fake-upstream.ts';
+import { LIMITS, recorder, rejection, upstreamConfig } from '../helpers/upstream-setup.ts';
 
 const manifest = Buffer.from(
   JSON.stringify({ schemaVersion: 2, mediaType: MT.ociManifest, config: { mediaType: 'x', digest: `sha256:${'a'.repeat(64)}`, size: 2 }, layers: [] }),

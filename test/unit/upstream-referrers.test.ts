@@ -6,7 +6,8 @@ import { Agent } from 'undici';
 import type { Digest } from '../../src/oci/digest.ts';
 import { MT } from '../../src/oci/mediatypes.ts';
 import { REFERRERS_ABSENT_MS, UpstreamClient } from '../../src/upstream/client.ts';
-import { json, LIMITS, ociError, startFake, upstreamConfig, type Fake } from './upstream-fakes.ts';
+import { json, ociError, startFake, type Fake } from '../helpers/fake-upstream.ts';
+import { LIMITS, upstreamConfig } from '../helpers/upstream-setup.ts';
 
 const D = `sha256:${'c'.repeat(64)}` as Digest;
 let fake: Fake;

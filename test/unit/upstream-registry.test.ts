@@ -8,7 +8,8 @@ import { createDispatcher } from '../../src/upstream/dispatcher.ts';
 import { secretsFromFiles, Upstreams } from '../../src/upstream/registry.ts';
 import { removeTempDir, tempDir } from '../helpers/proc.ts';
 import { makeTlsCerts, type TlsFiles } from '../helpers/test-certs.ts';
-import { LIMITS, rejection, startFake, upstreamConfig, type Fake } from './upstream-fakes.ts';
+import { startFake, type Fake } from '../helpers/fake-upstream.ts';
+import { LIMITS, rejection, upstreamConfig } from '../helpers/upstream-setup.ts';
 
 const manifest = Buffer.from(`{"schemaVersion":2,"mediaType":"${MT.ociManifest}","config":{},"layers":[]}`);
 const tag = { kind: 'tag' as const, tag: 'v1' };
