@@ -4,7 +4,9 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { SigwardError } from '../errors.ts';
 import type { Config, SecretRef, UpstreamConfig } from './types.ts';
+import { caPemProblem } from './ca-pem.ts';
 import { parseConfigText } from './parse.ts';
+import { upstreamNames } from './upstream-names.ts';
 import { formatProblems, type Problem, type Problems } from '../util/yaml-reader.ts';
 import { compilePolicy } from '../policy/compile.ts';
 import { hostNames } from '../policy/hosts.ts';
@@ -65,9 +67,9 @@ function resolveUpstreamFiles(
     }
     if (u.caFile !== undefined) {
       const text = readText(isAbsolute(u.caFile) ? u.caFile : resolve(base, u.caFile));
-      if (text instanceof Error) problems.add(['upstreams', i, 'caFile'], text.message);
-      else if (!text.includes('-----BEGIN CERTIFICATE-----')) problems.add(['upstreams', i, 'caFile'], 'holds no PEM certificate (-----BEGIN CERTIFICATE-----)');
-      else caPems.set(u.host, text);
+      const problem = text instanceof Error ? text.message : caPemProblem(text);
+      if (problem !== undefined) problems.add(['upstreams', i, 'caFile'], problem);
+      else if (typeof text === 'string') caPems.set(u.host, text);
     }
   });
   return { passwords, caPems };
@@ -75,7 +77,7 @@ function resolveUpstreamFiles(
 
 /** A signature repository is fetched like any image: its registry must be a configured upstream. */
 function checkSignatureRepositories(policy: CompiledPolicy, upstreams: readonly UpstreamConfig[], problems: Problems): void {
-  const names = new Set(upstreams.flatMap((u) => [u.host, ...u.aliases]));
+  const names = new Set(upstreams.flatMap(upstreamNames));
   policy.rules.forEach((r, i) => {
     if (r.kind === 'signed' && r.signatureRepository && !names.has(r.signatureRepository.host)) {
       problems.add(['policy', 'policies', i, 'signatureRepository'], `registry ${r.signatureRepository.host} is not under upstreams; sigward only contacts configured registries`);

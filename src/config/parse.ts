@@ -34,6 +34,7 @@ import {
   type Problem,
 } from '../util/yaml-reader.ts';
 import { parseSignatureLimits, SIGNATURE_LIMIT_KEYS } from './signature-limits.ts';
+import { duplicateUpstreamNames } from './upstream-names.ts';
 
 /** Top-level keys; sections owned by other modules are parsed by them (see parseConfigText's `extra`). */
 const TOP_KEYS = ['listen', 'log', 'upstreams', 'limits', 'cache', 'trust', 'policy', 'sget', 'blobs'] as const;
@@ -185,18 +186,11 @@ function parseUpstreams(v: unknown, problems: Problems): UpstreamConfig[] {
     }
     return [];
   }
-  const out: UpstreamConfig[] = [];
-  const seen = new Map<string, number>();
-  list.forEach((item, i) => {
-    const u = parseUpstream(item, ['upstreams', i], problems);
-    if (!u) return;
-    for (const name of [u.host, ...u.aliases]) {
-      const prev = seen.get(name);
-      if (prev !== undefined && prev !== i) problems.add(['upstreams', i, 'host'], `host name ${name} is already used by upstreams[${prev}]`);
-      seen.set(name, i);
-    }
-    out.push(u);
-  });
+  const parsed = list.map((item, i) => parseUpstream(item, ['upstreams', i], problems));
+  for (const d of duplicateUpstreamNames(parsed)) {
+    problems.add(['upstreams', d.index, 'host'], `host name ${d.name} is already used by upstreams[${d.previous}]`);
+  }
+  const out = parsed.filter((u) => u !== undefined);
   const defaults = out.filter((u) => u.default);
   if (defaults.length > 1) problems.add(['upstreams'], `only one upstream may be the default; found ${defaults.map((u) => u.host).join(', ')}`);
   return out;

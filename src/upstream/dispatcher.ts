@@ -13,6 +13,7 @@
 import { lookup as dnsLookup } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import { Agent, buildConnector, Dispatcher } from 'undici';
+import { caPemProblem } from '../config/ca-pem.ts';
 import { DEFAULT_TIMEOUTS, type UpstreamConfig } from '../config/types.ts';
 import { SigwardError } from '../errors.ts';
 import { nonPublicReason, type AddressClassifier } from './addresses.ts';
@@ -48,9 +49,8 @@ export function createDispatcher(
   for (const u of upstreams) {
     const origin = originOf(u);
     const ca = caPems.get(u.host);
-    if (ca !== undefined && !ca.includes('-----BEGIN CERTIFICATE-----')) {
-      throw new SigwardError('CONFIG_INVALID', `caFile of upstream ${u.host} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)`);
-    }
+    const caProblem = ca === undefined ? undefined : caPemProblem(ca);
+    if (caProblem !== undefined) throw new SigwardError('CONFIG_INVALID', `caFile of upstream ${u.host} ${caProblem}`);
     if (pemOf.has(origin)) {
       // Trust is per origin, so two upstreams at one origin must agree on it.
       if (pemOf.get(origin) !== ca) {

@@ -1,11 +1,11 @@
-// Upstreams (lookup by host and alias, secrets through injected readers) and the dispatcher's per-origin TLS trust.
+// Upstreams (lookup by host and alias, secrets as the loader resolved them) and the dispatcher's per-origin TLS trust.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { MT } from '../../src/oci/mediatypes.ts';
 import { isSigwardError } from '../../src/errors.ts';
 import { createDispatcher } from '../../src/upstream/dispatcher.ts';
-import { secretsFromFiles, Upstreams } from '../../src/upstream/registry.ts';
+import { Upstreams } from '../../src/upstream/registry.ts';
 import { removeTempDir, tempDir } from '../helpers/proc.ts';
 import { makeTlsCerts, type TlsFiles } from '../helpers/test-certs.ts';
 import { startFake, type Fake } from '../helpers/fake-upstream.ts';
@@ -30,43 +30,25 @@ describe('Upstreams', () => {
     }
   });
 
-  test('secrets come through the injected reader: file (newline stripped) and env', async () => {
-    const reads: string[] = [];
-    const secrets = secretsFromFiles({
-      baseDir: '/etc/sigward',
-      readFile: (p) => {
-        reads.push(p);
-        return 'from-file\n';
-      },
-      env: { C_PASS: 'from-env' },
-    });
-    assert.equal(secrets.password(b), 'from-file');
-    assert.deepEqual(reads, ['/etc/sigward/pw.txt']);
-    assert.equal(secrets.password(c), 'from-env');
-    assert.equal(secrets.password(a), undefined);
-    const ups = new Upstreams([a, b, c], { limits: LIMITS, secrets });
+  test('passwords are the ones the loader resolved, by upstream host', async () => {
+    const ups = new Upstreams([a, b, c], { limits: LIMITS, passwords: new Map([['b.example', 'from-file'], ['c.example', 'from-env']]) });
     assert.deepEqual(ups.all().map((u) => u.host), ['a.example', 'b.example', 'c.example']);
     await ups.close();
   });
 
-  test('a missing secret is CONFIG_INVALID naming the upstream, not a value', () => {
-    const secrets = secretsFromFiles({
-      readFile: () => {
-        throw Object.assign(new Error('nope'), { code: 'ENOENT' });
-      },
-      env: {},
-    });
-    assert.throws(() => secrets.password(b), (e: unknown) => isSigwardError(e, 'CONFIG_INVALID') && /b\.example/.test(e.message) && /ENOENT/.test(e.message));
-    assert.throws(() => secrets.password(c), (e: unknown) => isSigwardError(e, 'CONFIG_INVALID') && /C_PASS/.test(e.message));
+  test('a basic-auth upstream without a password is CONFIG_INVALID naming the upstream', () => {
     assert.throws(
-      () => new Upstreams([b], { limits: LIMITS, passwords: new Map(), caPems: new Map() }),
-      (e: unknown) => isSigwardError(e, 'CONFIG_INVALID') && /b\.example/.test(e.message),
+      () => new Upstreams([b, c], { limits: LIMITS, passwords: new Map([['c.example', 'from-env']]), caPems: new Map() }),
+      (e: unknown) => isSigwardError(e, 'CONFIG_INVALID') && /b\.example/.test(e.message) && !/from-env/.test(e.message),
     );
   });
 
-  test('a name configured twice is refused', () => {
-    const dup = upstreamConfig('https://d.example', { host: 'd.example', aliases: ['a.example'] });
-    assert.throws(() => new Upstreams([a, dup], { limits: LIMITS, passwords: new Map(), caPems: new Map() }), (e: unknown) => isSigwardError(e, 'CONFIG_INVALID'));
+  test('a name configured twice is refused, whatever its case', () => {
+    const dup = upstreamConfig('https://d.example', { host: 'd.example', aliases: ['MIRROR.a.example'] });
+    assert.throws(
+      () => new Upstreams([a, dup], { limits: LIMITS, passwords: new Map(), caPems: new Map() }),
+      (e: unknown) => isSigwardError(e, 'CONFIG_INVALID') && /mirror\.a\.example/.test(e.message),
+    );
   });
 
   test('createDispatcher refuses a caFile without a certificate', () => {
@@ -99,10 +81,7 @@ describe('per-origin TLS trust', () => {
   test('the caFile of one upstream is trusted for its origin only', async () => {
     const withCa = upstreamConfig(one.url, { caFile: certs.caFile });
     const without = upstreamConfig(two.url);
-    const ups = new Upstreams([withCa, without], {
-      limits: LIMITS,
-      secrets: secretsFromFiles({ readFile: (p) => readFileSync(p, 'utf8'), env: {} }),
-    });
+    const ups = new Upstreams([withCa, without], { limits: LIMITS, caPems: new Map([[withCa.host, readFileSync(certs.caFile, 'utf8')]]) });
     try {
       const m = await ups.get(one.host).getManifest('a/b', tag);
       assert.deepEqual(Buffer.from(m.bytes), manifest);
