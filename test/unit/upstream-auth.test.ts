@@ -8,6 +8,7 @@ import { parseChallenges } from '../../src/upstream/challenge.ts';
 import { UpstreamClient } from '../../src/upstream/client.ts';
 import { json, ociError, startFake, type Fake } from '../helpers/fake-upstream.ts';
 import { LIMITS, recorder, rejection, upstreamConfig } from '../helpers/upstream-setup.ts';
+import { waitFor } from '../helpers/proc.ts';
 
 const PASSWORD = 'pa55-w0rd-never-shown';
 const BASIC = `Basic ${Buffer.from(`alice:${PASSWORD}`).toString('base64')}`;
@@ -20,7 +21,8 @@ describe('bearer token flow', () => {
   let registry: Fake;
   let agent: Agent;
   let issued = 0;
-  let tokenDelayMs = 0;
+  /** While set, token answers wait for it (a test holds them to make requests overlap). */
+  let tokenHold: Promise<void> | undefined;
   let tokenBody: (n: number) => unknown = (n) => ({ token: `tok-${n}`, expires_in: 300 });
 
   before(async () => {
@@ -29,7 +31,7 @@ describe('bearer token flow', () => {
         ociError(res, 401, 'UNAUTHORIZED', 'bad credentials');
         return;
       }
-      if (tokenDelayMs > 0) await new Promise((r) => setTimeout(r, tokenDelayMs));
+      if (tokenHold !== undefined) await tokenHold;
       json(res, 200, tokenBody(++issued));
     });
     registry = await startFake((req, res) => {
@@ -113,16 +115,24 @@ describe('bearer token flow', () => {
   });
 
   test('concurrent requests share one token fetch', async () => {
-    tokenDelayMs = 100;
+    let release!: () => void;
+    tokenHold = new Promise<void>((resolve) => (release = resolve));
     try {
       const c = client(() => 1);
       const start = tokens.requests.length;
-      const all = await Promise.all(Array.from({ length: 12 }, () => c.getManifest('team/other', tag)));
+      const challenged = () => registry.requests.filter((r) => r.url.startsWith('/v2/team/other/') && r.headers.authorization === undefined).length;
+      const challengedBefore = challenged();
+      const pending = Promise.all(Array.from({ length: 12 }, () => c.getManifest('team/other', tag)));
+      // The token answer is held until all twelve have been challenged: each then needs a token at the same time.
+      await waitFor(async () => challenged() - challengedBefore === 12, 'twelve challenged requests');
+      release();
+      const all = await pending;
       assert.equal(all.length, 12);
       assert.equal(tokens.requests.length - start, 1);
       assert.equal(c.auth.tokenFetches, 1);
     } finally {
-      tokenDelayMs = 0;
+      release();
+      tokenHold = undefined;
     }
   });
 

@@ -9,6 +9,7 @@ import { UpstreamClient } from '../../src/upstream/client.ts';
 import { parseRetryAfter, upstreamStatusError } from '../../src/upstream/status.ts';
 import { ociError, startFake, type Fake } from '../helpers/fake-upstream.ts';
 import { LIMITS, rejection, upstreamConfig } from '../helpers/upstream-setup.ts';
+import { waitFor } from '../helpers/proc.ts';
 
 const manifest = Buffer.from(`{"schemaVersion":2,"mediaType":"${MT.ociManifest}","config":{},"layers":[]}`);
 const tag = (t: string) => ({ kind: 'tag' as const, tag: t });
@@ -28,7 +29,7 @@ describe('upstream faults', () => {
         res.writeHead(200, { 'content-type': MT.ociManifest, 'content-length': String(manifest.length) });
         res.end(manifest);
       };
-      if (path === 'slow') setTimeout(ok, 2_000).unref();
+      if (path === 'slow') return; // headers never come; closing the fake ends the exchange
       else if (path === 'reset-once') (count === 1 ? req.socket.destroy() : ok());
       else if (path === 'reset-always') req.socket.destroy();
       else if (path === 'limited') ociError(res, 429, 'TOOMANYREQUESTS', 'slow down', { 'retry-after': '7' });
@@ -114,7 +115,8 @@ describe('upstream faults', () => {
     const before = perPath.get('slow') ?? 0;
     const ac = new AbortController();
     const p = client().getManifest('a/b', tag('slow'), { signal: ac.signal });
-    setTimeout(() => ac.abort(new Error('client went away')), 50);
+    await waitFor(async () => perPath.get('slow') === before + 1, 'the request at the upstream');
+    ac.abort(new Error('client went away'));
     const e = await rejection(p);
     assert.equal(e.message, 'client went away');
     assert.equal(perPath.get('slow'), before + 1);

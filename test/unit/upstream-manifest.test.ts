@@ -52,8 +52,7 @@ describe('UpstreamClient manifests', () => {
         res.end();
       } else if (path.endsWith('/manifests/truncated')) {
         res.writeHead(200, { 'content-type': MT.ociManifest, 'content-length': String(manifest.length) });
-        res.write(manifest.subarray(0, 20));
-        setTimeout(() => res.socket?.destroy(), 20);
+        res.write(manifest.subarray(0, 20), () => res.socket?.destroy()); // cut once the first bytes went out
       } else if (path.endsWith('/manifests/gone')) {
         ociError(res, 404, 'MANIFEST_UNKNOWN', 'manifest unknown');
       } else if (path.startsWith('/v2/nobody/')) {
