@@ -1,4 +1,5 @@
-// The printed table (each figure, its ratio to direct upstream and to the peer, the targets with PASS/MISS) and the
+// The printed table (each figure, its ratio to direct upstream, to the peer and, for blob figures, to the ceiling: a
+// raw node relay measured in the same rounds; the targets with PASS/MISS) and the
 // JSON file with every sample, the settings and the machine facts.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +28,7 @@ interface TargetSpec {
   readonly unit?: string;
 }
 
-const swOver = (other: 'direct' | 'peer') => (r: Row): number => ratio(r.values.sigward, r.values[other]);
+const swOver = (other: 'direct' | 'peer' | 'ceiling') => (r: Row): number => ratio(r.values.sigward, r.values[other]);
 const sw = (r: Row): number => r.values.sigward ?? NaN;
 
 /** The manifest-load targets, for the unsigned (`manifest`) and the signed (`signed`) image alike. */
@@ -88,7 +89,7 @@ const times = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(2)}x` : 
 
 /** The table as text lines; ratios are sigward / other of the raw figures (for latency and memory, lower wins). */
 export function formatTable(rows: readonly Row[], targets: readonly TargetResult[]): string {
-  const head = ['figure', 'unit', 'direct', 'sigward', 'peer', 'sw/direct', 'sw/peer', 'target'];
+  const head = ['figure', 'unit', 'direct', 'sigward', 'peer', 'ceiling', 'sw/direct', 'sw/peer', 'sw/ceiling', 'target'];
   const lines: string[][] = [head];
   for (const r of rows) {
     const t = targets
@@ -101,14 +102,16 @@ export function formatTable(rows: readonly Row[], targets: readonly TargetResult
       num(r.values.direct),
       num(r.values.sigward),
       num(r.values.peer),
+      num(r.values.ceiling),
       times(ratio(r.values.sigward, r.values.direct)),
       times(ratio(r.values.sigward, r.values.peer)),
+      times(ratio(r.values.sigward, r.values.ceiling)),
       t,
     ]);
   }
   const widths = head.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
   const fmt = (l: string[]): string =>
-    l.map((cell, i) => (i >= 2 && i <= 6 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd();
+    l.map((cell, i) => (i >= 2 && i <= 8 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd();
   return [fmt(lines[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.slice(1).map(fmt)].join('\n');
 }
 

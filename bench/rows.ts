@@ -1,6 +1,6 @@
 // The shape every scenario reports in: one row per figure, the median per contender plus the raw samples, so the
 // JSON keeps what the table summarises.
-import type { Contender } from './stack.ts';
+import type { AnyContender as Contender } from './stack.ts';
 import { median } from './stats.ts';
 
 export interface Row {

@@ -3,6 +3,7 @@
 //   sigward - the daemon under test, a separate process in front of `direct`
 //   peer    - distribution in pull-through mode in front of `direct` (real-clients.md 1(e)): the tool to beat
 // Access logs are off everywhere (distribution accesslog disabled + level error; sigward at log level warn).
+//   ceiling - a raw node relay in front of `direct` (relay.ts), for the blob figures only: what node itself relays
 // sigward knows the upstream under a second name too: the counting forwarder's address (forwarder.ts), used only
 // by the cold signed-pull scenarios; every load figure goes to the upstream without it.
 import { join } from 'node:path';
@@ -10,11 +11,15 @@ import { newKey, type TestKey } from '../test/helpers/cosign.ts';
 import { removeTempDir, tempDir } from '../test/helpers/proc.ts';
 import { startRegistry, type Registry } from '../test/helpers/registry.ts';
 import { startForwarder, type Forwarder } from './forwarder.ts';
+import { startRelay, type RelayProcess } from './relay.ts';
 import { progress, type Settings } from './settings.ts';
 import { benchPolicy, sigwardConfig, startSigward, type SigwardConfigInput, type SigwardProcess } from './sigward.ts';
 
+/** The contenders of every scenario. */
 export const CONTENDERS = ['direct', 'sigward', 'peer'] as const;
 export type Contender = (typeof CONTENDERS)[number];
+/** With `ceiling` (the raw node relay), which takes part in the blob scenarios only: one blob GET per connection. */
+export type AnyContender = Contender | 'ceiling';
 
 export interface Stack {
   readonly upstream: Registry;
@@ -22,12 +27,14 @@ export interface Stack {
   readonly peer: Registry;
   /** The upstream again, through the counting/delaying forwarder: sigward's second upstream. */
   readonly forwarder: Forwarder;
+  /** The raw node relay to the upstream: the ceiling of what a node process relays on this machine. */
+  readonly relay: RelayProcess;
   /** The key the signed images are signed with; sigward trusts it as `bench`. */
   readonly key: TestKey;
   /** The benchmark's own temp dir (config, build files). */
   readonly tmp: string;
   /** Full URL of `/v2/<repo>/<rest>` as each contender is asked for it. */
-  url(contender: Contender, repo: string, rest: string): string;
+  url(contender: AnyContender, repo: string, rest: string): string;
   /** sigward's URL of `/v2/<repo>/<rest>` for the upstream named `host` (the upstream's or the forwarder's). */
   sigwardUrl(host: string, repo: string, rest: string): string;
   /** sigward's `/sget/<upstream host>/<what>` (what = `<repo>@<digest>`, …). */
@@ -63,6 +70,13 @@ export class Starter {
     this.stops.push(() => fwd.stop());
     progress(`counting forwarder on ${fwd.url} -> ${upstream.url} (sigward's second upstream, host ${fwd.host})`);
     return fwd;
+  }
+
+  async relay(upstream: Registry): Promise<RelayProcess> {
+    const relay = await startRelay(upstream.url, this.tmp);
+    this.stops.push(() => relay.stop());
+    progress(`ceiling: raw node relay on ${relay.url} -> ${upstream.url} (net.Socket, no HTTP parser, no hashing; pid ${relay.pid})`);
+    return relay;
   }
 
   async peer(upstream: Registry): Promise<Registry> {
@@ -102,11 +116,13 @@ export async function startStack(starter: Starter, settings: Settings): Promise<
     sget: sgetSection(settings),
   });
   const peer = await starter.peer(upstream);
+  const relay = await starter.relay(upstream);
   return {
     upstream,
     sigward,
     peer,
     forwarder,
+    relay,
     key,
     tmp: starter.tmp,
     sigwardUrl: (host, repo, rest) => `${sigward.url}/v2/${repo}/${rest}?ns=${host}`,
@@ -120,6 +136,8 @@ export async function startStack(starter: Starter, settings: Settings): Promise<
           return `${sigward.url}/v2/${repo}/${rest}?ns=${upstream.host}`;
         case 'peer':
           return `${peer.url}/v2/${repo}/${rest}`;
+        case 'ceiling':
+          return `${relay.url}/v2/${repo}/${rest}`;
       }
     },
   };

@@ -3,7 +3,8 @@
 // `<upstream>/bench/**` lets a digest through (src/sget/admit.ts: by digest, the manifest gate's decision). Cold: the
 // first request downloads the blob into the spool, counts and hashes it, moves it into the store, then sends it; warm:
 // the same request again, served from the store. Each round takes a blob nobody has fetched through sigward's sget
-// yet, and alternates: direct upstream GET, sigward /v2/ blob GET (streamed), sget cold, sget warm. sigward's RSS is
+// yet, and alternates: direct upstream GET, sigward /v2/ blob GET (streamed), the ceiling (a raw node relay of the same
+// GET: what node relays at all), sget cold, sget warm. sigward's RSS is
 // sampled during both sget downloads: it must stay flat in the artifact size (the file is never held in memory).
 import { BIG_REPO, type Blob, type Fixtures } from '../fixtures.ts';
 import { OCI_MANIFEST, pushBlob, pushManifest, sha256 } from '../../test/helpers/images.ts';
@@ -44,7 +45,7 @@ export async function sgetScenario(stack: Stack, fx: Fixtures, settings: Setting
   progress(`sget: ${artifacts.length} artifact manifest(s) over ${size} blobs pushed to ${BIG_REPO}` +
     `${fx.distinct ? '' : ' (one blob: the disk check chose a single blob, so only the first round is cold)'}`);
 
-  const s = { direct: [] as Transfer[], v2: [] as Transfer[], cold: [] as Transfer[], warm: [] as Transfer[] };
+  const s = { direct: [] as Transfer[], v2: [] as Transfer[], ceiling: [] as Transfer[], cold: [] as Transfer[], warm: [] as Transfer[] };
   const rss: RssReport[] = [];
   const coldOverV2: number[] = [];
   const fetched = new Set<string>();
@@ -64,6 +65,7 @@ export async function sgetScenario(stack: Stack, fx: Fixtures, settings: Setting
     await curlGet(stack.url('direct', BIG_REPO, `blobs/${blob.digest}`), blob.size);
     const d = await curlGet(stack.url('direct', BIG_REPO, `blobs/${blob.digest}`), blob.size);
     const v = await curlGet(stack.url('sigward', BIG_REPO, `blobs/${blob.digest}`), blob.size);
+    const ceil = await curlGet(stack.url('ceiling', BIG_REPO, `blobs/${blob.digest}`), blob.size);
     let cold: Transfer | undefined;
     if (!fetched.has(artifacts[i]!)) {
       cold = await sampled(sget, blob.size);
@@ -74,9 +76,10 @@ export async function sgetScenario(stack: Stack, fx: Fixtures, settings: Setting
     const w = await sampled(sget, blob.size);
     s.direct.push(d);
     s.v2.push(v);
+    s.ceiling.push(ceil);
     s.warm.push(w);
     const coldText = cold ? `sget cold ${cold.mbps.toFixed(0)} (first byte after ${(cold.ttfbMs / 1000).toFixed(2)} s), ` : '';
-    progress(`sget round ${r + 1}/${settings.rounds}: MB/s direct ${d.mbps.toFixed(0)}, sigward /v2/ ${v.mbps.toFixed(0)}, ${coldText}` +
+    progress(`sget round ${r + 1}/${settings.rounds}: MB/s direct ${d.mbps.toFixed(0)}, sigward /v2/ ${v.mbps.toFixed(0)}, ceiling ${ceil.mbps.toFixed(0)}, ${coldText}` +
       `sget warm ${w.mbps.toFixed(0)}; sigward RSS peak ${Math.max(...rss.slice(-2).map((m) => m.peakSampledMiB))} MiB`);
   }
 
@@ -84,11 +87,11 @@ export async function sgetScenario(stack: Stack, fx: Fixtures, settings: Setting
   const ttfb = (ts: Transfer[]): number[] => ts.map((t) => t.ttfbMs);
   const peak = (m: RssReport): number => Math.max(m.peakSampledMiB, m.hwmScoped ? m.hwmMiB : 0);
   const rows: Row[] = [
-    row('sget.v2.mbps', `${size} blob GET /v2/ (sget rounds)`, 'MB/s', 'higher', { direct: mbps(s.direct), sigward: mbps(s.v2) },
-      { note: 'the plain streamed /v2/ blob path, measured in the same rounds as the sget figures' }),
-    row('sget.cold.mbps', `${size} sget cold (spool, check, send)`, 'MB/s', 'higher', { direct: mbps(s.direct), sigward: mbps(s.cold) }),
+    row('sget.v2.mbps', `${size} blob GET /v2/ (sget rounds)`, 'MB/s', 'higher', { direct: mbps(s.direct), sigward: mbps(s.v2), ceiling: mbps(s.ceiling) },
+      { note: 'the plain streamed /v2/ blob path, measured in the same rounds as the sget figures; ceiling: the raw node relay' }),
+    row('sget.cold.mbps', `${size} sget cold (spool, check, send)`, 'MB/s', 'higher', { direct: mbps(s.direct), sigward: mbps(s.cold), ceiling: mbps(s.ceiling) }),
     row('sget.cold.ttfb', `${size} sget cold (spool, check, send)`, 'TTFB ms', 'lower', { direct: ttfb(s.direct), sigward: ttfb(s.cold) }),
-    row('sget.warm.mbps', `${size} sget warm (from the store)`, 'MB/s', 'higher', { direct: mbps(s.direct), sigward: mbps(s.warm) }),
+    row('sget.warm.mbps', `${size} sget warm (from the store)`, 'MB/s', 'higher', { direct: mbps(s.direct), sigward: mbps(s.warm), ceiling: mbps(s.ceiling) }),
     row('sget.warm.ttfb', `${size} sget warm (from the store)`, 'TTFB ms', 'lower', { direct: ttfb(s.direct), sigward: ttfb(s.warm) }),
     row('sget.rss', `${size} sget downloads, sigward peak RSS`, 'MiB', 'lower', { sigward: rss.map(peak) }, { reduce: 'max' }),
     row('sget.rss.start', `${size} sget downloads, sigward RSS at start`, 'MiB', 'lower', { sigward: rss.map((m) => m.startMiB) }, { reduce: 'max' }),
