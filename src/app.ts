@@ -8,7 +8,8 @@ import { createLogger, type Logger } from './log.ts';
 import { Router } from './http/routing.ts';
 import { buildRoutes, sigwardFetch, type Env, type FetchHandler } from './http/routes.ts';
 import { ManifestService } from './proxy/manifests.ts';
-import { ProxyService, type ClientProvider } from './proxy/service.ts';
+import { ProxyService } from './proxy/service.ts';
+import type { ClientProvider } from './proxy/types.ts';
 import { Upstreams } from './upstream/registry.ts';
 import { attachmentLimits, SignatureGate } from './proxy/gate.ts';
 import { HashThread } from './proxy/hash-thread.ts';
@@ -74,8 +75,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
     manifests,
     hashing,
     log: logger,
-    admit: (req, target, m) => gate.admit(req, target, m),
-    preflight: (target, ref) => gate.preflight(target, ref),
+    gate,
     ...(referenced === undefined ? {} : { referenced }),
   });
   // The store is opened on the first sget request, so an unusable cache.dir never stops the daemon (sget then 503s).
@@ -86,7 +86,6 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
     ...(deps.sgetFreeBytes ? { freeBytes: deps.sgetFreeBytes } : {}),
   });
   const sget = new SgetService({
-    router,
     clients: upstreams,
     manifests,
     gate,

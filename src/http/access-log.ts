@@ -2,19 +2,14 @@
 // report can be matched to the log. Credentials never reach the log: headers are not logged at all.
 import { randomBytes } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
-import type { SigwardError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { RequestNotes } from '../proxy/answer.ts';
 
-export interface RequestState {
-  readonly id: string;
+/** The services fill in the digest, outcome and a late error (RequestNotes); routes.ts names the image. */
+export interface RequestState extends RequestNotes {
   readonly start: bigint;
   image?: string;
   reference?: string;
-  digest?: string;
-  /** Set when the request ended in an error. */
-  error?: SigwardError;
-  /** Free-form outcome for the line: `verified`, `cache`, `denied`… */
-  outcome?: string;
 }
 
 const prefix = randomBytes(3).toString('hex');

@@ -1,10 +1,8 @@
-// Writing answers straight to node's ServerResponse: the fast path for bytes (design.md, "pitfalls"), and the only
-// way to set a custom HTTP reason phrase (the one text containerd shows on a refusal).
-import type { ServerResponse } from 'node:http';
+// How a SigwardError is answered: status, reason phrase (the one text containerd shows on a refusal) and OCI error
+// body. Pure; http/answer.ts writes it.
 import { HTTP_MAPPING, SigwardError, isSigwardError } from '../errors.ts';
+import { API_VERSION_HEADER, RefusalWithHeaders } from '../proxy/answer.ts';
 import { clip } from '../util/clip.ts';
-
-export const API_VERSION_HEADER = { 'Docker-Distribution-API-Version': 'registry/2.0' } as const;
 
 export interface OciErrorBody {
   errors: { code: string; message: string; detail?: unknown }[];
@@ -20,6 +18,7 @@ export function errorResponse(err: SigwardError): { status: number; reason: stri
   const map = HTTP_MAPPING[err.code];
   const headers: Record<string, string> = { ...API_VERSION_HEADER, 'Content-Type': 'application/json; charset=utf-8' };
   if (err.retryAfter !== undefined) headers['Retry-After'] = String(Math.max(0, Math.ceil(err.retryAfter)));
+  if (err instanceof RefusalWithHeaders) Object.assign(headers, err.headers);
   // A reason phrase must be ASCII without CR/LF; keep it short.
   const reason = err.reason === undefined ? undefined : clip(`${defaultReason(map.status)} (${err.reason})`, 120, { marker: '' });
   const detail = err.detail && Object.keys(err.detail).length > 0 ? err.detail : undefined;
@@ -34,30 +33,4 @@ const REASONS: Record<number, string> = {
 
 export function defaultReason(status: number): string {
   return REASONS[status] ?? 'Error';
-}
-
-/** Write an OCI error answer. HEAD gets the same status and headers with no body (clients then GET for the body). */
-export function writeError(res: ServerResponse, err: SigwardError, method: string): void {
-  if (res.headersSent) {
-    // Mid-body failure: the only honest signal left is to cut the connection so the client sees a broken body.
-    res.destroy(err);
-    return;
-  }
-  const { status, reason, body, headers } = errorResponse(err);
-  const payload = Buffer.from(JSON.stringify(body));
-  headers['Content-Length'] = String(payload.length);
-  if (reason) res.writeHead(status, reason, headers);
-  else res.writeHead(status, headers);
-  res.end(method === 'HEAD' ? undefined : payload);
-}
-
-export function writeBytes(
-  res: ServerResponse,
-  status: number,
-  headers: Record<string, string>,
-  body: Uint8Array | undefined,
-  method: string,
-): void {
-  res.writeHead(status, headers);
-  res.end(method === 'HEAD' || body === undefined ? undefined : body);
 }

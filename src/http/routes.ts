@@ -1,5 +1,6 @@
-// The distribution read API over hono. Handlers write to node's ServerResponse directly (fast path, custom reason
-// phrases); hono does routing and middleware. Every error goes through one place: writeError.
+// The distribution read API over hono. hono does routing and middleware; each handler parses the path, picks the
+// upstream (routing.ts), asks a service for its answer and writes it with http/answer.ts, straight to node's
+// ServerResponse (fast path, custom reason phrases). Every error goes through one place: writeError.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Hono, type Context } from 'hono';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
@@ -7,36 +8,23 @@ import { SigwardError } from '../errors.ts';
 import { acceptOf } from '../oci/mediatypes.ts';
 import { imageRef, referenceString } from '../oci/reference.ts';
 import type { Logger } from '../log.ts';
-import { methodNotAllowed, parseV2Path, type V2Route } from './path.ts';
-import { API_VERSION_HEADER, asSigwardError, writeBytes, writeError } from './respond.ts';
-import type { Router, Target } from './routing.ts';
+import { API_VERSION_HEADER } from '../proxy/answer.ts';
+import type { ProxyService } from '../proxy/service.ts';
+import { parseSgetPath } from '../sget/path.ts';
+import type { SgetService } from '../sget/service.ts';
+import { methodNotAllowed, parseV2Path } from './path.ts';
+import { writeAnswer, writeError } from './answer.ts';
+import { asSigwardError } from './respond.ts';
+import type { Router } from './routing.ts';
 import { accessLog, type RequestState } from './access-log.ts';
 
 export type Bindings = { incoming: IncomingMessage; outgoing: ServerResponse };
 export type Env = { Bindings: Bindings; Variables: { state: RequestState } };
 
-/** What the routes need from the proxy layer (implemented in proxy/service.ts). */
-export interface ProxyHandlers {
-  manifest(req: RouteRequest, route: Extract<V2Route, { kind: 'manifest' }>, target: Target): Promise<void>;
-  blob(req: RouteRequest, route: Extract<V2Route, { kind: 'blob' }>, target: Target): Promise<void>;
-  tags(req: RouteRequest, route: Extract<V2Route, { kind: 'tags' }>, target: Target): Promise<void>;
-  referrers(req: RouteRequest, route: Extract<V2Route, { kind: 'referrers' }>, target: Target): Promise<void>;
-}
-
-/** The verified-download endpoint `/sget/…` (implemented in sget/service.ts). */
-export interface SgetHandler {
-  /** `rest` is the request path after `/sget/`, as the client sent it. */
-  handle(req: RouteRequest, rest: string): Promise<void>;
-}
-
-export interface RouteRequest {
-  readonly method: 'GET' | 'HEAD';
-  readonly url: URL;
-  readonly headers: IncomingMessage['headers'];
-  readonly res: ServerResponse;
-  readonly state: RequestState;
-  readonly accept: ReadonlySet<string>;
-}
+/** The /v2/ services (proxy/service.ts). */
+export type ProxyAnswers = Pick<ProxyService, 'manifest' | 'blob' | 'tags' | 'referrers'>;
+/** The verified-download endpoint `/sget/…` (sget/service.ts). */
+export type SgetAnswers = Pick<SgetService, 'answer'>;
 
 /** The request method as the client sent it. Hono routes HEAD as GET (and would then re-wrap our already-sent
  * answer), so sigwardFetch hands HEAD requests to hono as GET and the handlers read the real method here. */
@@ -55,7 +43,7 @@ export function sigwardFetch(app: Hono<Env>): FetchHandler {
   };
 }
 
-export function buildRoutes(deps: { router: Router; proxy: ProxyHandlers; log: Logger; sget?: SgetHandler }): Hono<Env> {
+export function buildRoutes(deps: { router: Router; proxy: ProxyAnswers; log: Logger; sget?: SgetAnswers }): Hono<Env> {
   const app = new Hono<Env>();
   app.use('*', accessLog(deps.log));
 
@@ -73,7 +61,7 @@ export function buildRoutes(deps: { router: Router; proxy: ProxyHandlers; log: L
   const sget = deps.sget;
   if (sget) {
     app.all('/sget/*', async (c) => {
-      await handleSget(c, sget);
+      await handleSget(c, deps.router, sget);
       return RESPONSE_ALREADY_SENT;
     });
   }
@@ -95,7 +83,7 @@ export function buildRoutes(deps: { router: Router; proxy: ProxyHandlers; log: L
   return app;
 }
 
-async function handleV2(c: Context<Env>, deps: { router: Router; proxy: ProxyHandlers }): Promise<void> {
+async function handleV2(c: Context<Env>, deps: { router: Router; proxy: ProxyAnswers }): Promise<void> {
   const res = c.env.outgoing;
   const incoming = c.env.incoming;
   const state = c.get('state');
@@ -105,36 +93,47 @@ async function handleV2(c: Context<Env>, deps: { router: Router; proxy: ProxyHan
   if (!route) throw new SigwardError('NOT_FOUND', `no such endpoint: ${method} ${url.pathname}`);
   if (route.kind === 'upload' || (method !== 'GET' && method !== 'HEAD')) {
     if (route.kind === 'ping' && method === 'OPTIONS') {
-      writeBytes(res, 204, { ...API_VERSION_HEADER, Allow: 'GET, HEAD' }, undefined, method);
-      return;
+      return writeAnswer(res, { kind: 'bytes', status: 204, headers: { ...API_VERSION_HEADER, Allow: 'GET, HEAD' } }, method);
     }
     throw methodNotAllowed(method);
   }
   if (route.kind === 'ping') {
-    writeBytes(res, 200, { ...API_VERSION_HEADER, 'Content-Type': 'application/json', 'Content-Length': '2' }, Buffer.from('{}'), method);
-    return;
+    const body = Buffer.from('{}');
+    return writeAnswer(res, { kind: 'bytes', status: 200, headers: { ...API_VERSION_HEADER, 'Content-Type': 'application/json', 'Content-Length': '2' }, body }, method);
   }
   const target = deps.router.resolve(route.name, url.searchParams.get('ns'));
   state.image = route.kind === 'manifest' ? imageRef(target.upstream.host, target.repository, route.ref) : `${target.upstream.host}/${target.repository}`;
   if (route.kind === 'manifest') state.reference = referenceString(route.ref);
-  const req: RouteRequest = { method: method as 'GET' | 'HEAD', url, headers: incoming.headers, res, state, accept: acceptOf(incoming.headers.accept) };
+  const proxy = deps.proxy;
+  let answer;
   switch (route.kind) {
     case 'manifest':
-      return deps.proxy.manifest(req, route, target);
+      answer = await proxy.manifest({ target, ref: route.ref, accept: acceptOf(incoming.headers.accept), notes: state });
+      break;
     case 'blob':
-      return deps.proxy.blob(req, route, target);
+      answer = await proxy.blob({ target, digest: route.digest, method, range: incoming.headers.range, notes: state });
+      break;
     case 'tags':
-      return deps.proxy.tags(req, route, target);
+      answer = await proxy.tags({ target, url });
+      break;
     case 'referrers':
-      return deps.proxy.referrers(req, route, target);
+      answer = await proxy.referrers({ target, url, digest: route.digest });
+      break;
   }
+  return writeAnswer(res, answer, method);
 }
 
-async function handleSget(c: Context<Env>, sget: SgetHandler): Promise<void> {
+async function handleSget(c: Context<Env>, router: Router, sget: SgetAnswers): Promise<void> {
   const incoming = c.env.incoming;
+  const state = c.get('state');
   const url = new URL(incoming.url ?? '/', 'http://sigward.invalid');
   const method = clientMethod(c);
   if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed(method);
-  const req: RouteRequest = { method, url, headers: incoming.headers, res: c.env.outgoing, state: c.get('state'), accept: acceptOf(incoming.headers.accept) };
-  await sget.handle(req, url.pathname.slice('/sget/'.length));
+  const route = parseSgetPath(url.pathname.slice('/sget/'.length));
+  // An sget path always names its registry host (sget/path.ts): no ?ns=.
+  const target = router.resolve(route.name, null);
+  state.image = route.kind === 'blob' ? `${target.upstream.host}/${target.repository}` : imageRef(target.upstream.host, target.repository, route.ref);
+  if (route.kind === 'artifact') state.reference = referenceString(route.ref);
+  const answer = await sget.answer({ route, target, method, file: url.searchParams.get('file') ?? undefined, range: incoming.headers, notes: state });
+  return writeAnswer(c.env.outgoing, answer, method);
 }

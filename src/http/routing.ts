@@ -7,12 +7,7 @@ import { SigwardError } from '../errors.ts';
 import { clip } from '../util/clip.ts';
 import { isHost, looksLikeHost, parseRepositoryName } from '../oci/reference.ts';
 import type { UpstreamConfig } from '../config/types.ts';
-
-export interface Target {
-  readonly upstream: UpstreamConfig;
-  /** The repository on the upstream (after `library/` expansion). */
-  readonly repository: string;
-}
+import type { Target } from '../proxy/target.ts';
 
 export class Router {
   private readonly byName = new Map<string, UpstreamConfig>();

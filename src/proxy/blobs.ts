@@ -4,11 +4,11 @@
 // byte that goes out, so a failure before that (a one-chunk blob with wrong bytes, an upstream that breaks before
 // sending anything) is still answered with a proper OCI error instead of a bare connection reset. Range requests are
 // passed through: a part of a blob cannot be checked against the digest of the whole (clients re-check the whole).
-import type { ServerResponse } from 'node:http';
+// The checking is here; the writing is http/answer.ts's, behind the BodySink it hands in (chunks pass as they are).
 import { SigwardError } from '../errors.ts';
 import { digestAlgorithm, type Digest } from '../oci/digest.ts';
-import { API_VERSION_HEADER } from '../http/respond.ts';
 import { release } from '../upstream/body.ts';
+import { API_VERSION_HEADER, type BodySink } from './answer.ts';
 import type { BlobStream } from './types.ts';
 import type { HashThread } from './hash-thread.ts';
 
@@ -31,12 +31,12 @@ export interface StreamOutcome {
 }
 
 /**
- * Pipe an upstream blob body to the client with backpressure. For a full (200) body the sha256 is checked before
- * the final chunk is written; `onMismatch` is told before the connection is destroyed. The returned promise rejects
- * on failure; when nothing had been sent yet the response is left untouched for the caller's error answer.
+ * Relay an upstream blob body into `sink` with backpressure. For a full (200) body the sha256 is checked before the
+ * final chunk is sent; `onMismatch` is told before the sink is cut. The returned promise rejects on failure; when
+ * nothing had been sent yet the sink is left untouched for the caller's error answer.
  */
-export function streamBlob(
-  res: ServerResponse,
+export function relayBlob(
+  sink: BodySink,
   blob: BlobStream,
   digest: Digest,
   onMismatch: (err: SigwardError) => void,
@@ -45,13 +45,8 @@ export function streamBlob(
   const verify = blob.status === 200;
   const alg = digestAlgorithm(digest);
   const hash = verify ? hashing.hasher(alg, blob.size) : undefined;
-  const headers = blobHeaders(digest, blob.headers, blob.size);
+  // Set before the first write or end: from then on the status line is out.
   let started = false;
-  const start = (): void => {
-    if (started) return;
-    started = true;
-    res.writeHead(blob.status, headers);
-  };
   return new Promise((resolve, reject) => {
     let held: Buffer | undefined;
     let bytes = 0;
@@ -60,7 +55,7 @@ export function streamBlob(
     let hashFull = false;
     const body = blob.body;
     const resume = (): void => {
-      if (!finished && !hashFull && !res.writableNeedDrain) body.resume();
+      if (!finished && !hashFull && !sink.full) body.resume();
     };
     const fail = (err: Error): void => {
       if (finished) return;
@@ -68,10 +63,10 @@ export function streamBlob(
       hash?.abandon();
       release(body);
       // Once the status line is out, cutting the connection is the only honest signal left.
-      if (started) res.destroy(err);
+      if (started) sink.cut(err);
       reject(err);
     };
-    res.on('close', () => {
+    sink.onClose(() => {
       if (!finished) {
         finished = true;
         hash?.abandon();
@@ -79,7 +74,7 @@ export function streamBlob(
         resolve({ bytes, verified: false });
       }
     });
-    res.on('drain', resume);
+    sink.onDrain(resume);
     hash?.onRoom(() => {
       hashFull = false;
       resume();
@@ -87,8 +82,8 @@ export function streamBlob(
     body.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
       if (!hash) {
-        start();
-        if (!res.write(chunk)) body.pause();
+        started = true;
+        if (!sink.write(chunk)) body.pause();
         return;
       }
       if (!hash.update(chunk)) {
@@ -96,8 +91,8 @@ export function streamBlob(
         body.pause();
       }
       if (held !== undefined) {
-        start();
-        if (!res.write(held)) body.pause();
+        started = true;
+        if (!sink.write(held)) body.pause();
       }
       held = chunk;
     });
@@ -116,8 +111,8 @@ export function streamBlob(
       }
       const complete = (): void => {
         finished = true;
-        start();
-        res.end(held, () => resolve({ bytes, verified: verify }));
+        started = true;
+        sink.end(held, () => resolve({ bytes, verified: verify }));
       };
       if (!hash) return complete();
       hash.digest().then(

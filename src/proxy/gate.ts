@@ -11,14 +11,12 @@ import { parsedManifest } from './parsed-manifest.ts';
 import type { CompiledPolicy, Decision, ManifestKind, Resolution, SignedRule } from '../policy/types.ts';
 import { verifySignature } from '../verify/index.ts';
 import { attachmentProblem, claimsAttachment } from '../verify/attachment.ts';
-import type { RouteRequest } from '../http/routes.ts';
-import type { Target } from '../http/routing.ts';
 import type { Logger } from '../log.ts';
 import { passageOf } from './passage.ts';
 import { discoverSignatures, fetchBlobCapped, DEFAULT_DISCOVERY_LIMITS, type DiscoveryLimits, type SignatureLocation } from './signatures.ts';
 import { SingleFlight } from '../util/single-flight.ts';
-import type { FetchedManifest } from './types.ts';
-import type { ClientProvider } from './service.ts';
+import type { Target } from './target.ts';
+import type { ClientProvider, FetchedManifest } from './types.ts';
 import { VerdictCache, type StoredVerdict } from './verdicts.ts';
 
 export interface GateDeps {
@@ -51,6 +49,20 @@ export interface GateResult {
   readonly decision: Decision;
   readonly cached: boolean;
 }
+
+/** The policy's verdict on a manifest together with the document it was decided on (one parse, shared). */
+export interface Verdict extends GateResult {
+  readonly parsed: ParsedManifest;
+}
+
+/** What the gate says about a manifest a client pulls; `outcome` is the access line's word for it. */
+export type Admission =
+  /** Served without a verdict: only what passage.ts allows (a proven-inert signature artifact, a referrers index). */
+  | { readonly kind: 'passage'; readonly outcome: 'attachment' | 'attachment-index' }
+  /** The policy allows it (in warn mode possibly while it would deny: `decision.wouldDeny`). */
+  | { readonly kind: 'verdict'; readonly outcome: string; readonly decision: Decision }
+  /** Not to be served: the caller throws `refusal` once it has noted the outcome. */
+  | { readonly kind: 'refused'; readonly outcome: string; readonly refusal: SigwardError };
 
 export class SignatureGate {
   private readonly flights = new SingleFlight<StoredVerdict>();
@@ -85,10 +97,11 @@ export class SignatureGate {
     if (d && !d.allow) throw new SigwardError('DENIED', d.message, { reason: d.summary, detail: { policy: d.policyName, outcome: d.outcome } });
   }
 
-  /** Hook for ProxyService: serve, serve with a warning, or throw DENIED / VERIFY_UNAVAILABLE / MANIFEST_INVALID.
-   * Served without a verdict only what passage.ts allows: proven-inert signature artifacts and pointer-only indexes. */
-  async admit(req: RouteRequest, target: Target, m: FetchedManifest): Promise<void> {
-    const tag = req.state.reference !== undefined && !req.state.reference.includes(':') ? req.state.reference : undefined;
+  /** For a pull (ProxyService): serve, serve under a warn-mode verdict, or refuse (DENIED); throws
+   * VERIFY_UNAVAILABLE / MANIFEST_INVALID. Served without a verdict only what passage.ts allows: proven-inert
+   * signature artifacts and pointer-only indexes. */
+  async admit(target: Target, m: FetchedManifest, ref: ManifestReference, reqId?: string): Promise<Admission> {
+    const tag = ref.kind === 'tag' ? ref.tag : undefined;
     // Bytes that Go's decoder could read as something else are refused before anything else (502 MANIFEST_INVALID).
     const parsed = parsedManifest(m);
     let notInert: string | undefined;
@@ -96,36 +109,36 @@ export class SignatureGate {
       const res = this.deps.policy.resolve(target.upstream.host, target.repository);
       const mode = res.rule?.kind === 'signed' ? res.rule.attachments : 'verify';
       if (mode === 'deny' && res.rule !== null) {
-        req.state.outcome = 'attachment-denied';
-        throw new SigwardError('DENIED', `${target.upstream.host}/${target.repository}@${m.digest} is a signature artifact, and policy ${res.rule.name} has attachments: deny`, {
+        const refusal = new SigwardError('DENIED', `${target.upstream.host}/${target.repository}@${m.digest} is a signature artifact, and policy ${res.rule.name} has attachments: deny`, {
           reason: 'signature artifacts denied by policy',
           detail: { policy: res.rule.name, outcome: 'attachment-denied' },
         });
+        return { kind: 'refused', outcome: 'attachment-denied', refusal };
       }
       if (mode === 'pass') {
         notInert = await this.proveInert(target, m, parsed);
-        if (notInert === undefined) {
-          req.state.outcome = 'attachment';
-          return;
-        }
-        this.deps.log.warn({ reqId: req.state.id, image: `${target.upstream.host}/${target.repository}@${m.digest}`, why: notInert }, 'declared signature artifact not proven inert; the policy decides');
+        if (notInert === undefined) return { kind: 'passage', outcome: 'attachment' };
+        this.deps.log.warn({ reqId, image: `${target.upstream.host}/${target.repository}@${m.digest}`, why: notInert }, 'declared signature artifact not proven inert; the policy decides');
       }
     }
     if (passageOf(parsed, tag, false, EMPTY) === 'attachment-index') {
       // A referrers tag-schema index: a list of pointers; whatever it points to is gated when fetched.
-      req.state.outcome = 'attachment-index';
-      return;
+      return { kind: 'passage', outcome: 'attachment-index' };
     }
-    const { decision } = await this.decide(target, m, parsed, tag, req.state.id);
-    req.state.outcome = decision.outcome;
+    const { decision } = await this.decide(target, m, parsed, tag, reqId);
     if (!decision.allow) {
       const message = notInert === undefined ? withHint(decision, parsed, tag) : `${decision.message}\nIts layers all declare signature types, but it was not served as a signature artifact: ${notInert}.`;
-      throw new SigwardError('DENIED', message, { reason: decision.summary, detail: { policy: decision.policyName, outcome: decision.outcome } });
+      const refusal = new SigwardError('DENIED', message, { reason: decision.summary, detail: { policy: decision.policyName, outcome: decision.outcome } });
+      return { kind: 'refused', outcome: decision.outcome, refusal };
     }
-    if (decision.wouldDeny) {
-      req.res.setHeader('Warning', `299 sigward "${decision.summary.replace(/["\\]/g, "'")}"`);
-      req.res.setHeader('X-Sigward-Would-Deny', decision.outcome);
-    }
+    return { kind: 'verdict', outcome: decision.outcome, decision };
+  }
+
+  /** For a download (sget): always the policy's verdict, never a passage without one, and the parse it judged. */
+  async verdict(target: Target, m: FetchedManifest, ref: ManifestReference, reqId?: string): Promise<Verdict> {
+    const parsed = parsedManifest(m);
+    const { decision, cached } = await this.decide(target, m, parsed, ref.kind === 'tag' ? ref.tag : undefined, reqId);
+    return { decision, cached, parsed };
   }
 
   /** Fetch the layers of a declared signature artifact (each capped and digest-checked, duplicates once) and prove
@@ -163,8 +176,8 @@ export class SignatureGate {
     });
   }
 
-  /** The verdict for one fetched manifest (used by the manifest route and by sget). */
-  async decide(target: Target, m: FetchedManifest, parsed: ParsedManifest, tag: string | undefined, reqId?: string): Promise<GateResult> {
+  /** The verdict for one fetched manifest (of a pull after its passage, of a download always). */
+  private async decide(target: Target, m: FetchedManifest, parsed: ParsedManifest, tag: string | undefined, reqId?: string): Promise<GateResult> {
     const policy = this.deps.policy;
     const res = policy.resolve(target.upstream.host, target.repository);
     const repoKey = `${res.host}/${res.repository}`;

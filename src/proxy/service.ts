@@ -1,20 +1,19 @@
-// The proxy handlers: manifests, blobs, tags and referrers, for one resolved target (upstream + repository).
+// The /v2/ services: manifests, blobs, tags and referrers, for one resolved target (upstream + repository). Each
+// returns an answer for http/answer.ts to write (never writes HTTP itself) and throws SigwardError to refuse.
 import { SigwardError } from '../errors.ts';
+import type { Digest } from '../oci/digest.ts';
 import { isIndexType } from '../oci/mediatypes.ts';
-import { API_VERSION_HEADER, writeBytes } from '../http/respond.ts';
-import type { ProxyHandlers, RouteRequest } from '../http/routes.ts';
-import type { Target } from '../http/routing.ts';
+import { imageRef, type ManifestReference } from '../oci/reference.ts';
 import type { Logger } from '../log.ts';
-import { streamBlob } from './blobs.ts';
+import { API_VERSION_HEADER, type Answer, type RequestNotes } from './answer.ts';
+import { blobHeaders, relayBlob } from './blobs.ts';
+import type { SignatureGate } from './gate.ts';
 import type { HashThread } from './hash-thread.ts';
 import { parsedManifest } from './parsed-manifest.ts';
 import type { ManifestService } from './manifests.ts';
 import type { ReferencedBlobs } from './referenced-blobs.ts';
-import type { FetchedManifest, ListAnswer, RegistryClient } from './types.ts';
-
-export interface ClientProvider {
-  get(host: string): RegistryClient;
-}
+import type { Target } from './target.ts';
+import type { ClientProvider, FetchedManifest, ListAnswer } from './types.ts';
 
 export function manifestHeaders(m: FetchedManifest): Record<string, string> {
   return {
@@ -27,14 +26,38 @@ export function manifestHeaders(m: FetchedManifest): Record<string, string> {
 }
 
 /** Distribution answers 404 when the manifest's type is not acceptable to the client; do the same, but say why. */
-export function checkAcceptable(m: FetchedManifest, accept: ReadonlySet<string>, image: string): void {
+export function checkAcceptable(m: FetchedManifest, accept: ReadonlySet<string>, target: Target, ref: ManifestReference): void {
   if (accept.size === 0 || accept.has('*/*') || accept.has(m.mediaType)) return;
   // Old clients that only know Docker v2 single manifests cannot use an index: tell them which type it is.
   const kind = isIndexType(m.mediaType) ? 'a multi-platform index' : 'a manifest';
+  const image = imageRef(target.upstream.host, target.repository, ref);
   throw new SigwardError('MANIFEST_UNKNOWN', `${image} is ${kind} of type ${m.mediaType}, which this client's Accept header does not include`);
 }
 
-export class ProxyService implements ProxyHandlers {
+export interface ManifestRequest {
+  readonly target: Target;
+  readonly ref: ManifestReference;
+  /** The media types the client accepts (empty: any). */
+  readonly accept: ReadonlySet<string>;
+  readonly notes: RequestNotes;
+}
+
+export interface BlobRequest {
+  readonly target: Target;
+  readonly digest: Digest;
+  readonly method: 'GET' | 'HEAD';
+  /** The client's Range header, passed on to the upstream. */
+  readonly range: string | undefined;
+  readonly notes: RequestNotes;
+}
+
+export interface ListRequest {
+  readonly target: Target;
+  /** The URL the client asked: its query (n, last, artifactType) and the path that pagination links point back to. */
+  readonly url: URL;
+}
+
+export class ProxyService {
   constructor(
     private readonly deps: {
       clients: ClientProvider;
@@ -42,87 +65,98 @@ export class ProxyService implements ProxyHandlers {
       /** Where big blobs are hashed (a second core). */
       hashing: Pick<HashThread, 'hasher'>;
       log: Logger;
-      /** Decides whether a fetched manifest may be served (the signature gate). Throws DENIED to refuse. */
-      admit: (req: RouteRequest, target: Target, m: FetchedManifest) => Promise<void>;
-      /** Refuses before anything is fetched when no manifest of this repository can pass (throws DENIED). */
-      preflight: (target: Target, ref: import('../oci/reference.ts').ManifestReference) => void;
+      /** The signature gate: refuses before anything is fetched when nothing of the repository can pass
+       * (preflight), then decides whether a fetched manifest may be served (admit). */
+      gate: Pick<SignatureGate, 'preflight' | 'admit'>;
       /** `blobs: { serve: referenced }`: the blobs of manifests served; others are refused. Absent: every blob. */
       referenced?: ReferencedBlobs;
     },
   ) {}
 
-  async manifest(req: RouteRequest, route: { ref: import('../oci/reference.ts').ManifestReference }, target: Target): Promise<void> {
-    this.deps.preflight(target, route.ref);
+  async manifest(q: ManifestRequest): Promise<Answer> {
+    const { target, ref, notes } = q;
+    this.deps.gate.preflight(target, ref);
     const client = this.deps.clients.get(target.upstream.host);
-    const m = await this.deps.manifests.get(client, target.upstream.host, target.repository, route.ref, req.accept);
-    req.state.digest = m.digest;
-    await this.deps.admit(req, target, m);
-    checkAcceptable(m, req.accept, req.state.image ?? target.repository);
+    const m = await this.deps.manifests.get(client, target.upstream.host, target.repository, ref, q.accept);
+    notes.digest = m.digest;
+    const admission = await this.deps.gate.admit(target, m, ref, notes.id);
+    notes.outcome = admission.outcome;
+    if (admission.kind === 'refused') throw admission.refusal;
+    checkAcceptable(m, q.accept, target, ref);
     this.deps.referenced?.add(target.upstream.host, target.repository, parsedManifest(m).blobs);
-    writeBytes(req.res, 200, manifestHeaders(m), m.bytes, req.method);
+    const headers = manifestHeaders(m);
+    if (admission.kind === 'passage') return { kind: 'bytes', status: 200, headers, body: m.bytes };
+    return { kind: 'bytes', status: 200, headers, body: m.bytes, decision: { decision: admission.decision, named: false } };
   }
 
-  async blob(req: RouteRequest, route: { digest: import('../oci/digest.ts').Digest }, target: Target): Promise<void> {
+  async blob(q: BlobRequest): Promise<Answer> {
+    const { target, digest, notes } = q;
     const client = this.deps.clients.get(target.upstream.host);
-    req.state.digest = route.digest;
+    notes.digest = digest;
     const referenced = this.deps.referenced;
     if (referenced !== undefined) {
       await referenced.ready;
-      if (!referenced.has(target.upstream.host, target.repository, route.digest)) {
-        req.state.outcome = 'blob-not-referenced';
+      if (!referenced.has(target.upstream.host, target.repository, digest)) {
+        notes.outcome = 'blob-not-referenced';
         throw new SigwardError(
           'DENIED',
-          `blob ${route.digest} of ${target.upstream.host}/${target.repository} is not listed by any manifest sigward has served from this repository, and blobs.serve is referenced: pull the image (by tag or digest) through sigward first, then its blobs are served`,
+          `blob ${digest} of ${target.upstream.host}/${target.repository} is not listed by any manifest sigward has served from this repository, and blobs.serve is referenced: pull the image (by tag or digest) through sigward first, then its blobs are served`,
           { reason: 'blob not referenced by an allowed manifest' },
         );
       }
     }
-    if (req.method === 'HEAD') {
-      const h = await client.headBlob(target.repository, route.digest);
+    if (q.method === 'HEAD') {
+      const h = await client.headBlob(target.repository, digest);
       const headers: Record<string, string> = {
         ...API_VERSION_HEADER,
-        'Docker-Content-Digest': route.digest,
+        'Docker-Content-Digest': digest,
         'Content-Type': h.headers['content-type'] ?? 'application/octet-stream',
         'Accept-Ranges': 'bytes',
       };
       if (h.size !== undefined) headers['Content-Length'] = String(h.size);
-      writeBytes(req.res, 200, headers, undefined, 'HEAD');
-      return;
+      return { kind: 'bytes', status: 200, headers };
     }
-    const range = req.headers.range;
-    const blob = await client.getBlob(target.repository, route.digest, range === undefined ? {} : { range });
-    const outcome = await streamBlob(req.res, blob, route.digest, (err) => {
-      req.state.error = err;
-      this.deps.log.warn({ reqId: req.state.id, image: req.state.image, digest: route.digest, err: err.message }, 'upstream blob digest mismatch');
-    }, this.deps.hashing);
-    req.state.outcome = outcome.verified ? 'verified' : blob.status === 206 ? 'range' : 'incomplete';
-  }
-
-  async tags(req: RouteRequest, _route: unknown, target: Target): Promise<void> {
-    const client = this.deps.clients.get(target.upstream.host);
-    const q: { n?: string; last?: string } = {};
-    const n = req.url.searchParams.get('n');
-    const last = req.url.searchParams.get('last');
-    if (n !== null) q.n = n;
-    if (last !== null) q.last = last;
-    this.writeList(req, target, await client.getTags(target.repository, q));
-  }
-
-  async referrers(req: RouteRequest, route: { digest: import('../oci/digest.ts').Digest }, target: Target): Promise<void> {
-    const client = this.deps.clients.get(target.upstream.host);
-    const at = req.url.searchParams.get('artifactType') ?? undefined;
-    this.writeList(req, target, await client.getReferrers(target.repository, route.digest, at));
-  }
-
-  private writeList(req: RouteRequest, target: Target, a: ListAnswer): void {
-    const headers: Record<string, string> = {
-      ...API_VERSION_HEADER,
-      'Content-Type': a.contentType ?? 'application/json',
-      'Content-Length': String(a.bytes.length),
+    const blob = await client.getBlob(target.repository, digest, q.range === undefined ? {} : { range: q.range });
+    const onMismatch = (err: SigwardError): void => {
+      notes.error = err;
+      this.deps.log.warn({ reqId: notes.id, image: `${target.upstream.host}/${target.repository}`, digest, err: err.message }, 'upstream blob digest mismatch');
     };
-    if (a.link) headers.Link = rewriteLink(a.link, target.repository, req.url);
-    writeBytes(req.res, a.status, headers, a.bytes, req.method);
+    return {
+      kind: 'stream',
+      status: blob.status,
+      headers: blobHeaders(digest, blob.headers, blob.size),
+      relay: async (sink) => {
+        const outcome = await relayBlob(sink, blob, digest, onMismatch, this.deps.hashing);
+        notes.outcome = outcome.verified ? 'verified' : blob.status === 206 ? 'range' : 'incomplete';
+      },
+    };
   }
+
+  async tags(q: ListRequest): Promise<Answer> {
+    const client = this.deps.clients.get(q.target.upstream.host);
+    const query: { n?: string; last?: string } = {};
+    const n = q.url.searchParams.get('n');
+    const last = q.url.searchParams.get('last');
+    if (n !== null) query.n = n;
+    if (last !== null) query.last = last;
+    return listAnswer(q, await client.getTags(q.target.repository, query));
+  }
+
+  async referrers(q: ListRequest & { readonly digest: Digest }): Promise<Answer> {
+    const client = this.deps.clients.get(q.target.upstream.host);
+    const at = q.url.searchParams.get('artifactType') ?? undefined;
+    return listAnswer(q, await client.getReferrers(q.target.repository, q.digest, at));
+  }
+}
+
+function listAnswer(q: ListRequest, a: ListAnswer): Answer {
+  const headers: Record<string, string> = {
+    ...API_VERSION_HEADER,
+    'Content-Type': a.contentType ?? 'application/json',
+    'Content-Length': String(a.bytes.length),
+  };
+  if (a.link) headers.Link = rewriteLink(a.link, q.target.repository, q.url);
+  return { kind: 'bytes', status: a.status, headers, body: a.bytes };
 }
 
 /** Pagination links name the upstream path; point them back at the path the client used (prefix and ns kept). */

@@ -17,3 +17,8 @@ export interface RegistryClient {
   /** True while this upstream is known to lack the referrers API (then the tag schema is asked directly). */
   referrersApiAbsent(): boolean;
 }
+
+/** The client of each configured upstream, by host (implemented by src/upstream/registry.ts). */
+export interface ClientProvider {
+  get(host: string): RegistryClient;
+}

@@ -11,7 +11,7 @@
 import { SigwardError } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { CompiledPolicy, Decision, Resolution } from '../policy/types.ts';
-import type { Target } from '../http/routing.ts';
+import type { Target } from '../proxy/target.ts';
 
 /** Outcomes that stem from a signature verified under a `signed` policy (own signature, or a verified index). */
 const SIGNATURE_OUTCOMES = new Set(['verified', 'covered-by-index']);

@@ -1,11 +1,9 @@
-// Answering an sget request from a verified store file (issue 4, item 3): representation headers (type, length,
+// Answering an sget request from a verified store file: representation headers (type, length,
 // ETag, RFC 9530 Repr-Digest and RFC 3230 Digest, a download file name), single byte ranges (RFC 9110 §14) for
-// resumed downloads (`curl -C -`), HEAD, and the file streamed straight into node's response (the fast path).
-import type { ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
-import { SigwardError } from '../errors.ts';
+// resumed downloads (`curl -C -`), HEAD. The answers say which bytes of which file; http/answer.ts streams the file
+// straight into node's response (the fast path).
 import { digestAlgorithm, digestHex, type Digest } from '../oci/digest.ts';
-import { API_VERSION_HEADER } from '../http/respond.ts';
+import { API_VERSION_HEADER, RefusalWithHeaders, type Answer, type DecisionNote, type FileAnswer } from '../proxy/answer.ts';
 import type { OpenBlob } from './store.ts';
 
 export interface ServedFile {
@@ -79,21 +77,21 @@ export function requestedRange(headers: { range?: string; 'if-range'?: string },
 }
 
 /** Answer HEAD from the headers alone. */
-export function sendHead(res: ServerResponse, f: ServedFile, extra: Record<string, string>): void {
-  res.writeHead(200, { ...fileHeaders(f), ...extra });
-  res.end();
+export function headAnswer(f: ServedFile, decision: DecisionNote): Answer {
+  return { kind: 'bytes', status: 200, headers: fileHeaders(f), decision };
 }
 
 /**
- * Stream a verified file (or one byte range of it) to the client. Takes ownership of `blob.fh`. A client that goes
- * away ends the transfer quietly; a read failure after the status line cuts the connection.
+ * The answer for a verified file (or one byte range of it). Takes ownership of `blob.fh`: the answer's writer closes
+ * it, or it is closed here when the range cannot be served (416, the size in Content-Range).
  */
-export async function sendFile(res: ServerResponse, blob: OpenBlob, f: ServedFile, range: ByteRange | 'unsatisfiable' | undefined, extra: Record<string, string>): Promise<void> {
-  const headers = { ...fileHeaders(f), ...extra };
+export async function fileAnswer(blob: OpenBlob, f: ServedFile, range: ByteRange | 'unsatisfiable' | undefined, decision: DecisionNote): Promise<FileAnswer> {
+  const headers = fileHeaders(f);
   if (range === 'unsatisfiable') {
     await blob.fh.close();
-    res.setHeader('Content-Range', `bytes */${f.size}`);
-    throw new SigwardError('RANGE_INVALID', `the requested range is outside ${f.digest}, which is ${f.size} bytes long`, { reason: 'range not satisfiable' });
+    throw new RefusalWithHeaders('RANGE_INVALID', `the requested range is outside ${f.digest}, which is ${f.size} bytes long`, { 'Content-Range': `bytes */${f.size}` }, {
+      reason: 'range not satisfiable',
+    });
   }
   const start = range?.start ?? 0;
   const end = range?.end ?? f.size - 1;
@@ -101,17 +99,5 @@ export async function sendFile(res: ServerResponse, blob: OpenBlob, f: ServedFil
     headers['Content-Range'] = `bytes ${start}-${end}/${f.size}`;
     headers['Content-Length'] = String(end - start + 1);
   }
-  res.writeHead(range ? 206 : 200, headers);
-  if (f.size === 0) {
-    await blob.fh.close();
-    res.end();
-    return;
-  }
-  const rs = blob.fh.createReadStream({ start, end, highWaterMark: 1024 * 1024, autoClose: true });
-  try {
-    await pipeline(rs, res);
-  } catch (e) {
-    if (res.destroyed && !res.writableFinished && (e as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
-    throw e;
-  }
+  return { kind: 'file', status: range ? 206 : 200, headers, decision, fh: blob.fh, start, end };
 }

@@ -1,32 +1,31 @@
-// The /sget endpoint (issue 4): a file is handed out only after its digest, and by tag its signature, checked out.
-// Order of work for a GET: path grammar -> policy (by tag: before any upstream call) -> manifest (tags resolved at
-// the upstream, bytes hashed) -> the signature gate's decision on that digest -> the one layer to serve -> the
-// verified store file, downloaded once per digest if absent (spool.ts) -> bytes to the client. Every refusal comes
-// before the status line, so `curl -f` exits non-zero and writes nothing.
+// The /sget endpoint: a file is handed out only after its digest, and by tag its signature, checked out. Order of
+// work for a GET: path grammar and upstream (http/, with sget/path.ts) -> policy (by tag: before any upstream call)
+// -> manifest (tags resolved at the upstream, bytes hashed) -> the signature gate's verdict on that digest -> the one
+// layer to serve -> the verified store file, downloaded once per digest if absent (spool.ts) -> the answer, which
+// http/answer.ts writes. Every refusal comes before the status line, so `curl -f` exits non-zero and writes nothing.
 import { SigwardError } from '../errors.ts';
-import { parsedManifest } from '../proxy/parsed-manifest.ts';
-import { imageRef, referenceString } from '../oci/reference.ts';
-import type { RouteRequest, SgetHandler } from '../http/routes.ts';
-import type { Router, Target } from '../http/routing.ts';
+import { imageRef } from '../oci/reference.ts';
 import type { Logger } from '../log.ts';
 import type { CompiledPolicy, Decision } from '../policy/types.ts';
+import type { Answer, RequestNotes } from '../proxy/answer.ts';
 import type { SignatureGate } from '../proxy/gate.ts';
 import type { HashThread } from '../proxy/hash-thread.ts';
 import type { ManifestService } from '../proxy/manifests.ts';
-import type { ClientProvider } from '../proxy/service.ts';
+import type { Target } from '../proxy/target.ts';
+import type { ClientProvider } from '../proxy/types.ts';
 import { SingleFlight } from '../util/single-flight.ts';
 import { judgeBlob, judgeDigest, judgeTag, preflightTag } from './admit.ts';
 import { selectFile, type ArtifactFile } from './artifact.ts';
-import { parseSgetPath } from './path.ts';
-import { requestedRange, sendFile, sendHead, type ServedFile } from './serve.ts';
+import type { SgetRoute } from './path.ts';
+import { fileAnswer, headAnswer, requestedRange, type ServedFile } from './serve.ts';
 import { spool, tooLarge } from './spool.ts';
 import type { BlobStore, OpenBlob } from './store.ts';
 
 export interface SgetDeps {
-  readonly router: Router;
   readonly clients: ClientProvider;
   readonly manifests: ManifestService;
-  readonly gate: Pick<SignatureGate, 'decide'>;
+  /** The same gate as /v2/ pulls; sget asks only for verdicts (it serves nothing without one). */
+  readonly gate: Pick<SignatureGate, 'verdict'>;
   readonly policy: CompiledPolicy;
   readonly store: BlobStore;
   /** Where big downloads are hashed (a second core). */
@@ -36,15 +35,26 @@ export interface SgetDeps {
   readonly log: Logger;
 }
 
+/** One /sget/ request: its path parsed (sget/path.ts) and resolved to an upstream by http/. */
+export interface SgetRequest {
+  readonly route: SgetRoute;
+  readonly target: Target;
+  readonly method: 'GET' | 'HEAD';
+  /** `?file=<title>`: which layer of a multi-file artifact. */
+  readonly file: string | undefined;
+  readonly range: { readonly range?: string; readonly 'if-range'?: string };
+  readonly notes: RequestNotes;
+}
+
 interface Chosen {
   readonly target: Target;
   readonly file: ArtifactFile;
   readonly byTag: boolean;
   readonly manifestDigest?: ArtifactFile['digest'];
-  readonly headers: Record<string, string>;
+  readonly decision: Decision;
 }
 
-export class SgetService implements SgetHandler {
+export class SgetService {
   private readonly flights = new SingleFlight<void>();
 
   constructor(private readonly deps: SgetDeps) {}
@@ -58,9 +68,8 @@ export class SgetService implements SgetHandler {
     return this.deps.store;
   }
 
-  /** `rest` is the request path after `/sget/`. */
-  async handle(req: RouteRequest, rest: string): Promise<void> {
-    const c = await this.choose(req, rest);
+  async answer(q: SgetRequest): Promise<Answer> {
+    const c = await this.choose(q);
     const { file, target } = c;
     if (file.size !== undefined && file.size > this.deps.maxArtifactBytes) {
       throw tooLarge(`${target.upstream.host}/${target.repository}`, file.digest, file.size, this.deps.maxArtifactBytes);
@@ -73,47 +82,42 @@ export class SgetService implements SgetHandler {
       byTag: c.byTag,
       ...(c.manifestDigest === undefined ? {} : { manifestDigest: c.manifestDigest }),
     });
-    if (req.method === 'HEAD') {
+    // sget names the policy, outcome and signers it served under.
+    const decision = { decision: c.decision, named: true };
+    if (q.method === 'HEAD') {
       // HEAD answers from the (checked) descriptor without downloading: it carries no content.
       const size = file.size ?? (await this.deps.clients.get(target.upstream.host).headBlob(target.repository, file.digest)).size;
       if (size === undefined) throw new SigwardError('UPSTREAM_INVALID', `upstream gave no size for ${target.upstream.host}/${target.repository}@${file.digest}`);
-      sendHead(req.res, served(size), c.headers);
-      return;
+      return headAnswer(served(size), decision);
     }
     await this.deps.store.ready();
     const { blob, stored } = await this.obtain(target, file);
-    req.state.outcome = `${req.state.outcome ?? 'allowed'}, ${stored ? 'from store' : 'downloaded'}`;
+    q.notes.outcome = `${q.notes.outcome ?? 'allowed'}, ${stored ? 'from store' : 'downloaded'}`;
     const f = served(blob.size);
-    await sendFile(req.res, blob, f, requestedRange(req.headers as { range?: string; 'if-range'?: string }, f), c.headers);
+    return fileAnswer(blob, f, requestedRange(q.range, f), decision);
   }
 
   /** Policy, manifest, signature and layer selection: everything that may refuse, before any byte goes out. */
-  private async choose(req: RouteRequest, rest: string): Promise<Chosen> {
-    const route = parseSgetPath(rest);
-    const target = this.deps.router.resolve(route.name, null);
+  private async choose(q: SgetRequest): Promise<Chosen> {
+    const { route, target, notes } = q;
     const host = target.upstream.host;
     if (route.kind === 'blob') {
-      req.state.image = `${host}/${target.repository}`;
-      req.state.digest = route.digest;
+      notes.digest = route.digest;
       const d = judgeBlob(this.deps.policy, target, route.digest);
-      req.state.outcome = d.outcome;
+      notes.outcome = d.outcome;
       const file = { digest: route.digest, size: undefined, mediaType: 'application/octet-stream', title: undefined };
-      return { target, file, byTag: false, headers: decisionHeaders(d) };
+      return { target, file, byTag: false, decision: d };
     }
     const ref = route.ref;
-    req.state.image = imageRef(host, target.repository, ref);
-    req.state.reference = referenceString(ref);
     if (ref.kind === 'tag') preflightTag(this.deps.policy, target, ref.tag);
     const m = await this.deps.manifests.get(this.deps.clients.get(host), host, target.repository, ref);
-    req.state.digest = m.digest;
-    const parsed = parsedManifest(m);
-    const tag = ref.kind === 'tag' ? ref.tag : undefined;
-    const { decision } = await this.deps.gate.decide(target, m, parsed, tag, req.state.id);
-    req.state.outcome = decision.outcome;
-    if (tag !== undefined) judgeTag(decision, target, tag, m.digest);
+    notes.digest = m.digest;
+    const { decision, parsed } = await this.deps.gate.verdict(target, m, ref, notes.id);
+    notes.outcome = decision.outcome;
+    if (ref.kind === 'tag') judgeTag(decision, target, ref.tag, m.digest);
     else judgeDigest(decision, m.digest);
-    const file = selectFile(parsed, imageRef(host, target.repository, m.digest), req.url.searchParams.get('file') ?? undefined);
-    return { target, file, byTag: tag !== undefined, manifestDigest: m.digest, headers: decisionHeaders(decision) };
+    const file = selectFile(parsed, imageRef(host, target.repository, m.digest), q.file);
+    return { target, file, byTag: ref.kind === 'tag', manifestDigest: m.digest, decision };
   }
 
   /** The verified store file, downloading it once for all concurrent askers when absent. */
@@ -146,15 +150,4 @@ export class SgetService implements SgetHandler {
       retryAfter: 5,
     });
   }
-}
-
-/** Which policy let it through, and the warn-mode note when it would have been refused. */
-function decisionHeaders(d: Decision): Record<string, string> {
-  const h: Record<string, string> = { 'X-Sigward-Policy': d.policyName.replace(/[^\x20-\x7e]/g, '?'), 'X-Sigward-Outcome': d.outcome };
-  if (d.signers.length > 0) h['X-Sigward-Signers'] = d.signers.join(', ').replace(/[^\x20-\x7e]/g, '?');
-  if (d.wouldDeny) {
-    h.Warning = `299 sigward "${d.summary.replace(/["\\]/g, "'")}"`;
-    h['X-Sigward-Would-Deny'] = d.outcome;
-  }
-  return h;
 }

@@ -1,0 +1,109 @@
+// The one place where answers become writes on node's ServerResponse: the services below return answers
+// (proxy/answer.ts) and throw SigwardError; this writes both. Straight to node's response, no web Response objects:
+// that is the fast path for bytes (design.md, "pitfalls"), and the only way to set a custom HTTP reason phrase.
+import type { ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import type { SigwardError } from '../errors.ts';
+import type { Answer, BodySink, DecisionNote, FileAnswer } from '../proxy/answer.ts';
+import { errorResponse } from './respond.ts';
+
+/** Write an answer. HEAD gets the status and headers without a body. Resolves once a streamed body is out (or the
+ * client left); rejects when it failed, for writeError: a failure before the status line is still an OCI error. */
+export function writeAnswer(res: ServerResponse, a: Answer, method: string): void | Promise<void> {
+  const shown = a.decision === undefined ? undefined : decisionHeaders(a.decision);
+  const headers = shown === undefined ? a.headers : { ...a.headers, ...shown };
+  switch (a.kind) {
+    case 'bytes':
+      res.writeHead(a.status, headers);
+      res.end(method === 'HEAD' ? undefined : a.body);
+      return;
+    case 'stream':
+      return a.relay(responseSink(res, a.status, headers));
+    case 'file':
+      return sendFile(res, a, headers);
+  }
+}
+
+/** Write an OCI error answer. HEAD gets the same status and headers with no body (clients then GET for the body). */
+export function writeError(res: ServerResponse, err: SigwardError, method: string): void {
+  if (res.headersSent) {
+    // Mid-body failure: the only honest signal left is to cut the connection so the client sees a broken body.
+    res.destroy(err);
+    return;
+  }
+  const { status, reason, body, headers } = errorResponse(err);
+  const payload = Buffer.from(JSON.stringify(body));
+  headers['Content-Length'] = String(payload.length);
+  if (reason) res.writeHead(status, reason, headers);
+  else res.writeHead(status, headers);
+  res.end(method === 'HEAD' ? undefined : payload);
+}
+
+/** The policy decision as headers: warn mode's Warning (RFC 7234 code 299) when it would have refused, and for sget
+ * which policy let it through. Undefined when there is nothing to show. */
+export function decisionHeaders(note: DecisionNote): Record<string, string> | undefined {
+  const d = note.decision;
+  if (!note.named && !d.wouldDeny) return undefined;
+  const h: Record<string, string> = {};
+  if (note.named) {
+    h['X-Sigward-Policy'] = d.policyName.replace(/[^\x20-\x7e]/g, '?');
+    h['X-Sigward-Outcome'] = d.outcome;
+    if (d.signers.length > 0) h['X-Sigward-Signers'] = d.signers.join(', ').replace(/[^\x20-\x7e]/g, '?');
+  }
+  if (d.wouldDeny) {
+    h.Warning = `299 sigward "${d.summary.replace(/["\\]/g, "'")}"`;
+    h['X-Sigward-Would-Deny'] = d.outcome;
+  }
+  return h;
+}
+
+/** The status line and headers go out with the first chunk, so a relay that fails before any byte leaves the
+ * response untouched for writeError. */
+function responseSink(res: ServerResponse, status: number, headers: Record<string, string>): BodySink {
+  let started = false;
+  const start = (): void => {
+    if (started) return;
+    started = true;
+    res.writeHead(status, headers);
+  };
+  return {
+    write(chunk) {
+      start();
+      return res.write(chunk);
+    },
+    end(last, done) {
+      start();
+      res.end(last, done);
+    },
+    cut(err) {
+      res.destroy(err);
+    },
+    get full() {
+      return res.writableNeedDrain;
+    },
+    onDrain(fn) {
+      res.on('drain', fn);
+    },
+    onClose(fn) {
+      res.on('close', fn);
+    },
+  };
+}
+
+/** Stream a verified file (or one byte range of it) and close it. A client that goes away ends the transfer
+ * quietly; a read failure after the status line cuts the connection (writeError). */
+async function sendFile(res: ServerResponse, a: FileAnswer, headers: Record<string, string>): Promise<void> {
+  res.writeHead(a.status, headers);
+  if (a.end < a.start) {
+    await a.fh.close();
+    res.end();
+    return;
+  }
+  const rs = a.fh.createReadStream({ start: a.start, end: a.end, highWaterMark: 1024 * 1024, autoClose: true });
+  try {
+    await pipeline(rs, res);
+  } catch (e) {
+    if (res.destroyed && !res.writableFinished && (e as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
+    throw e;
+  }
+}
