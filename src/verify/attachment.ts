@@ -4,7 +4,7 @@
 // can be declared as anything), so every layer's bytes must really be the document its type names, and not an
 // archive. Pure: the caller fetches the blobs (capped, digest-checked) and hands them in.
 import { archiveKind } from '../oci/archive.ts';
-import { matchesDigest, type Digest } from '../oci/digest.ts';
+import { matchesDigest } from '../oci/digest.ts';
 import { parseStrictJson } from '../oci/json-strict.ts';
 import type { ParsedManifest } from '../oci/manifest.ts';
 import { MT } from '../oci/mediatypes.ts';
@@ -56,6 +56,7 @@ const text: DocumentCheck = (b) => {
     return 'it is not UTF-8 text';
   }
   // Controls other than tab, LF and CR (NUL above all) do not occur in text documents; they do in archives.
+  // eslint-disable-next-line no-control-regex -- matching control characters is this check's purpose
   return /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s) ? 'it is not text: it holds control bytes' : undefined;
 };
 
@@ -100,7 +101,7 @@ export function attachmentProblem(m: ParsedManifest, blobs: ReadonlyMap<string, 
     const bytes = blobs.get(layer.digest);
     if (bytes === undefined) return `${where} was not read`;
     if (bytes.length !== layer.size) return `${where} is ${bytes.length} bytes, not the ${layer.size} its descriptor says`;
-    if (!matchesDigest(bytes, layer.digest as Digest)) return `${where} does not match its digest`;
+    if (!matchesDigest(bytes, layer.digest)) return `${where} does not match its digest`;
     const archive = archiveKind(bytes);
     if (archive !== undefined) return `${where} is ${archive}, which a runtime could unpack`;
     const problem = (checkFor(layer.mediaType) as DocumentCheck)(bytes);
