@@ -102,7 +102,7 @@ export function loadConfig(file: string, env: EnvLike = process.env): LoadedConf
     ({ passwords, caPems } = resolveUpstreamFiles(parsed.config.upstreams, base, env, problems));
   }
   // Trust and policy are compiled even when other sections have problems, so every problem is reported in one run.
-  const policy = compilePolicy(parsed.raw, problems, {
+  const policy = compilePolicy(parsed.policySource, problems, {
     readKeyFile: (p) => readText(isAbsolute(p) ? p : resolve(base, p)),
     hosts: hostNames(parsed.config?.upstreams ?? []),
   });

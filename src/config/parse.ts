@@ -21,6 +21,7 @@ import {
   type UpstreamConfig,
 } from './types.ts';
 import {
+  isObj,
   Problems,
   readBool,
   readDuration,
@@ -35,6 +36,7 @@ import {
 } from '../util/yaml-reader.ts';
 import { parseSignatureLimits, SIGNATURE_LIMIT_KEYS } from './signature-limits.ts';
 import { duplicateUpstreamNames } from './upstream-names.ts';
+import type { PolicySource } from '../policy/types.ts';
 
 /** Top-level keys; sections owned by other modules are parsed by them (see parseConfigText's `extra`). */
 const TOP_KEYS = ['listen', 'log', 'upstreams', 'limits', 'cache', 'trust', 'policy', 'sget', 'blobs'] as const;
@@ -219,22 +221,35 @@ function parseSget(v: unknown, problems: Problems): SgetConfig {
 
 export interface ParseResult {
   readonly config: Config | undefined;
-  readonly raw: unknown;
+  /** The `trust` and `policy` sections, for policy/compile. */
+  readonly policySource: PolicySource;
   readonly problems: readonly Problem[];
   /** The collector, so other sections (trust, policy, sget) can add their problems with lines. */
   readonly collector: Problems;
 }
 
-/** Parse the sections owned by the proxy core. */
+/** The `trust` and `policy` sections of a parsed document; none when it is not a mapping (a problem this module
+ * reports once). */
+export function policySource(raw: unknown): PolicySource {
+  return isObj(raw) ? { trust: raw.trust, policy: raw.policy } : {};
+}
+
+/** Parse the sections owned by the proxy core; the trust and policy sections are handed on as `policySource`. */
 export function parseConfigText(text: string): ParseResult {
   const { raw, problems } = parseYaml(text);
-  if (!problems.empty) return { config: undefined, raw, problems: problems.list, collector: problems };
+  const result = (config: Config | undefined): ParseResult => ({
+    config,
+    policySource: policySource(raw),
+    problems: problems.list,
+    collector: problems,
+  });
+  if (!problems.empty) return result(undefined);
   if (raw === undefined || raw === null) {
     problems.add([], 'the file is empty: it needs at least an `upstreams` list');
-    return { config: undefined, raw, problems: problems.list, collector: problems };
+    return result(undefined);
   }
   const top = readObj(raw, [], problems, TOP_KEYS);
-  if (!top) return { config: undefined, raw, problems: problems.list, collector: problems };
+  if (!top) return result(undefined);
 
   const listenStr = readString(top.listen, ['listen'], problems);
   const listen = listenStr === undefined ? DEFAULT_LISTEN : parseListen(listenStr, ['listen'], problems);
@@ -266,5 +281,5 @@ export function parseConfigText(text: string): ParseResult {
   const blobs = parseBlobs(top.blobs, problems);
   const config: Config | undefined =
     problems.empty && listen !== undefined ? { listen, logLevel, upstreams, limits, cache, sget, blobs } : undefined;
-  return { config, raw, problems: problems.list, collector: problems };
+  return result(config);
 }

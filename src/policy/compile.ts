@@ -1,7 +1,7 @@
 // The policy is compiled ONCE per config load (design.md convention 8): keys parsed, patterns compiled, every problem
 // collected with its YAML path, then one deeply frozen object with its semantic hash. Pure: the caller passes the key
 // file reader (the config loader wires node:fs), so nothing here touches the file system.
-import { isObj, type Problems } from '../util/yaml-reader.ts';
+import type { Problems } from '../util/yaml-reader.ts';
 import { parsePublicKey } from '../verify/keys.ts';
 import type { TrustedKey } from '../verify/types.ts';
 import { evaluate } from './evaluate.ts';
@@ -12,23 +12,18 @@ import { parsePolicySection } from './parse.ts';
 import { decideWithoutSignatures } from './platforms.ts';
 import { findAmbiguities, makeResolver } from './resolve.ts';
 import { compileTrust } from './trust.ts';
-import type { CompileDeps, CompiledPolicy } from './types.ts';
+import type { CompileDeps, CompiledPolicy, PolicySource } from './types.ts';
 
-/** Compile the `trust` and `policy` sections of a parsed config document (`raw` is the whole document). Returns
- * undefined when this added any problem; `problems` then lists them all. */
-export function compilePolicy(raw: unknown, problems: Problems, deps: CompileDeps): CompiledPolicy | undefined {
+/** Compile the `trust` and `policy` sections of a config document. Returns undefined when this added any problem;
+ * `problems` then lists them all. */
+export function compilePolicy(source: PolicySource, problems: Problems, deps: CompileDeps): CompiledPolicy | undefined {
   const before = problems.list.length;
-  if (raw !== undefined && raw !== null && !isObj(raw)) {
-    problems.add([], 'the config must be a mapping with `trust` and `policy` sections');
-    return undefined;
-  }
-  const doc = (raw ?? {}) as Record<string, unknown>;
   const hosts = deps.hosts ?? DEFAULT_HOST_NAMES;
-  const { keys, declared } = compileTrust(doc.trust, problems, {
+  const { keys, declared } = compileTrust(source.trust, problems, {
     readKeyFile: deps.readKeyFile,
     parseKey: deps.parseKey ?? parsePublicKey,
   });
-  const { defaultAction, rules } = parsePolicySection(doc.policy, problems, { keys, declared, hosts });
+  const { defaultAction, rules } = parsePolicySection(source.policy, problems, { keys, declared, hosts });
   findAmbiguities(rules, problems);
   if (problems.list.length !== before) return undefined;
 

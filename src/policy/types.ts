@@ -145,6 +145,13 @@ export interface CompiledPolicy {
   decideWithoutSignatures(res: Resolution, ctx: EvalContext): Decision | undefined;
 }
 
+/** What compilePolicy reads: the `trust` and `policy` sections of the config document, as YAML gave them (checked
+ * by the compiler, problems at `trust…` and `policy…`). config/ picks them out of the document. */
+export interface PolicySource {
+  readonly trust?: unknown;
+  readonly policy?: unknown;
+}
+
 /** Ports the core needs from the caller (the config loader wires node:fs and verify/keys.ts). */
 export interface CompileDeps {
   /** The file's text, or an Error whose message says what went wrong (not found, permission denied). */

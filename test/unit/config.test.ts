@@ -55,6 +55,14 @@ test('YAML syntax errors and duplicate keys are problems, not crashes', () => {
   assert.match(parseConfigText('upstreams: []').problems[0]!.message, /at least one upstream/);
 });
 
+test('the trust and policy sections are handed to the policy compiler; a document that is no mapping is one problem', () => {
+  const r = parseConfigText('upstreams: [{host: a.example}]\ntrust: {keys: {}}\npolicy: {default: deny}\n');
+  assert.deepEqual(r.policySource, { trust: { keys: {} }, policy: { default: 'deny' } });
+  const list = parseConfigText('- trust\n- policy\n');
+  assert.deepEqual(list.policySource, {});
+  assert.deepEqual(list.problems.map((p) => [p.path, p.message]), [['(top level)', 'must be a mapping, got a list']]);
+});
+
 test('secrets come from files or environment variables, never from the config itself', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sigward-cfg-'));
   try {

@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { parseYaml } from '../../src/config/parse.ts';
+import { parseYaml, policySource } from '../../src/config/parse.ts';
 import type { Problems } from '../../src/util/yaml-reader.ts';
 import { SigwardError } from '../../src/errors.ts';
 import { compilePolicy } from '../../src/policy/compile.ts';
@@ -27,7 +27,7 @@ const readKeyFile = (p: string): string | Error => FILES[p] ?? new Error(`file n
 function compile(text: string, deps: Partial<CompileDeps> = {}): { policy: CompiledPolicy | undefined; problems: Problems } {
   const { raw, problems } = parseYaml(text);
   assert.ok(problems.empty, `YAML itself must parse: ${JSON.stringify(problems.list)}`);
-  return { policy: compilePolicy(raw, problems, { readKeyFile, ...deps }), problems };
+  return { policy: compilePolicy(policySource(raw), problems, { readKeyFile, ...deps }), problems };
 }
 
 function mustCompile(text: string, deps: Partial<CompileDeps> = {}): CompiledPolicy {
@@ -259,7 +259,7 @@ describe('compiled object', () => {
 
   test('an empty document compiles to deny-by-default with no rules', () => {
     const { raw, problems } = parseYaml('');
-    const p = compilePolicy(raw, problems, { readKeyFile });
+    const p = compilePolicy(policySource(raw), problems, { readKeyFile });
     assert.ok(p);
     assert.equal(p.defaultAction, 'deny');
     assert.equal(p.rules.length, 0);

@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { parseYaml } from '../../src/config/parse.ts';
+import { parseYaml, policySource } from '../../src/config/parse.ts';
 import { compilePolicy } from '../../src/policy/compile.ts';
 import type { CompiledPolicy, Decision, EvalContext } from '../../src/policy/types.ts';
 import type { RejectReason, SignatureCheck } from '../../src/verify/types.ts';
@@ -55,7 +55,7 @@ policy:
 
 function compile(defaultAction = 'deny'): CompiledPolicy {
   const { raw, problems } = parseYaml(YAML(defaultAction));
-  const p = compilePolicy(raw, problems, { readKeyFile: (f) => FILES[f] ?? new Error(`file not found: ${f}`) });
+  const p = compilePolicy(policySource(raw), problems, { readKeyFile: (f) => FILES[f] ?? new Error(`file not found: ${f}`) });
   assert.deepEqual(problems.list, []);
   assert.ok(p);
   return p;

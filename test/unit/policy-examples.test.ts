@@ -22,7 +22,7 @@ function load(file: string): CompiledPolicy {
   assert.deepEqual(parsed.problems, [], `${file}: config sections`);
   assert.ok(parsed.config);
   const hosts = hostNames(parsed.config.upstreams);
-  const policy = compilePolicy(parsed.raw, parsed.collector, {
+  const policy = compilePolicy(parsed.policySource, parsed.collector, {
     readKeyFile: (p) => keyFiles.get(p) ?? new Error(`file not found: ${p}`),
     hosts,
   });

@@ -2,7 +2,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { parseYaml } from '../../src/config/parse.ts';
+import { parseYaml, policySource } from '../../src/config/parse.ts';
 import { compilePolicy } from '../../src/policy/compile.ts';
 import { platformRequirement, type PlatformRequirement } from '../../src/policy/platforms.ts';
 import type { CompiledPolicy, ManifestKind, Platforms } from '../../src/policy/types.ts';
@@ -17,7 +17,7 @@ function policyWith(platforms: Platforms, mode = 'enforce'): CompiledPolicy {
     `trust: { keys: { release: { pem: ${JSON.stringify(PEM)} } } }\n` +
       `policy: { policies: [ { name: multi, match: ["ghcr.io/acme/**"], keys: [release], platforms: ${platforms}, mode: ${mode} } ] }`,
   );
-  const p = compilePolicy(raw, problems, { readKeyFile: () => new Error('no files here') });
+  const p = compilePolicy(policySource(raw), problems, { readKeyFile: () => new Error('no files here') });
   assert.deepEqual(problems.list, []);
   assert.ok(p);
   return p;
@@ -46,7 +46,7 @@ describe('the platform table', () => {
   }
   test('either is the default', () => {
     const { raw, problems } = parseYaml(`trust: { keys: { r: { pem: ${JSON.stringify(PEM)} } } }\npolicy: { policies: [ { name: a, match: ["x.io/a"], keys: [r] } ] }`);
-    const rule = compilePolicy(raw, problems, { readKeyFile: () => '' })?.rules[0];
+    const rule = compilePolicy(policySource(raw), problems, { readKeyFile: () => '' })?.rules[0];
     assert.ok(rule?.kind === 'signed');
     assert.equal(rule.platforms, 'either');
   });
