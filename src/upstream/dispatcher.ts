@@ -80,7 +80,7 @@ export function createDispatcher(
  */
 export function createGuardedDispatcher(opts: DispatcherOptions = {}): Agent {
   const classify = opts.classify ?? nonPublicReason;
-  const lookup = checkedLookup(opts.lookup ?? (dnsLookup as LookupFunction), classify);
+  const lookup = checkedLookup(opts.lookup ?? dnsLookup, classify);
   const connect = guardLiterals(buildConnector({ timeout: DEFAULT_TIMEOUTS.connectMs, lookup }), classify);
   return new Agent({ ...agentOptions(opts), connect });
 }

@@ -79,7 +79,7 @@ export function readList(v: unknown, path: Path, problems: Problems): unknown[] 
     problems.add(path, `must be a list, got ${typeName(v)}`);
     return undefined;
   }
-  return v;
+  return v as unknown[];
 }
 
 export function readString(v: unknown, path: Path, problems: Problems, opts: { nonEmpty?: boolean } = {}): string | undefined {

@@ -2,6 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import { MT } from '../../src/oci/mediatypes.ts';
 import { isSigwardError } from '../../src/errors.ts';
 import { createDispatcher } from '../../src/upstream/dispatcher.ts';
@@ -65,7 +66,7 @@ describe('per-origin TLS trust', () => {
     dir = tempDir('upstream-tls');
     certs = await makeTlsCerts(dir);
     const tls = { cert: readFileSync(certs.certFile, 'utf8'), key: readFileSync(certs.keyFile, 'utf8') };
-    const handler = (_req: unknown, res: import('node:http').ServerResponse): void => {
+    const handler = (_req: unknown, res: ServerResponse): void => {
       res.writeHead(200, { 'content-type': MT.ociManifest });
       res.end(manifest);
     };

@@ -101,7 +101,7 @@ describe('keys are parsed once, not per verification', () => {
       constructor(...a: ConstructorParameters<typeof crypto.X509Certificate>) { super(...a); counts.X509Certificate++; }
     };
     c['verify'] = (alg: string | null | undefined, data: NodeJS.ArrayBufferView, key: unknown, sig: NodeJS.ArrayBufferView) => {
-      verifyKeys.push(typeof key === 'object' && key !== null && 'key' in key ? (key as { key: unknown }).key : key);
+      verifyKeys.push(typeof key === 'object' && key !== null && 'key' in key ? key.key : key);
       return orig.verify(alg, data, key as KeyObject, sig);
     };
     syncBuiltinESMExports();
