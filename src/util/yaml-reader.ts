@@ -54,12 +54,7 @@ function typeName(v: unknown): string {
 }
 
 /** A mapping (or undefined when absent and optional). Reports unknown keys so typos never pass silently. */
-export function readObj(
-  v: unknown,
-  path: Path,
-  problems: Problems,
-  allowedKeys: readonly string[],
-): Obj | undefined {
+export function readObj(v: unknown, path: Path, problems: Problems, allowedKeys: readonly string[]): Obj | undefined {
   if (v === undefined || v === null) return undefined;
   if (!isObj(v)) {
     problems.add(path, `must be a mapping, got ${typeName(v)}`);
@@ -82,7 +77,12 @@ export function readList(v: unknown, path: Path, problems: Problems): unknown[] 
   return v as unknown[];
 }
 
-export function readString(v: unknown, path: Path, problems: Problems, opts: { nonEmpty?: boolean } = {}): string | undefined {
+export function readString(
+  v: unknown,
+  path: Path,
+  problems: Problems,
+  opts: { nonEmpty?: boolean } = {},
+): string | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string') {
     problems.add(path, `must be a string, got ${typeName(v)}`);
@@ -136,10 +136,24 @@ export function readEnum<T extends string>(
   return v as T;
 }
 
-const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, kb: 1e3, mb: 1e6, gb: 1e9 };
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+};
 
 /** A byte size: a whole number, or a string like `4MiB`, `512 KiB`, `10GB`. */
-export function readSize(v: unknown, path: Path, problems: Problems, range: { min: number; max: number }): number | undefined {
+export function readSize(
+  v: unknown,
+  path: Path,
+  problems: Problems,
+  range: { min: number; max: number },
+): number | undefined {
   if (v === undefined || v === null) return undefined;
   let n: number | undefined;
   if (typeof v === 'number' && Number.isInteger(v)) n = v;
@@ -160,7 +174,12 @@ export function readSize(v: unknown, path: Path, problems: Problems, range: { mi
 }
 
 /** A duration: whole milliseconds, or a string like `500ms`, `30s`, `5m`, `1h`. Returns milliseconds. */
-export function readDuration(v: unknown, path: Path, problems: Problems, range: { min: number; max: number }): number | undefined {
+export function readDuration(
+  v: unknown,
+  path: Path,
+  problems: Problems,
+  range: { min: number; max: number },
+): number | undefined {
   if (v === undefined || v === null) return undefined;
   let ms: number | undefined;
   if (typeof v === 'number' && Number.isInteger(v)) ms = v;

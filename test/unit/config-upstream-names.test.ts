@@ -13,11 +13,18 @@ import { duplicateUpstreamNames, upstreamNames } from '../../src/config/upstream
 import { isSigwardError } from '../../src/errors.ts';
 
 test('names are host and aliases, lowercased; a clash names both upstreams, a repeat within one is harmless', () => {
-  assert.deepEqual(upstreamNames({ host: 'A.example', aliases: ['Mirror.a.example'] }), ['a.example', 'mirror.a.example']);
+  assert.deepEqual(upstreamNames({ host: 'A.example', aliases: ['Mirror.a.example'] }), [
+    'a.example',
+    'mirror.a.example',
+  ]);
   const a = { host: 'a.example', aliases: ['a.example'] };
   const b = { host: 'b.example', aliases: ['A.EXAMPLE'] };
   assert.deepEqual(duplicateUpstreamNames([a]), []);
-  assert.deepEqual(duplicateUpstreamNames([a, undefined, b]), [{ name: 'a.example', previous: 0, index: 2 }], 'indexes are list positions');
+  assert.deepEqual(
+    duplicateUpstreamNames([a, undefined, b]),
+    [{ name: 'a.example', previous: 0, index: 2 }],
+    'indexes are list positions',
+  );
 });
 
 test('the parser reports a clash on the second upstream, with its line', () => {
@@ -38,7 +45,9 @@ test('a caFile without a PEM certificate is a problem at its line', () => {
     writeFileSync(file, 'upstreams:\n  - host: a.example\n    caFile: ca.pem\n');
     assert.throws(
       () => loadConfig(file, {}),
-      (e: unknown) => isSigwardError(e, 'CONFIG_INVALID') && /c\.yaml:3: upstreams\[0\]\.caFile: holds no PEM certificate/.test(e.message),
+      (e: unknown) =>
+        isSigwardError(e, 'CONFIG_INVALID') &&
+        /c\.yaml:3: upstreams\[0\]\.caFile: holds no PEM certificate/.test(e.message),
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
