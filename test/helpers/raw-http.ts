@@ -44,9 +44,16 @@ export function rawGet(url: string, opts: { method?: string; headers?: Record<st
 }
 
 /** The first OCI error of a JSON error body, or undefined when the body is not one. */
-export function ociErrorOf(body: Buffer): { code: string; message: string } | undefined {
+/** One OCI error as sigward writes it; a refusal's detail names the policy and the decision outcome. */
+export interface OciErrorBody {
+  code: string;
+  message: string;
+  detail?: { policy?: string; outcome?: string; digest?: string };
+}
+
+export function ociErrorOf(body: Buffer): OciErrorBody | undefined {
   try {
-    const parsed = JSON.parse(body.toString('utf8')) as { errors?: { code: string; message: string }[] };
+    const parsed = JSON.parse(body.toString('utf8')) as { errors?: OciErrorBody[] };
     return parsed.errors?.[0];
   } catch {
     return undefined;

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { request } from 'undici';
 import { ociError, serveBlob, serveManifest, sha256, startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { startSigward } from '../helpers/sigward.ts';
+import { ociErrorOf } from '../helpers/raw-http.ts';
 import { buildLegacySignatureImage } from '../../src/sign/legacy-image.ts';
 
 const fx = (p: string): Buffer => readFileSync(new URL(`../fixtures/${p}`, import.meta.url));
@@ -72,7 +73,8 @@ describe('real cosign vectors through the gate', () => {
       const path = repo.startsWith('cimage/') ? `/v2/cimage.test/${repo}` : `/v2/${repo}`;
       const r = await request(`${sw.url}${path}/manifests/${tag}`, { headers: { accept: `${DOCKER_V2}, ${OCI}` } });
       const body = Buffer.from(await r.body.arrayBuffer());
-      return { status: r.statusCode, body, message: r.statusCode === 200 ? '' : (JSON.parse(body.toString()).errors[0].message as string) };
+      const error = r.statusCode === 200 ? undefined : ociErrorOf(body);
+      return { status: r.statusCode, body, message: error?.message ?? '', outcome: error?.detail?.outcome };
     } finally {
       await sw.stop();
     }
@@ -100,7 +102,8 @@ describe('real cosign vectors through the gate', () => {
   test('connaisseur: threshold 3 fails when one of the keys never signed; threshold 2 fails on a one-signer image', async () => {
     const r = await pullWith({ keys: ['alice', 'bob', 'default'], threshold: 3 }, REPO, 'abc');
     assert.equal(r.status, 403);
-    assert.match(r.message, /threshold|distinct/i);
+    assert.equal(r.outcome, 'threshold-not-met', r.message);
+    assert.match(r.message, /only 2 distinct keys signed \(alice, bob\), 3 are required/);
     assert.equal((await pullWith({ keys: ['alice', 'bob'], threshold: 2 }, REPO, 'alice')).status, 403);
   });
 

@@ -135,21 +135,24 @@ describe('sget against distribution', () => {
     assert.equal(blobGets(f.digest), 0);
   });
 
-  const tagRefusals: [string, string, RegExp, boolean][] = [
-    ['apps/unsigned', 'unsigned', /no signatures/i, true],
-    ['apps/wrongkey', 'wrongkey', /not counted|does not accept|unknown-key/i, true],
-    ['tools/free', 'free', /allow: unsigned/, false],
-    ['other/app', 'nopolicy', /no policy matches/, false],
-    ['blocked/app', 'blocked', /rejects/, false],
-    ['rollout/app', 'warn', /warn mode/, true],
+  // [repository, artifact, decision outcome, what the message says, whether the upstream is asked first]
+  const tagRefusals: [string, string, string, string, boolean][] = [
+    ['apps/unsigned', 'unsigned', 'no-signatures', 'No signatures were found for this digest', true],
+    ['apps/wrongkey', 'wrongkey', 'no-valid-signature', 'not counted: unknown-key: signed by a key that is not trusted here', true],
+    ['tools/free', 'free', 'unsigned-allowed', 'allows example.test/tools/free without a signature (allow: unsigned)', false],
+    ['other/app', 'nopolicy', 'no-policy', 'no policy matches example.test/other/app', false],
+    ['blocked/app', 'blocked', 'rejected', 'policy "blocked" rejects example.test/blocked/app', false],
+    ['rollout/app', 'warn', 'no-signatures', 'its warn mode lets pulls through, never a download by tag', true],
   ];
-  for (const [repo, name, why, contactsUpstream] of tagRefusals) {
+  for (const [repo, name, outcome, why, contactsUpstream] of tagRefusals) {
     test(`by tag, ${repo}: refused with 403 and nothing of the artifact fetched`, async () => {
       const before = sw.upstreamRequests.length;
       const r = await get(`/sget/example.test/${repo}:v1`);
       assert.equal(r.status, 403, r.body.toString());
       assert.equal(ociErrorOf(r.body)?.code, 'DENIED');
-      assert.match(ociErrorOf(r.body)?.message ?? '', why);
+      const error = ociErrorOf(r.body);
+      assert.equal(error?.detail?.outcome, outcome, error?.message);
+      assert.ok(error?.message.includes(why), `${JSON.stringify(why)} not in: ${error?.message}`);
       assert.equal(blobGets(A[name]!.files[0]!.digest), 0);
       // Without a signing policy the refusal comes before any upstream call.
       if (!contactsUpstream) assert.equal(sw.upstreamRequests.length, before);
