@@ -1,6 +1,7 @@
 // One access line per request, with a request id that is also returned to the client (X-Request-Id) so a user's
 // report can be matched to the log. Credentials never reach the log: headers are not logged at all.
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MiddlewareHandler } from 'hono';
 import type { Logger } from '../log.ts';
 import type { RequestNotes } from '../proxy/answer.ts';
@@ -20,14 +21,17 @@ export function nextRequestId(): string {
   return `${prefix}-${counter.toString(36)}`;
 }
 
-export function accessLog(log: Logger): MiddlewareHandler {
+/** The middleware sees node's own request and response (@hono/node-server's bindings). */
+type NodeEnv = { Bindings: { incoming: IncomingMessage; outgoing: ServerResponse }; Variables: { state: RequestState } };
+
+export function accessLog(log: Logger): MiddlewareHandler<NodeEnv> {
   return async (c, next) => {
     const state: RequestState = { id: nextRequestId(), start: process.hrtime.bigint() };
     c.set('state', state);
-    const res = c.env.outgoing as import('node:http').ServerResponse;
+    const res = c.env.outgoing;
     res.setHeader('X-Request-Id', state.id);
-    const method = (c.env.incoming as import('node:http').IncomingMessage).method ?? c.req.method;
-    const path = (c.env.incoming as import('node:http').IncomingMessage).url ?? '';
+    const method = c.env.incoming.method ?? c.req.method;
+    const path = c.env.incoming.url ?? '';
     // The line is written at info: below that level nothing is built or listened for.
     if (!log.isLevelEnabled('info')) {
       await next();

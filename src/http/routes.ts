@@ -8,7 +8,7 @@ import { SigwardError } from '../errors.ts';
 import { acceptOf } from '../oci/mediatypes.ts';
 import { imageRef, referenceString } from '../oci/reference.ts';
 import type { Logger } from '../log.ts';
-import { API_VERSION_HEADER } from '../proxy/answer.ts';
+import { API_VERSION_HEADER, type Answer } from '../proxy/answer.ts';
 import type { ProxyService } from '../proxy/service.ts';
 import { parseSgetPath } from '../sget/path.ts';
 import type { SgetService } from '../sget/service.ts';
@@ -105,22 +105,19 @@ async function handleV2(c: Context<Env>, deps: { router: Router; proxy: ProxyAns
   state.image = route.kind === 'manifest' ? imageRef(target.upstream.host, target.repository, route.ref) : `${target.upstream.host}/${target.repository}`;
   if (route.kind === 'manifest') state.reference = referenceString(route.ref);
   const proxy = deps.proxy;
-  let answer;
-  switch (route.kind) {
-    case 'manifest':
-      answer = await proxy.manifest({ target, ref: route.ref, accept: acceptOf(incoming.headers.accept), notes: state });
-      break;
-    case 'blob':
-      answer = await proxy.blob({ target, digest: route.digest, method, range: incoming.headers.range, notes: state });
-      break;
-    case 'tags':
-      answer = await proxy.tags({ target, url });
-      break;
-    case 'referrers':
-      answer = await proxy.referrers({ target, url, digest: route.digest });
-      break;
-  }
-  return writeAnswer(res, answer, method);
+  const answer = (): Promise<Answer> => {
+    switch (route.kind) {
+      case 'manifest':
+        return proxy.manifest({ target, ref: route.ref, accept: acceptOf(incoming.headers.accept), notes: state });
+      case 'blob':
+        return proxy.blob({ target, digest: route.digest, method, range: incoming.headers.range, notes: state });
+      case 'tags':
+        return proxy.tags({ target, url });
+      case 'referrers':
+        return proxy.referrers({ target, url, digest: route.digest });
+    }
+  };
+  return writeAnswer(res, await answer(), method);
 }
 
 async function handleSget(c: Context<Env>, router: Router, sget: SgetAnswers): Promise<void> {

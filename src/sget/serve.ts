@@ -41,6 +41,7 @@ export function parseRange(value: string | undefined, size: number): ByteRange |
 /** Always `attachment` (a browser must not render what an upstream labels text/html on sigward's origin), with the
  * title's last path component as the file name: an ASCII fallback and RFC 8187 UTF-8. */
 export function contentDisposition(title: string | undefined): string {
+  // eslint-disable-next-line no-control-regex -- a file name must not carry control characters into a header
   const base = (title ?? '').split(/[/\\]/).pop()?.replace(/[\x00-\x1f\x7f]/g, '') ?? '';
   if (base === '' || base === '.' || base === '..') return 'attachment';
   const ascii = base.replace(/[^\x20-\x7e]|["\\%]/g, '_');
