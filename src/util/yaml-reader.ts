@@ -104,22 +104,45 @@ export function readBool(v: unknown, path: Path, problems: Problems): boolean | 
   return v;
 }
 
-export function readInt(
-  v: unknown,
-  path: Path,
-  problems: Problems,
-  range: { min: number; max: number },
-): number | undefined {
+export interface Range {
+  readonly min: number;
+  readonly max: number;
+}
+
+/** How one kind of number is written in YAML and named in messages. */
+interface Quantity {
+  /** What a valid value looks like, for the message about one that is not. */
+  readonly expected: string;
+  parse(v: unknown): number | undefined;
+  /** The message about a value outside `range`. */
+  outOfRange(range: Range, got: number): string;
+}
+
+/** The one shape of every numeric read: absent, unreadable (a problem), out of range (a problem), or the number. */
+function readQuantity(v: unknown, path: Path, problems: Problems, range: Range, q: Quantity): number | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v)) {
-    problems.add(path, `must be a whole number, got ${typeName(v)}`);
+  const n = q.parse(v);
+  if (n === undefined) {
+    problems.add(path, `must be ${q.expected}, got ${typeName(v)}`);
     return undefined;
   }
-  if (v < range.min || v > range.max) {
-    problems.add(path, `must be between ${range.min} and ${range.max}, got ${v}`);
+  if (n < range.min || n > range.max) {
+    problems.add(path, q.outOfRange(range, n));
     return undefined;
   }
-  return v;
+  return n;
+}
+
+const wholeNumber = (v: unknown): number | undefined => (typeof v === 'number' && Number.isInteger(v) ? v : undefined);
+
+const INT: Quantity = {
+  expected: 'a whole number',
+  parse: wholeNumber,
+  outOfRange: (r, n) => `must be between ${r.min} and ${r.max}, got ${n}`,
+};
+
+export function readInt(v: unknown, path: Path, problems: Problems, range: Range): number | undefined {
+  return readQuantity(v, path, problems, range, INT);
 }
 
 export function readEnum<T extends string>(
@@ -147,53 +170,35 @@ const SIZE_UNITS: Record<string, number> = {
   gb: 1e9,
 };
 
-/** A byte size: a whole number, or a string like `4MiB`, `512 KiB`, `10GB`. */
-export function readSize(
-  v: unknown,
-  path: Path,
-  problems: Problems,
-  range: { min: number; max: number },
-): number | undefined {
-  if (v === undefined || v === null) return undefined;
-  let n: number | undefined;
-  if (typeof v === 'number' && Number.isInteger(v)) n = v;
-  else if (typeof v === 'string') {
+const SIZE: Quantity = {
+  expected: 'a size such as 4194304, "4MiB" or "10GiB"',
+  parse: (v) => {
+    if (typeof v !== 'string') return wholeNumber(v);
     const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(v);
     const unit = m?.[2]?.toLowerCase() ?? '';
-    if (m && unit in SIZE_UNITS) n = Math.round(Number(m[1]) * (SIZE_UNITS[unit] ?? 1));
-  }
-  if (n === undefined) {
-    problems.add(path, `must be a size such as 4194304, "4MiB" or "10GiB", got ${typeName(v)}`);
-    return undefined;
-  }
-  if (n < range.min || n > range.max) {
-    problems.add(path, `must be between ${range.min} and ${range.max} bytes, got ${n}`);
-    return undefined;
-  }
-  return n;
+    return m && Object.hasOwn(SIZE_UNITS, unit) ? Math.round(Number(m[1]) * (SIZE_UNITS[unit] ?? 1)) : undefined;
+  },
+  outOfRange: (r, n) => `must be between ${r.min} and ${r.max} bytes, got ${n}`,
+};
+
+/** A byte size: a whole number, or a string like `4MiB`, `512 KiB`, `10GB`. */
+export function readSize(v: unknown, path: Path, problems: Problems, range: Range): number | undefined {
+  return readQuantity(v, path, problems, range, SIZE);
 }
 
-/** A duration: whole milliseconds, or a string like `500ms`, `30s`, `5m`, `1h`. Returns milliseconds. */
-export function readDuration(
-  v: unknown,
-  path: Path,
-  problems: Problems,
-  range: { min: number; max: number },
-): number | undefined {
-  if (v === undefined || v === null) return undefined;
-  let ms: number | undefined;
-  if (typeof v === 'number' && Number.isInteger(v)) ms = v;
-  else if (typeof v === 'string') {
+const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+const DURATION: Quantity = {
+  expected: 'a duration such as "500ms", "30s", "5m" or "1h"',
+  parse: (v) => {
+    if (typeof v !== 'string') return wholeNumber(v);
     const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$/.exec(v);
-    if (m) ms = Math.round(Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h']);
-  }
-  if (ms === undefined) {
-    problems.add(path, `must be a duration such as "500ms", "30s", "5m" or "1h", got ${typeName(v)}`);
-    return undefined;
-  }
-  if (ms < range.min || ms > range.max) {
-    problems.add(path, `must be between ${range.min}ms and ${range.max}ms, got ${ms}ms`);
-    return undefined;
-  }
-  return ms;
+    return m ? Math.round(Number(m[1]) * DURATION_UNITS[m[2] as keyof typeof DURATION_UNITS]) : undefined;
+  },
+  outOfRange: (r, n) => `must be between ${r.min}ms and ${r.max}ms, got ${n}ms`,
+};
+
+/** A duration: whole milliseconds, or a string like `500ms`, `30s`, `5m`, `1h`. Returns milliseconds. */
+export function readDuration(v: unknown, path: Path, problems: Problems, range: Range): number | undefined {
+  return readQuantity(v, path, problems, range, DURATION);
 }
