@@ -56,6 +56,8 @@ const TOP: StructShape = {
  * an ASCII field name in Go; other runes are upper-cased (which may also map a few, such as U+0131, onto ASCII: those
  * keys are refused too, which errs on the safe side). */
 export function goFoldKey(key: string): string {
+  // An ASCII key (every key of a real manifest) folds as one native upper-casing; the rune loop is for the rest.
+  if (ASCII.test(key)) return key.toUpperCase();
   let out = '';
   for (const ch of key) {
     if (ch === '\u017f') out += 'S';
@@ -64,6 +66,8 @@ export function goFoldKey(key: string): string {
   }
   return out;
 }
+
+const ASCII = /^[\x00-\x7f]*$/;
 
 const foldIndex = new WeakMap<StructShape, ReadonlyMap<string, string>>();
 
