@@ -14,6 +14,7 @@ import { removeTempDir, runCommand, tempDir } from '../helpers/proc.ts';
 import { startRegistry, type Registry } from '../helpers/registry.ts';
 import { createSkopeo, type Skopeo } from '../helpers/skopeo.ts';
 import { startSigwardProcess, type RunningSigward } from '../helpers/sigward.ts';
+import { at, must } from '../helpers/must.ts';
 
 const single = buildImage({ files: { 'hello.txt': 'e2e through the sigward daemon\n' } });
 const multi = buildMultiArch({ 'arch.txt': 'e2e through the sigward daemon\n' });
@@ -30,7 +31,7 @@ interface AccessLine {
 
 /** The daemon's access lines so far (pino JSON, msg "request"). */
 function accessLines(): AccessLine[] {
-  const text = readFileSync(sw!.logFile!, 'utf8');
+  const text = readFileSync(must(must(sw, 'sw').logFile, 'sw.logFile'), 'utf8');
   return text
     .split('\n')
     .filter((l) => l.startsWith('{'))
@@ -57,7 +58,7 @@ function assertLayoutHolds(dir: string, image: TestImage): void {
 function layoutTop(dir: string): { digest: string; mediaType: string } {
   const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { manifests: { digest: string; mediaType: string }[] };
   assert.equal(index.manifests.length, 1, JSON.stringify(index));
-  return index.manifests[0]!;
+  return at(index.manifests, 0);
 }
 
 before(async () => {
@@ -85,7 +86,7 @@ describe('skopeo through the daemon (path-prefix location)', () => {
     return d;
   };
   before(() => {
-    skopeo = createSkopeo({ sigward: sw!.host, prefix: 'example.test' });
+    skopeo = createSkopeo({ sigward: must(sw, 'sw').host, prefix: 'example.test' });
   });
   after(() => {
     skopeo?.remove();
@@ -121,7 +122,7 @@ describe('skopeo through the daemon (path-prefix location)', () => {
     for (const [ref, image] of [
       ['example.test/test/single:v1', single],
       ['example.test/test/multi:v1', multi],
-      [`example.test/test/multi@${multi.manifests[1]!.digest}`, multi.manifests[1]!],
+      [`example.test/test/multi@${at(multi.manifests, 1).digest}`, at(multi.manifests, 1)],
     ] as const) {
       const res = await skopeo.inspectRaw(ref);
       assert.equal(res.code, 0, `${ref}: ${res.stderr}`);
@@ -133,7 +134,7 @@ describe('skopeo through the daemon (path-prefix location)', () => {
     const res = await skopeo.inspectRaw('example.test/test/single:nope');
     assert.notEqual(res.code, 0);
     assert.match(res.stderr, /manifest unknown/i);
-    assert.match(res.stderr, new RegExp(sw!.host.replace(/\./g, '\\.')));
+    assert.match(res.stderr, new RegExp(must(sw, 'sw').host.replace(/\./g, '\\.')));
   });
 });
 
@@ -141,7 +142,7 @@ describe('containerd ctr through the daemon (hosts.toml, sigward the only host)'
   let ctd: Containerd;
   before(async () => {
     ctd = await startContainerd();
-    ctd.writeHosts(sw!.url);
+    ctd.writeHosts(must(sw, 'sw').url);
   });
   after(async () => {
     await ctd?.stop();
@@ -201,7 +202,7 @@ describe('podman through the daemon (rootful, vfs)', () => {
       t.diagnostic(`podman cannot run on this machine, so no podman pull was tested: ${probe.stderr.trim().split('\n').slice(-3).join(' | ')}`);
       return;
     }
-    const podman = createPodman({ sigward: sw!.host, prefix: 'example.test' });
+    const podman = createPodman({ sigward: must(sw, 'sw').host, prefix: 'example.test' });
     try {
       const a = await podman.pull('example.test/test/single:v1');
       assert.equal(a.code, 0, a.stderr);
@@ -212,7 +213,7 @@ describe('podman through the daemon (rootful, vfs)', () => {
       assert.match(res.stdout, new RegExp(`^example\\.test/test/single:v1 ${single.digest}$`, 'm'));
       assert.match(res.stdout, new RegExp(`^example\\.test/test/multi:<none> ${multi.digest}$`, 'm'));
       // podman pulls only the host platform of an index (linux/amd64 on these machines), by digest, via sigward.
-      const amd64 = multi.manifests.find((m) => m.platform?.architecture === 'amd64')!;
+      const amd64 = must(multi.manifests.find((m) => m.platform?.architecture === 'amd64'), 'multi.manifests.find((m) => m.platform?.architecture === \'amd64\')');
       assert.ok(accessLines().some((l) => l.path === `/v2/example.test/test/multi/manifests/${amd64.digest}` && l.status === 200));
     } finally {
       podman.remove();

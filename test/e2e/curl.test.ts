@@ -9,13 +9,14 @@ import { buildImage, buildMultiArch, OCI_INDEX, OCI_MANIFEST, pushImage } from '
 import { removeTempDir, runCommand, tempDir, waitFor, type CommandResult } from '../helpers/proc.ts';
 import { startRegistry, type Registry } from '../helpers/registry.ts';
 import { startSigwardProcess, type RunningSigward } from '../helpers/sigward.ts';
+import { at, must } from '../helpers/must.ts';
 
 const PASSWORD = 'pw-E2E-Upstream-3b8e61d4';
 const WRONG = 'pw-E2E-Wrong-c09f2a57';
 const single = buildImage({ files: { 'hello.txt': 'curl through the sigward daemon\n' } });
 const multi = buildMultiArch({ 'arch.txt': 'curl through the sigward daemon\n' });
-const layer = [...single.blobs].at(-1)!; // layers come after the config
-const config = [...single.blobs][0]!;
+const layer = must([...single.blobs].at(-1), '[...single.blobs].at(-1)'); // layers come after the config
+const config = at([...single.blobs], 0);
 
 let reg: Registry | undefined;
 let sw: RunningSigward | undefined;
@@ -31,13 +32,13 @@ async function curl(path: string, args: readonly string[] = []): Promise<Curl> {
   const id = Math.random().toString(36).slice(2);
   const hdr = join(dir, `${id}.headers`);
   const out = join(dir, `${id}.body`);
-  const res = await runCommand('curl', ['-sS', '-D', hdr, '-o', out, ...args, `${sw!.url}${path}`], { timeoutMs: 30_000 });
+  const res = await runCommand('curl', ['-sS', '-D', hdr, '-o', out, ...args, `${must(sw, 'sw').url}${path}`], { timeoutMs: 30_000 });
   const headers: Record<string, string> = {};
   let body = Buffer.alloc(0);
   try {
     for (const line of readFileSync(hdr, 'utf8').split('\r\n')) {
       const m = /^([^:\s]+):\s*(.*)$/.exec(line);
-      if (m) headers[m[1]!.toLowerCase()] = m[2]!;
+      if (m) headers[at(m, 1).toLowerCase()] = at(m, 2);
     }
     body = readFileSync(out);
   } catch {
@@ -56,7 +57,7 @@ interface LogLine {
 }
 
 function logText(): string {
-  return readFileSync(sw!.logFile!, 'utf8');
+  return readFileSync(must(must(sw, 'sw').logFile, 'sw.logFile'), 'utf8');
 }
 
 function requestLines(): LogLine[] {
@@ -162,7 +163,7 @@ describe('the access log of the daemon', () => {
       await waitFor(async () => requestLines().some((l) => l.reqId === id), `the access line of ${id}`, 5_000);
       const lines = requestLines().filter((l) => l.reqId === id);
       assert.equal(lines.length, 1, `exactly one line for ${id}`);
-      const line = lines[0]!;
+      const line = at(lines, 0);
       assert.equal(line.method, c.method);
       assert.equal(line.path, c.path);
       assert.equal(line.status, c.status, JSON.stringify(line));

@@ -11,6 +11,7 @@ import { newKey, signLegacy } from '../helpers/cosign.ts';
 import { removeTempDir, runCommand, tempDir } from '../helpers/proc.ts';
 import { startRegistry, type Registry } from '../helpers/registry.ts';
 import { startSigwardProcess, type RunningSigward } from '../helpers/sigward.ts';
+import { at } from '../helpers/must.ts';
 
 const EMPTY = Buffer.from('{}');
 
@@ -20,7 +21,7 @@ function artifact(files: { title: string; data: string }[]): { bytes: Buffer; di
     schemaVersion: 2,
     mediaType: OCI_MANIFEST,
     config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(EMPTY), size: EMPTY.length },
-    layers: files.map((f, i) => ({ mediaType: 'application/x-sh', digest: sha256(blobs[i]!), size: blobs[i]!.length, annotations: { 'org.opencontainers.image.title': f.title } })),
+    layers: files.map((f, i) => ({ mediaType: 'application/x-sh', digest: sha256(at(blobs, i)), size: at(blobs, i).length, annotations: { 'org.opencontainers.image.title': f.title } })),
   }));
   return { bytes, digest: sha256(bytes), blobs };
 }
@@ -61,7 +62,7 @@ describe('curl and /sget on the daemon', () => {
     // An upstream that serves other bytes under the layer's digest.
     const bad = Buffer.from(script('pwned-lying-upstream').replace('pwned', 'PWNED'));
     fake.route(`/v2/files/lying/manifests/${lying.digest}`, (req, res) => serveManifest(res, lying.bytes, OCI_MANIFEST, req.method));
-    fake.route(`/v2/files/lying/blobs/${sha256(lying.blobs[0]!)}`, (_req, res) => serveBlob(res, bad, { digest: sha256(lying.blobs[0]!) }));
+    fake.route(`/v2/files/lying/blobs/${sha256(at(lying.blobs, 0))}`, (_req, res) => serveBlob(res, bad, { digest: sha256(at(lying.blobs, 0)) }));
     sw = await startSigwardProcess({
       upstreams: [{ host: 'example.test', url: reg.url }, { host: 'bad.test', url: fake.url }],
       cache: { dir: 'cache' },
@@ -115,7 +116,7 @@ describe('curl and /sget on the daemon', () => {
   }
 
   test('curl -C - resumes a partial file from the verified store file', async () => {
-    const whole = good.blobs[0]!;
+    const whole = at(good.blobs, 0);
     const out = join(dir, 'resumed.sh');
     writeFileSync(out, whole.subarray(0, 40));
     const res = await runCommand('curl', ['-fsSL', '-C', '-', '-o', out, `${sw.url}/sget/example.test/apps/good@${good.digest}`]);
@@ -129,7 +130,7 @@ describe('curl and /sget on the daemon', () => {
     assert.deepEqual(readFileSync(join(dir, 'b.sh')), two.blobs[1]);
     const head = await runCommand('curl', ['-fsSI', `${sw.url}/sget/example.test/apps/good:v1`]);
     assert.equal(head.code, 0, head.stderr);
-    assert.match(head.stdout, new RegExp(`content-length: ${good.blobs[0]!.length}`, 'i'));
+    assert.match(head.stdout, new RegExp(`content-length: ${at(good.blobs, 0).length}`, 'i'));
     assert.match(head.stdout, /repr-digest: sha-256=:/i);
   });
 });

@@ -9,6 +9,7 @@ import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { simpleSigningPayload } from '../../src/sign/payload.ts';
 import { makeTar } from './tar.ts';
+import { at } from './must.ts';
 
 export const T = {
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',
@@ -96,7 +97,7 @@ export function jsonTarPolyglot(salt: string): Uint8Array {
 export type Spelling = 'exact' | 'case' | 'upper' | 'long-s' | 'kelvin' | 'escaped' | 'escaped-fold';
 const SPELLINGS: readonly Spelling[] = ['case', 'upper', 'long-s', 'kelvin', 'escaped', 'escaped-fold'];
 const esc = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
-const flipFirst = (n: string): string => (n[0] === n[0]?.toUpperCase() ? n[0]!.toLowerCase() : n[0]!.toUpperCase()) + n.slice(1);
+const flipFirst = (n: string): string => (n[0] === n[0]?.toUpperCase() ? at(n, 0).toLowerCase() : at(n, 0).toUpperCase()) + n.slice(1);
 
 /** The raw (quoted) JSON text of key `name` spelt `how`. Fold forms fall back to a case change when the name has no
  * s or k; `escaped` is the same key for every parser, the others are the same key only for Go. */
@@ -114,9 +115,9 @@ export function spell(name: string, how: Spelling): string {
     case 'kelvin':
       return q(name.includes('k') ? name.replace(/k/g, 'K') : name.toUpperCase());
     case 'escaped':
-      return `"${esc(name[0]!)}${name.slice(1)}"`;
+      return `"${esc(at(name, 0))}${name.slice(1)}"`;
     case 'escaped-fold':
-      return folded === name ? `"${esc(flipFirst(name)[0]!)}${name.slice(1)}"` : `"${[...folded].map((c) => (c === 'ſ' || c === 'K' ? esc(c) : c)).join('')}"`;
+      return folded === name ? `"${esc(at(flipFirst(name), 0))}${name.slice(1)}"` : `"${[...folded].map((c) => (c === 'ſ' || c === 'K' ? esc(c) : c)).join('')}"`;
   }
 }
 
@@ -213,7 +214,7 @@ function parts(noise: Noise, blobs: Map<string, Uint8Array>) {
   const layers = fc.array(layer, { minLength: 1, maxLength: 3 });
   return {
     layers: layers.map(arr),
-    fsLayers: layers.map((ls) => arr(ls.flatMap((raw) => [...raw.matchAll(/"(sha256:[0-9a-f]{64})"/g)].slice(0, 1).map((m) => obj([[q('blobSum'), q(m[1]!)]]))))),
+    fsLayers: layers.map((ls) => arr(ls.flatMap((raw) => [...raw.matchAll(/"(sha256:[0-9a-f]{64})"/g)].slice(0, 1).map((m) => obj([[q('blobSum'), q(at(m, 1))]]))))),
     manifests: fc.array(child, { minLength: 1, maxLength: 2 }).map(arr),
     config: descriptor(T.ociConfig, sha256(CONFIG_BYTES), CONFIG_BYTES.length, fc.constantFrom(T.tarGzip, 'application/vnd.example.config')),
     subject: descriptor(T.ociManifest, sha256(Buffer.from('subject')), 7, fc.constantFrom(T.ociIndex)),

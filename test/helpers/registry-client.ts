@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
+import { at, must } from './must.ts';
 
 /** Where to push or read: the object startRegistry() returns fits, or any URL with optional credentials and CA. */
 export interface RegistryTarget {
@@ -42,7 +43,7 @@ export const sha256 = (data: Uint8Array): string => `sha256:${createHash('sha256
 /** `key="value"` pairs of a WWW-Authenticate challenge (RFC 7235 auth-params). */
 function challengeParams(header: string): Map<string, string> {
   const out = new Map<string, string>();
-  for (const m of header.matchAll(/([a-zA-Z_]+)="([^"]*)"/g)) out.set(m[1]!.toLowerCase(), m[2]!);
+  for (const m of header.matchAll(/([a-zA-Z_]+)="([^"]*)"/g)) out.set(at(m, 1).toLowerCase(), at(m, 2));
   return out;
 }
 
@@ -70,7 +71,7 @@ export class RegistrySession {
     const realm = params.get('realm');
     if (!realm) throw new Error(`Bearer challenge without a realm from ${this.reg.url}: ${challenge}`);
     const url = new URL(realm);
-    if (params.has('service')) url.searchParams.set('service', params.get('service')!);
+    if (params.has('service')) url.searchParams.set('service', must(params.get('service'), 'params.get(\'service\')'));
     url.searchParams.set('scope', `repository:${this.repo}:${this.actions}`);
     const res = await request(url, {
       dispatcher: this.agent,
@@ -96,7 +97,7 @@ export class RegistrySession {
       if (res.statusCode !== 401 || attempt > 0 || challenge === undefined) return res;
       await res.body.dump();
       if (payload instanceof Readable) payload.destroy(); // a file stream cannot be replayed: the next attempt opens it anew
-      this.authorization = await this.answer(Array.isArray(challenge) ? challenge[0]! : challenge);
+      this.authorization = await this.answer(Array.isArray(challenge) ? at(challenge, 0) : challenge);
     }
   }
 

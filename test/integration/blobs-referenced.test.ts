@@ -13,6 +13,7 @@ import { newKey, signLegacy } from '../helpers/cosign.ts';
 import { createSkopeo } from '../helpers/skopeo.ts';
 import { tempDir } from '../helpers/proc.ts';
 import { getBlob } from '../helpers/registry-client.ts';
+import { at, must } from '../helpers/must.ts';
 
 async function get(sw: RunningSigward, path: string, method: 'GET' | 'HEAD' = 'GET') {
   const r = await request(`${sw.url}/v2/example.test/${path}`, { method, headers: { accept: `${OCI_MANIFEST}, ${OCI_INDEX}` } });
@@ -37,7 +38,7 @@ describe('blobs.serve: referenced', () => {
     cache: { dir: cacheDir },
     blobs: { serve },
   });
-  const layerOf = (i: TestImage): string => [...i.blobs.keys()].find((d) => d !== configOf(i))!;
+  const layerOf = (i: TestImage): string => must([...i.blobs.keys()].find((d) => d !== configOf(i)), '[...i.blobs.keys()].find((d) => d !== configOf(i))');
   const configOf = (i: TestImage): string => (JSON.parse(Buffer.from(i.bytes).toString()) as { config: { digest: string } }).config.digest;
 
   before(async () => {
@@ -106,7 +107,7 @@ describe('blobs.serve: referenced', () => {
     }
     const sig = await get(sw, `apps/signed/manifests/${signed.digest.replace(':', '-')}.sig`);
     assert.equal(sig.status, 200);
-    const sigLayer = (JSON.parse(sig.text) as { layers: { digest: string }[] }).layers[0]!.digest;
+    const sigLayer = at((JSON.parse(sig.text) as { layers: { digest: string }[] }).layers, 0).digest;
     assert.equal((await get(sw, `apps/signed/blobs/${sigLayer}`)).status, 200, 'the signature artifact was served, so its layer is');
   });
 

@@ -10,6 +10,7 @@ import { createPodman, podmanWorks } from '../helpers/podman.ts';
 import { freePort, removeTempDir, tempDir } from '../helpers/proc.ts';
 import { startRegistry, type Registry } from '../helpers/registry.ts';
 import { createSkopeo } from '../helpers/skopeo.ts';
+import { must } from '../helpers/must.ts';
 
 const single = buildImage({ files: { 'hello.txt': 'client helpers\n' } });
 const multi = buildMultiArch({ 'arch.txt': 'client helpers\n' });
@@ -47,7 +48,7 @@ describe('skopeo helper', () => {
   });
 
   test('inspect --raw and copy --all go to the configured location', async () => {
-    const s = createSkopeo({ sigward: reg!.host, hostInPath: false });
+    const s = createSkopeo({ sigward: must(reg, 'reg').host, hostInPath: false });
     const out = tempDir('oci-out');
     try {
       const raw = await s.inspectRaw('example.test/test/multi:v1');
@@ -63,21 +64,21 @@ describe('skopeo helper', () => {
   });
 
   test('credentials reach the token issuer as a Basic-authenticated GET', async () => {
-    const s = createSkopeo({ sigward: tokenReg!.host, hostInPath: false, creds: 'testuser:testpass' });
+    const s = createSkopeo({ sigward: must(tokenReg, 'tokenReg').host, hostInPath: false, creds: 'testuser:testpass' });
     try {
-      tokenReg!.tokenServer!.reset();
+      must(must(tokenReg, 'tokenReg').tokenServer, 'tokenReg.tokenServer').reset();
       const raw = await s.inspectRaw('example.test/test/single:v1');
       assert.equal(raw.code, 0, raw.stderr);
       assert.equal(raw.stdout, single.bytes.toString());
-      assert.ok(tokenReg!.tokenServer!.requests.some((r) => r.method === 'GET' && r.user === 'testuser' && r.status === 200));
+      assert.ok(must(must(tokenReg, 'tokenReg').tokenServer, 'tokenReg.tokenServer').requests.some((r) => r.method === 'GET' && r.user === 'testuser' && r.status === 200));
     } finally {
       s.remove();
     }
   });
 
   test('an https location is verified against certDir, and fails without it', async () => {
-    const good = createSkopeo({ sigward: tlsReg!.host, hostInPath: false, certDir: tlsReg!.certDir! });
-    const bad = createSkopeo({ sigward: tlsReg!.host, hostInPath: false, certDir: good.dir }); // a dir without the CA
+    const good = createSkopeo({ sigward: must(tlsReg, 'tlsReg').host, hostInPath: false, certDir: must(must(tlsReg, 'tlsReg').certDir, 'tlsReg.certDir') });
+    const bad = createSkopeo({ sigward: must(tlsReg, 'tlsReg').host, hostInPath: false, certDir: good.dir }); // a dir without the CA
     try {
       const ok = await good.inspectRaw('example.test/test/single:v1');
       assert.equal(ok.code, 0, ok.stderr);
@@ -113,41 +114,41 @@ describe('containerd helper', () => {
   });
 
   test('ctr pulls every platform through the only host in hosts.toml', async () => {
-    const file = ctd!.writeHosts(reg!.url);
-    assert.equal(readFileSync(file, 'utf8'), `server = "${reg!.url}"\n[host]\n`);
-    const res = await ctd!.ctrPull('example.test/test/multi:v1', { allPlatforms: true });
+    const file = must(ctd, 'ctd').writeHosts(must(reg, 'reg').url);
+    assert.equal(readFileSync(file, 'utf8'), `server = "${must(reg, 'reg').url}"\n[host]\n`);
+    const res = await must(ctd, 'ctd').ctrPull('example.test/test/multi:v1', { allPlatforms: true });
     assert.equal(res.code, 0, res.stderr);
-    const images = await ctd!.ctr(['images', 'ls', '-q']);
+    const images = await must(ctd, 'ctd').ctr(['images', 'ls', '-q']);
     assert.match(images.stdout, /^example\.test\/test\/multi:v1$/m);
     // containerd names the reference's host in ?ns= when it talks to another host: the request came via hosts.toml.
-    assert.match(readFileSync(reg!.logFile, 'utf8'), /\/v2\/test\/multi\/manifests\/v1\?ns=example\.test/);
+    assert.match(readFileSync(must(reg, 'reg').logFile, 'utf8'), /\/v2\/test\/multi\/manifests\/v1\?ns=example\.test/);
   });
 
   test('ctr --user gets its token through the OAuth2 form POST; a wrong password fails', async () => {
-    ctd!.writeHosts(tokenReg!.url, { registryHost: 'auth.test' });
-    tokenReg!.tokenServer!.reset();
-    const bad = await ctd!.ctrPull('auth.test/test/single:v1', { user: 'testuser:wrong' });
+    must(ctd, 'ctd').writeHosts(must(tokenReg, 'tokenReg').url, { registryHost: 'auth.test' });
+    must(must(tokenReg, 'tokenReg').tokenServer, 'tokenReg.tokenServer').reset();
+    const bad = await must(ctd, 'ctd').ctrPull('auth.test/test/single:v1', { user: 'testuser:wrong' });
     assert.notEqual(bad.code, 0);
-    const res = await ctd!.ctrPull('auth.test/test/single:v1', { user: 'testuser:testpass' });
+    const res = await must(ctd, 'ctd').ctrPull('auth.test/test/single:v1', { user: 'testuser:testpass' });
     assert.equal(res.code, 0, res.stderr);
-    const requests = tokenReg!.tokenServer!.requests;
+    const requests = must(must(tokenReg, 'tokenReg').tokenServer, 'tokenReg.tokenServer').requests;
     assert.ok(requests.some((r) => r.method === 'POST' && r.user === undefined && r.status === 401));
     assert.ok(requests.some((r) => r.method === 'POST' && r.user === 'testuser' && r.status === 200));
   });
 
   test('an https server is trusted through the ca option', async () => {
-    ctd!.writeHosts(tlsReg!.url, { registryHost: 'tls.test', ca: tlsReg!.caFile! });
-    const res = await ctd!.ctrPull('tls.test/test/single:v1');
+    must(ctd, 'ctd').writeHosts(must(tlsReg, 'tlsReg').url, { registryHost: 'tls.test', ca: must(must(tlsReg, 'tlsReg').caFile, 'tlsReg.caFile') });
+    const res = await must(ctd, 'ctd').ctrPull('tls.test/test/single:v1');
     assert.equal(res.code, 0, res.stderr);
-    ctd!.writeHosts(tlsReg!.url, { registryHost: 'notrust.test' });
-    const refused = await ctd!.ctrPull('notrust.test/test/single:v1');
+    must(ctd, 'ctd').writeHosts(must(tlsReg, 'tlsReg').url, { registryHost: 'notrust.test' });
+    const refused = await must(ctd, 'ctd').ctrPull('notrust.test/test/single:v1');
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, /certificate signed by unknown authority/);
   });
 
   test('a server where nothing listens fails there, not at the fake host', async () => {
-    ctd!.writeHosts(`http://127.0.0.1:${closedPort}`, { registryHost: 'closed.test' });
-    const res = await ctd!.ctrPull('closed.test/test/single:v1', { timeoutMs: 60_000 });
+    must(ctd, 'ctd').writeHosts(`http://127.0.0.1:${closedPort}`, { registryHost: 'closed.test' });
+    const res = await must(ctd, 'ctd').ctrPull('closed.test/test/single:v1', { timeoutMs: 60_000 });
     assert.notEqual(res.code, 0);
     assert.match(res.stderr, new RegExp(`127\\.0\\.0\\.1:${closedPort}`));
   });
@@ -159,7 +160,7 @@ describe('podman helper', () => {
   });
 
   test('podman pulls through the configured location', async () => {
-    const p = createPodman({ sigward: reg!.host, hostInPath: false });
+    const p = createPodman({ sigward: must(reg, 'reg').host, hostInPath: false });
     try {
       const res = await p.pull('example.test/test/single:v1');
       assert.equal(res.code, 0, res.stderr);
@@ -171,8 +172,8 @@ describe('podman helper', () => {
   });
 
   test('podman sends the auth-file credentials and trusts certDir', async () => {
-    const withCreds = createPodman({ sigward: tokenReg!.host, hostInPath: false, creds: 'testuser:testpass' });
-    const withCa = createPodman({ sigward: tlsReg!.host, hostInPath: false, certDir: tlsReg!.certDir! });
+    const withCreds = createPodman({ sigward: must(tokenReg, 'tokenReg').host, hostInPath: false, creds: 'testuser:testpass' });
+    const withCa = createPodman({ sigward: must(tlsReg, 'tlsReg').host, hostInPath: false, certDir: must(must(tlsReg, 'tlsReg').certDir, 'tlsReg.certDir') });
     try {
       const a = await withCreds.pull('example.test/test/single:v1');
       assert.equal(a.code, 0, a.stderr);

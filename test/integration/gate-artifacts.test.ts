@@ -11,6 +11,7 @@ import { startSigward, type RunningSigward } from '../helpers/sigward.ts';
 import { ociErrorOf } from '../helpers/raw-http.ts';
 import { newKey, signLegacy } from '../helpers/cosign.ts';
 import { makeTar } from '../helpers/tar.ts';
+import { key, must } from '../helpers/must.ts';
 
 const SIG = 'application/vnd.dev.cosign.simplesigning.v1+json';
 const ACCEPT = `${OCI_MANIFEST}, ${OCI_INDEX}`;
@@ -93,11 +94,11 @@ describe('gate: signature artifacts and crafted manifests against distribution',
   });
 
   test('folded duplicate "Layers": 502 MANIFEST_INVALID by tag and by digest, not a signature artifact', async () => {
-    for (const ref of ['v1', crafted.folded!.digest!]) {
+    for (const ref of ['v1', must(key(crafted, 'folded').digest, 'crafted.folded.digest')]) {
       const r = await pull(sw, 'apps/crafted', ref);
       assert.equal(r.status, 502, r.body.toString());
       assert.equal(r.error?.code, 'MANIFEST_INVALID');
-      assert.match(r.error!.message, /"Layers".*Go's case-insensitive matching/);
+      assert.match(must(r.error, 'r.error').message, /"Layers".*Go's case-insensitive matching/);
     }
   });
 
@@ -107,12 +108,12 @@ describe('gate: signature artifacts and crafted manifests against distribution',
       ['tar', 'sig-typed-tar', /a tar archive, which a runtime could unpack/],
     ];
     for (const [ref, name, why] of cases) {
-      for (const at of [ref, crafted[name]!.digest!]) {
-        const r = await pull(sw, 'apps/crafted', at);
+      for (const reference of [ref, must(key(crafted, name).digest, `digest of ${name}`)]) {
+        const r = await pull(sw, 'apps/crafted', reference);
         assert.equal(r.status, 403, r.body.toString());
         assert.equal(r.error?.code, 'DENIED');
-        assert.match(r.error!.message, why);
-        assert.match(r.error!.message, /not served as a signature artifact/);
+        assert.match(must(r.error, 'r.error').message, why);
+        assert.match(must(r.error, 'r.error').message, /not served as a signature artifact/);
       }
     }
   });
@@ -121,7 +122,7 @@ describe('gate: signature artifacts and crafted manifests against distribution',
     const r = await pull(sw, 'childonly/crafted', 'v1');
     assert.equal(r.status, 502, r.body.toString());
     assert.equal(r.error?.code, 'MANIFEST_INVALID');
-    assert.match(r.error!.message, /"MediaType"/);
+    assert.match(must(r.error, 'r.error').message, /"MediaType"/);
   });
 
   test('a referrers tag-schema tag holding that index-with-layers is 502', async () => {
@@ -142,7 +143,7 @@ describe('gate: signature artifacts and crafted manifests against distribution',
     const before = sw.upstreamRequests.filter((q) => q.url.includes('/blobs/') && q.url.includes('/deny/')).length;
     const r = await pull(sw, 'deny/signed', sigTag(signed.digest));
     assert.equal(r.status, 403, r.body.toString());
-    assert.match(r.error!.message, /attachments: deny/);
+    assert.match(must(r.error, 'r.error').message, /attachments: deny/);
     assert.equal(sw.upstreamRequests.filter((q) => q.url.includes('/blobs/') && q.url.includes('/deny/')).length, before);
     assert.equal((await pull(sw, 'deny/signed', 'v1')).status, 200);
   });
@@ -169,7 +170,7 @@ describe('gate: signature artifacts and crafted manifests against distribution',
       assert.equal((await pull(sw, 'apps/limits', 'two')).status, 200, 'within the default limits it is proven');
       const over = await pull(tight, 'apps/limits', 'two');
       assert.equal(over.status, 403, over.body.toString());
-      assert.match(over.error!.message, /2 layers, more than the 1 .*limits\.attachmentLayers/);
+      assert.match(must(over.error, 'over.error').message, /2 layers, more than the 1 .*limits\.attachmentLayers/);
       assert.equal(tight.upstreamRequests.filter((q) => q.url.includes('/blobs/')).length, 0, 'nothing is read past the layer count');
       const big = Buffer.from(JSON.stringify({ spdxVersion: 'SPDX-2.3', pad: 'x'.repeat(2000) }));
       await pushBlob(reg, 'apps/limits', big);
@@ -177,7 +178,7 @@ describe('gate: signature artifacts and crafted manifests against distribution',
       assert.equal((await pull(sw, 'apps/limits', 'sbom')).status, 200, 'an SBOM attachment within the limits is proven');
       const large = await pull(smallLayers, 'apps/limits', 'sbom');
       assert.equal(large.status, 403, large.body.toString());
-      assert.match(large.error!.message, /limits\.attachmentLayerBytes/);
+      assert.match(must(large.error, 'large.error').message, /limits\.attachmentLayerBytes/);
     } finally {
       await tight.stop();
       await smallLayers.stop();

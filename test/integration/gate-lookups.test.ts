@@ -9,6 +9,7 @@ import { buildImage, pushImage, type TestImage } from '../helpers/images.ts';
 import { startSigward, type RunningSigward } from '../helpers/sigward.ts';
 import { newKey, signBundle, signLegacy } from '../helpers/cosign.ts';
 import { listenOnLoopback } from '../helpers/proc.ts';
+import { must } from '../helpers/must.ts';
 
 const ACCEPT = 'application/vnd.oci.image.manifest.v1+json';
 
@@ -127,10 +128,10 @@ describe('signature lookups', () => {
       assert.equal(JSON.parse(down.text).errors[0].code, 'UNAVAILABLE');
       assert.match(down.text, /could not look up signatures/);
       flaky.up = true;
-      const lookupsBefore = sw.app!.gate.lookups;
+      const lookupsBefore = must(sw.app, 'sw.app').gate.lookups;
       const up = await pull(sw, 'elsewhere/app', 'v1');
       assert.equal(up.status, 200, up.text);
-      assert.equal(sw.app!.gate.lookups, lookupsBefore + 1, 'a fresh verification, not a cached failure');
+      assert.equal(must(sw.app, 'sw.app').gate.lookups, lookupsBefore + 1, 'a fresh verification, not a cached failure');
     } finally {
       flaky.up = true;
       await sw.stop();
@@ -143,7 +144,7 @@ describe('signature lookups', () => {
     try {
       const results = await Promise.all(Array.from({ length: 1000 }, () => pull(sw, 'apps/hot', hot.digest, agent)));
       assert.deepEqual([...new Set(results.map((r) => r.status))], [200]);
-      assert.equal(sw.app!.gate.lookups, 1, 'one verification for 1000 requests');
+      assert.equal(must(sw.app, 'sw.app').gate.lookups, 1, 'one verification for 1000 requests');
       const sigManifestGets = sw.upstreamRequests.filter((q) => q.url.endsWith('.sig'));
       assert.equal(sigManifestGets.length, 1, JSON.stringify(sigManifestGets.slice(0, 3)));
       const manifestGets = sw.upstreamRequests.filter((q) => q.url.endsWith(`/manifests/${hot.digest}`));

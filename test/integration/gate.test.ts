@@ -8,6 +8,7 @@ import { buildImage, buildMultiArch, pushImage, type TestImage } from '../helper
 import { startSigward, type RunningSigward } from '../helpers/sigward.ts';
 import { newKey, signBundle, signLegacy, type TestKey } from '../helpers/cosign.ts';
 import { createLogger } from '../../src/log.ts';
+import { at, key, must } from '../helpers/must.ts';
 
 const ACCEPT = 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json';
 
@@ -69,43 +70,43 @@ describe('signature gate against distribution', () => {
     for (const name of ['signed', 'unsigned', 'wrongkey', 'replayed', 'tampered', 'moving', 'moving2', 'annotated-ok', 'annotated-missing', 'q1', 'q2', 'warn', 'vendor', 'bundle', 'attest']) {
       images[name] = img(name);
     }
-    const push = (repo: string, tag: string, name: string) => pushImage(reg, repo, tag, images[name]!);
+    const push = (repo: string, tag: string, name: string) => pushImage(reg, repo, tag, key(images, name));
     await push('apps/signed', 'v1', 'signed');
-    await signLegacy(reg, 'apps/signed', images.signed!.digest, { keys: [alice] });
+    await signLegacy(reg, 'apps/signed', key(images, 'signed').digest, { keys: [alice] });
     await push('apps/unsigned', 'v1', 'unsigned');
     await push('apps/wrongkey', 'v1', 'wrongkey');
-    await signLegacy(reg, 'apps/wrongkey', images.wrongkey!.digest, { keys: [mallory] });
+    await signLegacy(reg, 'apps/wrongkey', key(images, 'wrongkey').digest, { keys: [mallory] });
     // A valid alice signature of ANOTHER digest, copied under this digest's .sig tag.
     await push('apps/replayed', 'v1', 'replayed');
-    await signLegacy(reg, 'apps/replayed', images.replayed!.digest, { keys: [alice], claimedDigest: images.signed!.digest });
+    await signLegacy(reg, 'apps/replayed', key(images, 'replayed').digest, { keys: [alice], claimedDigest: key(images, 'signed').digest });
     await push('apps/tampered', 'v1', 'tampered');
-    await signLegacy(reg, 'apps/tampered', images.tampered!.digest, { keys: [alice], tamper: true });
+    await signLegacy(reg, 'apps/tampered', key(images, 'tampered').digest, { keys: [alice], tamper: true });
     await push('apps/moving', 'v1', 'moving');
-    await signLegacy(reg, 'apps/moving', images.moving!.digest, { keys: [alice] });
+    await signLegacy(reg, 'apps/moving', key(images, 'moving').digest, { keys: [alice] });
     await push('apps/moving', 'other', 'moving2');
     await push('annotated/ok', 'v1', 'annotated-ok');
-    await signLegacy(reg, 'annotated/ok', images['annotated-ok']!.digest, { keys: [alice], annotations: { env: 'prod' } });
+    await signLegacy(reg, 'annotated/ok', key(images, 'annotated-ok').digest, { keys: [alice], annotations: { env: 'prod' } });
     await push('annotated/missing', 'v1', 'annotated-missing');
-    await signLegacy(reg, 'annotated/missing', images['annotated-missing']!.digest, { keys: [alice], annotations: { env: 'dev' } });
+    await signLegacy(reg, 'annotated/missing', key(images, 'annotated-missing').digest, { keys: [alice], annotations: { env: 'dev' } });
     await push('quorum/two', 'v1', 'q1');
-    await signLegacy(reg, 'quorum/two', images.q1!.digest, { keys: [alice, carol] });
+    await signLegacy(reg, 'quorum/two', key(images, 'q1').digest, { keys: [alice, carol] });
     await push('quorum/one', 'v1', 'q2');
-    await signLegacy(reg, 'quorum/one', images.q2!.digest, { keys: [alice, alice] });
+    await signLegacy(reg, 'quorum/one', key(images, 'q2').digest, { keys: [alice, alice] });
     await push('rollout/app', 'v1', 'warn');
     await push('vendor/tool', 'v1', 'vendor');
     multi = buildMultiArch();
     for (const repo of ['multi/app', 'indexonly/app', 'childonly/app']) await pushImage(reg, repo, 'v1', multi);
     await signLegacy(reg, 'multi/app', multi.digest, { keys: [alice] });
     // index mode: only a CHILD is signed -> the index does not pass, the child alone does not pass either.
-    await signLegacy(reg, 'indexonly/app', multi.manifests[0]!.digest, { keys: [alice] });
+    await signLegacy(reg, 'indexonly/app', at(multi.manifests, 0).digest, { keys: [alice] });
     // child mode: only the INDEX is signed -> the children are refused.
     await signLegacy(reg, 'childonly/app', multi.digest, { keys: [alice] });
     // cosign v3 bundles, found through the referrers tag schema (distribution 2.8 has no referrers API).
     await push('bundles/app', 'v1', 'bundle');
     const subj = (i: TestImage) => ({ mediaType: i.mediaType, size: i.size, digest: i.digest });
-    await signBundle(reg, 'bundles/app', { key: alice, subject: subj(images.bundle!) });
+    await signBundle(reg, 'bundles/app', { key: alice, subject: subj(key(images, 'bundle')) });
     await push('bundles/attested', 'v1', 'attest');
-    await signBundle(reg, 'bundles/attested', { key: alice, subject: subj(images.attest!), predicateType: 'https://spdx.dev/Document' });
+    await signBundle(reg, 'bundles/attested', { key: alice, subject: subj(key(images, 'attest')), predicateType: 'https://spdx.dev/Document' });
     sw = await startSigward(config());
   });
 
@@ -117,14 +118,14 @@ describe('signature gate against distribution', () => {
   test('a signed image is served byte-exact, by tag and by digest, GET and HEAD', async () => {
     const byTag = await pull(sw, 'apps/signed', 'v1');
     assert.equal(byTag.status, 200, byTag.body.toString());
-    assert.deepEqual(byTag.body, images.signed!.bytes);
-    assert.equal(byTag.headers['docker-content-digest'], images.signed!.digest);
-    const byDigest = await pull(sw, 'apps/signed', images.signed!.digest);
+    assert.deepEqual(byTag.body, key(images, 'signed').bytes);
+    assert.equal(byTag.headers['docker-content-digest'], key(images, 'signed').digest);
+    const byDigest = await pull(sw, 'apps/signed', key(images, 'signed').digest);
     assert.equal(byDigest.status, 200);
-    assert.deepEqual(byDigest.body, images.signed!.bytes);
+    assert.deepEqual(byDigest.body, key(images, 'signed').bytes);
     const head = await pull(sw, 'apps/signed', 'v1', 'HEAD');
     assert.equal(head.status, 200);
-    assert.equal(head.headers['docker-content-digest'], images.signed!.digest);
+    assert.equal(head.headers['docker-content-digest'], key(images, 'signed').digest);
   });
 
   // [repository, image, decision outcome, what the message says about the signature]
@@ -140,7 +141,7 @@ describe('signature gate against distribution', () => {
     test(`refused: ${repo} — 403 DENIED with the reason, in the body and the reason phrase`, async () => {
       const r = await pull(sw, repo, 'v1');
       assertDenied(r, outcome, why);
-      assert.match(r.error!.message, new RegExp(images[name]!.digest.slice(7, 19)), 'the message names the digest');
+      assert.match(must(r.error, 'r.error').message, new RegExp(key(images, name).digest.slice(7, 19)), 'the message names the digest');
       const head = await request(`${sw.url}/v2/example.test/${repo}/manifests/v1`, { method: 'HEAD', headers: { accept: ACCEPT } });
       await head.body.dump();
       assert.equal(head.statusCode, 403);
@@ -153,10 +154,10 @@ describe('signature gate against distribution', () => {
 
   test('a tag moved to an unsigned digest is refused at once', async () => {
     assert.equal((await pull(sw, 'apps/moving', 'v1')).status, 200);
-    await pushImage(reg, 'apps/moving', 'v1', images.moving2!);
+    await pushImage(reg, 'apps/moving', 'v1', key(images, 'moving2'));
     const r = await pull(sw, 'apps/moving', 'v1');
     assert.equal(r.status, 403);
-    assert.match(r.error!.message, new RegExp(images.moving2!.digest.slice(7, 19)));
+    assert.match(must(r.error, 'r.error').message, new RegExp(key(images, 'moving2').digest.slice(7, 19)));
   });
 
   test('threshold 2 of 3 distinct keys: two signers pass, the same signer twice does not', async () => {
@@ -172,10 +173,10 @@ describe('signature gate against distribution', () => {
 
   test('allow: unsigned is an explicit exception; no policy means denied with how to fix it', async () => {
     assert.equal((await pull(sw, 'vendor/tool', 'v1')).status, 200);
-    await pushImage(reg, 'elsewhere/x', 'v1', images.vendor!);
+    await pushImage(reg, 'elsewhere/x', 'v1', key(images, 'vendor'));
     const r = await pull(sw, 'elsewhere/x', 'v1');
     assert.equal(r.status, 403);
-    assert.match(r.error!.message, /no policy matches example\.test\/elsewhere\/x/);
+    assert.match(must(r.error, 'r.error').message, /no policy matches example\.test\/elsewhere\/x/);
     assert.equal(sw.upstreamRequests.filter((q) => q.url.includes('/elsewhere/x/')).length, 0, 'refused before any upstream call');
   });
 
@@ -187,7 +188,7 @@ describe('signature gate against distribution', () => {
       for (let i = 0; i < 2; i++) assert.equal((await pull(logged, 'vendor/tool', 'v1')).status, 200);
       const decisions = lines.filter((l) => l.msg === 'verification decision' && l.outcome === 'unsigned-allowed');
       assert.equal(decisions.length, 2, JSON.stringify(lines.filter((l) => l.msg === 'verification decision')));
-      assert.equal(decisions[0]!.policy, 'third-party');
+      assert.equal(at(decisions, 0).policy, 'third-party');
     } finally {
       await logged.stop();
     }
@@ -200,13 +201,13 @@ describe('signature gate against distribution', () => {
 
   test('platforms: index — a child-only signature is not enough', async () => {
     assert.equal((await pull(sw, 'indexonly/app', 'v1')).status, 403);
-    const child = await pull(sw, 'indexonly/app', multi.manifests[0]!.digest);
+    const child = await pull(sw, 'indexonly/app', at(multi.manifests, 0).digest);
     assert.equal(child.status, 403);
   });
 
   test('platforms: child — an index-only signature does not let children through', async () => {
     assert.equal((await pull(sw, 'childonly/app', 'v1')).status, 200, 'the index itself is a list of pointers');
-    const child = await pull(sw, 'childonly/app', multi.manifests[0]!.digest);
+    const child = await pull(sw, 'childonly/app', at(multi.manifests, 0).digest);
     assert.equal(child.status, 403);
   });
 
@@ -217,7 +218,7 @@ describe('signature gate against distribution', () => {
   });
 
   test('signature artifacts pass through so cosign can verify through sigward', async () => {
-    const tag = `sha256-${images.signed!.digest.slice(7)}.sig`;
+    const tag = `sha256-${key(images, 'signed').digest.slice(7)}.sig`;
     const r = await pull(sw, 'apps/signed', tag);
     assert.equal(r.status, 200);
   });
@@ -225,7 +226,7 @@ describe('signature gate against distribution', () => {
   test('after a restart, a child with no signature and no verified index is refused with a hint to pull the index', async () => {
     const fresh = await startSigward(config());
     try {
-      const r = await pull(fresh, 'multi/app', multi.manifests[1]!.digest);
+      const r = await pull(fresh, 'multi/app', at(multi.manifests, 1).digest);
       assertDenied(r, 'no-signatures', 'pull the image by its tag or index digest');
     } finally {
       await fresh.stop();

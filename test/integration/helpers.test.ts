@@ -6,6 +6,7 @@ import { buildBigImage, buildImage, buildMultiArch, getBlob, getManifest, OCI_MA
 } from '../helpers/images.ts';
 import { removeTempDir, tempDir } from '../helpers/proc.ts';
 import { startRegistry, type Registry, type RegistryOptions } from '../helpers/registry.ts';
+import { at, must } from '../helpers/must.ts';
 
 const single = buildImage({ files: { 'hello.txt': 'helpers test\n' } });
 const multi = buildMultiArch();
@@ -29,7 +30,7 @@ async function roundTrip(reg: Registry): Promise<void> {
     assert.deepEqual(got.bytes, child.bytes);
   }
   const [layer] = (JSON.parse(single.bytes.toString()) as { layers: { digest: string }[] }).layers;
-  assert.equal(sha256(await getBlob(reg, 'test/single', layer!.digest)), layer!.digest);
+  assert.equal(sha256(await getBlob(reg, 'test/single', must(layer, 'layer').digest)), must(layer, 'layer').digest);
 }
 
 /** Start one registry for a describe block and stop it afterwards, even when a test failed. */
@@ -41,7 +42,7 @@ function withRegistry(opts: RegistryOptions): () => Registry {
   after(async () => {
     await reg?.stop();
   });
-  return () => reg!;
+  return () => must(reg, 'reg');
 }
 
 describe('registry helpers: anonymous', () => {
@@ -73,7 +74,7 @@ describe('registry helpers: anonymous', () => {
     try {
       const big = await buildBigImage({ mib: 3, dir });
       assert.equal(await pushImage(reg(), 'test/big', 'v1', big), big.digest);
-      const layer = (JSON.parse(big.bytes.toString()) as { layers: { digest: string; size: number }[] }).layers[0]!;
+      const layer = at((JSON.parse(big.bytes.toString()) as { layers: { digest: string; size: number }[] }).layers, 0);
       const bytes = await getBlob(reg(), 'test/big', layer.digest);
       assert.equal(bytes.length, layer.size);
       assert.equal(sha256(bytes), layer.digest);
@@ -106,10 +107,10 @@ describe('registry helpers: token', () => {
   test('round-trips with bearer tokens from the in-process issuer', async () => {
     assert.match(reg().tokenUrl ?? '', /^http:\/\/127\.0\.0\.1:\d+\/token$/);
     await roundTrip(reg());
-    assert.ok(reg().tokenServer!.requests.every((r) => r.status === 200 && r.user === 'testuser'));
+    assert.ok(must(reg().tokenServer, 'reg().tokenServer').requests.every((r) => r.status === 200 && r.user === 'testuser'));
   });
   test('counts token requests: one per session', async () => {
-    const issuer = reg().tokenServer!;
+    const issuer = must(reg().tokenServer, 'reg().tokenServer');
     issuer.reset();
     await getManifest(reg(), 'test/single', 'v1');
     assert.equal(issuer.count, 1);
@@ -120,7 +121,7 @@ describe('registry helpers: token', () => {
   });
   test('a denied repository gets a token without actions and the registry refuses it', async () => {
     await assert.rejects(pushImage(reg(), 'test/denied', 'v1', single), /HTTP 401 .*UNAUTHORIZED/);
-    assert.ok(reg().tokenServer!.requests.some((r) => r.scopes.includes('repository:test/denied:pull,push') && r.status === 200));
+    assert.ok(must(reg().tokenServer, 'reg().tokenServer').requests.some((r) => r.scopes.includes('repository:test/denied:pull,push') && r.status === 200));
   });
   test('bad credentials and anonymous requests are refused by the issuer', async () => {
     await assert.rejects(getManifest({ ...reg(), pass: 'nope' }, 'test/single', 'v1'), /token request .* HTTP 401/);
@@ -155,16 +156,16 @@ describe('registry helpers: pull-through proxy', () => {
   });
   test('serves the upstream image byte-exact, anonymously', async () => {
     for (const ref of ['v1', multi.digest]) {
-      const got = await getManifest(proxy!, 'test/multi', ref);
+      const got = await getManifest(must(proxy, 'proxy'), 'test/multi', ref);
       assert.equal(got.status, 200);
       assert.deepEqual(got.bytes, multi.bytes);
     }
-    const child = multi.manifests[0]!;
+    const child = at(multi.manifests, 0);
     const config = (JSON.parse(child.bytes.toString()) as { config: { digest: string } }).config.digest;
-    assert.deepEqual(await getBlob(proxy!, 'test/multi', config), child.blobs.get(config));
+    assert.deepEqual(await getBlob(must(proxy, 'proxy'), 'test/multi', config), child.blobs.get(config));
   });
   test('refuses pushes and non-loopback remotes', async () => {
-    await assert.rejects(pushImage(proxy!, 'test/pushme', 'v1', single), /UNSUPPORTED/);
+    await assert.rejects(pushImage(must(proxy, 'proxy'), 'test/pushme', 'v1', single), /UNSUPPORTED/);
     await assert.rejects(startRegistry({ proxy: { remoteUrl: 'https://registry-1.docker.io' } }), /not a loopback URL/);
   });
 });

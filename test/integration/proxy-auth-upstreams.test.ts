@@ -10,6 +10,7 @@ import { removeTempDir, tempDir } from '../helpers/proc.ts';
 import { ociErrorOf, rawGet, type RawResponse } from '../helpers/raw-http.ts';
 import { startRegistry, type Registry } from '../helpers/registry.ts';
 import { startSigward, type RunningSigward } from '../helpers/sigward.ts';
+import { must } from '../helpers/must.ts';
 
 const ACCEPT = { Accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json' };
 // Distinctive secrets, so a search of any answer or log for them cannot match by accident.
@@ -134,7 +135,7 @@ describe('token (Bearer) upstream', () => {
     reg = await startRegistry({ auth: 'token', pass: PASSWORD });
     await pushImage(reg, 'test/single', 'v1', single);
     await pushImage(reg, 'test/multi', 'v1', multi);
-    realm = new URL(reg.tokenServer!.url).host;
+    realm = new URL(must(reg.tokenServer, 'reg.tokenServer').url).host;
     sw = await startSigward(
       {
         upstreams: [
@@ -158,7 +159,7 @@ describe('token (Bearer) upstream', () => {
   });
 
   test('many pulls of one repository cost one token request; another repository one more', async () => {
-    const issuer = reg.tokenServer!;
+    const issuer = must(reg.tokenServer, 'reg.tokenServer');
     issuer.reset();
     let requests = 0;
     for (let i = 0; i < 3; i++) requests += await pullAll(`${sw.url}/v2/token.test`, 'test/multi', 'v1', multi);
@@ -172,7 +173,7 @@ describe('token (Bearer) upstream', () => {
   });
 
   test('concurrent first pulls of a new repository share one token request', async () => {
-    const issuer = reg.tokenServer!;
+    const issuer = must(reg.tokenServer, 'reg.tokenServer');
     // A fresh sigward: no token cached yet, and no scheme learnt.
     const fresh = await startSigward(
       { upstreams: [{ host: 'token.test', url: reg.url, tokenRealms: [realm], auth: { username: 'testuser', passwordEnv: 'PW' } }], policy: ALLOW_ALL },
@@ -208,7 +209,7 @@ describe('token (Bearer) upstream', () => {
   });
 
   test('a token realm on another host:port that is not listed gets nothing: 502 naming tokenRealms', async () => {
-    const issuer = reg.tokenServer!;
+    const issuer = must(reg.tokenServer, 'reg.tokenServer');
     issuer.reset();
     const r = await rawGet(`${sw.url}/v2/unlisted.test/test/single/manifests/v1`, { headers: ACCEPT });
     const err = upstreamError(r, 502);

@@ -10,6 +10,7 @@ import { contentDisposition, fileHeaders, parseRange } from '../../src/sget/serv
 import type { Digest } from '../../src/oci/digest.ts';
 import { readSeal, writeSeal } from '../../src/sget/seal.ts';
 import { storeError } from '../../src/sget/fs-errors.ts';
+import { must } from '../helpers/must.ts';
 
 const HEX = 'a'.repeat(64);
 
@@ -90,7 +91,7 @@ test('seals: a record round-trips; any changed field, another key or a forged MA
   assert.equal(readSeal(key, text, `sha256:${'b'.repeat(64)}`), undefined);
   const o = JSON.parse(text) as Record<string, string>;
   for (const field of ['ino', 'size', 'mtimeNs', 'ctimeNs']) {
-    assert.equal(readSeal(key, JSON.stringify({ ...o, [field]: String(BigInt(o[field]!) + 1n) }), rec.digest), undefined, field);
+    assert.equal(readSeal(key, JSON.stringify({ ...o, [field]: String(BigInt(must(o[field], 'seal field')) + 1n) }), rec.digest), undefined, field);
   }
   assert.equal(readSeal(key, JSON.stringify({ ...o, mac: '00'.repeat(32) }), rec.digest), undefined);
   assert.equal(readSeal(key, JSON.stringify({ ...o, size: '-1' }), rec.digest), undefined);

@@ -10,6 +10,7 @@ import { startSigward, type RunningSigward } from '../helpers/sigward.ts';
 import { newKey, signLegacy } from '../helpers/cosign.ts';
 import { ociErrorOf, rawGet } from '../helpers/raw-http.ts';
 import { removeTempDir, tempDir } from '../helpers/proc.ts';
+import { at, key } from '../helpers/must.ts';
 
 interface File {
   title?: string;
@@ -58,18 +59,18 @@ describe('sget against distribution', () => {
     for (const n of ['signed', 'unsigned', 'wrongkey', 'free', 'warn', 'blocked', 'nopolicy', 'headonly']) A[n] = script(n);
     A.multi = artifact([{ title: 'a.txt', data: 'file a\n' }, { title: 'b.txt', data: 'file b\n', mediaType: 'text/plain' }]);
     A.big = artifact([{ title: 'big.bin', data: 'x'.repeat(8192) }]);
-    const put = async (repo: string, name: string) => pushArtifact(reg, repo, 'v1', A[name]!);
+    const put = async (repo: string, name: string) => pushArtifact(reg, repo, 'v1', key(A, name));
     await put('apps/signed', 'signed');
-    await signLegacy(reg, 'apps/signed', A.signed!.digest, { keys: [alice] });
+    await signLegacy(reg, 'apps/signed', key(A, 'signed').digest, { keys: [alice] });
     await put('apps/headonly', 'headonly');
-    await signLegacy(reg, 'apps/headonly', A.headonly!.digest, { keys: [alice] });
+    await signLegacy(reg, 'apps/headonly', key(A, 'headonly').digest, { keys: [alice] });
     await put('apps/unsigned', 'unsigned');
     await put('apps/wrongkey', 'wrongkey');
-    await signLegacy(reg, 'apps/wrongkey', A.wrongkey!.digest, { keys: [mallory] });
+    await signLegacy(reg, 'apps/wrongkey', key(A, 'wrongkey').digest, { keys: [mallory] });
     await put('apps/multi', 'multi');
-    await signLegacy(reg, 'apps/multi', A.multi!.digest, { keys: [alice] });
+    await signLegacy(reg, 'apps/multi', key(A, 'multi').digest, { keys: [alice] });
     await put('apps/big', 'big');
-    await signLegacy(reg, 'apps/big', A.big!.digest, { keys: [alice] });
+    await signLegacy(reg, 'apps/big', key(A, 'big').digest, { keys: [alice] });
     await put('tools/free', 'free');
     await put('rollout/app', 'warn');
     await put('blocked/app', 'blocked');
@@ -109,7 +110,7 @@ describe('sget against distribution', () => {
   const blobGets = (digest: string) => sw.upstreamRequests.filter((r) => r.method === 'GET' && r.url.endsWith(`/blobs/${digest}`)).length;
 
   test('by tag with a valid signature: the file, byte-exact, with its representation headers', async () => {
-    const f = A.signed!.files[0]!;
+    const f = at(key(A, 'signed').files, 0);
     const r = await get('/sget/example.test/apps/signed:v1');
     assert.equal(r.status, 200, r.body.toString());
     assert.deepEqual(r.body, f.data);
@@ -120,13 +121,13 @@ describe('sget against distribution', () => {
     assert.equal(r.headers['repr-digest'], `sha-256=:${b64}:`);
     assert.equal(r.headers.digest, `sha-256=${b64}`);
     assert.match(String(r.headers['content-disposition']), /filename="signed\.sh"/);
-    assert.equal(r.headers['x-sigward-manifest-digest'], A.signed!.digest);
+    assert.equal(r.headers['x-sigward-manifest-digest'], key(A, 'signed').digest);
     assert.equal(r.headers['x-sigward-signers'], 'alice');
     assert.equal(r.headers['cache-control'], 'no-cache');
   });
 
   test('HEAD answers from the checked manifest without downloading the file', async () => {
-    const f = A.headonly!.files[0]!;
+    const f = at(key(A, 'headonly').files, 0);
     const r = await get('/sget/example.test/apps/headonly:v1', {}, 'HEAD');
     assert.equal(r.status, 200);
     assert.equal(r.body.length, 0);
@@ -153,7 +154,7 @@ describe('sget against distribution', () => {
       const error = ociErrorOf(r.body);
       assert.equal(error?.detail?.outcome, outcome, error?.message);
       assert.ok(error?.message.includes(why), `${JSON.stringify(why)} not in: ${error?.message}`);
-      assert.equal(blobGets(A[name]!.files[0]!.digest), 0);
+      assert.equal(blobGets(at(key(A, name).files, 0).digest), 0);
       // Without a signing policy the refusal comes before any upstream call.
       if (!contactsUpstream) assert.equal(sw.upstreamRequests.length, before);
     });
@@ -169,27 +170,27 @@ describe('sget against distribution', () => {
       ['rollout/app', 'warn', 200],
     ];
     for (const [repo, name, status] of cases) {
-      const r = await get(`/sget/example.test/${repo}@${A[name]!.digest}`);
+      const r = await get(`/sget/example.test/${repo}@${key(A, name).digest}`);
       assert.equal(r.status, status, `${repo}: ${r.body.toString()}`);
       if (status === 200) {
-        assert.deepEqual(r.body, A[name]!.files[0]!.data);
+        assert.deepEqual(r.body, at(key(A, name).files, 0).data);
         assert.equal(r.headers['cache-control'], 'public, max-age=31536000, immutable');
-      } else assert.equal(blobGets(A[name]!.files[0]!.digest), 0);
+      } else assert.equal(blobGets(at(key(A, name).files, 0).digest), 0);
     }
-    const warned = await get(`/sget/example.test/rollout/app@${A.warn!.digest}`);
+    const warned = await get(`/sget/example.test/rollout/app@${key(A, 'warn').digest}`);
     assert.match(String(warned.headers.warning), /^299 sigward /);
   });
 
   test('a bare blob digest is served where no signature is required, refused where one is', async () => {
-    const free = A.free!.files[0]!;
+    const free = at(key(A, 'free').files, 0);
     const ok = await get(`/sget/example.test/tools/free/blobs/${free.digest}`);
     assert.equal(ok.status, 200);
     assert.deepEqual(ok.body, free.data);
     assert.equal(ok.headers['content-type'], 'application/octet-stream');
-    const signed = await get(`/sget/example.test/apps/unsigned/blobs/${A.unsigned!.files[0]!.digest}`);
+    const signed = await get(`/sget/example.test/apps/unsigned/blobs/${at(key(A, 'unsigned').files, 0).digest}`);
     assert.equal(signed.status, 403);
     assert.match(ociErrorOf(signed.body)?.message ?? '', /signatures belong to artifacts/);
-    const nopolicy = await get(`/sget/example.test/other/app/blobs/${A.nopolicy!.files[0]!.digest}`);
+    const nopolicy = await get(`/sget/example.test/other/app/blobs/${at(key(A, 'nopolicy').files, 0).digest}`);
     assert.equal(nopolicy.status, 403);
   });
 
@@ -199,23 +200,23 @@ describe('sget against distribution', () => {
     assert.match(ociErrorOf(none.body)?.message ?? '', /"a\.txt".*\n.*"b\.txt"/);
     const b = await get('/sget/example.test/apps/multi:v1?file=b.txt');
     assert.equal(b.status, 200);
-    assert.deepEqual(b.body, A.multi!.files[1]!.data);
+    assert.deepEqual(b.body, at(key(A, 'multi').files, 1).data);
     assert.equal(b.headers['content-type'], 'text/plain');
     assert.match(String(b.headers['content-disposition']), /filename="b\.txt"/);
     const missing = await get('/sget/example.test/apps/multi:v1?file=c.txt');
     assert.equal(missing.status, 404);
     assert.match(ociErrorOf(missing.body)?.message ?? '', /no file titled "c\.txt".*\n.*a\.txt/);
-    assert.equal(blobGets(A.multi!.files[0]!.digest), 0);
+    assert.equal(blobGets(at(key(A, 'multi').files, 0).digest), 0);
   });
 
   test('an index: 409 naming its manifests; a manifest it lists then passes by digest (covered by the signed index)', async () => {
     const r = await get('/sget/example.test/apps/index:v1');
     assert.equal(r.status, 409);
-    const child = index.children[1]!;
+    const child = at(index.children, 1);
     assert.ok((ociErrorOf(r.body)?.message ?? '').includes(child.digest));
     const c = await get(`/sget/example.test/apps/index@${child.digest}`);
     assert.equal(c.status, 200, c.body.toString());
-    assert.deepEqual(c.body, child.files[0]!.data);
+    assert.deepEqual(c.body, at(child.files, 0).data);
     assert.equal(c.headers['x-sigward-outcome'], 'covered-by-index');
   });
 
@@ -224,7 +225,7 @@ describe('sget against distribution', () => {
     assert.equal(r.status, 502);
     assert.equal(ociErrorOf(r.body)?.code, 'SIZE_INVALID');
     assert.match(ociErrorOf(r.body)?.message ?? '', /sget\.maxArtifactSize/);
-    assert.equal(blobGets(A.big!.files[0]!.digest), 0);
+    assert.equal(blobGets(at(key(A, 'big').files, 0).digest), 0);
   });
 
   test('bad requests: no reference, no host, an unconfigured registry, a write', async () => {

@@ -11,6 +11,7 @@ import { pushHostileSig } from '../helpers/hostile-sig.ts';
 import { buildImage, pushImage, type TestImage } from '../helpers/images.ts';
 import { startRegistry, type Registry } from '../helpers/registry.ts';
 import { startSigward, type RunningSigward } from '../helpers/sigward.ts';
+import { key, must } from '../helpers/must.ts';
 
 const ACCEPT = 'application/vnd.oci.image.manifest.v1+json';
 /** The 403 body and the stored verdict stay this small whatever the `.sig` image lists. */
@@ -32,11 +33,11 @@ describe('a hostile .sig image', () => {
     reg = await startRegistry({ accessLog: false });
     for (const name of ['same', 'distinct', 'valid-first']) {
       images[name] = buildImage({ files: { 'a.txt': `unsigned image ${name}\n` } });
-      await pushImage(reg, `hostile/${name}`, 'v1', images[name]!);
+      await pushImage(reg, `hostile/${name}`, 'v1', key(images, name));
     }
-    await pushHostileSig(reg, 'hostile/same', images.same!.digest, { layers: 1000, blob: 'same', blobBytes: 1024 * 1024 });
-    await pushHostileSig(reg, 'hostile/distinct', images.distinct!.digest, { layers: 1000, blob: 'distinct' });
-    await pushHostileSig(reg, 'hostile/valid-first', images['valid-first']!.digest, {
+    await pushHostileSig(reg, 'hostile/same', key(images, 'same').digest, { layers: 1000, blob: 'same', blobBytes: 1024 * 1024 });
+    await pushHostileSig(reg, 'hostile/distinct', key(images, 'distinct').digest, { layers: 1000, blob: 'distinct' });
+    await pushHostileSig(reg, 'hostile/valid-first', key(images, 'valid-first').digest, {
       layers: 1000,
       blob: 'distinct',
       validFirst: { key: alice, dockerReference: 'example.test/hostile/valid-first' },
@@ -56,7 +57,7 @@ describe('a hostile .sig image', () => {
     sw.upstreamRequests.filter((q) => q.method === 'GET' && q.url.includes(`/hostile/${name}/blobs/`)).length;
 
   const entryBytes = (sw: RunningSigward, name: string): number | undefined =>
-    sw.app!.verdicts.entryBytes(VerdictCache.key(sw.app!.gate.policyHash, `example.test/hostile/${name}`, images[name]!.digest, 'single'));
+    must(sw.app, 'sw.app').verdicts.entryBytes(VerdictCache.key(must(sw.app, 'sw.app').gate.policyHash, `example.test/hostile/${name}`, key(images, name).digest, 'single'));
 
   test('1000 layers naming one 1 MiB blob: one blob GET, one signature checked, a small denial cached', async (t) => {
     const sw = await startSigward(config());
@@ -88,7 +89,7 @@ describe('a hostile .sig image', () => {
       const size = entryBytes(sw, 'distinct');
       t.diagnostic(`403 body ${r.text.length} bytes, cached verdict ${size} bytes`);
       assert.ok(size !== undefined && size < MAX_ENTRY, `cached verdict accounts ${size} bytes`);
-      assert.equal(sw.app!.verdicts.bytes, size, 'the cache accounts exactly its one entry');
+      assert.equal(must(sw.app, 'sw.app').verdicts.bytes, size, 'the cache accounts exactly its one entry');
     } finally {
       await sw.stop();
     }

@@ -11,6 +11,7 @@ import { isDigest, type Digest } from '../../src/oci/digest.ts';
 import { Upstreams } from '../../src/upstream/registry.ts';
 import { buildImage, buildMultiArch, pushImage, type TestImage } from '../helpers/images.ts';
 import { startRegistry, type Registry, type RegistryOptions } from '../helpers/registry.ts';
+import { at, must } from '../helpers/must.ts';
 
 const single = buildImage({ files: { 'hello.txt': 'sigward upstream client test\n' } });
 const multi = buildMultiArch();
@@ -49,7 +50,7 @@ function modeSuite(name: string, opts: RegistryOptions): void {
   describe(`upstream client against distribution: ${name}`, () => {
     let reg: Registry | undefined;
     let ups: Upstreams | undefined;
-    const client = () => ups!.get(reg!.host);
+    const client = () => must(ups, 'ups').get(must(reg, 'reg').host);
     before(async () => {
       reg = await startRegistry({ ...opts, accessLog: false, logLevel: 'error' });
       await pushImage(reg, 'test/single', 'v1', single);
@@ -71,7 +72,7 @@ function modeSuite(name: string, opts: RegistryOptions): void {
           assert.equal(m.size, img.size);
         }
       }
-      const child = multi.manifests[1]!;
+      const child = at(multi.manifests, 1);
       const m = await client().getManifest('test/multi', { kind: 'digest', digest: child.digest as Digest });
       assert.deepEqual(Buffer.from(m.bytes), child.bytes);
       const head = await client().headManifest('test/multi', { kind: 'tag', tag: 'v1' });
@@ -106,13 +107,13 @@ function modeSuite(name: string, opts: RegistryOptions): void {
 
     if (opts.auth === 'token') {
       test('bearer: one token per repository scope for many requests, with the configured user', async () => {
-        const fresh = upstreamsFor(reg!, reg!.pass);
+        const fresh = upstreamsFor(must(reg, 'reg'), must(reg, 'reg').pass);
         try {
-          reg!.tokenServer!.reset();
-          for (let i = 0; i < 6; i++) await fresh.get(reg!.host).getManifest('test/single', { kind: 'tag', tag: 'v1' });
-          const seen = reg!.tokenServer!.requests;
+          must(must(reg, 'reg').tokenServer, 'reg.tokenServer').reset();
+          for (let i = 0; i < 6; i++) await fresh.get(must(reg, 'reg').host).getManifest('test/single', { kind: 'tag', tag: 'v1' });
+          const seen = must(must(reg, 'reg').tokenServer, 'reg.tokenServer').requests;
           assert.equal(seen.length, 1);
-          assert.equal(seen[0]?.user, reg!.user);
+          assert.equal(seen[0]?.user, must(reg, 'reg').user);
           assert.deepEqual(seen[0]?.scopes, ['repository:test/single:pull']);
         } finally {
           await fresh.close();
@@ -130,14 +131,14 @@ function modeSuite(name: string, opts: RegistryOptions): void {
 
     if (opts.auth === 'htpasswd' || opts.auth === 'token') {
       test('wrong credentials -> UPSTREAM_UNAUTHORIZED, and the password is not in the message', async () => {
-        const bad = upstreamsFor(reg!, 'wrong-password-123');
+        const bad = upstreamsFor(must(reg, 'reg'), 'wrong-password-123');
         try {
-          const e = await bad.get(reg!.host).getManifest('test/single', { kind: 'tag', tag: 'v1' }).then(
+          const e = await bad.get(must(reg, 'reg').host).getManifest('test/single', { kind: 'tag', tag: 'v1' }).then(
             () => assert.fail('expected a rejection'),
             (err: unknown) => err as Error & { code?: string },
           );
           assert.equal(e.code, 'UPSTREAM_UNAUTHORIZED');
-          assert.ok(e.message.includes(reg!.host));
+          assert.ok(e.message.includes(must(reg, 'reg').host));
           assert.ok(!e.message.includes('wrong-password-123'));
         } finally {
           await bad.close();

@@ -6,6 +6,7 @@ import { parseConfigText } from '../../src/config/parse.ts';
 import { DEFAULT_CACHE, DEFAULT_SIGNATURE_LIMITS } from '../../src/config/types.ts';
 import { DEFAULT_DISCOVERY_LIMITS, discoveryLimits } from '../../src/proxy/signatures.ts';
 import { attachmentLimits, DEFAULT_ATTACHMENT_LIMITS } from '../../src/proxy/gate.ts';
+import { must } from '../helpers/must.ts';
 
 const UPSTREAM = 'upstreams: [{host: ghcr.io}]';
 
@@ -46,9 +47,9 @@ limits:
 cache: {verdictMemory: 8MiB}
 `);
   assert.deepEqual(problems, []);
-  assert.deepEqual(discoveryLimits(config!.limits), { signatureBytes: 65536, maxLayers: 50, maxReferrers: 16, maxSignatures: 8, lookupBytes: 262144, concurrency: 2 });
-  assert.equal(config!.cache.verdictMemoryBytes, 8 * 1024 * 1024);
-  assert.deepEqual(attachmentLimits(config!.limits), { maxLayers: 3, layerBytes: 8192, totalBytes: 16384 });
+  assert.deepEqual(discoveryLimits(must(config, 'config').limits), { signatureBytes: 65536, maxLayers: 50, maxReferrers: 16, maxSignatures: 8, lookupBytes: 262144, concurrency: 2 });
+  assert.equal(must(config, 'config').cache.verdictMemoryBytes, 8 * 1024 * 1024);
+  assert.deepEqual(attachmentLimits(must(config, 'config').limits), { maxLayers: 3, layerBytes: 8192, totalBytes: 16384 });
 });
 
 test('every bad value is a problem with its path and line', () => {
@@ -73,7 +74,7 @@ test('every bad value is a problem with its path and line', () => {
     '8:limits.signatureReferers',
     '9:cache.verdictMemory',
   ].sort());
-  assert.match(r.problems.find((p) => p.path === 'limits.signatureBytesPerLookup')!.message, /less than limits\.signatureBytes \(2097152 bytes\)/);
+  assert.match(must(r.problems.find((p) => p.path === 'limits.signatureBytesPerLookup'), 'r.problems.find((p) => p.path === \'limits.signatureBytesPerLookup\')').message, /less than limits\.signatureBytes \(2097152 bytes\)/);
 });
 
 test('attachment limits: bad values and a total below one layer are problems with their lines', () => {
@@ -81,5 +82,5 @@ test('attachment limits: bad values and a total below one layer are problems wit
   const r = parseConfigText(yaml);
   assert.equal(r.config, undefined);
   assert.deepEqual(r.problems.map((p) => `${p.line}:${p.path}`).sort(), ['3:limits.attachmentLayers', '5:limits.attachmentBytes']);
-  assert.match(r.problems.find((p) => p.path === 'limits.attachmentBytes')!.message, /less than limits\.attachmentLayerBytes \(8388608 bytes\)/);
+  assert.match(must(r.problems.find((p) => p.path === 'limits.attachmentBytes'), 'r.problems.find((p) => p.path === \'limits.attachmentBytes\')').message, /less than limits\.attachmentLayerBytes \(8388608 bytes\)/);
 });

@@ -7,6 +7,7 @@ import { parseConfigText } from '../../src/config/parse.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { isSigwardError } from '../../src/errors.ts';
 import { main } from '../../src/main.ts';
+import { at } from '../helpers/must.ts';
 
 test('the shipped default config is valid and secure by default', () => {
   const { config } = loadConfig(new URL('../../config/sigward.yaml', import.meta.url).pathname, {});
@@ -51,8 +52,8 @@ test('YAML syntax errors and duplicate keys are problems, not crashes', () => {
   assert.ok(parseConfigText('upstreams: [').problems.length > 0);
   const dup = parseConfigText('listen: 127.0.0.1:1\nlisten: 127.0.0.1:2\nupstreams: [{host: ghcr.io}]');
   assert.ok(dup.problems.some((p) => /Map keys must be unique/.test(p.message)), JSON.stringify(dup.problems));
-  assert.match(parseConfigText('').problems[0]!.message, /empty/);
-  assert.match(parseConfigText('upstreams: []').problems[0]!.message, /at least one upstream/);
+  assert.match(at(parseConfigText('').problems, 0).message, /empty/);
+  assert.match(at(parseConfigText('upstreams: []').problems, 0).message, /at least one upstream/);
 });
 
 test('the trust and policy sections are handed to the policy compiler; a document that is no mapping is one problem', () => {

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MAX_LISTED_SIGNATURES, MAX_OUTCOME_GROUPS, MAX_SIGNATURE_LINE, signatureLines } from '../../src/policy/decision.ts';
 import type { SignatureVerdict } from '../../src/policy/types.ts';
+import { at, must } from '../helpers/must.ts';
 
 const rejected = (i: number, message: string, reason: SignatureVerdict['reason'] = 'unknown-key'): SignatureVerdict => ({
   source: `r.test/app:sha256-${'a'.repeat(64)}.sig, layer ${i} of 1000`,
@@ -18,7 +19,7 @@ test('1000 identical rejections: 10 listed, the rest in one line with their reas
   const lines = signatureLines(Array.from({ length: 1000 }, (_, i) => rejected(i + 1, 'signed by a key that is not trusted here')));
   assert.equal(lines[0], '1000 signatures found:');
   assert.equal(lines.length, 1 + MAX_LISTED_SIGNATURES + 1);
-  assert.match(lines[1]!, /^ {2}1\. r\.test\/app:.*layer 1 of 1000 \[legacy\]: not counted: unknown-key: signed by a key/);
+  assert.match(at(lines, 1), /^ {2}1\. r\.test\/app:.*layer 1 of 1000 \[legacy\]: not counted: unknown-key: signed by a key/);
   assert.equal(lines.at(-1), '  and 990 more (same reason: not counted: unknown-key: signed by a key that is not trusted here)');
 });
 
@@ -33,7 +34,7 @@ test('many different messages: a few groups, then one line per reason code', () 
     '  and N more not counted: bad-signature (23 different messages)',
     '  and N more not counted: malformed (22 different messages)',
   ]);
-  const total = grouped.concat(merged).reduce((n, l) => n + Number(/and (\d+) more/.exec(l)![1]), 0);
+  const total = grouped.concat(merged).reduce((n, l) => n + Number(must(/and (\d+) more/.exec(l), '/and (\\d+) more/.exec(l)')[1]), 0);
   assert.equal(total, 1000 - MAX_LISTED_SIGNATURES, 'every signature is accounted for');
 });
 

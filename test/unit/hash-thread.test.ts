@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { BATCH_BYTES, BATCHES, HashThread, OFF_THREAD_MIN_BYTES, type StreamHasher } from '../../src/proxy/hash-thread.ts';
+import { at, must } from '../helpers/must.ts';
 
 /** Feed `data` in chunks of the given sizes (cycled), pausing whenever the hasher says so, as a stream would. */
 async function feed(h: StreamHasher, data: Buffer, sizes: number[]): Promise<{ pauses: number }> {
@@ -11,7 +12,7 @@ async function feed(h: StreamHasher, data: Buffer, sizes: number[]): Promise<{ p
   let room: (() => void) | undefined;
   h.onRoom(() => room?.());
   for (let at = 0, i = 0; at < data.length; i++) {
-    const n = Math.min(sizes[i % sizes.length]!, data.length - at);
+    const n = Math.min(must(sizes[i % sizes.length], 'chunk size'), data.length - at);
     if (!h.update(data.subarray(at, at + n))) {
       pauses++;
       await new Promise<void>((resolve) => (room = resolve));
@@ -67,7 +68,7 @@ test('the backlog is bounded: a big chunk makes the caller pause, and room comes
 test('several streams at once keep their own state', withThread(async (thread) => {
   const blobs = [0, 1, 2, 3].map(() => randomBytes(OFF_THREAD_MIN_BYTES + Math.floor(Math.random() * BATCH_BYTES)));
   const hashers = blobs.map((b) => thread.hasher('sha256', b.length));
-  await Promise.all(blobs.map((b, i) => feed(hashers[i]!, b, [40_000 + i * 777])));
+  await Promise.all(blobs.map((b, i) => feed(at(hashers, i), b, [40_000 + i * 777])));
   const got = await Promise.all(hashers.map((h) => h.digest()));
   assert.deepEqual(got, blobs.map((b) => createHash('sha256').update(b).digest('hex')));
 }));

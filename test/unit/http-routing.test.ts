@@ -5,6 +5,7 @@ import { Router } from '../../src/http/routing.ts';
 import { parseConfigText } from '../../src/config/parse.ts';
 import { isSigwardError, HTTP_MAPPING, SigwardError, type ErrorCode } from '../../src/errors.ts';
 import { errorResponse } from '../../src/http/respond.ts';
+import { must } from '../helpers/must.ts';
 
 const D = 'sha256:' + 'c'.repeat(64);
 
@@ -28,7 +29,7 @@ test('paths are parsed from the end, so repositories may contain API words', () 
 function router(yaml: string): Router {
   const r = parseConfigText(yaml);
   assert.deepEqual(r.problems, []);
-  return new Router(r.config!.upstreams);
+  return new Router(must(r.config, 'r.config').upstreams);
 }
 
 const YAML = `upstreams:

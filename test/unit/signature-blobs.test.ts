@@ -12,6 +12,7 @@ import { discoverSignatures, DEFAULT_DISCOVERY_LIMITS } from '../../src/proxy/si
 import { UpstreamClient } from '../../src/upstream/client.ts';
 import { ociError, startFake, type Fake } from '../helpers/fake-upstream.ts';
 import { LIMITS, upstreamConfig } from '../helpers/upstream-setup.ts';
+import { at } from '../helpers/must.ts';
 
 const sha = (b: Buffer): Digest => `sha256:${createHash('sha256').update(b).digest('hex')}` as Digest;
 const SIMPLE_SIGNING = 'application/vnd.dev.cosign.simplesigning.v1+json';
@@ -75,7 +76,7 @@ test('oversize and tampered signature blobs are unreadable, the good one is read
   const found = await discoverSignatures({ client, display: 'r.test/app', repository: 'app' }, subject, { ...DEFAULT_DISCOVERY_LIMITS, signatureBytes: CAP });
   assert.deepEqual(found.formats, ['legacy']);
   assert.equal(found.signatures.length, 1);
-  const only = found.signatures[0]!;
+  const only = at(found.signatures, 0);
   assert.equal(only.format, 'legacy');
   assert.deepEqual(Buffer.from(only.format === 'legacy' ? only.payload : []), good);
   const messages = found.unreadable.map((u) => u.message).sort();

@@ -11,6 +11,7 @@ import type { Digest } from '../../src/oci/digest.ts';
 import type { ManifestReference } from '../../src/oci/reference.ts';
 import { DEFAULT_DISCOVERY_LIMITS, discoverSignatures, type DiscoveryLimits } from '../../src/proxy/signatures.ts';
 import type { FetchedManifest, RegistryClient } from '../../src/proxy/types.ts';
+import { at, must } from '../helpers/must.ts';
 
 const sha = (b: Uint8Array): Digest => `sha256:${createHash('sha256').update(b).digest('hex')}` as Digest;
 const SIMPLE_SIGNING = 'application/vnd.dev.cosign.simplesigning.v1+json';
@@ -117,7 +118,7 @@ test('1000 identical layers are one signature: its blob is read once', async () 
   const found = await discover(c);
   assert.equal(c.reads, 1);
   assert.equal(found.signatures.length, 1);
-  assert.match(found.signatures[0]!.source, /layer 1 of 1000 \(and 999 identical layers, read once\)$/);
+  assert.match(at(found.signatures, 0).source, /layer 1 of 1000 \(and 999 identical layers, read once\)$/);
   assert.deepEqual(found.unreadable, []);
 });
 
@@ -137,9 +138,9 @@ test('past maxSignatures: the first layers are read, at most `concurrency` at a 
   assert.equal(c.reads, 40);
   assert.equal(c.maxInFlight, 3);
   assert.equal(found.signatures.length, 40);
-  assert.ok(found.signatures.every((s) => /layer (\d+) of 1000$/.test(s.source) && Number(/layer (\d+)/.exec(s.source)![1]) <= 40));
+  assert.ok(found.signatures.every((s) => /layer (\d+) of 1000$/.test(s.source) && Number(must(/layer (\d+)/.exec(s.source), '/layer (\\d+)/.exec(s.source)')[1]) <= 40));
   assert.equal(found.unreadable.length, 1);
-  assert.equal(found.unreadable[0]!.message, '960 signatures not read (the first: layer 41): over limits.signaturesPerLookup (40 distinct signatures read per lookup)');
+  assert.equal(at(found.unreadable, 0).message, '960 signatures not read (the first: layer 41): over limits.signaturesPerLookup (40 distinct signatures read per lookup)');
 });
 
 test('past lookupBytes: reads stop at the budget; a small signature after a big one still fits', async () => {
@@ -151,7 +152,7 @@ test('past lookupBytes: reads stop at the budget; a small signature after a big 
   assert.equal(c.reads, 9, '8 blobs of 1 KiB and the 100-byte one');
   assert.ok(found.signatures.some((s) => s.source.endsWith('layer 10 of 21')));
   assert.equal(found.unreadable.length, 1);
-  assert.match(found.unreadable[0]!.message, /^12 signatures not read \(the first: layer 9\): over limits\.signatureBytesPerLookup \(8292 bytes/);
+  assert.match(at(found.unreadable, 0).message, /^12 signatures not read \(the first: layer 9\): over limits\.signatureBytesPerLookup \(8292 bytes/);
 });
 
 test('descriptors understating sizes cannot read past lookupBytes by more than one blob per fetch slot', async () => {
@@ -180,9 +181,10 @@ test('bundles take the slots legacy layers left, in list order, even when the re
   const found = await discover(c, { maxSignatures: 3 });
   assert.deepEqual(found.signatures.map((s) => s.format), ['bundle', 'legacy', 'legacy']);
   const firstReferrer = c.order.find((k) => k.startsWith('sha256:'));
-  assert.equal(found.signatures[0]!.format === 'bundle' && found.signatures[0]!.manifestDigest, firstReferrer);
+  const first = at(found.signatures, 0);
+  assert.equal(first.format === 'bundle' && first.manifestDigest, firstReferrer);
   assert.equal(found.unreadable.length, 1);
-  assert.match(found.unreadable[0]!.message, /^2 signatures not read .*limits\.signaturesPerLookup/);
+  assert.match(at(found.unreadable, 0).message, /^2 signatures not read .*limits\.signaturesPerLookup/);
 });
 
 test('an upstream failure fails the lookup and no further reads are started', async () => {
@@ -200,5 +202,5 @@ test('a .sig image with more layers than limits.signatureLayers is refused whole
   assert.equal(c.reads, 0);
   assert.equal(found.signatures.length, 0);
   assert.equal(found.unreadable.length, 1);
-  assert.match(found.unreadable[0]!.message, /30 .*limit 20.*\(limits\.signatureLayers; cosign refuses such images too\)$/);
+  assert.match(at(found.unreadable, 0).message, /30 .*limit 20.*\(limits\.signatureLayers; cosign refuses such images too\)$/);
 });

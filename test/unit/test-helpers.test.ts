@@ -9,6 +9,7 @@ import { gunzipSync } from 'node:zlib';
 import { buildBigImage, buildImage, buildIndex, buildMultiArch, OCI_INDEX, sha256 } from '../helpers/images.ts';
 import { freePort, removeTempDir, runCommand, startProcess, tempDir } from '../helpers/proc.ts';
 import { makeTar } from '../helpers/tar.ts';
+import { at } from '../helpers/must.ts';
 
 describe('test images', () => {
   test('are deterministic and differ by platform and content', () => {
@@ -28,8 +29,8 @@ describe('test images', () => {
     const config = img.blobs.get(m.config.digest) as Buffer;
     assert.equal(config.length, m.config.size);
     assert.equal(sha256(config), m.config.digest);
-    const layer = img.blobs.get(m.layers[0]!.digest) as Buffer;
-    assert.equal(sha256(layer), m.layers[0]!.digest);
+    const layer = img.blobs.get(at(m.layers, 0).digest) as Buffer;
+    assert.equal(sha256(layer), at(m.layers, 0).digest);
     const diffIds = (JSON.parse(config.toString()) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids;
     assert.deepEqual(diffIds, [sha256(gunzipSync(layer))]);
   });
@@ -41,7 +42,7 @@ describe('test images', () => {
     assert.equal(idx.mediaType, OCI_INDEX);
     const parsed = JSON.parse(idx.bytes.toString()) as { manifests: { digest: string; size: number; platform: object }[] };
     assert.deepEqual(parsed.manifests.map((m) => m.digest), [amd.digest, arm.digest]);
-    assert.deepEqual(parsed.manifests[1]!.platform, { architecture: 'arm64', os: 'linux', variant: 'v8' });
+    assert.deepEqual(at(parsed.manifests, 1).platform, { architecture: 'arm64', os: 'linux', variant: 'v8' });
     assert.equal(idx.blobs.size, amd.blobs.size + arm.blobs.size);
   });
 
@@ -74,10 +75,10 @@ describe('test images', () => {
       const a = await buildBigImage({ mib: 2, dir });
       const m = JSON.parse(a.bytes.toString()) as { layers: { digest: string; size: number }[] };
       const onDisk = readFileSync(a.layerFile);
-      assert.equal(statSync(a.layerFile).size, m.layers[0]!.size);
-      assert.equal(`sha256:${createHash('sha256').update(onDisk).digest('hex')}`, m.layers[0]!.digest);
+      assert.equal(statSync(a.layerFile).size, at(m.layers, 0).size);
+      assert.equal(`sha256:${createHash('sha256').update(onDisk).digest('hex')}`, at(m.layers, 0).digest);
       assert.ok(onDisk.length > 2 * 1024 * 1024);
-      assert.deepEqual(a.blobs.get(m.layers[0]!.digest), { file: a.layerFile, size: onDisk.length });
+      assert.deepEqual(a.blobs.get(at(m.layers, 0).digest), { file: a.layerFile, size: onDisk.length });
       assert.equal((await buildBigImage({ mib: 2, dir })).digest, a.digest);
       assert.notEqual((await buildBigImage({ mib: 2, dir, seed: 'other' })).digest, a.digest);
     } finally {

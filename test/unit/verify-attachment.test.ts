@@ -11,6 +11,7 @@ import { parseSimpleSigning } from '../../src/verify/simple-signing.ts';
 import { unverifiedPassage } from '../../src/proxy/passage.ts';
 import { makeTar } from '../helpers/tar.ts';
 import { sha256 } from '../helpers/registry-client.ts';
+import { at } from '../helpers/must.ts';
 
 const OCI_M = 'application/vnd.oci.image.manifest.v1+json';
 const SIG = 'application/vnd.dev.cosign.simplesigning.v1+json';
@@ -110,7 +111,7 @@ describe('attachment proof', () => {
 
   test('a blob that does not match its digest, or was not read, proves nothing', () => {
     const a = artifact([{ mediaType: SIG, blob: PAYLOAD }]);
-    const digest = a.parsed.layers[0]!.digest;
+    const digest = at(a.parsed.layers, 0).digest;
     const swapped = new Uint8Array(PAYLOAD);
     swapped[2] = 0x43;
     assert.match(attachmentProblem(a.parsed, new Map([[digest, swapped]])) ?? '', /does not match its digest/);
