@@ -9,7 +9,7 @@ import { gunzipSync } from 'node:zlib';
 import { buildBigImage, buildImage, buildIndex, buildMultiArch, OCI_INDEX, sha256 } from '../helpers/images.ts';
 import { freePort, removeTempDir, runCommand, startProcess, tempDir } from '../helpers/proc.ts';
 import { makeTar } from '../helpers/tar.ts';
-import { at } from '../helpers/must.ts';
+import { at, key, must } from '../helpers/must.ts';
 
 describe('test images', () => {
   test('are deterministic and differ by platform and content', () => {
@@ -152,5 +152,22 @@ describe('process helpers', () => {
     assert.ok(existsSync(dir) && statSync(dir).isDirectory());
     removeTempDir(dir);
     assert.ok(!existsSync(dir));
+  });
+});
+
+describe('fixture accessors', () => {
+  test('return what is there, falsy values included', () => {
+    assert.equal(must(0, 'zero'), 0);
+    assert.equal(at(['a', 'b'], 1), 'b');
+    assert.equal(at(['a', 'b'], -1), 'b');
+    assert.equal(at(Buffer.from([7, 0]), 1), 0);
+    assert.equal(key({ x: '' }, 'x'), '');
+    assert.equal(key(new Map([['m', 1]]), 'm'), 1);
+  });
+  test('throw naming what is missing', () => {
+    assert.throws(() => must(undefined, 'the token server'), /test fixture missing: the token server/);
+    assert.throws(() => must(null, 'x'), /missing: x/);
+    assert.throws(() => at([1], 1, 'layers'), /missing: layers\[1\] \(length 1\)/);
+    assert.throws(() => key({ a: 1 } as Record<string, number>, 'b', 'images'), /missing: images\["b"\]/);
   });
 });
