@@ -364,7 +364,11 @@ export async function discoverSignatures(loc: SignatureLocation, digest: Digest,
       lk.fail();
       throw e;
     });
-  await Promise.all([watch(bundleSignatures(lk, digest)), watch(legacySignatures(lk, digest))]);
+  // The legacy `.sig` manifest goes out first: on a legacy-signed image it leads to the layer fetch, the third round
+  // trip, while the referrers answer is then a 404 that ends its path; the first request takes the idle pooled
+  // connection at once. Which signatures fit the caps does not depend on this order (legacyPlanned fixes it).
+  const legacy = watch(legacySignatures(lk, digest));
+  await Promise.all([watch(bundleSignatures(lk, digest)), legacy]);
   const out = lk.out;
   out.unreadable.push(...lk.skipped.entries());
   // Deterministic order for messages and tests: bundles first, then legacy layers, each by source (layer numbers
