@@ -96,7 +96,7 @@ describe('sget with a faulty upstream', () => {
     });
     const r = await rawGet(`${sw.url}/sget/example.test/files/short@${a.manifest}`);
     // The connection closes before Content-Length was reached: a broken download (try again), not a lying upstream.
-    assert.equal(r.status, 503, `status ${r.status} ${r.body}`);
+    assert.equal(r.status, 503, `status ${r.status} ${r.body.toString()}`);
     assert.equal(ociErrorOf(r.body)?.code, 'UNAVAILABLE');
     assert.match(ociErrorOf(r.body)?.message ?? '', /after \d+ bytes: the connection broke/);
     assertNothingServed(r, data);

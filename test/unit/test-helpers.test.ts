@@ -168,6 +168,6 @@ describe('fixture accessors', () => {
     assert.throws(() => must(undefined, 'the token server'), /test fixture missing: the token server/);
     assert.throws(() => must(null, 'x'), /missing: x/);
     assert.throws(() => at([1], 1, 'layers'), /missing: layers\[1\] \(length 1\)/);
-    assert.throws(() => key({ a: 1 } as Record<string, number>, 'b', 'images'), /missing: images\["b"\]/);
+    assert.throws(() => key<number>({ a: 1 }, 'b', 'images'), /missing: images\["b"\]/);
   });
 });
