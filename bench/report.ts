@@ -42,19 +42,19 @@ function loadSpecs(id: string, settings: Settings): TargetSpec[] {
   return specs;
 }
 
-/** The performance targets of the project (issue text): ratios to the two references, and absolute ceilings. */
+/** The performance targets of the project: ratios to the two references, and absolute limits. */
 function targetSpecs(settings: Settings): TargetSpec[] {
   const specs: TargetSpec[] = [...loadSpecs('manifest', settings)];
   specs.push({ row: 'blob.single.mbps', target: '>= 0.4x direct', measure: swOver('direct'), ok: (v) => v >= 0.4 });
   specs.push({ row: 'blob.concurrent.rss', target: '<= 160 MiB', measure: sw, ok: (v) => v <= 160, unit: 'MiB' });
-  // Issue 3, the signature gate. A cold pull may take 3 sequential upstream round trips (tag, `.sig` manifest, its
+  // The signature gate. A cold pull may take 3 sequential upstream round trips (tag, `.sig` manifest, its
   // layer) plus 1 ms of sigward's own time; the depth is a count, so the measured fraction is rounded.
   specs.push({ row: 'signed.cold.depth', target: '<= 3 round trips', measure: sw, ok: (v) => Math.round(v) <= 3, unit: 'round trips' });
   specs.push({ row: 'signed.cold.budget', target: '<= 1 ms', measure: sw, ok: (v) => v <= 1, unit: 'ms' });
   specs.push(...loadSpecs('signed', settings));
   specs.push({ row: 'signed.herd.sig', target: '<= 1 lookup', measure: sw, ok: (v) => v <= 1, unit: 'lookups' });
   specs.push({ row: 'verify.legacy.ops', target: '>= 10000/s', measure: sw, ok: (v) => v >= 10_000, unit: '/s' });
-  // Issue 4, sget: throughput against direct, and memory flat in the artifact's size.
+  // sget: throughput against direct, and memory flat in the artifact's size.
   specs.push({ row: 'sget.cold.mbps', target: '>= 0.3x direct', measure: swOver('direct'), ok: (v) => v >= 0.3 });
   specs.push({ row: 'sget.warm.mbps', target: '>= 0.5x direct', measure: swOver('direct'), ok: (v) => v >= 0.5 });
   specs.push({ row: 'sget.rss.growth', target: '<= 64 MiB', measure: sw, ok: (v) => v <= 64, unit: 'MiB' });
