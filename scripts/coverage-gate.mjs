@@ -15,9 +15,10 @@ import ts from 'typescript';
 
 const GATED = ['src/verify', 'src/policy'];
 /**
- * Percent floors, set from what node 20 and 24 measured when the gate was added (the lower of the two, rounded down
- * a little): verify/ 98.5% lines, 85.9% branches; policy/ 96.9% and 94.2%; every file at least 90.4% lines and,
- * but for the two below, 78.6% branches.
+ * Percent floors, set from what node 20 and 24 measured when the gate was added (the lower of the two, rounded
+ * down): verify/ 98.8% lines, 85.9% branches; policy/ 96.7% and 94.0%; every file at least 88.8% lines and, but
+ * for the two below, 78.6% branches. Branch figures move by a branch or so from run to run (V8's block ranges
+ * depend on how a function was compiled); the floors leave room for that.
  */
 const FLOOR = {
   file: { lines: 88, branches: 75 },
@@ -117,6 +118,15 @@ function codeLines(sf) {
     ts.isTypeNode(n);
   const visit = (n) => {
     if (typeOnly(n)) return;
+    if (
+      (ts.isFunctionDeclaration(n) || ts.isMethodDeclaration(n) || ts.isConstructorDeclaration(n)) &&
+      n.body !== undefined
+    ) {
+      // A declaration's header lines are reported covered or not from one run to the next (seen on node 20 and 24
+      // through tsx's source maps), so only the body's statements count; whether a default parameter value was
+      // used shows in the branch figures.
+      return n.body.statements.forEach(visit);
+    }
     const children = n.getChildren(sf);
     if (children.length > 0) return children.forEach(visit);
     if (n.kind === ts.SyntaxKind.EndOfFileToken) return;
