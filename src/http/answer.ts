@@ -103,7 +103,8 @@ async function sendFile(res: ServerResponse, a: FileAnswer, headers: Record<stri
   try {
     await pipeline(rs, res);
   } catch (e) {
-    if (res.destroyed && !res.writableFinished && (e as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
+    if (res.destroyed && !res.writableFinished && (e as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE')
+      return;
     throw e;
   }
 }

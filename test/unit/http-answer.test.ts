@@ -28,7 +28,12 @@ function decision(over: Partial<Decision>): Decision {
 describe('decision headers', () => {
   test('a pull allowed outright shows nothing; warn mode shows the Warning whether named or not', () => {
     assert.equal(decisionHeaders({ decision: decision({}), named: false }), undefined);
-    const warned = decision({ wouldDeny: true, mode: 'warn', outcome: 'no-valid-signature', summary: 'no valid "signature" \\ here' });
+    const warned = decision({
+      wouldDeny: true,
+      mode: 'warn',
+      outcome: 'no-valid-signature',
+      summary: 'no valid "signature" \\ here',
+    });
     assert.deepEqual(decisionHeaders({ decision: warned, named: false }), {
       Warning: `299 sigward "no valid 'signature' ' here"`,
       'X-Sigward-Would-Deny': 'no-valid-signature',
@@ -42,18 +47,34 @@ describe('decision headers', () => {
   });
 
   test('named (sget): policy, outcome and signers, printable ASCII only', () => {
-    assert.deepEqual(decisionHeaders({ decision: decision({ policyName: 'prod\u00e9', signers: ['alice', 'b\u00f6b'] }), named: true }), {
-      'X-Sigward-Policy': 'prod?',
+    assert.deepEqual(
+      decisionHeaders({
+        decision: decision({ policyName: 'prod\u00e9', signers: ['alice', 'b\u00f6b'] }),
+        named: true,
+      }),
+      {
+        'X-Sigward-Policy': 'prod?',
+        'X-Sigward-Outcome': 'verified',
+        'X-Sigward-Signers': 'alice, b?b',
+      },
+    );
+    assert.deepEqual(decisionHeaders({ decision: decision({}), named: true }), {
+      'X-Sigward-Policy': 'acme',
       'X-Sigward-Outcome': 'verified',
-      'X-Sigward-Signers': 'alice, b?b',
     });
-    assert.deepEqual(decisionHeaders({ decision: decision({}), named: true }), { 'X-Sigward-Policy': 'acme', 'X-Sigward-Outcome': 'verified' });
   });
 });
 
 describe('error answers', () => {
   test('a refusal with headers carries them next to the OCI error; a plain one does not', () => {
-    const range = errorResponse(new RefusalWithHeaders('RANGE_INVALID', 'outside', { 'Content-Range': 'bytes */10' }, { reason: 'range not satisfiable' }));
+    const range = errorResponse(
+      new RefusalWithHeaders(
+        'RANGE_INVALID',
+        'outside',
+        { 'Content-Range': 'bytes */10' },
+        { reason: 'range not satisfiable' },
+      ),
+    );
     assert.equal(range.status, 416);
     assert.equal(range.reason, 'Range Not Satisfiable (range not satisfiable)');
     assert.equal(range.headers['Content-Range'], 'bytes */10');

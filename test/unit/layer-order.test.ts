@@ -53,7 +53,9 @@ function violation(from: string, to: string | undefined): string | undefined {
 function relativeImports(source: string): string[] {
   // Comments may name modules they talk about; only code counts.
   const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
-  return [...code.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*)['"]([^'"]+)['"]/g)].map((m) => m[1] ?? '').filter((s) => s.startsWith('.'));
+  return [...code.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*)['"]([^'"]+)['"]/g)]
+    .map((m) => m[1] ?? '')
+    .filter((s) => s.startsWith('.'));
 }
 
 function tsFiles(dir: string): string[] {
@@ -106,7 +108,8 @@ describe('layer order of src/', () => {
     let edges = 0;
     for (const file of files) {
       const from = inSrc(file) ?? '';
-      if (RANKS[layerOf(from)] === undefined) problems.push(`${from}: layer ${layerOf(from)} has no rank in layer-order.test.ts`);
+      if (RANKS[layerOf(from)] === undefined)
+        problems.push(`${from}: layer ${layerOf(from)} has no rank in layer-order.test.ts`);
       for (const spec of relativeImports(readFileSync(file, 'utf8'))) {
         const target = resolve(dirname(file), spec);
         assert.ok(existsSync(target), `${from} imports missing ${spec}`);
