@@ -56,8 +56,8 @@ const TOP: StructShape = {
  * an ASCII field name in Go; other runes are upper-cased (which may also map a few, such as U+0131, onto ASCII: those
  * keys are refused too, which errs on the safe side). */
 export function goFoldKey(key: string): string {
-  // An ASCII key (every key of a real manifest) folds as one native upper-casing; the rune loop is for the rest.
-  if (ASCII.test(key)) return key.toUpperCase();
+  // A printable ASCII key (every key of a real manifest) folds in one native upper-casing; the loop is for the rest.
+  if (!NON_ASCII.test(key)) return key.toUpperCase();
   let out = '';
   for (const ch of key) {
     if (ch === '\u017f') out += 'S';
@@ -67,7 +67,8 @@ export function goFoldKey(key: string): string {
   return out;
 }
 
-const ASCII = /^[\x00-\x7f]*$/;
+/** Anything but printable ASCII (space to tilde). */
+const NON_ASCII = /[^ -~]/;
 
 const foldIndex = new WeakMap<StructShape, ReadonlyMap<string, string>>();
 
