@@ -65,7 +65,8 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
     maxBytes: config.cache.verdictMemoryBytes,
     ...(deps.now ? { now: deps.now } : {}),
   });
-  const gate = new SignatureGate({ policy: loaded.policy, clients: upstreams, verdicts, log: logger, limits: discoveryLimits(config.limits), attachmentLimits: attachmentLimits(config.limits) });
+  const gate = new SignatureGate({ policy: loaded.policy, clients: upstreams, verdicts, log: logger, limits: discoveryLimits(config.limits), attachmentLimits: attachmentLimits(config.limits),
+    signatureMemory: config.limits.signatureMemory });
   const hashing = new HashThread();
   // Kept next to the sget store: an unusable cache.dir degrades to memory only (logged), never stops the daemon.
   const referenced =

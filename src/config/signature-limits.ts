@@ -12,6 +12,7 @@ export const SIGNATURE_LIMIT_KEYS = [
   'attachmentLayers',
   'attachmentLayerBytes',
   'attachmentBytes',
+  'signatureMemory',
 ] as const;
 
 export function parseSignatureLimits(l: Record<string, unknown> | undefined, problems: Problems): SignatureLimits {
@@ -25,6 +26,12 @@ export function parseSignatureLimits(l: Record<string, unknown> | undefined, pro
   if (perLookup !== undefined && perLookup < signatureBytes) {
     problems.add(at('signatureBytesPerLookup'), `is ${perLookup} bytes, less than limits.signatureBytes (${signatureBytes} bytes): one signature of the largest size allowed must fit in a lookup; raise signatureBytesPerLookup or lower signatureBytes`);
   }
+  const attachments = attachmentLimits(l, problems);
+  const largest = Math.max(signatureBytesPerLookup, attachments.attachmentBytes);
+  const memory = readSize(l?.signatureMemory, at('signatureMemory'), problems, { min: 64 * 1024, max: 64 * 1024 ** 3 });
+  if (memory !== undefined && memory < largest) {
+    problems.add(at('signatureMemory'), `is ${memory} bytes, less than one lookup or proof may hold (${largest} bytes: the larger of signatureBytesPerLookup and attachmentBytes); raise it or lower those`);
+  }
   return {
     signatureBytes,
     signatureLayers: count('signatureLayers', 100_000),
@@ -32,7 +39,8 @@ export function parseSignatureLimits(l: Record<string, unknown> | undefined, pro
     signaturesPerLookup: count('signaturesPerLookup', 10_000),
     signatureBytesPerLookup,
     signatureFetches: count('signatureFetches', 64),
-    ...attachmentLimits(l, problems),
+    ...attachments,
+    signatureMemory: memory ?? Math.max(d.signatureMemory, largest),
   };
 }
 

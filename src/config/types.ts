@@ -66,6 +66,9 @@ export interface SignatureLimits {
   readonly attachmentLayers: number;
   readonly attachmentLayerBytes: number;
   readonly attachmentBytes: number;
+  /** Signature and artifact bytes held at once across ALL lookups and proofs: a lookup takes its whole
+   * signatureBytesPerLookup share (a proof, its layers' declared sizes) before fetching, and waits when it is spent. */
+  readonly signatureMemory: number;
 }
 
 export interface Limits extends SignatureLimits {
@@ -146,6 +149,8 @@ export const DEFAULT_SIGNATURE_LIMITS: SignatureLimits = {
   attachmentLayers: 64,
   attachmentLayerBytes: 4 * 1024 * 1024,
   attachmentBytes: 16 * 1024 * 1024,
+  // 16 lookups at the default signatureBytesPerLookup at once; real lookups finish in milliseconds.
+  signatureMemory: 64 * 1024 * 1024,
 };
 export const DEFAULT_LIMITS: Limits = {
   ...DEFAULT_SIGNATURE_LIMITS,

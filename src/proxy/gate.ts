@@ -6,7 +6,7 @@ import { DEFAULT_SIGNATURE_LIMITS, type SignatureLimits } from '../config/types.
 import { LRUCache } from 'lru-cache';
 import type { Digest } from '../oci/digest.ts';
 import type { ManifestReference } from '../oci/reference.ts';
-import type { ParsedManifest } from '../oci/manifest.ts';
+import type { Descriptor, ParsedManifest } from '../oci/manifest.ts';
 import { parsedManifest } from './parsed-manifest.ts';
 import type { CompiledPolicy, Decision, ManifestKind, Resolution, SignedRule } from '../policy/types.ts';
 import { verifySignature } from '../verify/index.ts';
@@ -15,6 +15,7 @@ import type { Logger } from '../log.ts';
 import { passageOf } from './passage.ts';
 import { discoverSignatures, fetchBlobCapped, DEFAULT_DISCOVERY_LIMITS, type DiscoveryLimits, type SignatureLocation } from './signatures.ts';
 import { SingleFlight } from '../util/single-flight.ts';
+import { ByteBudget } from './byte-budget.ts';
 import type { Target } from './target.ts';
 import type { ClientProvider, FetchedManifest } from './types.ts';
 import { VerdictCache, type StoredVerdict } from './verdicts.ts';
@@ -26,6 +27,8 @@ export interface GateDeps {
   readonly log: Logger;
   readonly limits?: DiscoveryLimits;
   readonly attachmentLimits?: AttachmentLimits;
+  /** limits.signatureMemory. */
+  readonly signatureMemory?: number;
 }
 
 /** What sigward reads to prove a signature artifact inert (its layer blobs, held in memory while checked). An
@@ -70,10 +73,13 @@ export class SignatureGate {
   private readonly proven = new LRUCache<string, true>({ max: PROVEN_ENTRIES });
   private readonly limits: DiscoveryLimits;
   private readonly attachmentLimits: AttachmentLimits;
+  /** Signature and artifact bytes held at once across all lookups and proofs (limits.signatureMemory). */
+  readonly memory: ByteBudget;
 
   constructor(private readonly deps: GateDeps) {
     this.limits = deps.limits ?? DEFAULT_DISCOVERY_LIMITS;
     this.attachmentLimits = deps.attachmentLimits ?? DEFAULT_ATTACHMENT_LIMITS;
+    this.memory = new ByteBudget(deps.signatureMemory ?? DEFAULT_SIGNATURE_LIMITS.signatureMemory);
   }
 
   /** Signature lookups actually made (after coalescing and caching): tests and the benchmark count them. */
@@ -150,15 +156,27 @@ export class SignatureGate {
       const lim = this.attachmentLimits;
       if (parsed.layers.length > lim.maxLayers) return `it has ${parsed.layers.length} layers, more than the ${lim.maxLayers} sigward reads to prove an artifact (limits.attachmentLayers)`;
       const client = this.deps.clients.get(target.upstream.host);
-      const blobs = new Map<string, Uint8Array>();
+      // The plan first (distinct blobs, each within its limit), so the memory share is known before any fetch.
+      const plan = new Map<string, Descriptor>();
       let total = 0;
       for (const layer of parsed.layers) {
-        if (blobs.has(layer.digest)) continue;
+        if (plan.has(layer.digest)) continue;
         if (layer.size > lim.layerBytes) return `layer ${layer.digest} is ${layer.size} bytes, more than the ${lim.layerBytes} sigward reads to prove an artifact (limits.attachmentLayerBytes)`;
         total += layer.size;
         if (total > lim.totalBytes) return `its layers add up to more than the ${lim.totalBytes} bytes sigward reads to prove an artifact (limits.attachmentBytes)`;
+        plan.set(layer.digest, layer);
+      }
+      return this.memory.run(total, () => this.readAndProve(target, key, parsed, plan));
+    });
+  }
+
+  /** Read the planned blobs (each capped at its declared size: a blob of another size proves nothing) and judge them. */
+  private async readAndProve(target: Target, key: string, parsed: ParsedManifest, plan: ReadonlyMap<string, Descriptor>): Promise<string | undefined> {
+    const client = this.deps.clients.get(target.upstream.host);
+    const blobs = new Map<string, Uint8Array>();
+    for (const layer of plan.values()) {
         try {
-          blobs.set(layer.digest, await fetchBlobCapped(client, target.repository, layer, lim.layerBytes));
+          blobs.set(layer.digest, await fetchBlobCapped(client, target.repository, layer, layer.size));
         } catch (e) {
           if (isSigwardError(e) && (e.code === 'UPSTREAM_TOO_LARGE' || e.code === 'UPSTREAM_DIGEST_MISMATCH' || e.code === 'BLOB_UNKNOWN' || e.code === 'NAME_UNKNOWN')) {
             return `layer ${layer.digest} could not be read: ${e.message}`;
@@ -170,10 +188,9 @@ export class SignatureGate {
           });
         }
       }
-      const problem = attachmentProblem(parsed, blobs);
-      if (problem === undefined) this.proven.set(key, true);
-      return problem;
-    });
+    const problem = attachmentProblem(parsed, blobs);
+    if (problem === undefined) this.proven.set(key, true);
+    return problem;
   }
 
   /** The verdict for one fetched manifest (of a pull after its passage, of a download always). */
@@ -217,7 +234,8 @@ export class SignatureGate {
     const loc: SignatureLocation = sigRepo
       ? { client: this.deps.clients.get(sigRepo.host), display: `${sigRepo.host}/${sigRepo.repository}`, repository: sigRepo.repository }
       : { client: this.deps.clients.get(target.upstream.host), display: `${target.upstream.host}/${target.repository}`, repository: target.repository };
-    const found = await discoverSignatures(loc, digest, this.limits);
+    // A lookup holds at most limits.signatureBytesPerLookup; all lookups and proofs together at most the shared budget.
+    const found = await this.memory.run(this.limits.lookupBytes, () => discoverSignatures(loc, digest, this.limits));
     const checks = found.signatures.map((sig) => verifySignature(sig, { digest, keys: rule.keys }));
     for (const u of found.unreadable) {
       checks.push({ format: u.source.includes('referrer') ? 'bundle' : 'legacy', source: u.source, verified: false, signers: [], reason: u.overLimit ? 'over-limit' : 'malformed', message: u.message });

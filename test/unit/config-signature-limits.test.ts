@@ -25,6 +25,7 @@ test('defaults: cosign-sized caps, and the gate gets them', () => {
       attachmentLayers: 64,
       attachmentLayerBytes: 4 * 1024 * 1024,
       attachmentBytes: 16 * 1024 * 1024,
+      signatureMemory: 64 * 1024 * 1024,
     },
   );
   assert.equal(config.cache.verdictMemoryBytes, DEFAULT_CACHE.verdictMemoryBytes);
