@@ -155,7 +155,6 @@ export class SignatureGate {
     return this.proofs.run(key, async () => {
       const lim = this.attachmentLimits;
       if (parsed.layers.length > lim.maxLayers) return `it has ${parsed.layers.length} layers, more than the ${lim.maxLayers} sigward reads to prove an artifact (limits.attachmentLayers)`;
-      const client = this.deps.clients.get(target.upstream.host);
       // The plan first (distinct blobs, each within its limit), so the memory share is known before any fetch.
       const plan = new Map<string, Descriptor>();
       let total = 0;

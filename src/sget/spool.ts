@@ -45,7 +45,6 @@ export async function spool(store: BlobStore, r: SpoolRequest, log: Logger): Pro
   let blob: BlobStream | undefined;
   let hasher: StreamHasher | undefined;
   let sinkError: unknown;
-  let sourceError: unknown;
   try {
     // Room is made before the upstream is asked, when the manifest says how much is needed.
     if (r.size !== undefined) {
@@ -70,16 +69,21 @@ export async function spool(store: BlobStore, r: SpoolRequest, log: Logger): Pro
         : new SigwardError('UPSTREAM_INVALID', `upstream sent more than the ${expect} bytes of ${r.where}@${r.digest}; nothing was served`, { reason: 'upstream sent too many bytes' }),
     );
     const out = createWriteStream(tmp, { flags: 'wx', mode: 0o600, highWaterMark: 1024 * 1024 });
-    // Which side broke decides the message. Node 24's pipeline destroys the file stream with the upstream's error, so
-    // an error the file stream reports is the store's own only when it is not the one the body raised first.
-    blob.body.once('error', (e) => (sourceError ??= e));
-    out.once('error', (e) => (sinkError ??= e));
+    // Which side broke FIRST decides the message: pipeline then destroys the other streams with that same error (the
+    // body with the file's ENOTDIR, or on Node 24 the file with the upstream's reset), so comparing the two errors
+    // cannot tell. These listeners are attached before pipeline's own, so they see the first failure first. An error
+    // the body had before the pipeline began is only on the stream itself.
+    const broke: { first?: 'source' | 'sink' } = blob.body.errored ? { first: 'source' } : {};
+    blob.body.once('error', () => (broke.first ??= 'source'));
+    out.once('error', (e) => {
+      sinkError ??= e;
+      broke.first ??= 'sink';
+    });
     try {
       await pipeline(blob.body, counted, out);
     } catch (e) {
       if (e instanceof SigwardError) throw e;
-      // (An error the body had before the pipeline began is only on the stream itself, not seen by the listener.)
-      if (sinkError !== undefined && sinkError !== (sourceError ?? blob.body.errored)) throw storeError(sinkError, `writing ${r.digest} to the store`, store.dir);
+      if (broke.first === 'sink') throw storeError(sinkError, `writing ${r.digest} to the store`, store.dir);
       throw upstreamBroke(e, r, counted.bytes);
     }
     if (expect !== undefined && counted.bytes !== expect) {
