@@ -11,7 +11,7 @@
 // Legacy `.sig` signatures are the figures with targets; cosign v3 bundles (referrers tag schema: the referrer
 // manifest and its blob come after the index) are measured the same way for comparison.
 import { busyMs, emptyCounts, type RequestKind } from '../forwarder.ts';
-import { newProbe, prewarmSignatures, type Probe } from '../probe.ts';
+import { newProbe, prewarmSignatures, timeSignaturePath, type Probe } from '../probe.ts';
 import { row, type Row } from '../rows.ts';
 import { progress, type Settings } from '../settings.ts';
 import { COLD_VARIANTS, type SignedFixtures, type SignedImage } from '../signed-fixtures.ts';
@@ -47,7 +47,7 @@ export async function signedColdScenario(stack: Stack, sfx: SignedFixtures, sett
       await probe.get(directViaFwd, sfx.warm.digest);
     }
 
-    const s = { direct: [] as number[], cold: [] as number[], warm: [] as number[], added: [] as number[], budget: [] as number[] };
+    const s = { direct: [] as number[], cold: [] as number[], warm: [] as number[], added: [] as number[], budget: [] as number[], path: [] as number[], overPath: [] as number[] };
     const cal = { delay0: [] as number[], delayed: [] as number[] };
     const fwdMs = { legacy0: [] as number[], legacyD: [] as number[], bundle0: [] as number[], bundleD: [] as number[] };
     const own = { legacy: [] as number[], bundle: [] as number[] };
@@ -73,6 +73,7 @@ export async function signedColdScenario(stack: Stack, sfx: SignedFixtures, sett
         await prewarmSignatures(probe, stack.upstream.url, pre.repo, pre.tag, pre.digest);
       }
       const img = sfx.cold['legacy-direct'][i]!;
+      const { sigMs, layerMs } = await timeSignaturePath(probe, stack.upstream.url, img.repo, img.digest);
       const d = await probe.get(direct(img), img.digest);
       const c = await probe.get(viaUp(img), img.digest);
       const w = await probe.get(viaUp(img), img.digest);
@@ -81,6 +82,8 @@ export async function signedColdScenario(stack: Stack, sfx: SignedFixtures, sett
       s.warm.push(w);
       s.added.push(c - d);
       s.budget.push(c - 3 * d);
+      s.path.push(d + sigMs + layerMs);
+      s.overPath.push(c - (d + sigMs + layerMs));
 
       fwd.delayMs = 0;
       cal.delay0.push(await probe.get(directViaFwd, sfx.warm.digest));
@@ -123,6 +126,10 @@ export async function signedColdScenario(stack: Stack, sfx: SignedFixtures, sett
       row('signed.cold.added', 'cold signed pull, added over direct', 'ms', 'lower', { sigward: s.added }),
       row('signed.cold.budget', 'cold signed pull minus 3 direct round trips', 'ms', 'lower', { sigward: s.budget },
         { note: 'cold pull latency - 3 x the direct GET latency of the same round: sigward\'s own time when the path is 3 round trips' }),
+      row('signed.cold.path', 'cold signed pull, its 3 round trips asked directly', 'ms', 'lower', { direct: s.path },
+        { note: 'per round, direct GETs of the tag, the .sig manifest and its layer blob (the critical path), added up' }),
+      row('signed.cold.overpath', 'cold signed pull minus its 3 round trips asked directly', 'ms', 'lower', { sigward: s.overPath },
+        { note: 'cold pull latency - (direct tag + .sig manifest + layer blob GETs of the same round): sigward\'s own time plus the hop to it' }),
       row('signed.cold.depth', 'cold signed pull, sequential upstream round trips', 'round trips', 'lower',
         { sigward: depth(fwdMs.legacyD, fwdMs.legacy0) }, { note: depthNote }),
       row('signed.cold.own', 'cold signed pull, no upstream request in flight', 'ms', 'lower', { sigward: own.legacy },
