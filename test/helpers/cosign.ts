@@ -85,7 +85,7 @@ export async function signBundle(
   await pushBlob(reg, repo, ref.layer.bytes, ref.layer.digest);
   await pushManifest(reg, repo, ref.manifestDigest, Buffer.from(ref.manifest), 'application/vnd.oci.image.manifest.v1+json');
   const entries = [...existing, { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: ref.manifestDigest, size: ref.manifest.length, artifactType: ref.artifactType }];
-  const index = buildReferrersTagIndex(entries as never);
+  const index = buildReferrersTagIndex(entries);
   await pushManifest(reg, repo, referrersTag(opts.subject.digest as Digest), Buffer.from(index.index), 'application/vnd.oci.image.index.v1+json');
   return { referrer: ref.manifestDigest, entries };
 }

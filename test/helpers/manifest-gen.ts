@@ -67,7 +67,7 @@ export function makeBlob(kind: BlobKind, salt: string): Uint8Array {
     case 'gzip-json':
       return gzipSync(payload());
     case 'text':
-      return Buffer.from(`SPDXVersion: SPDX-2.3\nDocumentComment: ${salt.replace(/[\u0000-\u001f]/g, '')}\n`);
+      return Buffer.from(`SPDXVersion: SPDX-2.3\nDocumentComment: ${[...salt].filter((c) => c.charCodeAt(0) >= 0x20).join('')}\n`);
     case 'json-tar':
       return jsonTarPolyglot(salt);
     case 'zstd-magic':
@@ -198,7 +198,7 @@ function parts(noise: Noise, blobs: Map<string, Uint8Array>) {
     ]);
   const sigType = fc.constantFrom(...SIGNATURE_LAYER_TYPES);
   const layerChoice = fc.oneof(
-    { arbitrary: sigType.map((t) => ({ t, kind: DOCUMENT_FOR[t] ?? ('bundle' as BlobKind) })), weight: 6 },
+    { arbitrary: sigType.map((t) => ({ t, kind: DOCUMENT_FOR[t] ?? 'bundle' })), weight: 6 },
     { arbitrary: fc.record({ t: sigType, kind: fc.constantFrom<BlobKind>('tar', 'tar+gzip', 'gzip-json', 'json-tar', 'zstd-magic', 'text', 'simple-signing') }), weight: 2 },
     { arbitrary: fc.record({ t: fc.constantFrom(...TAR_LAYER_TYPES, ...UNKNOWN_LAYER_TYPES), kind: fc.constantFrom<BlobKind>('tar', 'tar+gzip', 'simple-signing', 'text') }), weight: 2 },
   );

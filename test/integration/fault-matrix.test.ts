@@ -110,7 +110,7 @@ function publish(fake: FakeUpstream, repo: string, size: number, opts: { declare
     layers: [{ mediaType: 'application/x-sh', digest: sha256(data), size: opts.declaredSize ?? data.length, annotations: { 'org.opencontainers.image.title': 'install.sh' } }],
   }));
   const digest = sha256(manifest);
-  const payload = simpleSigningPayload({ dockerReference: `${HOST}/${repo}`, digest: digest as Digest, optional: null });
+  const payload = simpleSigningPayload({ dockerReference: `${HOST}/${repo}`, digest, optional: null });
   const sig = buildLegacySignatureImage({ layers: [{ payload, signature: signBytes(key.privateKey, payload) }] });
   const sigLayer = Buffer.from(sig.layers[0]?.bytes ?? new Uint8Array());
   const a: Artifact = {

@@ -7,6 +7,7 @@ import { serveBlob, startFakeUpstream, type FakeUpstream } from '../helpers/fake
 import { ACCEPT, assertOciError, startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.ts';
 import { rawGet } from '../helpers/raw-http.ts';
 import { startSigward, type RunningSigward } from '../helpers/sigward.ts';
+import type { ServerResponse } from 'node:http';
 
 const INTERNAL = 'internal-only-tag';
 
@@ -26,7 +27,7 @@ describe('upstream redirects through the proxy', () => {
       res.end(JSON.stringify({ name: 'fault/x', tags: [INTERNAL] }));
     });
     foreign.route(blobPath, (_req, res) => serveBlob(res, bytes));
-    const redirect = (to: string) => (_req: unknown, res: import('node:http').ServerResponse) => {
+    const redirect = (to: string) => (_req: unknown, res: ServerResponse) => {
       res.writeHead(302, { Location: to });
       res.end();
     };

@@ -181,28 +181,23 @@ describe('controls', () => {
 
 /** Seeded runs without shrinking (the blobs are built while generating); a failure says the seed, the path that
  * replays it, and the readable counterexample from the assertion. */
-function runOptions(seed: number, numRuns: number): fc.Parameters<[Generated]> {
-  return {
-    seed,
-    numRuns,
-    endOnFailure: true,
-    reporter: (r) => {
-      if (!r.failed) return;
-      const why = r.errorInstance instanceof Error ? r.errorInstance.message : String(r.errorInstance);
-      throw new Error(`property failed after ${r.numRuns} runs (seed ${seed}, path "${r.counterexamplePath}"):\n${why}`);
-    },
-  };
+async function assertProperty(property: fc.IAsyncProperty<[Generated]>, seed: number, numRuns: number): Promise<void> {
+  const r = await fc.check(property, { seed, numRuns, endOnFailure: true });
+  if (!r.failed) return;
+  const why = r.errorInstance instanceof Error ? r.errorInstance.message : String(r.errorInstance);
+  throw new Error(`property failed after ${r.numRuns} runs (seed ${seed}, path "${r.counterexamplePath}"):\n${why}`);
 }
 
 describe('generated documents (seeded)', () => {
   test(`nothing served without a verdict is runnable by containerd or podman (seed ${SEED}, ${RUNS} runs)`, async () => {
     const counts = new Map<Outcome, number>();
-    await fc.assert(
+    await assertProperty(
       fc.asyncProperty(caseArb(), async (g) => {
         const outcome = await check(g);
         counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
       }),
-      runOptions(SEED, RUNS),
+      SEED,
+      RUNS,
     );
     // The generator must keep reaching the interesting outcomes, or the property says nothing.
     const summary = JSON.stringify(Object.fromEntries(counts));
@@ -212,7 +207,7 @@ describe('generated documents (seeded)', () => {
   });
 
   test(`where Go reads other layers, children or types than JSON.parse, sigward refuses (seed ${SEED + 1})`, async () => {
-    await fc.assert(
+    await assertProperty(
       fc.asyncProperty(caseArb(), async (g) => {
         const served = servedType(g);
         if (served === undefined) return;
@@ -220,7 +215,8 @@ describe('generated documents (seeded)', () => {
         const differs = [reading.containerd, reading.podman].map((v) => differences(v, g.bytes)).flat();
         if (differs.length > 0) assert.equal(passage(g), 'refused', `Go reads otherwise (${differs.join('; ')}):\n${show(g)}`);
       }),
-      runOptions(SEED + 1, RUNS / 3),
+      SEED + 1,
+      RUNS / 3,
     );
   });
 });

@@ -11,6 +11,10 @@ import { buildLegacySignatureImage, untrustedLayers, ZERO_TIME } from '../../src
 import { buildBundleReferrer, buildDsseBundle, buildReferrersTagIndex, cosignSignStatement, EMPTY_CONFIG } from '../../src/sign/bundle.ts';
 import { keyHint, publicKeyPem, signBytes } from '../../src/sign/signer.ts';
 
+// Parsed JSON of the builders under test: members are read (and mutated) by name, as the format defines them.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type LooseJson = Record<string, any>;
+
 const fx = (dir: string, name: string): Buffer => readFileSync(new URL(`../fixtures/${dir}/${name}`, import.meta.url));
 const CONN = 'connaisseur-key-signatures';
 
@@ -96,7 +100,7 @@ describe('buildLegacySignatureImage', () => {
       created: '2024-05-01T10:00:00Z',
       layers: [{ payload, signature: sig, annotations: { 'dev.sigstore.cosign/certificate': 'PEM\n', 'dev.sigstore.cosign/chain': '' } }],
     });
-    const m = JSON.parse(Buffer.from(image.manifest).toString('utf8')) as Record<string, any>;
+    const m = JSON.parse(Buffer.from(image.manifest).toString('utf8')) as LooseJson;
     assert.equal(m['mediaType'], 'application/vnd.docker.distribution.manifest.v2+json');
     assert.equal(m['config'].mediaType, 'application/vnd.docker.container.image.v1+json');
     assert.deepEqual(Object.keys(m['layers'][0].annotations), ['dev.cosignproject.cosign/signature', 'dev.sigstore.cosign/certificate', 'dev.sigstore.cosign/chain']);
@@ -122,7 +126,7 @@ describe('new-format builders', () => {
   test('buildDsseBundle: v0.3, cosign key hint, protojson member order; parses and verifies', () => {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const bytes = buildDsseBundle({ statement: cosignSignStatement({ digest: image }), privateKey });
-    const b = JSON.parse(Buffer.from(bytes).toString('utf8')) as Record<string, any>;
+    const b = JSON.parse(Buffer.from(bytes).toString('utf8')) as LooseJson;
     assert.deepEqual(Object.keys(b), ['mediaType', 'verificationMaterial', 'dsseEnvelope']);
     assert.deepEqual(Object.keys(b['dsseEnvelope']), ['payload', 'payloadType', 'signatures']);
     const spki = parsePublicKey('k', publicKeyPem(privateKey)).spkiDer;
@@ -136,7 +140,7 @@ describe('new-format builders', () => {
     const bundle = Buffer.from('{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}');
     const subject = { mediaType: 'application/vnd.oci.image.index.v1+json', size: 1234, digest: image };
     const r = buildBundleReferrer({ bundle, subject, created: '2026-04-09T07:23:30Z', predicateType: 'https://sigstore.dev/cosign/sign/v1' });
-    const m = JSON.parse(Buffer.from(r.manifest).toString('utf8')) as Record<string, any>;
+    const m = JSON.parse(Buffer.from(r.manifest).toString('utf8')) as LooseJson;
     assert.deepEqual(Object.keys(m), ['schemaVersion', 'mediaType', 'config', 'layers', 'annotations', 'subject', 'artifactType']);
     assert.deepEqual(m['config'], {
       mediaType: 'application/vnd.oci.empty.v1+json', size: 2,

@@ -7,6 +7,7 @@ import { digestOf } from '../../src/oci/digest.ts';
 import { UpstreamClient } from '../../src/upstream/client.ts';
 import { json, ociError, startFake, type Fake } from '../helpers/fake-upstream.ts';
 import { LIMITS, rejection, upstreamConfig } from '../helpers/upstream-setup.ts';
+import type { ServerResponse } from 'node:http';
 
 const blob = Buffer.from('layer bytes '.repeat(1000));
 const digest = digestOf(blob);
@@ -18,7 +19,7 @@ describe('UpstreamClient blobs and lists', () => {
   let agent: Agent;
   let client: UpstreamClient;
 
-  const serveBlob = (range: string | undefined, res: import('node:http').ServerResponse): void => {
+  const serveBlob = (range: string | undefined, res: ServerResponse): void => {
     const m = range === undefined ? null : /^bytes=(\d+)-(\d+)$/.exec(range);
     if (m) {
       const [start, end] = [Number(m[1]), Number(m[2])];

@@ -30,7 +30,10 @@ describe('upstream faults', () => {
         res.end(manifest);
       };
       if (path === 'slow') return; // headers never come; closing the fake ends the exchange
-      else if (path === 'reset-once') (count === 1 ? req.socket.destroy() : ok());
+      else if (path === 'reset-once') {
+        if (count === 1) req.socket.destroy();
+        else ok();
+      }
       else if (path === 'reset-always') req.socket.destroy();
       else if (path === 'limited') ociError(res, 429, 'TOOMANYREQUESTS', 'slow down', { 'retry-after': '7' });
       else if (path === 'limited-date') ociError(res, 429, 'TOOMANYREQUESTS', 'slow down', { 'retry-after': 'Tue, 01 Jan 2030 00:01:30 GMT' });

@@ -12,6 +12,10 @@ import { buildLegacySignatureImage, untrustedLayers } from '../../src/sign/legac
 import { buildDsseBundle, cosignSignStatement } from '../../src/sign/bundle.ts';
 import { publicKeyPem, signBytes, toBase64 } from '../../src/sign/signer.ts';
 
+// Parsed JSON of the builders under test: members are read (and mutated) by name, as the format defines them.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type LooseJson = Record<string, any>;
+
 const SIG = 'dev.cosignproject.cosign/signature';
 const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const trusted = parsePublicKey('release', publicKeyPem(privateKey));
@@ -123,7 +127,7 @@ describe('exhaustive flips of a real cosign signature (cimage-cosign-key-only)',
 
 describe('bundle one-field mutations', () => {
   const bundle = buildDsseBundle({ statement: cosignSignStatement({ digest: IMAGE }), privateKey });
-  const json = (): Record<string, any> => JSON.parse(Buffer.from(bundle).toString('utf8')) as Record<string, any>;
+  const json = (): LooseJson => JSON.parse(Buffer.from(bundle).toString('utf8')) as LooseJson;
   const as = (b: unknown): UntrustedBundle => ({ format: 'bundle', source: 'referrer', manifestDigest: IMAGE, bundle: Buffer.from(typeof b === 'string' ? b : JSON.stringify(b)) });
   const resigned = (statement: string): UntrustedBundle => as(Buffer.from(buildDsseBundle({ statement: Buffer.from(statement), privateKey })).toString('utf8'));
   const statement = Buffer.from(cosignSignStatement({ digest: IMAGE })).toString('utf8');
