@@ -16,7 +16,10 @@ if (file === undefined) throw new Error('usage: cold-trace-report.ts <trace.json
 const match = new RegExp(pattern ?? 'manifests/cold-legacy-(direct|fwd)-\\d+$');
 const events = JSON.parse(readFileSync(file, 'utf8')) as Event[];
 
-const groups = { cold: { steps: new Map<string, number[]>(), own: [] as number[] }, warm: { steps: new Map<string, number[]>(), own: [] as number[] } };
+const groups = {
+  cold: { steps: new Map<string, number[]>(), own: [] as number[] },
+  warm: { steps: new Map<string, number[]>(), own: [] as number[] },
+};
 
 for (const [i, [t0, kind, id, url]] of events.entries()) {
   if (kind !== 'in' || !match.test(String(url).split('?')[0] ?? '')) continue;
@@ -51,6 +54,7 @@ for (const [i, [t0, kind, id, url]] of events.entries()) {
 for (const [name, { steps, own }] of Object.entries(groups)) {
   if (own.length === 0) continue;
   process.stdout.write(`${name}: ${own.length} pulls matching ${String(match)}; medians in ms\n`);
-  for (const [key, v] of steps) process.stdout.write(`  ${key.padEnd(44)} ${median(v).toFixed(3).padStart(8)}  (n=${v.length})\n`);
+  for (const [key, v] of steps)
+    process.stdout.write(`  ${key.padEnd(44)} ${median(v).toFixed(3).padStart(8)}  (n=${v.length})\n`);
   process.stdout.write(`  ${'own (no upstream request open)'.padEnd(44)} ${median(own).toFixed(3).padStart(8)}\n`);
 }

@@ -46,16 +46,25 @@ function chooseDistinct(settings: Settings, tmp: string): { distinct: boolean; n
   const cacheNote = (n: number): string => {
     const stored = (n + 1) * blob * 2; // the upstream's copies and the peer's cache
     const avail = os.freemem();
-    return stored > avail ? `; ${gib(stored)} stored vs ${gib(avail)} free memory: some reads come from disk, not page cache` : '';
+    return stored > avail
+      ? `; ${gib(stored)} stored vs ${gib(avail)} free memory: some reads come from disk, not page cache`
+      : '';
   };
   const n = settings.concurrency;
-  if (settings.blobsMode === 'same') return { distinct: false, note: `same blob for every GET (BENCH_BLOBS=same)${cacheNote(0)}` };
+  if (settings.blobsMode === 'same')
+    return { distinct: false, note: `same blob for every GET (BENCH_BLOBS=same)${cacheNote(0)}` };
   if (settings.blobsMode === 'distinct') {
-    return { distinct: true, note: `${n} distinct blobs (BENCH_BLOBS=distinct; ${gib(free)} free, ${gib(need)} wanted)${cacheNote(n)}` };
+    return {
+      distinct: true,
+      note: `${n} distinct blobs (BENCH_BLOBS=distinct; ${gib(free)} free, ${gib(need)} wanted)${cacheNote(n)}`,
+    };
   }
   return free >= need
     ? { distinct: true, note: `${n} distinct blobs (${gib(free)} free on ${tmp}, ${gib(need)} needed)${cacheNote(n)}` }
-    : { distinct: false, note: `the same blob ${n} times: only ${gib(free)} free on ${tmp}, distinct blobs need ${gib(need)}${cacheNote(0)}` };
+    : {
+        distinct: false,
+        note: `the same blob ${n} times: only ${gib(free)} free on ${tmp}, distinct blobs need ${gib(need)}${cacheNote(0)}`,
+      };
 }
 
 async function pushBig(up: Registry, settings: Settings, tmp: string, seed: string): Promise<Blob> {
@@ -64,7 +73,8 @@ async function pushBig(up: Registry, settings: Settings, tmp: string, seed: stri
   try {
     const img: TestImage & { layerFile: string } = await buildBigImage({ mib: settings.blobMiB, dir, seed });
     const [digest, layer] = [...img.blobs].find(([, b]) => !(b instanceof Uint8Array)) ?? [];
-    if (digest === undefined || layer === undefined || layer instanceof Uint8Array) throw new Error('buildBigImage returned no file layer');
+    if (digest === undefined || layer === undefined || layer instanceof Uint8Array)
+      throw new Error('buildBigImage returned no file layer');
     await pushBlob(up, BIG_REPO, layer, digest);
     return { digest, size: layer.size };
   } finally {

@@ -65,7 +65,10 @@ export function classify(path: string): RequestKind {
  * of a client's wait is time the proxy spent on its own (plus the hops to it and through the forwarder).
  */
 export function busyMs(log: readonly Logged[]): number {
-  const spans = log.filter((e) => e.doneMs !== undefined).map((e) => [e.atMs, e.doneMs!] as const).sort((a, b) => a[0] - b[0]);
+  const spans = log
+    .filter((e) => e.doneMs !== undefined)
+    .map((e) => [e.atMs, e.doneMs!] as const)
+    .sort((a, b) => a[0] - b[0]);
   let total = 0;
   let end = -Infinity;
   for (const [a, b] of spans) {
@@ -77,13 +80,22 @@ export function busyMs(log: readonly Logged[]): number {
 }
 
 export function emptyCounts(): Record<RequestKind, number> {
-  return { 'manifest-tag': 0, 'manifest-digest': 0, 'sig-manifest': 0, 'referrers-api': 0, 'referrers-tag': 0, blob: 0, other: 0 };
+  return {
+    'manifest-tag': 0,
+    'manifest-digest': 0,
+    'sig-manifest': 0,
+    'referrers-api': 0,
+    'referrers-tag': 0,
+    blob: 0,
+    other: 0,
+  };
 }
 
 /** Start a forwarder to `upstreamUrl` (an http://127.0.0.1:PORT registry). */
 export async function startForwarder(upstreamUrl: string): Promise<Forwarder> {
   const up = new URL(upstreamUrl);
-  if (up.hostname !== '127.0.0.1' || up.protocol !== 'http:') throw new Error(`forwarder: upstream ${upstreamUrl} is not http://127.0.0.1:PORT`);
+  if (up.hostname !== '127.0.0.1' || up.protocol !== 'http:')
+    throw new Error(`forwarder: upstream ${upstreamUrl} is not http://127.0.0.1:PORT`);
   // Keep-alive both ways, so the forwarder adds no connection setup of its own to a round trip.
   const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
   let log: Logged[] = [];
@@ -93,7 +105,14 @@ export async function startForwarder(upstreamUrl: string): Promise<Forwarder> {
 
   const forward = (req: http.IncomingMessage, res: http.ServerResponse, entry: Logged): void => {
     const out = http.request(
-      { host: up.hostname, port: Number(up.port), method: req.method, path: req.url, headers: { ...req.headers, host: up.host }, agent },
+      {
+        host: up.hostname,
+        port: Number(up.port),
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: up.host },
+        agent,
+      },
       (ur) => {
         entry.status = ur.statusCode;
         res.writeHead(ur.statusCode ?? 502, ur.headers);

@@ -23,8 +23,10 @@ export function newProbe(connections = 8): Probe {
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       const got = res.headers['docker-content-digest'];
       if (res.statusCode !== expect || (expect === 200 && got !== expectDigest)) {
-        throw new Error(`GET ${url} answered ${res.statusCode} (digest ${String(got)}), expected ${expect}` +
-          `${expect === 200 ? ` with ${expectDigest}` : ''}: ${body.slice(0, 400)}`);
+        throw new Error(
+          `GET ${url} answered ${res.statusCode} (digest ${String(got)}), expected ${expect}` +
+            `${expect === 200 ? ` with ${expectDigest}` : ''}: ${body.slice(0, 400)}`,
+        );
       }
       return ms;
     },
@@ -37,7 +39,9 @@ export function newProbe(connections = 8): Probe {
 }
 
 const digestsOf = (json: Buffer, field: 'layers' | 'manifests'): string[] =>
-  ((JSON.parse(json.toString('utf8')) as Record<string, { digest: string }[] | undefined>)[field] ?? []).map((d) => d.digest);
+  ((JSON.parse(json.toString('utf8')) as Record<string, { digest: string }[] | undefined>)[field] ?? []).map(
+    (d) => d.digest,
+  );
 
 /**
  * Read, directly from the upstream at `base`, every file a signature lookup of `repo@digest` (tag `tag`) reads: the
@@ -46,7 +50,13 @@ const digestsOf = (json: Buffer, field: 'layers' | 'manifests'): string[] =>
  * only; without this the direct GET of a round would pay a disk read that sigward's lookups right after it skip
  * (or the reverse), and the difference of the two would measure the disk.
  */
-export async function prewarmSignatures(probe: Probe, base: string, repo: string, tag: string, digest: string): Promise<void> {
+export async function prewarmSignatures(
+  probe: Probe,
+  base: string,
+  repo: string,
+  tag: string,
+  digest: string,
+): Promise<void> {
   const get = async (rest: string): Promise<Buffer | undefined> => {
     const r = await probe.raw(`${base}/v2/${repo}/${rest}`);
     return r.status === 200 ? r.body : undefined;
@@ -67,7 +77,12 @@ export async function prewarmSignatures(probe: Probe, base: string, repo: string
  * at `base`: the `sha256-<hex>.sig` manifest and its (first) layer blob, ms. distribution answers a blob GET markedly
  * slower than a manifest GET, so three manifest GETs understate what sigward's three round trips cost upstream.
  */
-export async function timeSignaturePath(probe: Probe, base: string, repo: string, digest: string): Promise<{ sigMs: number; layerMs: number }> {
+export async function timeSignaturePath(
+  probe: Probe,
+  base: string,
+  repo: string,
+  digest: string,
+): Promise<{ sigMs: number; layerMs: number }> {
   const hex = digest.replace(/^sha256:/, '');
   const timed = async (rest: string): Promise<{ ms: number; body: Buffer }> => {
     const t0 = process.hrtime.bigint();
@@ -83,7 +98,11 @@ export async function timeSignaturePath(probe: Probe, base: string, repo: string
 }
 
 /** `n` simultaneous GETs of one URL, each on its own connection; every answer must be 200 with `expectDigest`. */
-export async function herdGet(url: string, expectDigest: string, n: number): Promise<{ wallMs: number; slowestMs: number }> {
+export async function herdGet(
+  url: string,
+  expectDigest: string,
+  n: number,
+): Promise<{ wallMs: number; slowestMs: number }> {
   const agent = new Agent({ connections: n, keepAliveTimeout: 1000 });
   try {
     const t0 = process.hrtime.bigint();

@@ -28,14 +28,22 @@ interface TargetSpec {
   readonly unit?: string;
 }
 
-const swOver = (other: 'direct' | 'peer' | 'ceiling') => (r: Row): number => ratio(r.values.sigward, r.values[other]);
+const swOver =
+  (other: 'direct' | 'peer' | 'ceiling') =>
+  (r: Row): number =>
+    ratio(r.values.sigward, r.values[other]);
 const sw = (r: Row): number => r.values.sigward ?? NaN;
 
 /** The manifest-load targets, for the unsigned (`manifest`) and the signed (`signed`) image alike. */
 function loadSpecs(id: string, settings: Settings): TargetSpec[] {
   const specs: TargetSpec[] = [];
   for (const c of settings.connections) {
-    specs.push({ row: `${id}.tag.c${c}.rps`, target: '>= 0.75x direct', measure: swOver('direct'), ok: (v) => v >= 0.75 });
+    specs.push({
+      row: `${id}.tag.c${c}.rps`,
+      target: '>= 0.75x direct',
+      measure: swOver('direct'),
+      ok: (v) => v >= 0.75,
+    });
     specs.push({ row: `${id}.tag.c${c}.rps`, target: '>= 4x peer', measure: swOver('peer'), ok: (v) => v >= 4 });
     specs.push({ row: `${id}.digest.c${c}.rps`, target: '>= 3x direct', measure: swOver('direct'), ok: (v) => v >= 3 });
   }
@@ -49,7 +57,13 @@ function targetSpecs(settings: Settings): TargetSpec[] {
   specs.push({ row: 'blob.concurrent.rss', target: '<= 160 MiB', measure: sw, ok: (v) => v <= 160, unit: 'MiB' });
   // The signature gate. A cold pull may take 3 sequential upstream round trips (tag, `.sig` manifest, its
   // layer) plus 1 ms of sigward's own time; the depth is a count, so the measured fraction is rounded.
-  specs.push({ row: 'signed.cold.depth', target: '<= 3 round trips', measure: sw, ok: (v) => Math.round(v) <= 3, unit: 'round trips' });
+  specs.push({
+    row: 'signed.cold.depth',
+    target: '<= 3 round trips',
+    measure: sw,
+    ok: (v) => Math.round(v) <= 3,
+    unit: 'round trips',
+  });
   specs.push({ row: 'signed.cold.budget', target: '<= 1 ms', measure: sw, ok: (v) => v <= 1, unit: 'ms' });
   specs.push(...loadSpecs('signed', settings));
   specs.push({ row: 'signed.herd.sig', target: '<= 1 lookup', measure: sw, ok: (v) => v <= 1, unit: 'lookups' });
@@ -68,7 +82,13 @@ export function evaluateTargets(rows: readonly Row[], settings: Settings): Targe
   return targetSpecs(settings).map((s) => {
     const r = rows.find((x) => x.id === s.row);
     const measured = r ? s.measure(r) : NaN;
-    return { row: s.row, target: s.target, measured, pass: Number.isFinite(measured) ? s.ok(measured) : undefined, ...(s.unit ? { unit: s.unit } : {}) };
+    return {
+      row: s.row,
+      target: s.target,
+      measured,
+      pass: Number.isFinite(measured) ? s.ok(measured) : undefined,
+      ...(s.unit ? { unit: s.unit } : {}),
+    };
   });
 }
 
@@ -89,7 +109,18 @@ const times = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(2)}x` : 
 
 /** The table as text lines; ratios are sigward / other of the raw figures (for latency and memory, lower wins). */
 export function formatTable(rows: readonly Row[], targets: readonly TargetResult[]): string {
-  const head = ['figure', 'unit', 'direct', 'sigward', 'peer', 'ceiling', 'sw/direct', 'sw/peer', 'sw/ceiling', 'target'];
+  const head = [
+    'figure',
+    'unit',
+    'direct',
+    'sigward',
+    'peer',
+    'ceiling',
+    'sw/direct',
+    'sw/peer',
+    'sw/ceiling',
+    'target',
+  ];
   const lines: string[][] = [head];
   for (const r of rows) {
     const t = targets
@@ -111,7 +142,10 @@ export function formatTable(rows: readonly Row[], targets: readonly TargetResult
   }
   const widths = head.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
   const fmt = (l: string[]): string =>
-    l.map((cell, i) => (i >= 2 && i <= 8 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd();
+    l
+      .map((cell, i) => (i >= 2 && i <= 8 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [fmt(lines[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.slice(1).map(fmt)].join('\n');
 }
 

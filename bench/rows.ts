@@ -42,7 +42,10 @@ export function row(
 }
 
 /** Pick one numeric field out of per-contender sample objects. */
-export function pluck<T>(samples: Partial<Record<Contender, readonly T[]>>, field: (t: T) => number): Partial<Record<Contender, number[]>> {
+export function pluck<T>(
+  samples: Partial<Record<Contender, readonly T[]>>,
+  field: (t: T) => number,
+): Partial<Record<Contender, number[]>> {
   const out: Partial<Record<Contender, number[]>> = {};
   for (const [c, s] of Object.entries(samples) as [Contender, readonly T[]][]) out[c] = s.map(field);
   return out;

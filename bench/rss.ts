@@ -57,7 +57,13 @@ export function sampleRss(pid: number, everyMs = 100): RssSampler {
       clearInterval(timer);
       const last = statusKiB(pid, 'VmRSS');
       if (last !== undefined && last > peak) peak = last;
-      return { peakSampledMiB: mib(peak), hwmMiB: mib(statusKiB(pid, 'VmHWM')), hwmScoped, samples, startMiB: mib(start) };
+      return {
+        peakSampledMiB: mib(peak),
+        hwmMiB: mib(statusKiB(pid, 'VmHWM')),
+        hwmScoped,
+        samples,
+        startMiB: mib(start),
+      };
     },
   };
 }

@@ -21,7 +21,9 @@ import { pushSignedFixtures, type SignedFixtures } from './signed-fixtures.ts';
 import { Starter, startStack, type Stack } from './stack.ts';
 
 function requireTools(): void {
-  const missing = ['wrk', 'curl', 'docker-registry'].filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
+  const missing = ['wrk', 'curl', 'docker-registry'].filter(
+    (t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0,
+  );
   if (missing.length > 0) {
     throw new Error(`missing ${missing.join(', ')} on PATH; install with: apt-get install ${missing.join(' ')}`);
   }
@@ -36,19 +38,23 @@ async function main(): Promise<void> {
   requireTools();
   const startedAt = new Date().toISOString();
   const machine = machineFacts();
-  progress(`sigward benchmark, ${settings.quick ? 'QUICK (BENCH_QUICK=1: small sizes, short rounds)' : 'full'} run; ` +
-    `node ${machine.node}, ${machine.nproc} cpus, ${machine.memAvailableMiB ?? machine.memFreeMiB} MiB available`);
-  progress(`${settings.rounds} alternating rounds of ${settings.wrkSeconds} s per manifest figure, ${settings.blobMiB} MiB blobs, ` +
-    `${settings.concurrency} concurrent GETs x ${settings.bigRounds} rounds, ${settings.coldRounds} cold signed pulls per variant, ` +
-    `${settings.herd} simultaneous GETs per coalescing burst, ${settings.delayMs} ms forwarder delay`);
+  progress(
+    `sigward benchmark, ${settings.quick ? 'QUICK (BENCH_QUICK=1: small sizes, short rounds)' : 'full'} run; ` +
+      `node ${machine.node}, ${machine.nproc} cpus, ${machine.memAvailableMiB ?? machine.memFreeMiB} MiB available`,
+  );
+  progress(
+    `${settings.rounds} alternating rounds of ${settings.wrkSeconds} s per manifest figure, ${settings.blobMiB} MiB blobs, ` +
+      `${settings.concurrency} concurrent GETs x ${settings.bigRounds} rounds, ${settings.coldRounds} cold signed pulls per variant, ` +
+      `${settings.herd} simultaneous GETs per coalescing burst, ${settings.delayMs} ms forwarder delay`,
+  );
 
   const notes: string[] = [
     'access logs off: distribution accesslog disabled at log level error; sigward at log level warn (no access lines)',
     'wrk, curl, the registries and sigward share the same cores: compare ratios of one run, not absolute figures across runs',
-    'sigward is asked in containerd\'s shape: /v2/<repo>/...?ns=<upstream host>',
+    "sigward is asked in containerd's shape: /v2/<repo>/...?ns=<upstream host>",
     'sigward policy: one explicit `allow: unsigned` rule for <upstream>/bench/** (proxy path + policy lookup, no signature verification); ' +
       '<host>/bench/signed/* requires a signature by the trusted key `bench` (signature gate scenarios)',
-    'cold signed pulls, request counts and the coalescing bursts go through a counting forwarder (sigward\'s second upstream); every load figure goes to the upstream directly',
+    "cold signed pulls, request counts and the coalescing bursts go through a counting forwarder (sigward's second upstream); every load figure goes to the upstream directly",
     'MB = 10^6 bytes; ratios are sigward / other of the raw figures (for latency and memory, lower is better)',
   ];
   const extra: Record<string, unknown> = {};
@@ -66,7 +72,8 @@ async function main(): Promise<void> {
         return fx;
       }));
     let sfxPushed: Promise<SignedFixtures> | undefined;
-    const signedFixtures = (): Promise<SignedFixtures> => (sfxPushed ??= pushSignedFixtures(stack.upstream, stack.key, settings));
+    const signedFixtures = (): Promise<SignedFixtures> =>
+      (sfxPushed ??= pushSignedFixtures(stack.upstream, stack.key, settings));
     if (settings.only === undefined) {
       await fixtures();
       await signedFixtures();
@@ -78,28 +85,46 @@ async function main(): Promise<void> {
       ['legacy signature checks', () => Promise.resolve(verifyMicroScenario(settings))],
       ['manifests', async (s) => manifestScenario(s, await fixtures(), settings)],
       ['single blob', async (s) => blobScenario(s, await fixtures(), settings)],
-      ['concurrent blobs', async (s) => {
-        const res = await concurrentScenario(s, await fixtures(), settings);
-        extra.concurrentRss = res.rss;
-        return res.rows;
-      }],
-      ['signed manifests', async (s) => manifestLoad(s, { ...(await signedFixtures()).warm, id: 'signed', label: 'signed manifest' }, settings)],
-      ['cold signed pulls', async (s) => {
-        const res = await signedColdScenario(s, await signedFixtures(), settings);
-        extra.signedCold = res.extra;
-        return res.rows;
-      }],
+      [
+        'concurrent blobs',
+        async (s) => {
+          const res = await concurrentScenario(s, await fixtures(), settings);
+          extra.concurrentRss = res.rss;
+          return res.rows;
+        },
+      ],
+      [
+        'signed manifests',
+        async (s) =>
+          manifestLoad(s, { ...(await signedFixtures()).warm, id: 'signed', label: 'signed manifest' }, settings),
+      ],
+      [
+        'cold signed pulls',
+        async (s) => {
+          const res = await signedColdScenario(s, await signedFixtures(), settings);
+          extra.signedCold = res.extra;
+          return res.rows;
+        },
+      ],
       ['coalescing', async (s) => signedHerdScenario(s, await signedFixtures(), settings)],
-      ['sget', async (s) => {
-        const res = await sgetScenario(s, await fixtures(), settings);
-        extra.sgetRss = res.rss;
-        extra.sgetColdOverV2 = res.coldOverV2;
-        return res.rows;
-      }],
+      [
+        'sget',
+        async (s) => {
+          const res = await sgetScenario(s, await fixtures(), settings);
+          extra.sgetRss = res.rss;
+          extra.sgetColdOverV2 = res.coldOverV2;
+          return res.rows;
+        },
+      ],
       ['hostile .sig', (s) => hostileSigScenario(s, settings)],
     ];
-    const selected = scenarios.filter(([name]) => settings.only === undefined || settings.only.some((w) => name.toLowerCase().includes(w)));
-    if (selected.length === 0) throw new Error(`BENCH_ONLY=${process.env.BENCH_ONLY ?? ''} selects no scenario; names: ${scenarios.map(([n]) => n).join(', ')}`);
+    const selected = scenarios.filter(
+      ([name]) => settings.only === undefined || settings.only.some((w) => name.toLowerCase().includes(w)),
+    );
+    if (selected.length === 0)
+      throw new Error(
+        `BENCH_ONLY=${process.env.BENCH_ONLY ?? ''} selects no scenario; names: ${scenarios.map(([n]) => n).join(', ')}`,
+      );
     const rssAfter: Record<string, number> = {};
     extra.sigwardRssAfterMiB = rssAfter;
     for (const [name, run] of selected) {
@@ -112,7 +137,8 @@ async function main(): Promise<void> {
         progress(msg);
         notes.push(msg);
         failed.push(name);
-        if (statusKiB(stack.sigward.pid, 'VmRSS') === undefined) throw new Error(`sigward exited; log ${stack.sigward.logFile}`, { cause: err });
+        if (statusKiB(stack.sigward.pid, 'VmRSS') === undefined)
+          throw new Error(`sigward exited; log ${stack.sigward.logFile}`, { cause: err });
       }
       rssAfter[name] = mibOf(stack.sigward.pid);
     }

@@ -37,7 +37,8 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): nu
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name}=${raw} is not a positive integer; unset it or give e.g. ${fallback}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`${name}=${raw} is not a positive integer; unset it or give e.g. ${fallback}`);
   return n;
 }
 
@@ -61,7 +62,13 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     delayMs: positiveInt(env, 'BENCH_DELAY_MS', 20),
     herd: positiveInt(env, 'BENCH_HERD', 200),
     microMs: 1000,
-    ...(env.BENCH_ONLY ? { only: env.BENCH_ONLY.split(',').map((w) => w.trim().toLowerCase()).filter((w) => w !== '') } : {}),
+    ...(env.BENCH_ONLY
+      ? {
+          only: env.BENCH_ONLY.split(',')
+            .map((w) => w.trim().toLowerCase())
+            .filter((w) => w !== ''),
+        }
+      : {}),
   };
 }
 
@@ -91,7 +98,11 @@ export interface MachineFacts {
 function firstLine(cmd: string, args: string[]): string {
   try {
     // wrk -v exits 1 after printing its version; the text is what matters.
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0]?.trim() ?? '';
+    return (
+      execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+        .split('\n')[0]
+        ?.trim() ?? ''
+    );
   } catch (err) {
     const out = (err as { stdout?: string }).stdout ?? '';
     return out.split('\n')[0]?.trim() || 'unknown';

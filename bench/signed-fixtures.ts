@@ -20,7 +20,13 @@ export interface SignedImage {
 
 /** The cold-pull variants: where sigward reaches the upstream and how the image is signed. */
 export type ColdVariant = 'legacy-direct' | 'legacy-fwd' | 'legacy-fwd-delay' | 'bundle-fwd' | 'bundle-fwd-delay';
-export const COLD_VARIANTS: readonly ColdVariant[] = ['legacy-direct', 'legacy-fwd', 'legacy-fwd-delay', 'bundle-fwd', 'bundle-fwd-delay'];
+export const COLD_VARIANTS: readonly ColdVariant[] = [
+  'legacy-direct',
+  'legacy-fwd',
+  'legacy-fwd-delay',
+  'bundle-fwd',
+  'bundle-fwd-delay',
+];
 
 export interface SignedFixtures {
   /** Legacy-signed, for the warm wrk figures. */
@@ -42,7 +48,9 @@ interface Job {
 
 async function pushSigned(up: Registry, job: Job): Promise<SignedImage> {
   // Manifest annotations give each image its own digest while the config and layer blobs are shared.
-  const img: TestImage = buildImage({ annotations: { 'org.opencontainers.image.title': `sigward bench ${job.repo}:${job.tag}` } });
+  const img: TestImage = buildImage({
+    annotations: { 'org.opencontainers.image.title': `sigward bench ${job.repo}:${job.tag}` },
+  });
   const digest = await pushImage(up, job.repo, job.tag, img);
   if (job.format === 'legacy') await signLegacy(up, job.repo, digest, { keys: [job.key] });
   else await signBundle(up, job.repo, { key: job.key, subject: { mediaType: img.mediaType, size: img.size, digest } });
@@ -67,9 +75,14 @@ export async function pushSignedFixtures(up: Registry, key: TestKey, settings: S
   };
   await Promise.all([worker(), worker(), worker(), worker()]);
   const pick = (prefix: string): SignedImage[] => out.filter((s) => s.tag.startsWith(prefix));
-  const cold = Object.fromEntries(COLD_VARIANTS.map((v) => [v, pick(`cold-${v}-`)])) as Record<ColdVariant, SignedImage[]>;
+  const cold = Object.fromEntries(COLD_VARIANTS.map((v) => [v, pick(`cold-${v}-`)])) as Record<
+    ColdVariant,
+    SignedImage[]
+  >;
   const fx: SignedFixtures = { warm: out[0]!, cold, herd: pick('herd-'), wrongKey: pick('wrong-key')[0]! };
-  progress(`pushed ${jobs.length} signed images (${SIGNED_REPO}, ${BUNDLE_REPO}): 1 warm, ${settings.coldRounds} cold per variant ` +
-    `x ${COLD_VARIANTS.length}, ${fx.herd.length} for coalescing, 1 signed by an untrusted key`);
+  progress(
+    `pushed ${jobs.length} signed images (${SIGNED_REPO}, ${BUNDLE_REPO}): 1 warm, ${settings.coldRounds} cold per variant ` +
+      `x ${COLD_VARIANTS.length}, ${fx.herd.length} for coalescing, 1 signed by an untrusted key`,
+  );
   return fx;
 }

@@ -33,7 +33,11 @@ export const SIGNED_PREFIX = 'bench/signed';
  * `warn`). `<host>/bench/signed/*` is more specific (a literal segment beats `**`), so there a valid signature by
  * `keyName` is required, under the upstream's own name and under the forwarder's. Anything else stays denied.
  */
-export function benchPolicy(upstreamHost: string, signedHosts: readonly string[], keyName: string): Record<string, unknown> {
+export function benchPolicy(
+  upstreamHost: string,
+  signedHosts: readonly string[],
+  keyName: string,
+): Record<string, unknown> {
   return {
     default: 'deny',
     policies: [
@@ -82,7 +86,15 @@ export async function startSigward(config: Record<string, unknown>, dir: string)
   const proc = await startProcess({
     name: 'sigward',
     cmd: process.execPath,
-    args: [...(process.env.BENCH_SIGWARD_NODE_ARGS ? process.env.BENCH_SIGWARD_NODE_ARGS.split(' ') : []), BIN, 'serve', '--config', configFile, '--listen', '127.0.0.1:0'],
+    args: [
+      ...(process.env.BENCH_SIGWARD_NODE_ARGS ? process.env.BENCH_SIGWARD_NODE_ARGS.split(' ') : []),
+      BIN,
+      'serve',
+      '--config',
+      configFile,
+      '--listen',
+      '127.0.0.1:0',
+    ],
     dir,
     cwd: ROOT,
     env: { ...process.env, NODE_ENV: 'production' },

@@ -57,11 +57,17 @@ export class Starter {
   }
 
   async sigward(upstream: Registry, extra: Partial<SigwardConfigInput> = {}): Promise<SigwardProcess> {
-    const config = sigwardConfig({ upstream: { host: upstream.host, url: upstream.url }, cacheDir: join(this.tmp, 'cache'), ...extra });
+    const config = sigwardConfig({
+      upstream: { host: upstream.host, url: upstream.url },
+      cacheDir: join(this.tmp, 'cache'),
+      ...extra,
+    });
     const sw = await startSigward(config, this.tmp);
     this.stops.push(() => sw.stop());
     const policy = extra.policy !== undefined ? `, policy ${JSON.stringify(extra.policy)}` : '';
-    progress(`sigward on ${sw.url} (pid ${sw.pid}, log level ${String((config.log as { level: string }).level)}: access lines off${policy})`);
+    progress(
+      `sigward on ${sw.url} (pid ${sw.pid}, log level ${String((config.log as { level: string }).level)}: access lines off${policy})`,
+    );
     return sw;
   }
 
@@ -75,7 +81,9 @@ export class Starter {
   async relay(upstream: Registry): Promise<RelayProcess> {
     const relay = await startRelay(upstream.url, this.tmp);
     this.stops.push(() => relay.stop());
-    progress(`ceiling: raw node relay on ${relay.url} -> ${upstream.url} (net.Socket, no HTTP parser, no hashing; pid ${relay.pid})`);
+    progress(
+      `ceiling: raw node relay on ${relay.url} -> ${upstream.url} (net.Socket, no HTTP parser, no hashing; pid ${relay.pid})`,
+    );
     return relay;
   }
 

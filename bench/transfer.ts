@@ -38,7 +38,11 @@ export async function curlGet(url: string, expectBytes: number, timeoutMs = 600_
 }
 
 /** GET every URL at the same time (one curl each); aggregate throughput over the wall time. */
-export async function curlMany(urls: readonly string[], expectBytes: number, timeoutMs = 900_000): Promise<ManyTransfers> {
+export async function curlMany(
+  urls: readonly string[],
+  expectBytes: number,
+  timeoutMs = 900_000,
+): Promise<ManyTransfers> {
   const t0 = process.hrtime.bigint();
   const each = await Promise.all(urls.map((u) => curlGet(u, expectBytes, timeoutMs)));
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;

@@ -22,7 +22,9 @@ function need(cmd: string): void {
   try {
     execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
   } catch {
-    console.error(`demo: '${cmd}' is not installed. Install the test dependencies first: sudo bash scripts/setup-test-deps.sh`);
+    console.error(
+      `demo: '${cmd}' is not installed. Install the test dependencies first: sudo bash scripts/setup-test-deps.sh`,
+    );
     process.exit(2);
   }
 }
@@ -38,7 +40,7 @@ async function main(): Promise<void> {
   const stranger = newKey('stranger');
   writeFileSync(join(work, 'release.pub'), trusted.publicPem);
 
-  step('pushing three images and signing them in cosign\'s layout (sha256-<digest>.sig)');
+  step("pushing three images and signing them in cosign's layout (sha256-<digest>.sig)");
   const images = {
     signed: buildImage({ files: { 'app.txt': 'signed by the release key\n' } }),
     unsigned: buildImage({ files: { 'app.txt': 'nobody signed this\n' } }),
@@ -64,14 +66,23 @@ async function main(): Promise<void> {
 
   let ok = true;
   try {
-    for (const [name, expect] of [['signed', 'served'], ['unsigned', 'refused'], ['wrongkey', 'refused']] as const) {
+    for (const [name, expect] of [
+      ['signed', 'served'],
+      ['unsigned', 'refused'],
+      ['wrongkey', 'refused'],
+    ] as const) {
       step(`skopeo inspect --raw docker://registry.demo/demo/${name}:v1`);
       const r = await skopeo.inspectRaw(`registry.demo/demo/${name}:v1`);
       const served = r.code === 0;
       if (served) console.log(green(`    SERVED: ${r.stdout.length} bytes of manifest ${images[name].digest}`));
       else {
         // skopeo prints the registry's message inside a quoted Go string: show it as the user would read it.
-        const text = r.stderr.trim().replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/^.*?reading manifest/, 'reading manifest').replace(/"$/, '');
+        const text = r.stderr
+          .trim()
+          .replace(/\\n/g, '\n')
+          .replace(/\\"/g, '"')
+          .replace(/^.*?reading manifest/, 'reading manifest')
+          .replace(/"$/, '');
         console.log(red(`    REFUSED by sigward (what skopeo printed):\n      ${text.split('\n').join('\n      ')}`));
       }
       if (served !== (expect === 'served')) {
@@ -85,7 +96,11 @@ async function main(): Promise<void> {
     await reg.stop();
     removeTempDir(work);
   }
-  step(ok ? green('demo finished: the signed image was served, the other two were refused with their reasons') : red('demo finished with unexpected results'));
+  step(
+    ok
+      ? green('demo finished: the signed image was served, the other two were refused with their reasons')
+      : red('demo finished with unexpected results'),
+  );
   process.exit(ok ? 0 : 1);
 }
 

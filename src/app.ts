@@ -65,12 +65,25 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
     maxBytes: config.cache.verdictMemoryBytes,
     ...(deps.now ? { now: deps.now } : {}),
   });
-  const gate = new SignatureGate({ policy: loaded.policy, clients: upstreams, verdicts, log: logger, limits: discoveryLimits(config.limits), attachmentLimits: attachmentLimits(config.limits),
-    signatureMemory: config.limits.signatureMemory });
+  const gate = new SignatureGate({
+    policy: loaded.policy,
+    clients: upstreams,
+    verdicts,
+    log: logger,
+    limits: discoveryLimits(config.limits),
+    attachmentLimits: attachmentLimits(config.limits),
+    signatureMemory: config.limits.signatureMemory,
+  });
   const hashing = new HashThread();
   // Kept next to the sget store: an unusable cache.dir degrades to memory only (logged), never stops the daemon.
   const referenced =
-    config.blobs.serve === 'referenced' ? new ReferencedBlobs({ entries: config.blobs.entries, file: join(config.cache.dir, 'referenced-blobs.txt'), log: logger }) : undefined;
+    config.blobs.serve === 'referenced'
+      ? new ReferencedBlobs({
+          entries: config.blobs.entries,
+          file: join(config.cache.dir, 'referenced-blobs.txt'),
+          log: logger,
+        })
+      : undefined;
   const proxy = new ProxyService({
     clients: upstreams,
     manifests,

@@ -32,7 +32,9 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     return 2;
   }
   try {
-    return await (await load())(rest, io);
+    return await (
+      await load()
+    )(rest, io);
   } catch (e) {
     if (isSigwardError(e)) {
       io.err(`sigward ${name}: ${e.message}`);

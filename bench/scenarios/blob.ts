@@ -40,15 +40,38 @@ export async function blobScenario(stack: Stack, fx: Fixtures, settings: Setting
   const coldNote = 'peer column: its first (cold) pull, fetched from the upstream while serving';
   const rssPeak = rss.map((r) => Math.max(r.peakSampledMiB, r.hwmScoped ? r.hwmMiB : 0));
   return [
-    row('blob.single.mbps', label, 'MB/s', 'higher',
+    row(
+      'blob.single.mbps',
+      label,
+      'MB/s',
+      'higher',
       { direct: mbps(warm.direct), sigward: mbps(warm.sigward), peer: mbps(warm.peer), ceiling: mbps(warm.ceiling) },
-      { note: 'ceiling column: a raw node relay (net.Socket, response head found by hand, no HTTP parser, no hashing) in the same rounds' }),
-    row('blob.single.ttfb', label, 'TTFB ms', 'lower',
-      { direct: ttfb(warm.direct), sigward: ttfb(warm.sigward), peer: ttfb(warm.peer), ceiling: ttfb(warm.ceiling) }),
-    row('blob.single.mbps.peercold', `${label}, peer cold`, 'MB/s', 'higher',
-      { direct: mbps(warm.direct), sigward: mbps(warm.sigward), peer: cold ? [cold.mbps] : [] }, { note: coldNote }),
-    row('blob.single.ttfb.peercold', `${label}, peer cold`, 'TTFB ms', 'lower',
-      { direct: ttfb(warm.direct), sigward: ttfb(warm.sigward), peer: cold ? [cold.ttfbMs] : [] }, { note: coldNote }),
+      {
+        note: 'ceiling column: a raw node relay (net.Socket, response head found by hand, no HTTP parser, no hashing) in the same rounds',
+      },
+    ),
+    row('blob.single.ttfb', label, 'TTFB ms', 'lower', {
+      direct: ttfb(warm.direct),
+      sigward: ttfb(warm.sigward),
+      peer: ttfb(warm.peer),
+      ceiling: ttfb(warm.ceiling),
+    }),
+    row(
+      'blob.single.mbps.peercold',
+      `${label}, peer cold`,
+      'MB/s',
+      'higher',
+      { direct: mbps(warm.direct), sigward: mbps(warm.sigward), peer: cold ? [cold.mbps] : [] },
+      { note: coldNote },
+    ),
+    row(
+      'blob.single.ttfb.peercold',
+      `${label}, peer cold`,
+      'TTFB ms',
+      'lower',
+      { direct: ttfb(warm.direct), sigward: ttfb(warm.sigward), peer: cold ? [cold.ttfbMs] : [] },
+      { note: coldNote },
+    ),
     row('blob.single.rss', `${label}, sigward peak RSS`, 'MiB', 'lower', { sigward: rssPeak }, { reduce: 'max' }),
   ];
 }

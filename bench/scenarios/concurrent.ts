@@ -35,7 +35,9 @@ export async function concurrentScenario(stack: Stack, fx: Fixtures, settings: S
       if (mem) rss.push(mem);
       runs[c].push(res);
       const memText = mem ? `, peak RSS ${mem.peakSampledMiB} MiB sampled / ${mem.hwmMiB} MiB VmHWM` : '';
-      progress(`${what} round ${r + 1}/${settings.bigRounds}, ${c}: ${res.mbps.toFixed(0)} MB/s aggregate in ${res.seconds.toFixed(1)} s${memText}`);
+      progress(
+        `${what} round ${r + 1}/${settings.bigRounds}, ${c}: ${res.mbps.toFixed(0)} MB/s aggregate in ${res.seconds.toFixed(1)} s${memText}`,
+      );
     }
   }
   const agg = (c: Contender): number[] => runs[c].map((t) => t.mbps);
@@ -44,18 +46,53 @@ export async function concurrentScenario(stack: Stack, fx: Fixtures, settings: S
   const blobs = fx.distinct ? `${n} distinct blobs` : `the same blob ${n} times`;
   const peakMiB = rss.map((m) => Math.max(m.peakSampledMiB, m.hwmScoped ? m.hwmMiB : 0));
   const rows = [
-    row('blob.concurrent.mbps', label, 'MB/s aggr', 'higher', { direct: agg('direct'), sigward: agg('sigward'), peer: agg('peer') }, { note: blobs }),
-    row('blob.concurrent.slowest', label, 'slowest s', 'lower', { direct: slow('direct'), sigward: slow('sigward'), peer: slow('peer') }),
+    row(
+      'blob.concurrent.mbps',
+      label,
+      'MB/s aggr',
+      'higher',
+      { direct: agg('direct'), sigward: agg('sigward'), peer: agg('peer') },
+      { note: blobs },
+    ),
+    row('blob.concurrent.slowest', label, 'slowest s', 'lower', {
+      direct: slow('direct'),
+      sigward: slow('sigward'),
+      peer: slow('peer'),
+    }),
   ];
   if (cold) {
-    rows.push(row('blob.concurrent.mbps.peercold', `${label}, peer cold`, 'MB/s aggr', 'higher',
-      { direct: agg('direct'), sigward: agg('sigward'), peer: [cold.mbps] }, { note: 'peer column: its cold pass' }));
+    rows.push(
+      row(
+        'blob.concurrent.mbps.peercold',
+        `${label}, peer cold`,
+        'MB/s aggr',
+        'higher',
+        { direct: agg('direct'), sigward: agg('sigward'), peer: [cold.mbps] },
+        { note: 'peer column: its cold pass' },
+      ),
+    );
   }
-  rows.push(row('blob.concurrent.rss', `${label}, sigward peak RSS`, 'MiB', 'lower', { sigward: peakMiB },
-    { reduce: 'max', note: 'max over runs of VmRSS sampled every 100 ms and VmHWM reset at the start of each run' }));
+  rows.push(
+    row(
+      'blob.concurrent.rss',
+      `${label}, sigward peak RSS`,
+      'MiB',
+      'lower',
+      { sigward: peakMiB },
+      { reduce: 'max', note: 'max over runs of VmRSS sampled every 100 ms and VmHWM reset at the start of each run' },
+    ),
+  );
   // The peak includes heap the process kept from earlier scenarios (V8 gives memory back lazily); the RSS at the
   // start of the run tells that part from what streaming N blobs added.
-  rows.push(row('blob.concurrent.rss.start', `${label}, sigward RSS at start`, 'MiB', 'lower', { sigward: rss.map((m) => m.startMiB) },
-    { reduce: 'max' }));
+  rows.push(
+    row(
+      'blob.concurrent.rss.start',
+      `${label}, sigward RSS at start`,
+      'MiB',
+      'lower',
+      { sigward: rss.map((m) => m.startMiB) },
+      { reduce: 'max' },
+    ),
+  );
   return { rows, rss };
 }

@@ -40,7 +40,9 @@ export async function hostileSigScenario(stack: Stack, settings: Settings): Prom
     await probe.get(stack.sigwardUrl(fwd.host, REPO, 'manifests/warm'), warm.digest, 200);
     for (let i = 0; i < settings.rounds; i++) {
       for (const [v, opts] of Object.entries(variants) as [keyof typeof variants, HostileSigOptions][]) {
-        const img = buildImage({ annotations: { 'org.opencontainers.image.title': `sigward bench hostile ${v} ${i}` } });
+        const img = buildImage({
+          annotations: { 'org.opencontainers.image.title': `sigward bench hostile ${v} ${i}` },
+        });
         const tag = `hostile-${v}-${i}`;
         await pushImage(stack.upstream, REPO, tag, img);
         await pushHostileSig(stack.upstream, REPO, img.digest, opts);
@@ -52,24 +54,69 @@ export async function hostileSigScenario(stack: Stack, settings: Settings): Prom
         const peak = r.hwmScoped ? Math.max(r.hwmMiB, r.peakSampledMiB) : r.peakSampledMiB;
         const s = { ms, rssGrowthMiB: Math.round((peak - r.startMiB) * 10) / 10, blobGets: fwd.counts().blob };
         samples[v].push(s);
-        progress(`hostile .sig (${v}) ${i + 1}/${settings.rounds}: 403 in ${ms.toFixed(1)} ms, sigward RSS ${r.startMiB} -> peak ${peak} MiB ` +
-          `(+${s.rssGrowthMiB}), ${s.blobGets} upstream blob GETs`);
+        progress(
+          `hostile .sig (${v}) ${i + 1}/${settings.rounds}: 403 in ${ms.toFixed(1)} ms, sigward RSS ${r.startMiB} -> peak ${peak} MiB ` +
+            `(+${s.rssGrowthMiB}), ${s.blobGets} upstream blob GETs`,
+        );
       }
     }
   } finally {
     await probe.close();
   }
-  const col = (v: keyof typeof variants, f: (s: Sample) => number): { sigward: number[] } => ({ sigward: samples[v].map(f) });
+  const col = (v: keyof typeof variants, f: (s: Sample) => number): { sigward: number[] } => ({
+    sigward: samples[v].map(f),
+  });
   const same = '.sig of 1000 layers -> one 1 MiB blob';
   const distinct = '.sig of 1000 layers -> 1000 tiny blobs';
-  const note = 'one GET of a fresh unsigned image through the counting forwarder; RSS growth = peak (sampled every 10 ms and VmHWM) - RSS at the start';
+  const note =
+    'one GET of a fresh unsigned image through the counting forwarder; RSS growth = peak (sampled every 10 ms and VmHWM) - RSS at the start';
   return [
-    row('hostile.sig.ms', `hostile ${same}: GET (403)`, 'ms', 'lower', col('same', (s) => s.ms), { note }),
-    row('hostile.sig.rss', `hostile ${same}: sigward RSS growth`, 'MiB', 'lower', col('same', (s) => s.rssGrowthMiB), { reduce: 'max', note }),
-    row('hostile.sig.blobs', `hostile ${same}: upstream blob GETs`, 'requests', 'lower', col('same', (s) => s.blobGets), { reduce: 'max' }),
-    row('hostile.distinct.ms', `hostile ${distinct}: GET (403)`, 'ms', 'lower', col('distinct', (s) => s.ms)),
-    row('hostile.distinct.rss', `hostile ${distinct}: sigward RSS growth`, 'MiB', 'lower', col('distinct', (s) => s.rssGrowthMiB), { reduce: 'max' }),
-    row('hostile.distinct.blobs', `hostile ${distinct}: upstream blob GETs`, 'requests', 'lower', col('distinct', (s) => s.blobGets), { reduce: 'max',
-      note: 'limits.signaturesPerLookup (100) distinct signatures read per lookup' }),
+    row(
+      'hostile.sig.ms',
+      `hostile ${same}: GET (403)`,
+      'ms',
+      'lower',
+      col('same', (s) => s.ms),
+      { note },
+    ),
+    row(
+      'hostile.sig.rss',
+      `hostile ${same}: sigward RSS growth`,
+      'MiB',
+      'lower',
+      col('same', (s) => s.rssGrowthMiB),
+      { reduce: 'max', note },
+    ),
+    row(
+      'hostile.sig.blobs',
+      `hostile ${same}: upstream blob GETs`,
+      'requests',
+      'lower',
+      col('same', (s) => s.blobGets),
+      { reduce: 'max' },
+    ),
+    row(
+      'hostile.distinct.ms',
+      `hostile ${distinct}: GET (403)`,
+      'ms',
+      'lower',
+      col('distinct', (s) => s.ms),
+    ),
+    row(
+      'hostile.distinct.rss',
+      `hostile ${distinct}: sigward RSS growth`,
+      'MiB',
+      'lower',
+      col('distinct', (s) => s.rssGrowthMiB),
+      { reduce: 'max' },
+    ),
+    row(
+      'hostile.distinct.blobs',
+      `hostile ${distinct}: upstream blob GETs`,
+      'requests',
+      'lower',
+      col('distinct', (s) => s.blobGets),
+      { reduce: 'max', note: 'limits.signaturesPerLookup (100) distinct signatures read per lookup' },
+    ),
   ];
 }

@@ -25,7 +25,9 @@ async function fetchOnce(url: string, expectDigest: string): Promise<void> {
   await res.body.dump();
   const got = res.headers['docker-content-digest'];
   if (res.statusCode !== 200 || got !== expectDigest) {
-    throw new Error(`warm-up GET ${url} answered ${res.statusCode} with digest ${String(got)}, expected 200 and ${expectDigest}`);
+    throw new Error(
+      `warm-up GET ${url} answered ${res.statusCode} with digest ${String(got)}, expected 200 and ${expectDigest}`,
+    );
   }
 }
 
@@ -41,7 +43,11 @@ export interface LoadSubject {
 }
 
 export function manifestScenario(stack: Stack, fx: Fixtures, settings: Settings): Promise<Row[]> {
-  return manifestLoad(stack, { repo: SMALL_REPO, tag: SMALL_TAG, digest: fx.smallDigest, id: 'manifest', label: 'manifest' }, settings);
+  return manifestLoad(
+    stack,
+    { repo: SMALL_REPO, tag: SMALL_TAG, digest: fx.smallDigest, id: 'manifest', label: 'manifest' },
+    settings,
+  );
 }
 
 export async function manifestLoad(stack: Stack, subject: LoadSubject, settings: Settings): Promise<Row[]> {
@@ -50,11 +56,13 @@ export async function manifestLoad(stack: Stack, subject: LoadSubject, settings:
   for (const c of CONTENDERS) for (const by of ['tag', 'digest'] as const) await fetchOnce(url(c, by), subject.digest);
   progress(`${subject.label}s: warm-up (one GET each, then 1 s of wrk per contender and reference)`);
   for (const c of CONTENDERS) {
-    for (const by of ['tag', 'digest'] as const) await runWrk(url(c, by), { connections: 8, seconds: 1, headers: HEADERS });
+    for (const by of ['tag', 'digest'] as const)
+      await runWrk(url(c, by), { connections: 8, seconds: 1, headers: HEADERS });
   }
 
   const cases: Case[] = [];
-  for (const by of ['tag', 'digest'] as const) for (const connections of settings.connections) cases.push({ by, connections });
+  for (const by of ['tag', 'digest'] as const)
+    for (const connections of settings.connections) cases.push({ by, connections });
   const results = new Map<Case, Record<Contender, WrkResult[]>>(
     cases.map((k) => [k, { direct: [], sigward: [], peer: [] }]),
   );
@@ -63,11 +71,17 @@ export async function manifestLoad(stack: Stack, subject: LoadSubject, settings:
     for (const k of cases) {
       const line: string[] = [];
       for (const c of CONTENDERS) {
-        const res = await runWrk(url(c, k.by), { connections: k.connections, seconds: settings.wrkSeconds, headers: HEADERS });
+        const res = await runWrk(url(c, k.by), {
+          connections: k.connections,
+          seconds: settings.wrkSeconds,
+          headers: HEADERS,
+        });
         results.get(k)![c].push(res);
         line.push(`${c} ${Math.round(res.rps)}`);
       }
-      progress(`${subject.label}s round ${r + 1}/${settings.rounds}, by ${k.by}, ${k.connections} conn: req/s ${line.join(', ')}`);
+      progress(
+        `${subject.label}s round ${r + 1}/${settings.rounds}, by ${k.by}, ${k.connections} conn: req/s ${line.join(', ')}`,
+      );
     }
   }
 
@@ -76,9 +90,33 @@ export async function manifestLoad(stack: Stack, subject: LoadSubject, settings:
     const s = results.get(k)!;
     const base = `${subject.id}.${k.by}.c${k.connections}`;
     const label = `${subject.label} by ${k.by}, ${k.connections} conn`;
-    rows.push(row(`${base}.rps`, label, 'req/s', 'higher', pluck(s, (w) => w.rps)));
-    rows.push(row(`${base}.p50`, label, 'p50 ms', 'lower', pluck(s, (w) => w.p50Ms)));
-    rows.push(row(`${base}.p99`, label, 'p99 ms', 'lower', pluck(s, (w) => w.p99Ms)));
+    rows.push(
+      row(
+        `${base}.rps`,
+        label,
+        'req/s',
+        'higher',
+        pluck(s, (w) => w.rps),
+      ),
+    );
+    rows.push(
+      row(
+        `${base}.p50`,
+        label,
+        'p50 ms',
+        'lower',
+        pluck(s, (w) => w.p50Ms),
+      ),
+    );
+    rows.push(
+      row(
+        `${base}.p99`,
+        label,
+        'p99 ms',
+        'lower',
+        pluck(s, (w) => w.p99Ms),
+      ),
+    );
   }
   return rows;
 }

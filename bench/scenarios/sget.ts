@@ -19,12 +19,21 @@ const EMPTY_TYPE = 'application/vnd.oci.empty.v1+json';
 
 /** Push an artifact manifest (empty config, the blob as its only, titled layer) into BIG_REPO; returns its digest. */
 async function pushArtifact(stack: Stack, blob: Blob, title: string): Promise<string> {
-  const bytes = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
-    config: { mediaType: EMPTY_TYPE, digest: sha256(EMPTY), size: EMPTY.length },
-    layers: [{ mediaType: 'application/octet-stream', digest: blob.digest, size: blob.size, annotations: { 'org.opencontainers.image.title': title } }],
-  }));
+  const bytes = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: { mediaType: EMPTY_TYPE, digest: sha256(EMPTY), size: EMPTY.length },
+      layers: [
+        {
+          mediaType: 'application/octet-stream',
+          digest: blob.digest,
+          size: blob.size,
+          annotations: { 'org.opencontainers.image.title': title },
+        },
+      ],
+    }),
+  );
   return pushManifest(stack.upstream, BIG_REPO, `sget-${title}`, bytes, OCI_MANIFEST);
 }
 
@@ -42,10 +51,18 @@ export async function sgetScenario(stack: Stack, fx: Fixtures, settings: Setting
   const blobs: Blob[] = fx.distinct ? fx.concurrent.slice(0, settings.rounds) : [fx.single];
   const artifacts: string[] = [];
   for (const [i, b] of blobs.entries()) artifacts.push(await pushArtifact(stack, b, `bench-${i}.bin`));
-  progress(`sget: ${artifacts.length} artifact manifest(s) over ${size} blobs pushed to ${BIG_REPO}` +
-    `${fx.distinct ? '' : ' (one blob: the disk check chose a single blob, so only the first round is cold)'}`);
+  progress(
+    `sget: ${artifacts.length} artifact manifest(s) over ${size} blobs pushed to ${BIG_REPO}` +
+      `${fx.distinct ? '' : ' (one blob: the disk check chose a single blob, so only the first round is cold)'}`,
+  );
 
-  const s = { direct: [] as Transfer[], v2: [] as Transfer[], ceiling: [] as Transfer[], cold: [] as Transfer[], warm: [] as Transfer[] };
+  const s = {
+    direct: [] as Transfer[],
+    v2: [] as Transfer[],
+    ceiling: [] as Transfer[],
+    cold: [] as Transfer[],
+    warm: [] as Transfer[],
+  };
   const rss: RssReport[] = [];
   const coldOverV2: number[] = [];
   const fetched = new Set<string>();
@@ -78,25 +95,74 @@ export async function sgetScenario(stack: Stack, fx: Fixtures, settings: Setting
     s.v2.push(v);
     s.ceiling.push(ceil);
     s.warm.push(w);
-    const coldText = cold ? `sget cold ${cold.mbps.toFixed(0)} (first byte after ${(cold.ttfbMs / 1000).toFixed(2)} s), ` : '';
-    progress(`sget round ${r + 1}/${settings.rounds}: MB/s direct ${d.mbps.toFixed(0)}, sigward /v2/ ${v.mbps.toFixed(0)}, ceiling ${ceil.mbps.toFixed(0)}, ${coldText}` +
-      `sget warm ${w.mbps.toFixed(0)}; sigward RSS peak ${Math.max(...rss.slice(-2).map((m) => m.peakSampledMiB))} MiB`);
+    const coldText = cold
+      ? `sget cold ${cold.mbps.toFixed(0)} (first byte after ${(cold.ttfbMs / 1000).toFixed(2)} s), `
+      : '';
+    progress(
+      `sget round ${r + 1}/${settings.rounds}: MB/s direct ${d.mbps.toFixed(0)}, sigward /v2/ ${v.mbps.toFixed(0)}, ceiling ${ceil.mbps.toFixed(0)}, ${coldText}` +
+        `sget warm ${w.mbps.toFixed(0)}; sigward RSS peak ${Math.max(...rss.slice(-2).map((m) => m.peakSampledMiB))} MiB`,
+    );
   }
 
   const mbps = (ts: Transfer[]): number[] => ts.map((t) => t.mbps);
   const ttfb = (ts: Transfer[]): number[] => ts.map((t) => t.ttfbMs);
   const peak = (m: RssReport): number => Math.max(m.peakSampledMiB, m.hwmScoped ? m.hwmMiB : 0);
   const rows: Row[] = [
-    row('sget.v2.mbps', `${size} blob GET /v2/ (sget rounds)`, 'MB/s', 'higher', { direct: mbps(s.direct), sigward: mbps(s.v2), ceiling: mbps(s.ceiling) },
-      { note: 'the plain streamed /v2/ blob path, measured in the same rounds as the sget figures; ceiling: the raw node relay' }),
-    row('sget.cold.mbps', `${size} sget cold (spool, check, send)`, 'MB/s', 'higher', { direct: mbps(s.direct), sigward: mbps(s.cold), ceiling: mbps(s.ceiling) }),
-    row('sget.cold.ttfb', `${size} sget cold (spool, check, send)`, 'TTFB ms', 'lower', { direct: ttfb(s.direct), sigward: ttfb(s.cold) }),
-    row('sget.warm.mbps', `${size} sget warm (from the store)`, 'MB/s', 'higher', { direct: mbps(s.direct), sigward: mbps(s.warm), ceiling: mbps(s.ceiling) }),
-    row('sget.warm.ttfb', `${size} sget warm (from the store)`, 'TTFB ms', 'lower', { direct: ttfb(s.direct), sigward: ttfb(s.warm) }),
-    row('sget.rss', `${size} sget downloads, sigward peak RSS`, 'MiB', 'lower', { sigward: rss.map(peak) }, { reduce: 'max' }),
-    row('sget.rss.start', `${size} sget downloads, sigward RSS at start`, 'MiB', 'lower', { sigward: rss.map((m) => m.startMiB) }, { reduce: 'max' }),
-    row('sget.rss.growth', `${size} sget downloads, sigward RSS growth`, 'MiB', 'lower', { sigward: rss.map((m) => peak(m) - m.startMiB) },
-      { reduce: 'max', note: 'peak minus RSS at the start of the same download; a buffered artifact would add its whole size' }),
+    row(
+      'sget.v2.mbps',
+      `${size} blob GET /v2/ (sget rounds)`,
+      'MB/s',
+      'higher',
+      { direct: mbps(s.direct), sigward: mbps(s.v2), ceiling: mbps(s.ceiling) },
+      {
+        note: 'the plain streamed /v2/ blob path, measured in the same rounds as the sget figures; ceiling: the raw node relay',
+      },
+    ),
+    row('sget.cold.mbps', `${size} sget cold (spool, check, send)`, 'MB/s', 'higher', {
+      direct: mbps(s.direct),
+      sigward: mbps(s.cold),
+      ceiling: mbps(s.ceiling),
+    }),
+    row('sget.cold.ttfb', `${size} sget cold (spool, check, send)`, 'TTFB ms', 'lower', {
+      direct: ttfb(s.direct),
+      sigward: ttfb(s.cold),
+    }),
+    row('sget.warm.mbps', `${size} sget warm (from the store)`, 'MB/s', 'higher', {
+      direct: mbps(s.direct),
+      sigward: mbps(s.warm),
+      ceiling: mbps(s.ceiling),
+    }),
+    row('sget.warm.ttfb', `${size} sget warm (from the store)`, 'TTFB ms', 'lower', {
+      direct: ttfb(s.direct),
+      sigward: ttfb(s.warm),
+    }),
+    row(
+      'sget.rss',
+      `${size} sget downloads, sigward peak RSS`,
+      'MiB',
+      'lower',
+      { sigward: rss.map(peak) },
+      { reduce: 'max' },
+    ),
+    row(
+      'sget.rss.start',
+      `${size} sget downloads, sigward RSS at start`,
+      'MiB',
+      'lower',
+      { sigward: rss.map((m) => m.startMiB) },
+      { reduce: 'max' },
+    ),
+    row(
+      'sget.rss.growth',
+      `${size} sget downloads, sigward RSS growth`,
+      'MiB',
+      'lower',
+      { sigward: rss.map((m) => peak(m) - m.startMiB) },
+      {
+        reduce: 'max',
+        note: 'peak minus RSS at the start of the same download; a buffered artifact would add its whole size',
+      },
+    ),
   ];
   return { rows, rss, coldOverV2 };
 }

@@ -27,7 +27,11 @@ export interface ColdExtra {
   readonly calibrationMs: { readonly delay0: number[]; readonly delayed: number[] };
 }
 
-export async function signedColdScenario(stack: Stack, sfx: SignedFixtures, settings: Settings): Promise<{ rows: Row[]; extra: ColdExtra }> {
+export async function signedColdScenario(
+  stack: Stack,
+  sfx: SignedFixtures,
+  settings: Settings,
+): Promise<{ rows: Row[]; extra: ColdExtra }> {
   const fwd = stack.forwarder;
   const probe: Probe = newProbe();
   const up = stack.upstream.host;
@@ -47,23 +51,43 @@ export async function signedColdScenario(stack: Stack, sfx: SignedFixtures, sett
       await probe.get(directViaFwd, sfx.warm.digest);
     }
 
-    const s = { direct: [] as number[], cold: [] as number[], warm: [] as number[], added: [] as number[], budget: [] as number[], path: [] as number[], overPath: [] as number[] };
+    const s = {
+      direct: [] as number[],
+      cold: [] as number[],
+      warm: [] as number[],
+      added: [] as number[],
+      budget: [] as number[],
+      path: [] as number[],
+      overPath: [] as number[],
+    };
     const cal = { delay0: [] as number[], delayed: [] as number[] };
-    const fwdMs = { legacy0: [] as number[], legacyD: [] as number[], bundle0: [] as number[], bundleD: [] as number[] };
+    const fwdMs = {
+      legacy0: [] as number[],
+      legacyD: [] as number[],
+      bundle0: [] as number[],
+      bundleD: [] as number[],
+    };
     const own = { legacy: [] as number[], bundle: [] as number[] };
     const reqs = { legacy: [] as number[], bundle: [] as number[] };
     const kinds = { legacy: emptyCounts(), bundle: emptyCounts() };
     const extra: { firstLegacy: unknown[]; firstBundle: unknown[] } = { firstLegacy: [], firstBundle: [] };
 
     /** One cold pull through the forwarder at `delay`; returns its ms and the requests it made upstream. */
-    const throughFwd = async (img: SignedImage, delay: number): Promise<{ ms: number; own: number; n: number; kinds: Record<RequestKind, number>; log: unknown[] }> => {
+    const throughFwd = async (
+      img: SignedImage,
+      delay: number,
+    ): Promise<{ ms: number; own: number; n: number; kinds: Record<RequestKind, number>; log: unknown[] }> => {
       fwd.delayMs = delay;
       fwd.begin();
       const ms = await probe.get(viaFwd(img), img.digest);
       await sleep(5);
-      if (fwd.inFlight() !== 0) throw new Error(`${fwd.inFlight()} upstream requests still in flight after the answer to ${viaFwd(img)}`);
-      const r2 = (v: number | undefined): number | undefined => (v === undefined ? undefined : Math.round(v * 100) / 100);
-      const log = fwd.requests().map((e) => ({ kind: e.kind, path: e.path, atMs: r2(e.atMs), doneMs: r2(e.doneMs), status: e.status }));
+      if (fwd.inFlight() !== 0)
+        throw new Error(`${fwd.inFlight()} upstream requests still in flight after the answer to ${viaFwd(img)}`);
+      const r2 = (v: number | undefined): number | undefined =>
+        v === undefined ? undefined : Math.round(v * 100) / 100;
+      const log = fwd
+        .requests()
+        .map((e) => ({ kind: e.kind, path: e.path, atMs: r2(e.atMs), doneMs: r2(e.doneMs), status: e.status }));
       return { ms, own: ms - busyMs(fwd.requests()), n: fwd.requests().length, kinds: fwd.counts(), log };
     };
 
@@ -109,42 +133,124 @@ export async function signedColdScenario(stack: Stack, sfx: SignedFixtures, sett
         extra.firstLegacy = l0.log;
         extra.firstBundle = b0.log;
       }
-      progress(`cold signed pull ${i + 1}/${settings.coldRounds}: direct ${d.toFixed(2)} ms, sigward ${c.toFixed(2)} ms (warm again ${w.toFixed(2)}); ` +
-        `via forwarder +${settings.delayMs} ms/request: legacy ${l0.ms.toFixed(1)} -> ${lD.ms.toFixed(1)} ms (${l0.n} requests), ` +
-        `bundle ${b0.ms.toFixed(1)} -> ${bD.ms.toFixed(1)} ms (${b0.n} requests), one direct request ${cal.delay0.at(-1)!.toFixed(1)} -> ${cal.delayed.at(-1)!.toFixed(1)} ms`);
+      progress(
+        `cold signed pull ${i + 1}/${settings.coldRounds}: direct ${d.toFixed(2)} ms, sigward ${c.toFixed(2)} ms (warm again ${w.toFixed(2)}); ` +
+          `via forwarder +${settings.delayMs} ms/request: legacy ${l0.ms.toFixed(1)} -> ${lD.ms.toFixed(1)} ms (${l0.n} requests), ` +
+          `bundle ${b0.ms.toFixed(1)} -> ${bD.ms.toFixed(1)} ms (${b0.n} requests), one direct request ${cal.delay0.at(-1)!.toFixed(1)} -> ${cal.delayed.at(-1)!.toFixed(1)} ms`,
+      );
     }
 
     // One round trip's worth of delay as actually observed (timer lateness included), from the medians.
     const perTrip = median(cal.delayed) - median(cal.delay0);
-    const depth = (delayed: number[], undelayed: number[]): number[] => delayed.map((v, i) => (v - undelayed[i]!) / perTrip);
+    const depth = (delayed: number[], undelayed: number[]): number[] =>
+      delayed.map((v, i) => (v - undelayed[i]!) / perTrip);
     const breakdown = (k: Record<RequestKind, number>): string =>
-      Object.entries(k).filter(([, n]) => n > 0).map(([kind, n]) => `${n} ${kind}`).join(', ');
+      Object.entries(k)
+        .filter(([, n]) => n > 0)
+        .map(([kind, n]) => `${n} ${kind}`)
+        .join(', ');
     const depthNote = `added latency with ${settings.delayMs} ms held per upstream request / ${perTrip.toFixed(2)} ms (what it adds to one direct request through the forwarder); a direct GET is 1`;
     const rows: Row[] = [
-      row('signed.cold.ms', 'cold signed pull by tag (legacy .sig)', 'ms', 'lower', { direct: s.direct, sigward: s.cold },
-        { note: 'each round a signed image sigward has never seen; direct = a GET of the same manifest just before' }),
+      row(
+        'signed.cold.ms',
+        'cold signed pull by tag (legacy .sig)',
+        'ms',
+        'lower',
+        { direct: s.direct, sigward: s.cold },
+        { note: 'each round a signed image sigward has never seen; direct = a GET of the same manifest just before' },
+      ),
       row('signed.cold.added', 'cold signed pull, added over direct', 'ms', 'lower', { sigward: s.added }),
-      row('signed.cold.budget', 'cold signed pull minus 3 direct round trips', 'ms', 'lower', { sigward: s.budget },
-        { note: 'cold pull latency - 3 x the direct GET latency of the same round: sigward\'s own time when the path is 3 round trips' }),
-      row('signed.cold.path', 'cold signed pull, its 3 round trips asked directly', 'ms', 'lower', { direct: s.path },
-        { note: 'per round, direct GETs of the tag, the .sig manifest and its layer blob (the critical path), added up' }),
-      row('signed.cold.overpath', 'cold signed pull minus its 3 round trips asked directly', 'ms', 'lower', { sigward: s.overPath },
-        { note: 'cold pull latency - (direct tag + .sig manifest + layer blob GETs of the same round): sigward\'s own time plus the hop to it' }),
-      row('signed.cold.depth', 'cold signed pull, sequential upstream round trips', 'round trips', 'lower',
-        { sigward: depth(fwdMs.legacyD, fwdMs.legacy0) }, { note: depthNote }),
-      row('signed.cold.own', 'cold signed pull, no upstream request in flight', 'ms', 'lower', { sigward: own.legacy },
-        { note: 'via the forwarder, no delay: client wait minus the time at least one upstream request was open (sigward\'s own work, the hop to it and through the forwarder)' }),
-      row('signed.cold.requests', 'cold signed pull, requests upstream', 'requests', 'lower', { sigward: reqs.legacy },
-        { note: breakdown(kinds.legacy), reduce: 'max' }),
-      row('signed.warmtag.ms', 'signed pull by tag, warm (one GET)', 'ms', 'lower', { direct: s.direct, sigward: s.warm },
-        { note: 'the same tag again right after its cold pull: tag resolved upstream, verdict from the cache' }),
-      row('bundle.cold.ms', 'cold signed pull by tag (v3 bundle), via forwarder', 'ms', 'lower', { direct: cal.delay0, sigward: fwdMs.bundle0 },
-        { note: 'both through the forwarder with no delay; direct = one GET of a manifest' }),
-      row('bundle.cold.depth', 'cold signed pull (v3 bundle), sequential upstream round trips', 'round trips', 'lower',
-        { sigward: depth(fwdMs.bundleD, fwdMs.bundle0) }, { note: depthNote }),
-      row('bundle.cold.own', 'cold signed pull (v3 bundle), no upstream request in flight', 'ms', 'lower', { sigward: own.bundle }),
-      row('bundle.cold.requests', 'cold signed pull (v3 bundle), requests upstream', 'requests', 'lower', { sigward: reqs.bundle },
-        { note: breakdown(kinds.bundle), reduce: 'max' }),
+      row(
+        'signed.cold.budget',
+        'cold signed pull minus 3 direct round trips',
+        'ms',
+        'lower',
+        { sigward: s.budget },
+        {
+          note: "cold pull latency - 3 x the direct GET latency of the same round: sigward's own time when the path is 3 round trips",
+        },
+      ),
+      row(
+        'signed.cold.path',
+        'cold signed pull, its 3 round trips asked directly',
+        'ms',
+        'lower',
+        { direct: s.path },
+        {
+          note: 'per round, direct GETs of the tag, the .sig manifest and its layer blob (the critical path), added up',
+        },
+      ),
+      row(
+        'signed.cold.overpath',
+        'cold signed pull minus its 3 round trips asked directly',
+        'ms',
+        'lower',
+        { sigward: s.overPath },
+        {
+          note: "cold pull latency - (direct tag + .sig manifest + layer blob GETs of the same round): sigward's own time plus the hop to it",
+        },
+      ),
+      row(
+        'signed.cold.depth',
+        'cold signed pull, sequential upstream round trips',
+        'round trips',
+        'lower',
+        { sigward: depth(fwdMs.legacyD, fwdMs.legacy0) },
+        { note: depthNote },
+      ),
+      row(
+        'signed.cold.own',
+        'cold signed pull, no upstream request in flight',
+        'ms',
+        'lower',
+        { sigward: own.legacy },
+        {
+          note: "via the forwarder, no delay: client wait minus the time at least one upstream request was open (sigward's own work, the hop to it and through the forwarder)",
+        },
+      ),
+      row(
+        'signed.cold.requests',
+        'cold signed pull, requests upstream',
+        'requests',
+        'lower',
+        { sigward: reqs.legacy },
+        { note: breakdown(kinds.legacy), reduce: 'max' },
+      ),
+      row(
+        'signed.warmtag.ms',
+        'signed pull by tag, warm (one GET)',
+        'ms',
+        'lower',
+        { direct: s.direct, sigward: s.warm },
+        { note: 'the same tag again right after its cold pull: tag resolved upstream, verdict from the cache' },
+      ),
+      row(
+        'bundle.cold.ms',
+        'cold signed pull by tag (v3 bundle), via forwarder',
+        'ms',
+        'lower',
+        { direct: cal.delay0, sigward: fwdMs.bundle0 },
+        { note: 'both through the forwarder with no delay; direct = one GET of a manifest' },
+      ),
+      row(
+        'bundle.cold.depth',
+        'cold signed pull (v3 bundle), sequential upstream round trips',
+        'round trips',
+        'lower',
+        { sigward: depth(fwdMs.bundleD, fwdMs.bundle0) },
+        { note: depthNote },
+      ),
+      row('bundle.cold.own', 'cold signed pull (v3 bundle), no upstream request in flight', 'ms', 'lower', {
+        sigward: own.bundle,
+      }),
+      row(
+        'bundle.cold.requests',
+        'cold signed pull (v3 bundle), requests upstream',
+        'requests',
+        'lower',
+        { sigward: reqs.bundle },
+        { note: breakdown(kinds.bundle), reduce: 'max' },
+      ),
     ];
     return { rows, extra: { ...extra, calibrationMs: cal } };
   } finally {

@@ -27,8 +27,10 @@ export async function signedHerdScenario(stack: Stack, sfx: SignedFixtures, sett
       tags.push(c['manifest-tag']);
       total.push(fwd.requests().length);
       wall.push(res.wallMs);
-      progress(`coalescing ${r + 1}/${sfx.herd.length}: ${n} simultaneous cold GETs of one signed digest -> ${c['sig-manifest']} .sig lookup(s), ` +
-        `${c['manifest-tag']} tag lookup(s), ${fwd.requests().length} upstream requests in all; all ${n} answered 200 in ${res.wallMs.toFixed(0)} ms`);
+      progress(
+        `coalescing ${r + 1}/${sfx.herd.length}: ${n} simultaneous cold GETs of one signed digest -> ${c['sig-manifest']} .sig lookup(s), ` +
+          `${c['manifest-tag']} tag lookup(s), ${fwd.requests().length} upstream requests in all; all ${n} answered 200 in ${res.wallMs.toFixed(0)} ms`,
+      );
     }
   } finally {
     fwd.delayMs = 0;
@@ -38,7 +40,14 @@ export async function signedHerdScenario(stack: Stack, sfx: SignedFixtures, sett
   return [
     row('signed.herd.sig', `${what}: .sig lookups`, 'requests', 'lower', { sigward: sig }, { reduce: 'max', note }),
     row('signed.herd.tags', `${what}: tag lookups`, 'requests', 'lower', { sigward: tags }, { reduce: 'max', note }),
-    row('signed.herd.upstream', `${what}: upstream requests`, 'requests', 'lower', { sigward: total }, { reduce: 'max', note }),
+    row(
+      'signed.herd.upstream',
+      `${what}: upstream requests`,
+      'requests',
+      'lower',
+      { sigward: total },
+      { reduce: 'max', note },
+    ),
     row('signed.herd.ms', `${what}: wall time`, 'ms', 'lower', { sigward: wall }),
   ];
 }

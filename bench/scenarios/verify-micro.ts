@@ -24,7 +24,10 @@ function fixture(): { sig: UntrustedLegacySignature; ctx: VerifyContext } {
     annotations: JSON.parse(read('layer-annotations.json').toString('utf8')) as Record<string, string>,
     payload,
   };
-  const ctx: VerifyContext = { digest: digestOf(read('image-manifest.json')), keys: [parsePublicKey('cosign', read('cosign.pub').toString('utf8'))] };
+  const ctx: VerifyContext = {
+    digest: digestOf(read('image-manifest.json')),
+    keys: [parsePublicKey('cosign', read('cosign.pub').toString('utf8'))],
+  };
   return { sig, ctx };
 }
 
@@ -36,7 +39,8 @@ function round(sig: UntrustedLegacySignature, ctx: VerifyContext, ms: number): n
   let now = t0;
   while (now < until) {
     for (let i = 0; i < 64; i++) {
-      if (!verifySignature(sig, ctx).verified) throw new Error('the fixture signature did not verify: the micro-benchmark would measure a failure path');
+      if (!verifySignature(sig, ctx).verified)
+        throw new Error('the fixture signature did not verify: the micro-benchmark would measure a failure path');
     }
     n += 64;
     now = process.hrtime.bigint();
@@ -47,7 +51,8 @@ function round(sig: UntrustedLegacySignature, ctx: VerifyContext, ms: number): n
 export function verifyMicroScenario(settings: Settings): Row[] {
   const { sig, ctx } = fixture();
   const first = verifySignature(sig, ctx);
-  if (!first.verified) throw new Error(`fixture signature does not verify: ${first.reason ?? '?'} ${first.message ?? ''}`);
+  if (!first.verified)
+    throw new Error(`fixture signature does not verify: ${first.reason ?? '?'} ${first.message ?? ''}`);
   round(sig, ctx, 200); // JIT warm-up, not recorded
   const ops: number[] = [];
   for (let r = 0; r < Math.max(3, settings.rounds); r++) {
@@ -55,7 +60,15 @@ export function verifyMicroScenario(settings: Settings): Row[] {
     progress(`legacy signature checks round ${r + 1}: ${ops.at(-1)!.toFixed(0)}/s`);
   }
   return [
-    row('verify.legacy.ops', 'legacy signature checks, one core (in-process)', 'ops/s', 'higher', { sigward: ops },
-      { note: `verifySignature over a real cosign P-256 legacy signature, key parsed once; ${ops.length} rounds of >= ${settings.microMs} ms` }),
+    row(
+      'verify.legacy.ops',
+      'legacy signature checks, one core (in-process)',
+      'ops/s',
+      'higher',
+      { sigward: ops },
+      {
+        note: `verifySignature over a real cosign P-256 legacy signature, key parsed once; ${ops.length} rounds of >= ${settings.microMs} ms`,
+      },
+    ),
   ];
 }

@@ -20,7 +20,9 @@ export async function checkConfigCommand(argv: readonly string[], io: Io): Promi
   const loaded = loadConfig(file, io.env);
   const c = loaded.config;
   const p = loaded.policy;
-  io.out(`${file}: OK — listen ${c.listen.host}:${c.listen.port}, ${c.upstreams.length} upstream(s): ${c.upstreams.map((u) => `${u.host}${u.default ? ' (default)' : ''}`).join(', ')}`);
+  io.out(
+    `${file}: OK — listen ${c.listen.host}:${c.listen.port}, ${c.upstreams.length} upstream(s): ${c.upstreams.map((u) => `${u.host}${u.default ? ' (default)' : ''}`).join(', ')}`,
+  );
   io.out(
     `policy ${p.hash.slice(0, 12)}: ${Object.keys(p.keys).length} trusted key(s), ${p.rules.length} polic${p.rules.length === 1 ? 'y' : 'ies'}` +
       `${p.rules.length ? ` (${p.rules.map((r) => `${r.name}: ${r.kind}${r.mode === 'warn' ? ', warn' : ''}`).join('; ')})` : ''}, default ${p.defaultAction}`,

@@ -24,7 +24,8 @@ export function parseFlags(argv: readonly string[], spec: FlagSpec, usage: strin
       continue;
     }
     const value = eq >= 0 ? a.slice(eq + 1) : argv[++i];
-    if (value === undefined || (eq < 0 && value.startsWith('--'))) throw new SigwardError('CONFIG_INVALID', `option --${name} needs a value\n${usage}`);
+    if (value === undefined || (eq < 0 && value.startsWith('--')))
+      throw new SigwardError('CONFIG_INVALID', `option --${name} needs a value\n${usage}`);
     out[name] = value;
   }
   return out;

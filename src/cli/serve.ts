@@ -21,7 +21,8 @@ export async function serveCommand(argv: readonly string[], io: Io): Promise<num
     io.out(SERVE_USAGE);
     return 0;
   }
-  if (typeof flags.config !== 'string') throw new SigwardError('CONFIG_INVALID', `--config FILE is required\n${SERVE_USAGE}`);
+  if (typeof flags.config !== 'string')
+    throw new SigwardError('CONFIG_INVALID', `--config FILE is required\n${SERVE_USAGE}`);
   const loaded = loadConfig(flags.config, io.env);
   let listen = loaded.config.listen;
   if (typeof flags.listen === 'string') {
@@ -35,16 +36,29 @@ export async function serveCommand(argv: readonly string[], io: Io): Promise<num
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
-      reject(new SigwardError('CONFIG_INVALID', `cannot listen on ${listen.host}:${listen.port}: ${e.code === 'EADDRINUSE' ? 'the address is already in use' : e.message}`, { cause: e })),
+      reject(
+        new SigwardError(
+          'CONFIG_INVALID',
+          `cannot listen on ${listen.host}:${listen.port}: ${e.code === 'EADDRINUSE' ? 'the address is already in use' : e.message}`,
+          { cause: e },
+        ),
+      ),
     );
     server.listen(listen.port, listen.host, () => resolve());
   });
   const addr = server.address() as AddressInfo;
   const shown = addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`;
-  io.out(`sigward listening on http://${shown} (config ${loaded.file}, ${loaded.config.upstreams.length} upstream${loaded.config.upstreams.length === 1 ? '' : 's'}: ${loaded.config.upstreams.map((u) => u.host).join(', ')})`);
+  io.out(
+    `sigward listening on http://${shown} (config ${loaded.file}, ${loaded.config.upstreams.length} upstream${loaded.config.upstreams.length === 1 ? '' : 's'}: ${loaded.config.upstreams.map((u) => u.host).join(', ')})`,
+  );
   const p = loaded.policy;
-  io.out(`policy ${p.hash.slice(0, 12)}: ${p.rules.length} polic${p.rules.length === 1 ? 'y' : 'ies'}, ${Object.keys(p.keys).length} trusted key(s), default ${p.defaultAction}`);
-  sw.logger.info({ listen: shown, config: loaded.file, policyHash: p.hash, policies: p.rules.length, default: p.defaultAction }, 'listening');
+  io.out(
+    `policy ${p.hash.slice(0, 12)}: ${p.rules.length} polic${p.rules.length === 1 ? 'y' : 'ies'}, ${Object.keys(p.keys).length} trusted key(s), default ${p.defaultAction}`,
+  );
+  sw.logger.info(
+    { listen: shown, config: loaded.file, policyHash: p.hash, policies: p.rules.length, default: p.defaultAction },
+    'listening',
+  );
   await new Promise<void>((resolve) => {
     const stop = (sig: string): void => {
       sw.logger.info({ signal: sig }, 'shutting down');

@@ -30,11 +30,23 @@ function readText(path: string): string | Error {
     return readFileSync(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    return new Error(code === 'ENOENT' ? `file not found: ${path}` : code === 'EACCES' ? `permission denied: ${path}` : `cannot read ${path}: ${String(e)}`);
+    return new Error(
+      code === 'ENOENT'
+        ? `file not found: ${path}`
+        : code === 'EACCES'
+          ? `permission denied: ${path}`
+          : `cannot read ${path}: ${String(e)}`,
+    );
   }
 }
 
-function resolveSecret(ref: SecretRef, path: (string | number)[], base: string, env: EnvLike, problems: Problems): string | undefined {
+function resolveSecret(
+  ref: SecretRef,
+  path: (string | number)[],
+  base: string,
+  env: EnvLike,
+  problems: Problems,
+): string | undefined {
   if (ref.file !== undefined) {
     const text = readText(isAbsolute(ref.file) ? ref.file : resolve(base, ref.file));
     if (text instanceof Error) {
@@ -76,11 +88,18 @@ function resolveUpstreamFiles(
 }
 
 /** A signature repository is fetched like any image: its registry must be a configured upstream. */
-function checkSignatureRepositories(policy: CompiledPolicy, upstreams: readonly UpstreamConfig[], problems: Problems): void {
+function checkSignatureRepositories(
+  policy: CompiledPolicy,
+  upstreams: readonly UpstreamConfig[],
+  problems: Problems,
+): void {
   const names = new Set(upstreams.flatMap(upstreamNames));
   policy.rules.forEach((r, i) => {
     if (r.kind === 'signed' && r.signatureRepository && !names.has(r.signatureRepository.host)) {
-      problems.add(['policy', 'policies', i, 'signatureRepository'], `registry ${r.signatureRepository.host} is not under upstreams; sigward only contacts configured registries`);
+      problems.add(
+        ['policy', 'policies', i, 'signatureRepository'],
+        `registry ${r.signatureRepository.host} is not under upstreams; sigward only contacts configured registries`,
+      );
     }
   });
 }
@@ -108,7 +127,9 @@ export function loadConfig(file: string, env: EnvLike = process.env): LoadedConf
   });
   if (policy && parsed.config) checkSignatureRepositories(policy, parsed.config.upstreams, problems);
   if (!problems.empty || !parsed.config || !policy) throw configProblemsError(file, problems.list);
-  const cacheDir = isAbsolute(parsed.config.cache.dir) ? parsed.config.cache.dir : resolve(base, parsed.config.cache.dir);
+  const cacheDir = isAbsolute(parsed.config.cache.dir)
+    ? parsed.config.cache.dir
+    : resolve(base, parsed.config.cache.dir);
   const config: Config = { ...parsed.config, cache: { ...parsed.config.cache, dir: cacheDir } };
   return { file, config, passwords, caPems, policy };
 }

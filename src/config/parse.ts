@@ -89,7 +89,10 @@ function parseSecret(o: Record<string, unknown>, path: Path, problems: Problems)
     return undefined;
   }
   if (file === undefined && env === undefined) {
-    problems.add(path, 'basic credentials need passwordFile (a file holding the password) or passwordEnv (an environment variable)');
+    problems.add(
+      path,
+      'basic credentials need passwordFile (a file holding the password) or passwordEnv (an environment variable)',
+    );
     return undefined;
   }
   if (env !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(env)) {
@@ -99,20 +102,34 @@ function parseSecret(o: Record<string, unknown>, path: Path, problems: Problems)
 }
 
 function parseUpstream(v: unknown, path: Path, problems: Problems): UpstreamConfig | undefined {
-  const o = readObj(v, path, problems, ['host', 'aliases', 'url', 'default', 'libraryPrefix', 'auth', 'caFile', 'timeouts', 'retries', 'tokenRealms', 'allowPrivateNetworks']);
+  const o = readObj(v, path, problems, [
+    'host',
+    'aliases',
+    'url',
+    'default',
+    'libraryPrefix',
+    'auth',
+    'caFile',
+    'timeouts',
+    'retries',
+    'tokenRealms',
+    'allowPrivateNetworks',
+  ]);
   if (!o) {
     if (v === undefined || v === null) problems.add(path, 'must be a mapping with at least `host`');
     return undefined;
   }
   let host = readString(o.host, [...path, 'host'], problems)?.toLowerCase();
-  if (o.host === undefined) problems.add([...path, 'host'], 'is required: the registry host name used in image references, e.g. ghcr.io');
+  if (o.host === undefined)
+    problems.add([...path, 'host'], 'is required: the registry host name used in image references, e.g. ghcr.io');
   if (host !== undefined && !isHost(host)) {
     problems.add([...path, 'host'], `is not a registry host name: ${JSON.stringify(host)}`);
     host = undefined;
   }
   const aliases = (readList(o.aliases, [...path, 'aliases'], problems) ?? []).flatMap((a, i) => {
     const s = readString(a, [...path, 'aliases', i], problems)?.toLowerCase();
-    if (s !== undefined && !isHost(s)) problems.add([...path, 'aliases', i], `is not a registry host name: ${JSON.stringify(s)}`);
+    if (s !== undefined && !isHost(s))
+      problems.add([...path, 'aliases', i], `is not a registry host name: ${JSON.stringify(s)}`);
     return s === undefined ? [] : [s];
   });
   const isHub = host !== undefined && DOCKER_HUB_NAMES.includes(host);
@@ -126,9 +143,15 @@ function parseUpstream(v: unknown, path: Path, problems: Problems): UpstreamConf
       problems.add([...path, 'url'], `is not a URL: ${JSON.stringify(url)}`);
     }
     if (u) {
-      if (u.protocol !== 'https:' && u.protocol !== 'http:') problems.add([...path, 'url'], 'must start with https:// (or http:// for a plain-HTTP registry)');
-      if (u.pathname !== '/' || u.search || u.hash) problems.add([...path, 'url'], 'must be the registry root, without a path (sigward adds /v2/…)');
-      if (u.username || u.password) problems.add([...path, 'url'], 'must not contain credentials: use auth.username with passwordFile or passwordEnv');
+      if (u.protocol !== 'https:' && u.protocol !== 'http:')
+        problems.add([...path, 'url'], 'must start with https:// (or http:// for a plain-HTTP registry)');
+      if (u.pathname !== '/' || u.search || u.hash)
+        problems.add([...path, 'url'], 'must be the registry root, without a path (sigward adds /v2/…)');
+      if (u.username || u.password)
+        problems.add(
+          [...path, 'url'],
+          'must not contain credentials: use auth.username with passwordFile or passwordEnv',
+        );
       url = `${u.protocol}//${u.host}`;
     }
   }
@@ -143,12 +166,15 @@ function parseUpstream(v: unknown, path: Path, problems: Problems): UpstreamConf
   const t = readObj(o.timeouts, [...path, 'timeouts'], problems, ['connect', 'headers', 'body']);
   const range = { min: 100, max: 3_600_000 };
   const timeouts = {
-    connectMs: readDuration(t?.connect, [...path, 'timeouts', 'connect'], problems, range) ?? DEFAULT_TIMEOUTS.connectMs,
-    headersMs: readDuration(t?.headers, [...path, 'timeouts', 'headers'], problems, range) ?? DEFAULT_TIMEOUTS.headersMs,
+    connectMs:
+      readDuration(t?.connect, [...path, 'timeouts', 'connect'], problems, range) ?? DEFAULT_TIMEOUTS.connectMs,
+    headersMs:
+      readDuration(t?.headers, [...path, 'timeouts', 'headers'], problems, range) ?? DEFAULT_TIMEOUTS.headersMs,
     bodyMs: readDuration(t?.body, [...path, 'timeouts', 'body'], problems, range) ?? DEFAULT_TIMEOUTS.bodyMs,
   };
   const caFile = readString(o.caFile, [...path, 'caFile'], problems);
-  if (caFile !== undefined && url?.startsWith('http:')) problems.add([...path, 'caFile'], 'is set but url is plain http://; use https://');
+  if (caFile !== undefined && url?.startsWith('http:'))
+    problems.add([...path, 'caFile'], 'is set but url is plain http://; use https://');
   const tokenRealms = parseTokenRealms(o.tokenRealms, [...path, 'tokenRealms'], problems);
   const allowPrivateNetworks = readBool(o.allowPrivateNetworks, [...path, 'allowPrivateNetworks'], problems) ?? false;
   if (host === undefined || url === undefined) return undefined;
@@ -173,7 +199,10 @@ function parseTokenRealms(v: unknown, path: Path, problems: Problems): string[] 
     const s = readString(r, [...path, i], problems)?.toLowerCase();
     if (s === undefined) return [];
     if (!isHost(s)) {
-      problems.add([...path, i], `must be a host name with an optional port, such as auth.example.com or auth.example.com:8443 (the host of the realm URL, not the URL), got ${JSON.stringify(s)}`);
+      problems.add(
+        [...path, i],
+        `must be a host name with an optional port, such as auth.example.com or auth.example.com:8443 (the host of the realm URL, not the URL), got ${JSON.stringify(s)}`,
+      );
       return [];
     }
     return [s];
@@ -184,7 +213,10 @@ function parseUpstreams(v: unknown, problems: Problems): UpstreamConfig[] {
   const list = readList(v, ['upstreams'], problems);
   if (!list || list.length === 0) {
     if (v === undefined || (Array.isArray(v) && v.length === 0)) {
-      problems.add(['upstreams'], 'at least one upstream registry is required (sigward only ever contacts the registries listed here)');
+      problems.add(
+        ['upstreams'],
+        'at least one upstream registry is required (sigward only ever contacts the registries listed here)',
+      );
     }
     return [];
   }
@@ -194,7 +226,11 @@ function parseUpstreams(v: unknown, problems: Problems): UpstreamConfig[] {
   }
   const out = parsed.filter((u) => u !== undefined);
   const defaults = out.filter((u) => u.default);
-  if (defaults.length > 1) problems.add(['upstreams'], `only one upstream may be the default; found ${defaults.map((u) => u.host).join(', ')}`);
+  if (defaults.length > 1)
+    problems.add(
+      ['upstreams'],
+      `only one upstream may be the default; found ${defaults.map((u) => u.host).join(', ')}`,
+    );
   return out;
 }
 
@@ -202,19 +238,28 @@ function parseUpstreams(v: unknown, problems: Problems): UpstreamConfig[] {
 function parseBlobs(v: unknown, problems: Problems): BlobsConfig {
   const o = readObj(v, ['blobs'], problems, ['serve', 'entries']);
   return {
-    serve: readEnum<BlobsConfig['serve']>(o?.serve, ['blobs', 'serve'], problems, ['all', 'referenced']) ?? DEFAULT_BLOBS.serve,
-    entries: readInt(o?.entries, ['blobs', 'entries'], problems, { min: 1000, max: 100_000_000 }) ?? DEFAULT_BLOBS.entries,
+    serve:
+      readEnum<BlobsConfig['serve']>(o?.serve, ['blobs', 'serve'], problems, ['all', 'referenced']) ??
+      DEFAULT_BLOBS.serve,
+    entries:
+      readInt(o?.entries, ['blobs', 'entries'], problems, { min: 1000, max: 100_000_000 }) ?? DEFAULT_BLOBS.entries,
   };
 }
 
 /** The `sget` section: the verified-download store's disk budget and the largest artifact it takes. */
 function parseSget(v: unknown, problems: Problems): SgetConfig {
   const o = readObj(v, ['sget'], problems, ['storeSize', 'maxArtifactSize']);
-  const storeBytes = readSize(o?.storeSize, ['sget', 'storeSize'], problems, { min: 1024 ** 2, max: 1024 ** 5 }) ?? DEFAULT_SGET.storeBytes;
+  const storeBytes =
+    readSize(o?.storeSize, ['sget', 'storeSize'], problems, { min: 1024 ** 2, max: 1024 ** 5 }) ??
+    DEFAULT_SGET.storeBytes;
   const maxArtifactBytes =
-    readSize(o?.maxArtifactSize, ['sget', 'maxArtifactSize'], problems, { min: 1, max: 1024 ** 5 }) ?? Math.min(DEFAULT_SGET.maxArtifactBytes, storeBytes);
+    readSize(o?.maxArtifactSize, ['sget', 'maxArtifactSize'], problems, { min: 1, max: 1024 ** 5 }) ??
+    Math.min(DEFAULT_SGET.maxArtifactBytes, storeBytes);
   if (maxArtifactBytes > storeBytes) {
-    problems.add(['sget', 'maxArtifactSize'], `is ${maxArtifactBytes} bytes, more than sget.storeSize (${storeBytes} bytes): an artifact must fit in the store; raise storeSize or lower maxArtifactSize`);
+    problems.add(
+      ['sget', 'maxArtifactSize'],
+      `is ${maxArtifactBytes} bytes, more than sget.storeSize (${storeBytes} bytes): an artifact must fit in the store; raise storeSize or lower maxArtifactSize`,
+    );
   }
   return { storeBytes, maxArtifactBytes };
 }
@@ -256,26 +301,61 @@ export function parseConfigText(text: string): ParseResult {
   const log = readObj(top.log, ['log'], problems, ['level']);
   const logLevel = readEnum(log?.level, ['log', 'level'], problems, LOG_LEVELS) ?? 'info';
   const upstreams = parseUpstreams(top.upstreams, problems);
-  const l = readObj(top.limits, ['limits'], problems, ['manifestBytes', 'errorBodyBytes', 'listBytes', 'bodyDeadline', 'minBodyRate', 'bodyRateWindow', ...SIGNATURE_LIMIT_KEYS]);
+  const l = readObj(top.limits, ['limits'], problems, [
+    'manifestBytes',
+    'errorBodyBytes',
+    'listBytes',
+    'bodyDeadline',
+    'minBodyRate',
+    'bodyRateWindow',
+    ...SIGNATURE_LIMIT_KEYS,
+  ]);
   const limits = {
     ...parseSignatureLimits(l, problems),
-    manifestBytes: readSize(l?.manifestBytes, ['limits', 'manifestBytes'], problems, { min: 1024, max: 64 * 1024 ** 2 }) ?? DEFAULT_LIMITS.manifestBytes,
-    errorBodyBytes: readSize(l?.errorBodyBytes, ['limits', 'errorBodyBytes'], problems, { min: 256, max: 1024 ** 2 }) ?? DEFAULT_LIMITS.errorBodyBytes,
-    listBytes: readSize(l?.listBytes, ['limits', 'listBytes'], problems, { min: 1024, max: 64 * 1024 ** 2 }) ?? DEFAULT_LIMITS.listBytes,
-    bodyDeadlineMs: readDuration(l?.bodyDeadline, ['limits', 'bodyDeadline'], problems, { min: 100, max: 24 * 3_600_000 }) ?? DEFAULT_LIMITS.bodyDeadlineMs,
-    minBodyRate: readSize(l?.minBodyRate, ['limits', 'minBodyRate'], problems, { min: 0, max: 1024 ** 3 }) ?? DEFAULT_LIMITS.minBodyRate,
-    bodyRateWindowMs: readDuration(l?.bodyRateWindow, ['limits', 'bodyRateWindow'], problems, { min: 100, max: 3_600_000 }) ?? DEFAULT_LIMITS.bodyRateWindowMs,
+    manifestBytes:
+      readSize(l?.manifestBytes, ['limits', 'manifestBytes'], problems, { min: 1024, max: 64 * 1024 ** 2 }) ??
+      DEFAULT_LIMITS.manifestBytes,
+    errorBodyBytes:
+      readSize(l?.errorBodyBytes, ['limits', 'errorBodyBytes'], problems, { min: 256, max: 1024 ** 2 }) ??
+      DEFAULT_LIMITS.errorBodyBytes,
+    listBytes:
+      readSize(l?.listBytes, ['limits', 'listBytes'], problems, { min: 1024, max: 64 * 1024 ** 2 }) ??
+      DEFAULT_LIMITS.listBytes,
+    bodyDeadlineMs:
+      readDuration(l?.bodyDeadline, ['limits', 'bodyDeadline'], problems, { min: 100, max: 24 * 3_600_000 }) ??
+      DEFAULT_LIMITS.bodyDeadlineMs,
+    minBodyRate:
+      readSize(l?.minBodyRate, ['limits', 'minBodyRate'], problems, { min: 0, max: 1024 ** 3 }) ??
+      DEFAULT_LIMITS.minBodyRate,
+    bodyRateWindowMs:
+      readDuration(l?.bodyRateWindow, ['limits', 'bodyRateWindow'], problems, { min: 100, max: 3_600_000 }) ??
+      DEFAULT_LIMITS.bodyRateWindowMs,
   };
-  const c = readObj(top.cache, ['cache'], problems, ['dir', 'manifestMemory', 'allowTtl', 'denyTtl', 'verdictEntries', 'verdictMemory']);
+  const c = readObj(top.cache, ['cache'], problems, [
+    'dir',
+    'manifestMemory',
+    'allowTtl',
+    'denyTtl',
+    'verdictEntries',
+    'verdictMemory',
+  ]);
   const cache = {
-    allowTtlMs: readDuration(c?.allowTtl, ['cache', 'allowTtl'], problems, { min: 0, max: 7 * 24 * 3_600_000 }) ?? DEFAULT_CACHE.allowTtlMs,
-    denyTtlMs: readDuration(c?.denyTtl, ['cache', 'denyTtl'], problems, { min: 0, max: 24 * 3_600_000 }) ?? DEFAULT_CACHE.denyTtlMs,
-    verdictEntries: readInt(c?.verdictEntries, ['cache', 'verdictEntries'], problems, { min: 1, max: 10_000_000 }) ?? DEFAULT_CACHE.verdictEntries,
+    allowTtlMs:
+      readDuration(c?.allowTtl, ['cache', 'allowTtl'], problems, { min: 0, max: 7 * 24 * 3_600_000 }) ??
+      DEFAULT_CACHE.allowTtlMs,
+    denyTtlMs:
+      readDuration(c?.denyTtl, ['cache', 'denyTtl'], problems, { min: 0, max: 24 * 3_600_000 }) ??
+      DEFAULT_CACHE.denyTtlMs,
+    verdictEntries:
+      readInt(c?.verdictEntries, ['cache', 'verdictEntries'], problems, { min: 1, max: 10_000_000 }) ??
+      DEFAULT_CACHE.verdictEntries,
     verdictMemoryBytes:
-      readSize(c?.verdictMemory, ['cache', 'verdictMemory'], problems, { min: 64 * 1024, max: 16 * 1024 ** 3 }) ?? DEFAULT_CACHE.verdictMemoryBytes,
+      readSize(c?.verdictMemory, ['cache', 'verdictMemory'], problems, { min: 64 * 1024, max: 16 * 1024 ** 3 }) ??
+      DEFAULT_CACHE.verdictMemoryBytes,
     dir: readString(c?.dir, ['cache', 'dir'], problems) ?? DEFAULT_CACHE.dir,
     manifestMemoryBytes:
-      readSize(c?.manifestMemory, ['cache', 'manifestMemory'], problems, { min: 0, max: 16 * 1024 ** 3 }) ?? DEFAULT_CACHE.manifestMemoryBytes,
+      readSize(c?.manifestMemory, ['cache', 'manifestMemory'], problems, { min: 0, max: 16 * 1024 ** 3 }) ??
+      DEFAULT_CACHE.manifestMemoryBytes,
   };
   const sget = parseSget(top.sget, problems);
   const blobs = parseBlobs(top.blobs, problems);

@@ -8,8 +8,7 @@ export interface SecretRef {
 }
 
 export type UpstreamAuth =
-  | { readonly kind: 'anonymous' }
-  | { readonly kind: 'basic'; readonly username: string; readonly password: SecretRef };
+  { readonly kind: 'anonymous' } | { readonly kind: 'basic'; readonly username: string; readonly password: SecretRef };
 
 export interface UpstreamTimeouts {
   /** TCP + TLS connect. */

@@ -22,7 +22,10 @@ export function nextRequestId(): string {
 }
 
 /** The middleware sees node's own request and response (@hono/node-server's bindings). */
-type NodeEnv = { Bindings: { incoming: IncomingMessage; outgoing: ServerResponse }; Variables: { state: RequestState } };
+type NodeEnv = {
+  Bindings: { incoming: IncomingMessage; outgoing: ServerResponse };
+  Variables: { state: RequestState };
+};
 
 export function accessLog(log: Logger): MiddlewareHandler<NodeEnv> {
   return async (c, next) => {

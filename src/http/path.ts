@@ -25,11 +25,13 @@ export function parseV2Path(pathname: string): V2Route | undefined {
     return { kind: 'manifest', name: nameBefore(n - 2), ref: parseManifestReference(decodeRef(at(n - 1))) };
   }
   if (n >= 3 && at(n - 2) === 'tags' && at(n - 1) === 'list') return { kind: 'tags', name: nameBefore(n - 2) };
-  if (n >= 3 && at(n - 2) === 'referrers') return { kind: 'referrers', name: nameBefore(n - 2), digest: parseDigest(decodeRef(at(n - 1))) };
+  if (n >= 3 && at(n - 2) === 'referrers')
+    return { kind: 'referrers', name: nameBefore(n - 2), digest: parseDigest(decodeRef(at(n - 1))) };
   // uploads: /v2/<name>/blobs/uploads/ and /v2/<name>/blobs/uploads/<uuid>
   const up = parts.lastIndexOf('uploads');
   if (up >= 2 && at(up - 1) === 'blobs' && up >= n - 2) return { kind: 'upload', name: nameBefore(up - 1) };
-  if (n >= 3 && at(n - 2) === 'blobs') return { kind: 'blob', name: nameBefore(n - 2), digest: parseDigest(decodeRef(at(n - 1))) };
+  if (n >= 3 && at(n - 2) === 'blobs')
+    return { kind: 'blob', name: nameBefore(n - 2), digest: parseDigest(decodeRef(at(n - 1))) };
   return undefined;
 }
 
@@ -39,5 +41,8 @@ function decodeRef(s: string): string {
 }
 
 export function methodNotAllowed(method: string): SigwardError {
-  return new SigwardError('UNSUPPORTED', `sigward is a read-only proxy: ${method} is not supported (push to the upstream registry directly)`);
+  return new SigwardError(
+    'UNSUPPORTED',
+    `sigward is a read-only proxy: ${method} is not supported (push to the upstream registry directly)`,
+  );
 }

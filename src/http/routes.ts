@@ -39,7 +39,9 @@ export type FetchHandler = (req: Request, env: unknown) => Response | Promise<Re
 export function sigwardFetch(app: Hono<Env>): FetchHandler {
   return (req, env) => {
     const bindings = env as Bindings;
-    return req.method === 'HEAD' ? app.fetch(new Request(req.url, { method: 'GET', headers: req.headers }), bindings) : app.fetch(req, bindings);
+    return req.method === 'HEAD'
+      ? app.fetch(new Request(req.url, { method: 'GET', headers: req.headers }), bindings)
+      : app.fetch(req, bindings);
   };
 }
 
@@ -68,7 +70,11 @@ export function buildRoutes(deps: { router: Router; proxy: ProxyAnswers; log: Lo
 
   app.notFound((c) => {
     const res = c.env.outgoing;
-    writeError(res, new SigwardError('NOT_FOUND', `no such endpoint: ${clientMethod(c)} ${new URL(c.req.url).pathname}`), clientMethod(c));
+    writeError(
+      res,
+      new SigwardError('NOT_FOUND', `no such endpoint: ${clientMethod(c)} ${new URL(c.req.url).pathname}`),
+      clientMethod(c),
+    );
     return RESPONSE_ALREADY_SENT;
   });
 
@@ -93,16 +99,32 @@ async function handleV2(c: Context<Env>, deps: { router: Router; proxy: ProxyAns
   if (!route) throw new SigwardError('NOT_FOUND', `no such endpoint: ${method} ${url.pathname}`);
   if (route.kind === 'upload' || (method !== 'GET' && method !== 'HEAD')) {
     if (route.kind === 'ping' && method === 'OPTIONS') {
-      return writeAnswer(res, { kind: 'bytes', status: 204, headers: { ...API_VERSION_HEADER, Allow: 'GET, HEAD' } }, method);
+      return writeAnswer(
+        res,
+        { kind: 'bytes', status: 204, headers: { ...API_VERSION_HEADER, Allow: 'GET, HEAD' } },
+        method,
+      );
     }
     throw methodNotAllowed(method);
   }
   if (route.kind === 'ping') {
     const body = Buffer.from('{}');
-    return writeAnswer(res, { kind: 'bytes', status: 200, headers: { ...API_VERSION_HEADER, 'Content-Type': 'application/json', 'Content-Length': '2' }, body }, method);
+    return writeAnswer(
+      res,
+      {
+        kind: 'bytes',
+        status: 200,
+        headers: { ...API_VERSION_HEADER, 'Content-Type': 'application/json', 'Content-Length': '2' },
+        body,
+      },
+      method,
+    );
   }
   const target = deps.router.resolve(route.name, url.searchParams.get('ns'));
-  state.image = route.kind === 'manifest' ? imageRef(target.upstream.host, target.repository, route.ref) : `${target.upstream.host}/${target.repository}`;
+  state.image =
+    route.kind === 'manifest'
+      ? imageRef(target.upstream.host, target.repository, route.ref)
+      : `${target.upstream.host}/${target.repository}`;
   if (route.kind === 'manifest') state.reference = referenceString(route.ref);
   const proxy = deps.proxy;
   const answer = (): Promise<Answer> => {
@@ -129,8 +151,18 @@ async function handleSget(c: Context<Env>, router: Router, sget: SgetAnswers): P
   const route = parseSgetPath(url.pathname.slice('/sget/'.length));
   // An sget path always names its registry host (sget/path.ts): no ?ns=.
   const target = router.resolve(route.name, null);
-  state.image = route.kind === 'blob' ? `${target.upstream.host}/${target.repository}` : imageRef(target.upstream.host, target.repository, route.ref);
+  state.image =
+    route.kind === 'blob'
+      ? `${target.upstream.host}/${target.repository}`
+      : imageRef(target.upstream.host, target.repository, route.ref);
   if (route.kind === 'artifact') state.reference = referenceString(route.ref);
-  const answer = await sget.answer({ route, target, method, file: url.searchParams.get('file') ?? undefined, range: incoming.headers, notes: state });
+  const answer = await sget.answer({
+    route,
+    target,
+    method,
+    file: url.searchParams.get('file') ?? undefined,
+    range: incoming.headers,
+    notes: state,
+  });
   return writeAnswer(c.env.outgoing, answer, method);
 }

@@ -40,7 +40,11 @@ export class Router {
     let upstream: UpstreamConfig | undefined;
     let repo = name;
     if (ns !== undefined && ns !== null && ns !== '') {
-      if (!isHost(ns)) throw new SigwardError('NAME_INVALID', `invalid ns parameter ${JSON.stringify(clip(ns))}: expected a registry host`);
+      if (!isHost(ns))
+        throw new SigwardError(
+          'NAME_INVALID',
+          `invalid ns parameter ${JSON.stringify(clip(ns))}: expected a registry host`,
+        );
       upstream = this.upstreamFor(ns);
       // override_path mirrors send both a host prefix and ns; strip the prefix when it names the same registry.
       if (slash > 0 && this.byName.get(first.toLowerCase()) === upstream) repo = name.slice(slash + 1);

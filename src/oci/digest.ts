@@ -20,7 +20,10 @@ export function isDigest(s: string): s is Digest {
 export function parseDigest(s: string): Digest {
   if (isDigest(s)) return s;
   if (GENERAL_RE.test(s)) {
-    throw new SigwardError('DIGEST_INVALID', `unsupported digest '${clip(s)}': sigward accepts sha256:<64 lowercase hex> or sha512:<128 lowercase hex>`);
+    throw new SigwardError(
+      'DIGEST_INVALID',
+      `unsupported digest '${clip(s)}': sigward accepts sha256:<64 lowercase hex> or sha512:<128 lowercase hex>`,
+    );
   }
   throw new SigwardError('DIGEST_INVALID', `invalid digest '${clip(s)}': expected sha256:<64 lowercase hex>`);
 }

@@ -82,9 +82,13 @@ function foldsOf(shape: StructShape): ReadonlyMap<string, string> {
 }
 
 function refuse(msg: string): SigwardError {
-  return new SigwardError('MANIFEST_INVALID', `manifest is ambiguous: ${msg}; Go's decoder (containerd, podman) would read it differently from sigward, so it is refused`, {
-    reason: 'ambiguous manifest JSON',
-  });
+  return new SigwardError(
+    'MANIFEST_INVALID',
+    `manifest is ambiguous: ${msg}; Go's decoder (containerd, podman) would read it differently from sigward, so it is refused`,
+    {
+      reason: 'ambiguous manifest JSON',
+    },
+  );
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -97,7 +101,10 @@ function checkStruct(o: Record<string, unknown>, shape: StructShape, where: stri
     const field = folds.get(goFoldKey(key));
     if (field === undefined) continue; // Go ignores members that match no field.
     // Exact duplicates never get here (the strict reader refuses them), so one spelling per field is left.
-    if (key !== field) throw refuse(`${where} has the key ${JSON.stringify(key)}, which Go's case-insensitive matching reads as the field "${field}"`);
+    if (key !== field)
+      throw refuse(
+        `${where} has the key ${JSON.stringify(key)}, which Go's case-insensitive matching reads as the field "${field}"`,
+      );
     const v = o[key];
     const child = shape.children?.[field];
     if (child !== undefined && isObject(v)) checkStruct(v, child, `${where}.${field}`);

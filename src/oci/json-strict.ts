@@ -4,7 +4,8 @@
 // Also refused: invalid UTF-8 (fatal decoding), a byte-order mark, trailing data, and nesting deeper than 64.
 
 /** The same shape as verify/'s Parsed<T>: parsers of untrusted bytes answer, they do not throw. */
-export type StrictJson = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly problem: string };
+export type StrictJson =
+  { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly problem: string };
 const ok = (value: unknown): StrictJson => ({ ok: true, value });
 const problem = (text: string): StrictJson => ({ ok: false, problem: text });
 
@@ -93,7 +94,16 @@ export function parseStrictJsonByHand(text: string): StrictJson {
 class JsonSyntax extends Error {}
 
 const NUMBER_RE = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
-const ESCAPES: Readonly<Record<string, string>> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+const ESCAPES: Readonly<Record<string, string>> = {
+  '"': '"',
+  '\\': '\\',
+  '/': '/',
+  b: '\b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+};
 
 class Parser {
   pos = 0;
@@ -164,7 +174,12 @@ class Parser {
       this.pos++;
       this.ws();
       // defineProperty: a member named "__proto__" becomes an own property, never the prototype.
-      Object.defineProperty(out, key, { value: this.value(depth), enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(out, key, {
+        value: this.value(depth),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
       this.ws();
       const c = this.s[this.pos++];
       if (c === '}') return out;

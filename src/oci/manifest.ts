@@ -34,11 +34,14 @@ function descriptor(v: unknown, where: string): Descriptor {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalid(`${where} is not an object`);
   const o = v as Record<string, unknown>;
   if (typeof o.mediaType !== 'string') throw invalid(`${where}.mediaType is not a string`);
-  if (typeof o.digest !== 'string' || !isDigest(o.digest)) throw invalid(`${where}.digest is not a sha256/sha512 digest`);
-  if (typeof o.size !== 'number' || !Number.isSafeInteger(o.size) || o.size < 0) throw invalid(`${where}.size is not a size`);
+  if (typeof o.digest !== 'string' || !isDigest(o.digest))
+    throw invalid(`${where}.digest is not a sha256/sha512 digest`);
+  if (typeof o.size !== 'number' || !Number.isSafeInteger(o.size) || o.size < 0)
+    throw invalid(`${where}.size is not a size`);
   const annotations: Record<string, string> = {};
   if (o.annotations !== undefined && o.annotations !== null) {
-    if (typeof o.annotations !== 'object' || Array.isArray(o.annotations)) throw invalid(`${where}.annotations is not an object`);
+    if (typeof o.annotations !== 'object' || Array.isArray(o.annotations))
+      throw invalid(`${where}.annotations is not an object`);
     for (const [k, val] of Object.entries(o.annotations as Record<string, unknown>)) {
       if (typeof val !== 'string') throw invalid(`${where}.annotations.${k} is not a string`);
       annotations[k] = val;
@@ -72,12 +75,21 @@ function present(o: Record<string, unknown>, key: string): boolean {
  * the other kind; podman reads an unknown type as schema 1 (`fsLayers`). A document that both could read as different
  * kinds (an index with layers, a manifest with manifests, fsLayers beside layers) is refused. */
 function kindOf(o: Record<string, unknown>, mediaType: string): DocumentKind {
-  const has = { manifests: present(o, 'manifests'), layers: present(o, 'layers'), config: present(o, 'config'), fsLayers: present(o, 'fsLayers') };
+  const has = {
+    manifests: present(o, 'manifests'),
+    layers: present(o, 'layers'),
+    config: present(o, 'config'),
+    fsLayers: present(o, 'fsLayers'),
+  };
   const found = (Object.keys(has) as (keyof typeof has)[]).filter((k) => has[k]);
   const confused = (why: string): SigwardError =>
-    new SigwardError('MANIFEST_INVALID', `manifest is ambiguous: ${why} (it has ${found.join(', ') || 'no content lists'}); a runtime could read it as another kind, so it is refused`, {
-      reason: 'ambiguous manifest kind',
-    });
+    new SigwardError(
+      'MANIFEST_INVALID',
+      `manifest is ambiguous: ${why} (it has ${found.join(', ') || 'no content lists'}); a runtime could read it as another kind, so it is refused`,
+      {
+        reason: 'ambiguous manifest kind',
+      },
+    );
   const manifestish = has.layers || has.config;
   if (has.manifests && (manifestish || has.fsLayers)) throw confused('it is an index and an image manifest at once');
   if (has.fsLayers && manifestish) throw confused('it has schema 1 fsLayers beside layers or config');
@@ -86,11 +98,13 @@ function kindOf(o: Record<string, unknown>, mediaType: string): DocumentKind {
     return 'index';
   }
   if (IMAGE_TYPES.includes(mediaType)) {
-    if (has.manifests || has.fsLayers) throw confused(`its type is the image manifest type ${mediaType} but it has other content`);
+    if (has.manifests || has.fsLayers)
+      throw confused(`its type is the image manifest type ${mediaType} but it has other content`);
     return 'image';
   }
   if (SCHEMA1_TYPES.includes(mediaType)) {
-    if (has.manifests || manifestish) throw confused(`its type is the schema 1 type ${mediaType} but it has other content`);
+    if (has.manifests || manifestish)
+      throw confused(`its type is the schema 1 type ${mediaType} but it has other content`);
     return 'schema1';
   }
   if (mediaType === '') return has.manifests ? 'index' : manifestish ? 'image' : has.fsLayers ? 'schema1' : 'other';
@@ -101,10 +115,12 @@ function kindOf(o: Record<string, unknown>, mediaType: string): DocumentKind {
 function fsLayers(v: unknown, maxEntries: number): Digest[] {
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) throw invalid('fsLayers is not a list');
-  if (v.length > maxEntries) throw invalid(`fsLayers has ${v.length} entries (limit ${maxEntries}); refused, not walked`);
+  if (v.length > maxEntries)
+    throw invalid(`fsLayers has ${v.length} entries (limit ${maxEntries}); refused, not walked`);
   return v.map((e, i) => {
     const sum = typeof e === 'object' && e !== null ? (e as Record<string, unknown>).blobSum : undefined;
-    if (typeof sum !== 'string' || !isDigest(sum)) throw invalid(`fsLayers[${i}].blobSum is not a sha256/sha512 digest`);
+    if (typeof sum !== 'string' || !isDigest(sum))
+      throw invalid(`fsLayers[${i}].blobSum is not a sha256/sha512 digest`);
     return sum;
   });
 }
@@ -124,9 +140,13 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
   if (present(o, 'mediaType') && typeof o.mediaType !== 'string') throw invalid('mediaType is not a string');
   const bodyType = typeof o.mediaType === 'string' ? o.mediaType : undefined;
   if (bodyType !== undefined && contentType !== undefined && contentType !== '' && bodyType !== contentType) {
-    throw new SigwardError('MANIFEST_INVALID', `manifest is ambiguous: its body says mediaType ${bodyType} but it was served as ${contentType}; refused`, {
-      reason: 'manifest type mismatch',
-    });
+    throw new SigwardError(
+      'MANIFEST_INVALID',
+      `manifest is ambiguous: its body says mediaType ${bodyType} but it was served as ${contentType}; refused`,
+      {
+        reason: 'manifest type mismatch',
+      },
+    );
   }
   const mediaType = bodyType ?? contentType ?? '';
   const kind = kindOf(o, mediaType);
@@ -134,7 +154,8 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
     const v = o[key];
     if (v === undefined || v === null) return [];
     if (!Array.isArray(v)) throw invalid(`${key} is not a list`);
-    if (v.length > maxEntries) throw invalid(`${key} has ${v.length} entries (limit ${maxEntries}); refused, not walked`);
+    if (v.length > maxEntries)
+      throw invalid(`${key} has ${v.length} entries (limit ${maxEntries}); refused, not walked`);
     return v.map((d, i) => descriptor(d, `${key}[${i}]`));
   };
   if (present(o, 'artifactType') && typeof o.artifactType !== 'string') throw invalid('artifactType is not a string');
@@ -146,7 +167,11 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
     isIndex: kind === 'index',
     layers,
     manifests: list('manifests'),
-    blobs: [...(config === undefined ? [] : [config.digest]), ...layers.map((l) => l.digest), ...fsLayers(o.fsLayers, maxEntries)],
+    blobs: [
+      ...(config === undefined ? [] : [config.digest]),
+      ...layers.map((l) => l.digest),
+      ...fsLayers(o.fsLayers, maxEntries),
+    ],
     ...(config !== undefined ? { config } : {}),
     ...(present(o, 'subject') ? { subject: descriptor(o.subject, 'subject') } : {}),
     ...(typeof o.artifactType === 'string' ? { artifactType: o.artifactType } : {}),

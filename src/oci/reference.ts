@@ -19,7 +19,10 @@ export function isRepositoryName(name: string): boolean {
 
 export function parseRepositoryName(name: string): string {
   if (name.length > MAX_NAME_LENGTH) {
-    throw new SigwardError('NAME_INVALID', `repository name is ${name.length} characters long; the limit is ${MAX_NAME_LENGTH}`);
+    throw new SigwardError(
+      'NAME_INVALID',
+      `repository name is ${name.length} characters long; the limit is ${MAX_NAME_LENGTH}`,
+    );
   }
   if (!isRepositoryName(name)) {
     throw new SigwardError(
@@ -36,7 +39,10 @@ export function isTag(s: string): boolean {
 
 export function parseTag(s: string): string {
   if (!isTag(s)) {
-    throw new SigwardError('TAG_INVALID', `invalid tag '${clip(s)}': tags are 1-128 characters of [a-zA-Z0-9_.-] and do not start with '.' or '-'`);
+    throw new SigwardError(
+      'TAG_INVALID',
+      `invalid tag '${clip(s)}': tags are 1-128 characters of [a-zA-Z0-9_.-] and do not start with '.' or '-'`,
+    );
   }
   return s;
 }
@@ -44,12 +50,11 @@ export function parseTag(s: string): string {
 /** A host as used in image references: DNS name or IPv4 or [IPv6], optional :port. Lowercased. */
 export function isHost(s: string): boolean {
   if (s.length === 0 || s.length > 253) return false;
-  let host = s;
   const v6 = /^\[([0-9a-fA-F:.]+)\](?::(\d{1,5}))?$/.exec(s);
   if (v6) return v6[2] === undefined || Number(v6[2]) <= 65535;
   const m = /^(.*?)(?::(\d{1,5}))?$/.exec(s);
   if (!m) return false;
-  host = m[1] ?? '';
+  const host = m[1] ?? '';
   if (m[2] !== undefined && Number(m[2]) > 65535) return false;
   return host.split('.').every((l) => HOST_LABEL_RE.test(l));
 }

@@ -4,7 +4,15 @@
 // convention 7: fail closed and say why).
 import { clip } from '../util/clip.ts';
 import { deepFreeze } from './freeze.ts';
-import type { Decision, DecisionOutcome, EvalContext, Mode, Resolution, SignatureVerdict, SignedRule } from './types.ts';
+import type {
+  Decision,
+  DecisionOutcome,
+  EvalContext,
+  Mode,
+  Resolution,
+  SignatureVerdict,
+  SignedRule,
+} from './types.ts';
 
 export const DEFAULT_POLICY_NAME = '(default)';
 export const MAX_SUMMARY = 100;
@@ -32,9 +40,13 @@ export function describeRequirements(rule: SignedRule, res: Resolution): string 
       ? `valid signatures by at least ${rule.threshold} distinct keys of ${list(keys)}`
       : `a valid signature by ${keys.length === 1 ? 'the key' : 'any of the keys'} ${list(keys)}`,
   ];
-  if (rule.required.length > 0) parts.push(`including ${rule.required.length === 1 ? 'key' : 'each of the keys'} ${list(rule.required)}`);
+  if (rule.required.length > 0)
+    parts.push(`including ${rule.required.length === 1 ? 'key' : 'each of the keys'} ${list(rule.required)}`);
   const ann = Object.entries(rule.annotations);
-  if (ann.length > 0) parts.push(`carrying the signed annotation${ann.length === 1 ? '' : 's'} ${ann.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}`);
+  if (ann.length > 0)
+    parts.push(
+      `carrying the signed annotation${ann.length === 1 ? '' : 's'} ${ann.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}`,
+    );
   if (rule.matchReference) parts.push(`whose docker-reference names ${res.host}/${res.repository}`);
   return `Policy "${rule.name}" requires ${parts.join(', ')}.`;
 }
@@ -61,7 +73,9 @@ function outcomeText(v: SignatureVerdict): string {
 export function signatureLines(verdicts: readonly SignatureVerdict[]): string[] {
   if (verdicts.length === 0) return ['No signatures were found for this digest.'];
   const head = `${verdicts.length} signature${verdicts.length === 1 ? '' : 's'} found:`;
-  const listed = verdicts.slice(0, MAX_LISTED_SIGNATURES).map((v, i) => clipLine(`  ${i + 1}. ${v.source} [${v.format}]: ${outcomeText(v)}`));
+  const listed = verdicts
+    .slice(0, MAX_LISTED_SIGNATURES)
+    .map((v, i) => clipLine(`  ${i + 1}. ${v.source} [${v.format}]: ${outcomeText(v)}`));
   const groups = new Map<string, { n: number; reason: string }>();
   for (const v of verdicts.slice(MAX_LISTED_SIGNATURES)) {
     const text = outcomeText(v);
@@ -70,13 +84,17 @@ export function signatureLines(verdicts: readonly SignatureVerdict[]): string[] 
     else groups.set(text, { n: 1, reason: v.counted ? 'counted' : `not counted: ${v.reason ?? 'unknown-key'}` });
   }
   const all = [...groups];
-  const grouped = all.slice(0, MAX_OUTCOME_GROUPS).map(([text, g]) => clipLine(`  and ${g.n} more (same ${g.reason === 'counted' ? 'outcome' : 'reason'}: ${text})`));
+  const grouped = all
+    .slice(0, MAX_OUTCOME_GROUPS)
+    .map(([text, g]) => clipLine(`  and ${g.n} more (same ${g.reason === 'counted' ? 'outcome' : 'reason'}: ${text})`));
   const byReason = new Map<string, { n: number; kinds: number }>();
   for (const [, g] of all.slice(MAX_OUTCOME_GROUPS)) {
     const r = byReason.get(g.reason) ?? { n: 0, kinds: 0 };
     byReason.set(g.reason, { n: r.n + g.n, kinds: r.kinds + 1 });
   }
-  const merged = [...byReason].map(([reason, r]) => `  and ${r.n} more ${reason} (${r.kinds} different message${r.kinds === 1 ? '' : 's'})`);
+  const merged = [...byReason].map(
+    ([reason, r]) => `  and ${r.n} more ${reason} (${r.kinds} different message${r.kinds === 1 ? '' : 's'})`,
+  );
   return [head, ...listed, ...grouped, ...merged];
 }
 

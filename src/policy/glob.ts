@@ -26,7 +26,8 @@ export interface Pattern {
   readonly regex: RegExp;
 }
 
-export type PatternParse = { readonly ok: true; readonly pattern: Pattern } | { readonly ok: false; readonly problem: string };
+export type PatternParse =
+  { readonly ok: true; readonly pattern: Pattern } | { readonly ok: false; readonly problem: string };
 
 const HOST_CHARS = /^[a-z0-9.\-:[\]*]+$/;
 const REPO_CHARS = /^[a-z0-9._\-*]+$/;
@@ -60,7 +61,9 @@ function segmentRe(s: Segment): string {
 }
 
 function hostLike(first: string): boolean {
-  return first.includes('.') || first.includes(':') || first.includes('*') || first === 'localhost' || first.startsWith('[');
+  return (
+    first.includes('.') || first.includes(':') || first.includes('*') || first === 'localhost' || first.startsWith('[')
+  );
 }
 
 /** Parse and canonicalize one pattern; `problem` says what is wrong and what to write instead. */
@@ -72,25 +75,32 @@ export function parsePattern(source: string, hosts: HostNames): PatternParse {
   if (source.includes('@') || parts.slice(1).some((p) => p.includes(':')) || /:(?![0-9*]+$)/.test(hostTail)) {
     return bad(`"${source}": patterns match <host>/<repository> only; drop the tag or digest`);
   }
-  if (parts.some((p) => p === '')) return bad(`"${source}" has an empty path segment (a leading, trailing or doubled '/')`);
+  if (parts.some((p) => p === ''))
+    return bad(`"${source}" has an empty path segment (a leading, trailing or doubled '/')`);
   if (parts.length === 1 && source !== '**') {
-    if (source === '*') return bad('"*" alone is ambiguous: write docker.io/library/* for Docker Hub official images, or ** for every image');
+    if (source === '*')
+      return bad(
+        '"*" alone is ambiguous: write docker.io/library/* for Docker Hub official images, or ** for every image',
+      );
     if (hostLike(source)) return bad(`"${source}" names no repository: write ${source}/** for every repository on it`);
     return bad(`"${source}" must start with the registry host (e.g. docker.io/library/${source})`);
   }
   for (const p of parts) {
-    if (p.includes('**') && p !== '**') return bad(`"${source}": '**' must be a whole path segment (e.g. ghcr.io/acme/**), not part of "${p}"`);
+    if (p.includes('**') && p !== '**')
+      return bad(`"${source}": '**' must be a whole path segment (e.g. ghcr.io/acme/**), not part of "${p}"`);
   }
   const first = (parts[0] ?? '').toLowerCase();
   if (first !== '**' && !hostLike(first)) {
     return bad(`"${source}" must start with the registry host (e.g. docker.io/${source} or ghcr.io/${source})`);
   }
-  if (first !== '**' && !HOST_CHARS.test(first)) return bad(`"${source}": "${parts[0]}" is not a registry host (host[:port])`);
+  if (first !== '**' && !HOST_CHARS.test(first))
+    return bad(`"${source}": "${parts[0]}" is not a registry host (host[:port])`);
   const repo = parts.slice(1);
   for (const p of repo) {
     if (p === '**') continue;
     if (/[A-Z]/.test(p)) return bad(`"${source}": repository names are lowercase, so "${p}" can never match`);
-    if (!REPO_CHARS.test(p)) return bad(`"${source}": "${p}" has characters a repository name cannot contain (allowed: a-z 0-9 . _ - and *)`);
+    if (!REPO_CHARS.test(p))
+      return bad(`"${source}": "${p}" has characters a repository name cannot contain (allowed: a-z 0-9 . _ - and *)`);
   }
   const literalHost = !first.includes('*');
   const host = literalHost ? hosts.canonical(first) : first;
@@ -117,7 +127,8 @@ export function compareSpecificity(a: Pattern, b: Pattern): number {
     const y = b.segments[i] as Segment;
     const d = rank(x) - rank(y);
     if (d !== 0) return d;
-    if (x.kind === 'glob' && y.kind === 'glob' && x.literalChars !== y.literalChars) return x.literalChars - y.literalChars;
+    if (x.kind === 'glob' && y.kind === 'glob' && x.literalChars !== y.literalChars)
+      return x.literalChars - y.literalChars;
   }
   return a.segments.length - b.segments.length;
 }

@@ -47,7 +47,11 @@ export function hostNames(upstreams: readonly HostEntry[] = []): HostNames {
 export const DEFAULT_HOST_NAMES: HostNames = hostNames();
 
 /** Canonical host, and `library/x` for a single-name repository on a library-prefix host (Docker's rule). */
-export function canonicalName(hosts: HostNames, host: string, repository: string): { host: string; repository: string } {
+export function canonicalName(
+  hosts: HostNames,
+  host: string,
+  repository: string,
+): { host: string; repository: string } {
   const h = hosts.canonical(host);
   const repo = hosts.libraryPrefix(h) && !repository.includes('/') ? `library/${repository}` : repository;
   return { host: h, repository: repo };

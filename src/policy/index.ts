@@ -2,7 +2,14 @@
 export { compilePolicy } from './compile.ts';
 export { evaluate, judgeSignature } from './evaluate.ts';
 export { decideWithoutSignatures, platformRequirement, type PlatformRequirement } from './platforms.ts';
-export { canonicalName, DEFAULT_HOST_NAMES, hostNames, referenceName, type HostEntry, type HostNames } from './hosts.ts';
+export {
+  canonicalName,
+  DEFAULT_HOST_NAMES,
+  hostNames,
+  referenceName,
+  type HostEntry,
+  type HostNames,
+} from './hosts.ts';
 export { compareSpecificity, matches, parsePattern, type Pattern, type Segment } from './glob.ts';
 export { DEFAULT_POLICY_NAME, MAX_SUMMARY } from './decision.ts';
 export { canonicalJson } from './hash.ts';

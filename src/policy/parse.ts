@@ -1,6 +1,16 @@
 // The `policy` section: YAML values -> rules, every problem reported with its YAML path. Cross-rule checks (equally
 // specific overlapping patterns) are in compile.ts.
-import { isObj, readBool, readEnum, readInt, readList, readObj, readString, type Path, type Problems } from '../util/yaml-reader.ts';
+import {
+  isObj,
+  readBool,
+  readEnum,
+  readInt,
+  readList,
+  readObj,
+  readString,
+  type Path,
+  type Problems,
+} from '../util/yaml-reader.ts';
 import type { TrustedKey } from '../verify/types.ts';
 import { parsePattern, type Pattern } from './glob.ts';
 import { isHost, isRepositoryName, looksLikeHost } from '../oci/reference.ts';
@@ -24,8 +34,31 @@ export interface RuleContext {
   readonly hosts: HostNames;
 }
 
-const RULE_KEYS = ['name', 'match', 'keys', 'threshold', 'required', 'annotations', 'matchReference', 'mode', 'platforms', 'attachments', 'signatureRepository', 'allow', 'reject'] as const;
-const SIGNATURE_FIELDS = ['keys', 'threshold', 'required', 'annotations', 'matchReference', 'platforms', 'attachments', 'signatureRepository'] as const;
+const RULE_KEYS = [
+  'name',
+  'match',
+  'keys',
+  'threshold',
+  'required',
+  'annotations',
+  'matchReference',
+  'mode',
+  'platforms',
+  'attachments',
+  'signatureRepository',
+  'allow',
+  'reject',
+] as const;
+const SIGNATURE_FIELDS = [
+  'keys',
+  'threshold',
+  'required',
+  'annotations',
+  'matchReference',
+  'platforms',
+  'attachments',
+  'signatureRepository',
+] as const;
 
 /** Distinct names with the list index each was written at. */
 function readNames(v: unknown, path: Path, problems: Problems, what: string): { name: string; at: number }[] {
@@ -50,7 +83,10 @@ function readAnnotations(v: unknown, path: Path, problems: Problems): Record<str
     if (typeof val === 'string') out[k] = val;
     else {
       // cosign compares the CLI string with the decoded JSON value (cosign-formats.md §3.3): only strings can match.
-      problems.add([...path, k], `must be a string; annotation values are compared as strings, like cosign verify -a (quote it: "${String(val)}")`);
+      problems.add(
+        [...path, k],
+        `must be a string; annotation values are compared as strings, like cosign verify -a (quote it: "${String(val)}")`,
+      );
     }
   }
   return out;
@@ -58,14 +94,22 @@ function readAnnotations(v: unknown, path: Path, problems: Problems): Record<str
 
 /** cosign's COSIGN_REPOSITORY: `<host>/<repository>` where the signatures of every image this policy matches are
  * stored (cosign-formats.md §1.2). The host must be a configured upstream (checked by the config loader). */
-function readSignatureRepository(v: unknown, path: Path, problems: Problems, hosts: HostNames): { host: string; repository: string } | undefined {
+function readSignatureRepository(
+  v: unknown,
+  path: Path,
+  problems: Problems,
+  hosts: HostNames,
+): { host: string; repository: string } | undefined {
   const s = readString(v, path, problems);
   if (s === undefined) return undefined;
   const slash = s.indexOf('/');
   const host = slash > 0 ? s.slice(0, slash) : '';
   const repository = slash > 0 ? s.slice(slash + 1) : '';
   if (!isHost(host) || !looksLikeHost(host) || !isRepositoryName(repository)) {
-    problems.add(path, `must be <registry host>/<repository> such as ghcr.io/acme/signatures, got ${JSON.stringify(s)}`);
+    problems.add(
+      path,
+      `must be <registry host>/<repository> such as ghcr.io/acme/signatures, got ${JSON.stringify(s)}`,
+    );
     return undefined;
   }
   return canonicalName(hosts, host, repository);
@@ -75,21 +119,37 @@ function readSigned(o: Record<string, unknown>, path: Path, problems: Problems, 
   const listed = readNames(o.keys, [...path, 'keys'], problems, 'key');
   const names = listed.map((x) => x.name);
   if (o.keys === undefined || o.keys === null || (Array.isArray(o.keys) && o.keys.length === 0)) {
-    problems.add([...path, 'keys'], 'is required: the names of trust.keys entries whose signature this policy accepts (or use `allow: unsigned` / `reject: true`)');
+    problems.add(
+      [...path, 'keys'],
+      'is required: the names of trust.keys entries whose signature this policy accepts (or use `allow: unsigned` / `reject: true`)',
+    );
   }
   const declared = [...ctx.declared].join(', ') || 'none';
   for (const { name, at } of listed) {
-    if (!ctx.declared.has(name)) problems.add([...path, 'keys', at], `no key named "${name}" under trust.keys (declared: ${declared})`);
+    if (!ctx.declared.has(name))
+      problems.add([...path, 'keys', at], `no key named "${name}" under trust.keys (declared: ${declared})`);
   }
   const threshold = readInt(o.threshold, [...path, 'threshold'], problems, { min: 1, max: 1000 });
   if (threshold !== undefined && names.length > 0 && threshold > names.length) {
-    problems.add([...path, 'threshold'], `is ${threshold}, but keys lists only ${names.length} key${names.length === 1 ? '' : 's'}: a threshold counts distinct keys of \`keys\``);
+    problems.add(
+      [...path, 'threshold'],
+      `is ${threshold}, but keys lists only ${names.length} key${names.length === 1 ? '' : 's'}: a threshold counts distinct keys of \`keys\``,
+    );
   }
   const required = readNames(o.required, [...path, 'required'], problems, 'required key');
   for (const { name, at } of required) {
-    if (!names.includes(name)) problems.add([...path, 'required', at], `"${name}" is not in this policy's keys (${names.join(', ') || 'none'}); add it there too`);
+    if (!names.includes(name))
+      problems.add(
+        [...path, 'required', at],
+        `"${name}" is not in this policy's keys (${names.join(', ') || 'none'}); add it there too`,
+      );
   }
-  const signatureRepository = readSignatureRepository(o.signatureRepository, [...path, 'signatureRepository'], problems, ctx.hosts);
+  const signatureRepository = readSignatureRepository(
+    o.signatureRepository,
+    [...path, 'signatureRepository'],
+    problems,
+    ctx.hosts,
+  );
   return {
     ...(signatureRepository !== undefined ? { signatureRepository } : {}),
     keys: names.flatMap((n) => (ctx.keys.has(n) ? [ctx.keys.get(n) as TrustedKey] : [])),
@@ -97,8 +157,11 @@ function readSigned(o: Record<string, unknown>, path: Path, problems: Problems, 
     required: required.map((x) => x.name),
     annotations: readAnnotations(o.annotations, [...path, 'annotations'], problems),
     matchReference: readBool(o.matchReference, [...path, 'matchReference'], problems) ?? false,
-    platforms: readEnum<Platforms>(o.platforms, [...path, 'platforms'], problems, ['either', 'index', 'child', 'both']) ?? 'either',
-    attachments: readEnum<Attachments>(o.attachments, [...path, 'attachments'], problems, ['pass', 'verify', 'deny']) ?? 'pass',
+    platforms:
+      readEnum<Platforms>(o.platforms, [...path, 'platforms'], problems, ['either', 'index', 'child', 'both']) ??
+      'either',
+    attachments:
+      readEnum<Attachments>(o.attachments, [...path, 'attachments'], problems, ['pass', 'verify', 'deny']) ?? 'pass',
   };
 }
 
@@ -110,8 +173,13 @@ function parseRule(v: unknown, index: number, problems: Problems, ctx: RuleConte
     return undefined;
   }
   const name = readString(o.name, [...path, 'name'], problems);
-  if (o.name === undefined) problems.add([...path, 'name'], 'is required: a short name shown in logs and denial messages');
-  else if (name !== undefined && !NAME_RE.test(name)) problems.add([...path, 'name'], `"${name}" must be 1-64 characters of A-Z a-z 0-9 . _ - (starting with a letter or digit)`);
+  if (o.name === undefined)
+    problems.add([...path, 'name'], 'is required: a short name shown in logs and denial messages');
+  else if (name !== undefined && !NAME_RE.test(name))
+    problems.add(
+      [...path, 'name'],
+      `"${name}" must be 1-64 characters of A-Z a-z 0-9 . _ - (starting with a letter or digit)`,
+    );
 
   const patterns: { pattern: Pattern; at: number }[] = [];
   const match = readList(o.match, [...path, 'match'], problems);
@@ -133,7 +201,8 @@ function parseRule(v: unknown, index: number, problems: Problems, ctx: RuleConte
   if (allow !== undefined && reject) problems.add(path, 'set `allow: unsigned` or `reject: true`, not both');
   const kind = allow === 'unsigned' ? 'unsigned' : reject ? 'reject' : 'signed';
   if (kind !== 'signed') {
-    const what = kind === 'unsigned' ? '`allow: unsigned` (no signature is checked)' : '`reject: true` (every pull is refused)';
+    const what =
+      kind === 'unsigned' ? '`allow: unsigned` (no signature is checked)' : '`reject: true` (every pull is refused)';
     const unused = kind === 'unsigned' ? [...SIGNATURE_FIELDS, 'mode'] : SIGNATURE_FIELDS;
     for (const f of unused) if (o[f] !== undefined) problems.add([...path, f], `has no effect with ${what}; remove it`);
   }
@@ -153,7 +222,8 @@ export function parsePolicySection(
   ctx: RuleContext,
 ): { defaultAction: DefaultAction; rules: ParsedRule[] } {
   const policy = readObj(raw, ['policy'], problems, ['default', 'policies']);
-  const defaultAction = readEnum<DefaultAction>(policy?.default, ['policy', 'default'], problems, ['deny', 'warn', 'allow']) ?? 'deny';
+  const defaultAction =
+    readEnum<DefaultAction>(policy?.default, ['policy', 'default'], problems, ['deny', 'warn', 'allow']) ?? 'deny';
   const rules: ParsedRule[] = [];
   const seen = new Map<string, number>();
   (readList(policy?.policies, ['policy', 'policies'], problems) ?? []).forEach((v, i) => {
@@ -161,7 +231,10 @@ export function parsePolicySection(
     if (!r) return;
     const prev = seen.get(r.rule.name);
     if (prev !== undefined) {
-      problems.add(['policy', 'policies', i, 'name'], `"${r.rule.name}" is already the name of policy.policies[${prev}]; names must be unique`);
+      problems.add(
+        ['policy', 'policies', i, 'name'],
+        `"${r.rule.name}" is already the name of policy.policies[${prev}]; names must be unique`,
+      );
       return;
     }
     seen.set(r.rule.name, i);

@@ -96,7 +96,9 @@ export function decideWithoutSignatures(res: Resolution, ctx: EvalContext): Deci
       mode: rule.mode,
       short: `only served via a verified index (policy ${rule.name})`,
       why: 'the policy has platforms: index, so an image manifest is served only when it is listed in a verified index of the same repository',
-      details: ['Pull the image by its tag or index digest, or set platforms: either to also accept a manifest signed on its own.'],
+      details: [
+        'Pull the image by its tag or index digest, or set platforms: either to also accept a manifest signed on its own.',
+      ],
     });
   }
   if (req.because === 'covered-by-index') {

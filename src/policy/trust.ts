@@ -15,7 +15,8 @@ export interface TrustDeps {
 function loadKey(name: string, v: unknown, path: Path, problems: Problems, deps: TrustDeps): TrustedKey | undefined {
   const o = readObj(v, path, problems, ['file', 'pem']);
   if (!o) {
-    if (v === undefined || v === null) problems.add(path, 'needs `file` (a PEM public key file, e.g. cosign.pub) or `pem` (the PEM text)');
+    if (v === undefined || v === null)
+      problems.add(path, 'needs `file` (a PEM public key file, e.g. cosign.pub) or `pem` (the PEM text)');
     return undefined;
   }
   const file = readString(o.file, [...path, 'file'], problems);
@@ -68,14 +69,20 @@ export function compileTrust(
     const path: Path = ['trust', 'keys', name];
     declared.add(name);
     if (!NAME_RE.test(name)) {
-      problems.add(path, `key name "${name}" must be 1-64 characters of A-Z a-z 0-9 . _ - (starting with a letter or digit)`);
+      problems.add(
+        path,
+        `key name "${name}" must be 1-64 characters of A-Z a-z 0-9 . _ - (starting with a letter or digit)`,
+      );
     }
     const key = loadKey(name, v, path, problems, deps);
     if (!key) continue;
     const twin = byKeyId.get(key.keyId);
     if (twin !== undefined) {
       // A threshold counts distinct keys; one key under two names would let one signer count twice in messages.
-      problems.add(path, `is the same public key as trust.keys.${twin} (sha256 ${key.keyId.slice(0, 16)}…); give each key one name`);
+      problems.add(
+        path,
+        `is the same public key as trust.keys.${twin} (sha256 ${key.keyId.slice(0, 16)}…); give each key one name`,
+      );
       continue;
     }
     byKeyId.set(key.keyId, name);

@@ -14,7 +14,11 @@ import type { HashThread } from './hash-thread.ts';
 
 const PASS_HEADERS = ['content-type', 'content-range', 'accept-ranges', 'etag', 'last-modified'];
 
-export function blobHeaders(digest: Digest, upstream: Record<string, string>, size: number | undefined): Record<string, string> {
+export function blobHeaders(
+  digest: Digest,
+  upstream: Record<string, string>,
+  size: number | undefined,
+): Record<string, string> {
   const h: Record<string, string> = { ...API_VERSION_HEADER, 'Docker-Content-Digest': digest };
   for (const k of PASS_HEADERS) {
     const v = upstream[k];
@@ -100,13 +104,27 @@ export function relayBlob(
       // A body limit (upstream/body-watch.ts) already says which limit fired and what to raise.
       if (e instanceof SigwardError) return fail(e);
       const code = (e as { code?: unknown }).code;
-      const why = code === 'UND_ERR_BODY_TIMEOUT' ? 'it went silent for longer than its timeouts.body' : `the connection broke (${typeof code === 'string' ? code : 'unknown error'})`;
-      fail(new SigwardError('UPSTREAM_UNAVAILABLE', `upstream stopped sending blob ${digest} after ${bytes} bytes: ${why}; try again later`, { cause: e, reason: 'upstream unavailable' }));
+      const why =
+        code === 'UND_ERR_BODY_TIMEOUT'
+          ? 'it went silent for longer than its timeouts.body'
+          : `the connection broke (${typeof code === 'string' ? code : 'unknown error'})`;
+      fail(
+        new SigwardError(
+          'UPSTREAM_UNAVAILABLE',
+          `upstream stopped sending blob ${digest} after ${bytes} bytes: ${why}; try again later`,
+          { cause: e, reason: 'upstream unavailable' },
+        ),
+      );
     });
     body.on('end', () => {
       if (finished) return;
       if (blob.size !== undefined && bytes !== blob.size) {
-        fail(new SigwardError('UPSTREAM_INVALID', `upstream sent ${bytes} bytes for blob ${digest}, announced ${blob.size}`));
+        fail(
+          new SigwardError(
+            'UPSTREAM_INVALID',
+            `upstream sent ${bytes} bytes for blob ${digest}, announced ${blob.size}`,
+          ),
+        );
         return;
       }
       const complete = (): void => {
@@ -121,7 +139,11 @@ export function relayBlob(
           const got = `${alg}:${hex}`;
           if (got !== digest) {
             const outcome = started ? 'the transfer to the client was cut before its last bytes' : 'nothing was served';
-            const err = new SigwardError('UPSTREAM_DIGEST_MISMATCH', `upstream sent bytes for blob ${digest} that hash to ${got}; ${outcome}`, { reason: 'upstream digest mismatch' });
+            const err = new SigwardError(
+              'UPSTREAM_DIGEST_MISMATCH',
+              `upstream sent bytes for blob ${digest} that hash to ${got}; ${outcome}`,
+              { reason: 'upstream digest mismatch' },
+            );
             onMismatch(err);
             fail(err);
             return;

@@ -13,7 +13,13 @@ import { verifySignature } from '../verify/index.ts';
 import { attachmentProblem, claimsAttachment } from '../verify/attachment.ts';
 import type { Logger } from '../log.ts';
 import { passageOf } from './passage.ts';
-import { discoverSignatures, fetchBlobCapped, DEFAULT_DISCOVERY_LIMITS, type DiscoveryLimits, type SignatureLocation } from './signatures.ts';
+import {
+  discoverSignatures,
+  fetchBlobCapped,
+  DEFAULT_DISCOVERY_LIMITS,
+  type DiscoveryLimits,
+  type SignatureLocation,
+} from './signatures.ts';
 import { SingleFlight } from '../util/single-flight.ts';
 import { ByteBudget } from './byte-budget.ts';
 import type { Target } from './target.ts';
@@ -96,11 +102,16 @@ export class SignatureGate {
   preflight(target: Target, ref: ManifestReference): void {
     const policy = this.deps.policy;
     const res = policy.resolve(target.upstream.host, target.repository);
-    const refuses = res.rule === null ? res.defaultAction === 'deny' : res.rule.kind === 'reject' && res.rule.mode === 'enforce';
+    const refuses =
+      res.rule === null ? res.defaultAction === 'deny' : res.rule.kind === 'reject' && res.rule.mode === 'enforce';
     if (!refuses) return;
     const ctx = ref.kind === 'digest' ? { digest: ref.digest } : { digest: '', tag: ref.tag };
     const d = policy.decideWithoutSignatures(res, ctx);
-    if (d && !d.allow) throw new SigwardError('DENIED', d.message, { reason: d.summary, detail: { policy: d.policyName, outcome: d.outcome } });
+    if (d && !d.allow)
+      throw new SigwardError('DENIED', d.message, {
+        reason: d.summary,
+        detail: { policy: d.policyName, outcome: d.outcome },
+      });
   }
 
   /** For a pull (ProxyService): serve, serve under a warn-mode verdict, or refuse (DENIED); throws
@@ -115,16 +126,23 @@ export class SignatureGate {
       const res = this.deps.policy.resolve(target.upstream.host, target.repository);
       const mode = res.rule?.kind === 'signed' ? res.rule.attachments : 'verify';
       if (mode === 'deny' && res.rule !== null) {
-        const refusal = new SigwardError('DENIED', `${target.upstream.host}/${target.repository}@${m.digest} is a signature artifact, and policy ${res.rule.name} has attachments: deny`, {
-          reason: 'signature artifacts denied by policy',
-          detail: { policy: res.rule.name, outcome: 'attachment-denied' },
-        });
+        const refusal = new SigwardError(
+          'DENIED',
+          `${target.upstream.host}/${target.repository}@${m.digest} is a signature artifact, and policy ${res.rule.name} has attachments: deny`,
+          {
+            reason: 'signature artifacts denied by policy',
+            detail: { policy: res.rule.name, outcome: 'attachment-denied' },
+          },
+        );
         return { kind: 'refused', outcome: 'attachment-denied', refusal };
       }
       if (mode === 'pass') {
         notInert = await this.proveInert(target, m, parsed);
         if (notInert === undefined) return { kind: 'passage', outcome: 'attachment' };
-        this.deps.log.warn({ reqId, image: `${target.upstream.host}/${target.repository}@${m.digest}`, why: notInert }, 'declared signature artifact not proven inert; the policy decides');
+        this.deps.log.warn(
+          { reqId, image: `${target.upstream.host}/${target.repository}@${m.digest}`, why: notInert },
+          'declared signature artifact not proven inert; the policy decides',
+        );
       }
     }
     if (passageOf(parsed, tag, false, EMPTY) === 'attachment-index') {
@@ -133,8 +151,14 @@ export class SignatureGate {
     }
     const { decision } = await this.decide(target, m, parsed, tag, reqId);
     if (!decision.allow) {
-      const message = notInert === undefined ? withHint(decision, parsed, tag) : `${decision.message}\nIts layers all declare signature types, but it was not served as a signature artifact: ${notInert}.`;
-      const refusal = new SigwardError('DENIED', message, { reason: decision.summary, detail: { policy: decision.policyName, outcome: decision.outcome } });
+      const message =
+        notInert === undefined
+          ? withHint(decision, parsed, tag)
+          : `${decision.message}\nIts layers all declare signature types, but it was not served as a signature artifact: ${notInert}.`;
+      const refusal = new SigwardError('DENIED', message, {
+        reason: decision.summary,
+        detail: { policy: decision.policyName, outcome: decision.outcome },
+      });
       return { kind: 'refused', outcome: decision.outcome, refusal };
     }
     return { kind: 'verdict', outcome: decision.outcome, decision };
@@ -154,15 +178,18 @@ export class SignatureGate {
     if (this.proven.get(key)) return undefined;
     return this.proofs.run(key, async () => {
       const lim = this.attachmentLimits;
-      if (parsed.layers.length > lim.maxLayers) return `it has ${parsed.layers.length} layers, more than the ${lim.maxLayers} sigward reads to prove an artifact (limits.attachmentLayers)`;
+      if (parsed.layers.length > lim.maxLayers)
+        return `it has ${parsed.layers.length} layers, more than the ${lim.maxLayers} sigward reads to prove an artifact (limits.attachmentLayers)`;
       // The plan first (distinct blobs, each within its limit), so the memory share is known before any fetch.
       const plan = new Map<string, Descriptor>();
       let total = 0;
       for (const layer of parsed.layers) {
         if (plan.has(layer.digest)) continue;
-        if (layer.size > lim.layerBytes) return `layer ${layer.digest} is ${layer.size} bytes, more than the ${lim.layerBytes} sigward reads to prove an artifact (limits.attachmentLayerBytes)`;
+        if (layer.size > lim.layerBytes)
+          return `layer ${layer.digest} is ${layer.size} bytes, more than the ${lim.layerBytes} sigward reads to prove an artifact (limits.attachmentLayerBytes)`;
         total += layer.size;
-        if (total > lim.totalBytes) return `its layers add up to more than the ${lim.totalBytes} bytes sigward reads to prove an artifact (limits.attachmentBytes)`;
+        if (total > lim.totalBytes)
+          return `its layers add up to more than the ${lim.totalBytes} bytes sigward reads to prove an artifact (limits.attachmentBytes)`;
         plan.set(layer.digest, layer);
       }
       return this.memory.run(total, () => this.readAndProve(target, key, parsed, plan));
@@ -170,37 +197,63 @@ export class SignatureGate {
   }
 
   /** Read the planned blobs (each capped at its declared size: a blob of another size proves nothing) and judge them. */
-  private async readAndProve(target: Target, key: string, parsed: ParsedManifest, plan: ReadonlyMap<string, Descriptor>): Promise<string | undefined> {
+  private async readAndProve(
+    target: Target,
+    key: string,
+    parsed: ParsedManifest,
+    plan: ReadonlyMap<string, Descriptor>,
+  ): Promise<string | undefined> {
     const client = this.deps.clients.get(target.upstream.host);
     const blobs = new Map<string, Uint8Array>();
     for (const layer of plan.values()) {
-        try {
-          blobs.set(layer.digest, await fetchBlobCapped(client, target.repository, layer, layer.size));
-        } catch (e) {
-          if (isSigwardError(e) && (e.code === 'UPSTREAM_TOO_LARGE' || e.code === 'UPSTREAM_DIGEST_MISMATCH' || e.code === 'BLOB_UNKNOWN' || e.code === 'NAME_UNKNOWN')) {
-            return `layer ${layer.digest} could not be read: ${e.message}`;
-          }
-          throw new SigwardError('VERIFY_UNAVAILABLE', `could not read layer ${layer.digest} of ${key} to check it is a signature artifact: ${e instanceof Error ? e.message : String(e)}`, {
+      try {
+        blobs.set(layer.digest, await fetchBlobCapped(client, target.repository, layer, layer.size));
+      } catch (e) {
+        if (
+          isSigwardError(e) &&
+          (e.code === 'UPSTREAM_TOO_LARGE' ||
+            e.code === 'UPSTREAM_DIGEST_MISMATCH' ||
+            e.code === 'BLOB_UNKNOWN' ||
+            e.code === 'NAME_UNKNOWN')
+        ) {
+          return `layer ${layer.digest} could not be read: ${e.message}`;
+        }
+        throw new SigwardError(
+          'VERIFY_UNAVAILABLE',
+          `could not read layer ${layer.digest} of ${key} to check it is a signature artifact: ${e instanceof Error ? e.message : String(e)}`,
+          {
             cause: e,
             reason: 'artifact check failed upstream',
             ...(isSigwardError(e) && e.retryAfter !== undefined ? { retryAfter: e.retryAfter } : {}),
-          });
-        }
+          },
+        );
       }
+    }
     const problem = attachmentProblem(parsed, blobs);
     if (problem === undefined) this.proven.set(key, true);
     return problem;
   }
 
   /** The verdict for one fetched manifest (of a pull after its passage, of a download always). */
-  private async decide(target: Target, m: FetchedManifest, parsed: ParsedManifest, tag: string | undefined, reqId?: string): Promise<GateResult> {
+  private async decide(
+    target: Target,
+    m: FetchedManifest,
+    parsed: ParsedManifest,
+    tag: string | undefined,
+    reqId?: string,
+  ): Promise<GateResult> {
     const policy = this.deps.policy;
     const res = policy.resolve(target.upstream.host, target.repository);
     const repoKey = `${res.host}/${res.repository}`;
     const isIndex = parsed.isIndex;
     const coveredBy = isIndex ? undefined : this.deps.verdicts.coveringIndex(policy.hash, repoKey, m.digest);
     const kind: ManifestKind = isIndex ? 'index' : coveredBy !== undefined ? 'child' : 'single';
-    const ctx = { digest: m.digest, kind, ...(tag !== undefined ? { tag } : {}), ...(coveredBy !== undefined ? { coveredBy } : {}) };
+    const ctx = {
+      digest: m.digest,
+      kind,
+      ...(tag !== undefined ? { tag } : {}),
+      ...(coveredBy !== undefined ? { coveredBy } : {}),
+    };
 
     const quick = policy.decideWithoutSignatures(res, ctx);
     if (quick) {
@@ -222,30 +275,69 @@ export class SignatureGate {
     });
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     if (verdict.decision.allow && verdict.decision.coversChildren) {
-      this.deps.verdicts.coverChildren(policy.hash, repoKey, m.digest, parsed.manifests.map((d) => d.digest));
+      this.deps.verdicts.coverChildren(
+        policy.hash,
+        repoKey,
+        m.digest,
+        parsed.manifests.map((d) => d.digest),
+      );
     }
     this.logDecision(target, m.digest, verdict.decision, verdict, ms, false, reqId);
     return { decision: verdict.decision, cached: false };
   }
 
-  private async verify(target: Target, res: Resolution, rule: SignedRule, digest: Digest, ctx: Parameters<CompiledPolicy['evaluate']>[2]): Promise<StoredVerdict> {
+  private async verify(
+    target: Target,
+    res: Resolution,
+    rule: SignedRule,
+    digest: Digest,
+    ctx: Parameters<CompiledPolicy['evaluate']>[2],
+  ): Promise<StoredVerdict> {
     const sigRepo = rule.signatureRepository;
     const loc: SignatureLocation = sigRepo
-      ? { client: this.deps.clients.get(sigRepo.host), display: `${sigRepo.host}/${sigRepo.repository}`, repository: sigRepo.repository }
-      : { client: this.deps.clients.get(target.upstream.host), display: `${target.upstream.host}/${target.repository}`, repository: target.repository };
+      ? {
+          client: this.deps.clients.get(sigRepo.host),
+          display: `${sigRepo.host}/${sigRepo.repository}`,
+          repository: sigRepo.repository,
+        }
+      : {
+          client: this.deps.clients.get(target.upstream.host),
+          display: `${target.upstream.host}/${target.repository}`,
+          repository: target.repository,
+        };
     // A lookup holds at most limits.signatureBytesPerLookup; all lookups and proofs together at most the shared budget.
     const found = await this.memory.run(this.limits.lookupBytes, () => discoverSignatures(loc, digest, this.limits));
     const checks = found.signatures.map((sig) => verifySignature(sig, { digest, keys: rule.keys }));
     for (const u of found.unreadable) {
-      checks.push({ format: u.source.includes('referrer') ? 'bundle' : 'legacy', source: u.source, verified: false, signers: [], reason: u.overLimit ? 'over-limit' : 'malformed', message: u.message });
+      checks.push({
+        format: u.source.includes('referrer') ? 'bundle' : 'legacy',
+        source: u.source,
+        verified: false,
+        signers: [],
+        reason: u.overLimit ? 'over-limit' : 'malformed',
+        message: u.message,
+      });
     }
     const decision = this.deps.policy.evaluate(res, checks, ctx);
     return { decision, formats: found.formats, found: checks.length };
   }
 
-  private logDecision(target: Target, digest: string, d: Decision, v: { formats: readonly string[]; found: number }, ms: number, cached: boolean, reqId?: string): void {
+  private logDecision(
+    target: Target,
+    digest: string,
+    d: Decision,
+    v: { formats: readonly string[]; found: number },
+    ms: number,
+    cached: boolean,
+    reqId?: string,
+  ): void {
     // Pulls let through WITHOUT a signature (allow: unsigned, default allow) are always logged, as the README says.
-    const level = !d.allow || d.wouldDeny ? 'warn' : cached && d.outcome !== 'unsigned-allowed' && d.outcome !== 'default-allow' ? 'debug' : 'info';
+    const level =
+      !d.allow || d.wouldDeny
+        ? 'warn'
+        : cached && d.outcome !== 'unsigned-allowed' && d.outcome !== 'default-allow'
+          ? 'debug'
+          : 'info';
     const log = this.deps.log;
     if (!log.isLevelEnabled(level)) return;
     const line = {

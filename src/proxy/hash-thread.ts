@@ -94,7 +94,13 @@ export class HashThread {
   }
 
   /** @internal */
-  post(message: { op: 'data' | 'end' | 'drop'; id: number; alg?: HashAlgorithm; buf?: ArrayBuffer; len?: number }): void {
+  post(message: {
+    op: 'data' | 'end' | 'drop';
+    id: number;
+    alg?: HashAlgorithm;
+    buf?: ArrayBuffer;
+    len?: number;
+  }): void {
     const w = this.ensureWorker();
     if (message.buf !== undefined) w.postMessage(message, [message.buf]);
     else w.postMessage(message);
@@ -117,7 +123,12 @@ export class HashThread {
     const lost = (why: string): void => {
       if (this.worker !== w) return;
       this.worker = undefined;
-      this.failAll(new SigwardError('INTERNAL', `the hashing thread failed (${why}); the transfers it was checking were cut, nothing unchecked was served`));
+      this.failAll(
+        new SigwardError(
+          'INTERNAL',
+          `the hashing thread failed (${why}); the transfers it was checking were cut, nothing unchecked was served`,
+        ),
+      );
     };
     w.on('error', (e) => lost(e.message));
     w.on('exit', (code) => lost(`exit code ${code}`));
@@ -245,7 +256,8 @@ class OffThreadHasher implements StreamHasher {
 
   private batch(): Uint8Array | undefined {
     if (this.current !== undefined) return this.current;
-    const buf = this.free.pop() ?? (this.allocated < BATCHES ? (this.allocated++, new ArrayBuffer(BATCH_BYTES)) : undefined);
+    const buf =
+      this.free.pop() ?? (this.allocated < BATCHES ? (this.allocated++, new ArrayBuffer(BATCH_BYTES)) : undefined);
     if (buf === undefined) return undefined;
     this.current = new Uint8Array(buf);
     this.fill = 0;

@@ -19,7 +19,11 @@ export class FetchPool {
     if (this.active < this.max) this.active++;
     else await new Promise<void>((resolve) => this.waiting.push(resolve));
     try {
-      if (this.signal.aborted) throw new SigwardError('VERIFY_UNAVAILABLE', 'signature lookup abandoned: an earlier fetch of the same lookup failed');
+      if (this.signal.aborted)
+        throw new SigwardError(
+          'VERIFY_UNAVAILABLE',
+          'signature lookup abandoned: an earlier fetch of the same lookup failed',
+        );
       return await fn();
     } finally {
       // Hand the slot straight to the next queued fetch, so a newcomer cannot overtake it.

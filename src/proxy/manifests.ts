@@ -23,12 +23,19 @@ export class ManifestService {
   constructor(opts: ManifestServiceOptions) {
     this.cache =
       opts.memoryBytes > 0
-        ? new LRUCache<string, FetchedManifest>({ maxSize: opts.memoryBytes, sizeCalculation: (m) => Math.max(1, m.size + 200) })
+        ? new LRUCache<string, FetchedManifest>({
+            maxSize: opts.memoryBytes,
+            sizeCalculation: (m) => Math.max(1, m.size + 200),
+          })
         : undefined;
     // Keys carry a client's extra Accept types, so they are counted by length: a client sending huge or ever-changing
     // Accept headers cannot grow this memo past TAG_MEMO_BYTES.
     this.tags = this.cache
-      ? new LRUCache<string, Digest>({ max: TAG_MEMO_ENTRIES, maxSize: TAG_MEMO_BYTES, sizeCalculation: (_digest, key) => key.length + 100 })
+      ? new LRUCache<string, Digest>({
+          max: TAG_MEMO_ENTRIES,
+          maxSize: TAG_MEMO_BYTES,
+          sizeCalculation: (_digest, key) => key.length + 100,
+        })
       : undefined;
   }
 
@@ -50,11 +57,19 @@ export class ManifestService {
     this.cache?.set(this.key(host, repository, m.digest), m);
   }
 
-  async get(client: RegistryClient, host: string, repository: string, ref: ManifestReference, accept?: ReadonlySet<string>): Promise<FetchedManifest> {
+  async get(
+    client: RegistryClient,
+    host: string,
+    repository: string,
+    ref: ManifestReference,
+    accept?: ReadonlySet<string>,
+  ): Promise<FetchedManifest> {
     if (ref.kind === 'digest') {
       const hit = this.cached(host, repository, ref.digest);
       if (hit) return hit;
-      const m = await this.flights.run(this.key(host, repository, ref.digest), () => client.getManifest(repository, ref, { accept }));
+      const m = await this.flights.run(this.key(host, repository, ref.digest), () =>
+        client.getManifest(repository, ref, { accept }),
+      );
       this.remember(host, repository, m);
       return m;
     }

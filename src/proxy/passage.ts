@@ -15,7 +15,12 @@ import { attachmentProblem } from '../verify/attachment.ts';
 export type Passage = 'attachment' | 'attachment-index' | 'index-pass-through' | 'verdict';
 
 /** The passage for an already parsed manifest; `layerBlobs` are its layers' blobs by digest (for attachments). */
-export function passageOf(parsed: ParsedManifest, tag: string | undefined, indexPassThrough: boolean, layerBlobs: ReadonlyMap<string, Uint8Array>): Passage {
+export function passageOf(
+  parsed: ParsedManifest,
+  tag: string | undefined,
+  indexPassThrough: boolean,
+  layerBlobs: ReadonlyMap<string, Uint8Array>,
+): Passage {
   if (parsed.isIndex) {
     if (tag !== undefined && isAttachmentTag(tag)) return 'attachment-index';
     return indexPassThrough ? 'index-pass-through' : 'verdict';

@@ -79,7 +79,8 @@ export class ReferencedBlobs {
     }
     const lines = text.split('\n');
     // The newest lines are at the end: with more lines than entries, the oldest fall out of the LRU first.
-    for (const line of lines) if (KEY_RE.test(line) && isDigest(line.slice(line.lastIndexOf('@') + 1))) this.known.set(line, true);
+    for (const line of lines)
+      if (KEY_RE.test(line) && isDigest(line.slice(line.lastIndexOf('@') + 1))) this.known.set(line, true);
     this.linesInFile = lines.length;
     this.opts.log.info({ file, remembered: this.known.size }, 'referenced blobs loaded');
   }
@@ -114,6 +115,9 @@ export class ReferencedBlobs {
   private fail(what: string, e: unknown): void {
     this.persisting = false;
     this.pending = [];
-    this.opts.log.warn({ file: this.opts.file, err: e instanceof Error ? e.message : String(e) }, `referenced blobs: ${what} the file; remembering in memory only (blobs of images allowed before a restart need their manifest pulled again)`);
+    this.opts.log.warn(
+      { file: this.opts.file, err: e instanceof Error ? e.message : String(e) },
+      `referenced blobs: ${what} the file; remembering in memory only (blobs of images allowed before a restart need their manifest pulled again)`,
+    );
   }
 }

@@ -26,12 +26,20 @@ export function manifestHeaders(m: FetchedManifest): Record<string, string> {
 }
 
 /** Distribution answers 404 when the manifest's type is not acceptable to the client; do the same, but say why. */
-export function checkAcceptable(m: FetchedManifest, accept: ReadonlySet<string>, target: Target, ref: ManifestReference): void {
+export function checkAcceptable(
+  m: FetchedManifest,
+  accept: ReadonlySet<string>,
+  target: Target,
+  ref: ManifestReference,
+): void {
   if (accept.size === 0 || accept.has('*/*') || accept.has(m.mediaType)) return;
   // Old clients that only know Docker v2 single manifests cannot use an index: tell them which type it is.
   const kind = isIndexType(m.mediaType) ? 'a multi-platform index' : 'a manifest';
   const image = imageRef(target.upstream.host, target.repository, ref);
-  throw new SigwardError('MANIFEST_UNKNOWN', `${image} is ${kind} of type ${m.mediaType}, which this client's Accept header does not include`);
+  throw new SigwardError(
+    'MANIFEST_UNKNOWN',
+    `${image} is ${kind} of type ${m.mediaType}, which this client's Accept header does not include`,
+  );
 }
 
 export interface ManifestRequest {
@@ -86,7 +94,13 @@ export class ProxyService {
     this.deps.referenced?.add(target.upstream.host, target.repository, parsedManifest(m).blobs);
     const headers = manifestHeaders(m);
     if (admission.kind === 'passage') return { kind: 'bytes', status: 200, headers, body: m.bytes };
-    return { kind: 'bytes', status: 200, headers, body: m.bytes, decision: { decision: admission.decision, named: false } };
+    return {
+      kind: 'bytes',
+      status: 200,
+      headers,
+      body: m.bytes,
+      decision: { decision: admission.decision, named: false },
+    };
   }
 
   async blob(q: BlobRequest): Promise<Answer> {
@@ -119,7 +133,10 @@ export class ProxyService {
     const blob = await client.getBlob(target.repository, digest, q.range === undefined ? {} : { range: q.range });
     const onMismatch = (err: SigwardError): void => {
       notes.error = err;
-      this.deps.log.warn({ reqId: notes.id, image: `${target.upstream.host}/${target.repository}`, digest, err: err.message }, 'upstream blob digest mismatch');
+      this.deps.log.warn(
+        { reqId: notes.id, image: `${target.upstream.host}/${target.repository}`, digest, err: err.message },
+        'upstream blob digest mismatch',
+      );
     };
     return {
       kind: 'stream',
@@ -168,7 +185,9 @@ export function rewriteLink(link: string, repository: string, requestUrl: URL): 
     } catch {
       return '<>';
     }
-    const suffix = u.pathname.startsWith(`/v2/${repository}/`) ? u.pathname.slice(`/v2/${repository}/`.length) : 'tags/list';
+    const suffix = u.pathname.startsWith(`/v2/${repository}/`)
+      ? u.pathname.slice(`/v2/${repository}/`.length)
+      : 'tags/list';
     const base = requestUrl.pathname.replace(/(tags\/list|referrers\/[^/]+)$/, '');
     const q = new URLSearchParams(u.search);
     const ns = requestUrl.searchParams.get('ns');

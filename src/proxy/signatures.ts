@@ -81,7 +81,11 @@ const isNotFound = (e: unknown): boolean =>
 
 /** Problems with one artifact: it is unreadable (counted as rejected); anything else fails the whole lookup. */
 const isArtifactProblem = (e: unknown): e is SigwardError =>
-  isSigwardError(e) && (e.code === 'UPSTREAM_TOO_LARGE' || e.code === 'UPSTREAM_DIGEST_MISMATCH' || e.code === 'MANIFEST_INVALID' || isNotFound(e));
+  isSigwardError(e) &&
+  (e.code === 'UPSTREAM_TOO_LARGE' ||
+    e.code === 'UPSTREAM_DIGEST_MISMATCH' ||
+    e.code === 'MANIFEST_INVALID' ||
+    isNotFound(e));
 
 function unavailable(what: string, e: unknown): SigwardError {
   if (isSigwardError(e, 'VERIFY_UNAVAILABLE')) return e;
@@ -102,13 +106,25 @@ export async function fetchBlobCapped(
   cap: number,
   onRead?: (bytes: number) => void,
 ): Promise<Uint8Array> {
-  if (d.size !== undefined && d.size > cap) throw new SigwardError('UPSTREAM_TOO_LARGE', `blob ${d.digest} is ${d.size} bytes; the limit for signature blobs is ${cap} (${LIMIT_KEYS.signatureBytes})`);
+  if (d.size !== undefined && d.size > cap)
+    throw new SigwardError(
+      'UPSTREAM_TOO_LARGE',
+      `blob ${d.digest} is ${d.size} bytes; the limit for signature blobs is ${cap} (${LIMIT_KEYS.signatureBytes})`,
+    );
   const { bytes, overflow } = await client.readBlob(repository, d.digest, cap);
   onRead?.(bytes.length);
-  if (overflow !== undefined) throw new SigwardError('UPSTREAM_TOO_LARGE', `blob ${d.digest} exceeds the ${cap}-byte limit for signature blobs`);
-  if (!matchesDigest(bytes, d.digest)) throw new SigwardError('UPSTREAM_DIGEST_MISMATCH', `upstream served bytes for signature blob ${d.digest} that do not match its digest`);
+  if (overflow !== undefined)
+    throw new SigwardError('UPSTREAM_TOO_LARGE', `blob ${d.digest} exceeds the ${cap}-byte limit for signature blobs`);
+  if (!matchesDigest(bytes, d.digest))
+    throw new SigwardError(
+      'UPSTREAM_DIGEST_MISMATCH',
+      `upstream served bytes for signature blob ${d.digest} that do not match its digest`,
+    );
   if (d.size !== undefined && bytes.length > d.size) {
-    throw new SigwardError('UPSTREAM_TOO_LARGE', `blob ${d.digest} is ${bytes.length} bytes, more than the ${d.size} its descriptor declares`);
+    throw new SigwardError(
+      'UPSTREAM_TOO_LARGE',
+      `blob ${d.digest} is ${bytes.length} bytes, more than the ${d.size} its descriptor declares`,
+    );
   }
   return bytes;
 }
@@ -145,7 +161,10 @@ class Lookup {
 
   unreadable(source: string, e: unknown): void {
     const msg = e instanceof Error ? e.message : String(e);
-    this.out.unreadable.push({ source, message: msg.length <= MAX_PROBLEM ? msg : `${msg.slice(0, MAX_PROBLEM - 3)}...` });
+    this.out.unreadable.push({
+      source,
+      message: msg.length <= MAX_PROBLEM ? msg : `${msg.slice(0, MAX_PROBLEM - 3)}...`,
+    });
   }
 
   /**
@@ -209,7 +228,9 @@ const blobKey = (d: Descriptor): string => `${d.digest}|${d.size}`;
 function distinctLayers(layers: readonly Descriptor[]): { layer: Descriptor; positions: number[] }[] {
   const byKey = new Map<string, { layer: Descriptor; positions: number[] }>();
   layers.forEach((layer, i) => {
-    const annotations = Object.keys(layer.annotations).sort().map((k) => [k, layer.annotations[k]]);
+    const annotations = Object.keys(layer.annotations)
+      .sort()
+      .map((k) => [k, layer.annotations[k]]);
     const key = JSON.stringify([layer.digest, layer.size, layer.mediaType, annotations]);
     const seen = byKey.get(key);
     if (seen) seen.positions.push(i + 1);
@@ -241,14 +262,18 @@ async function legacySignatures(lk: Lookup, digest: Digest): Promise<void> {
     try {
       parsed = parseManifest(m.bytes, m.mediaType, lk.limits.maxLayers);
     } catch (e) {
-      const over = isSigwardError(e, 'MANIFEST_INVALID') && /entries \(limit/.test(e.message) ? ` (${LIMIT_KEYS.maxLayers}; cosign refuses such images too)` : '';
+      const over =
+        isSigwardError(e, 'MANIFEST_INVALID') && /entries \(limit/.test(e.message)
+          ? ` (${LIMIT_KEYS.maxLayers}; cosign refuses such images too)`
+          : '';
       lk.unreadable(source, new Error(`${e instanceof Error ? e.message : String(e)}${over}`));
       return;
     }
     const n = parsed.layers.length;
     for (const { layer, positions } of distinctLayers(parsed.layers)) {
       const short = `layer ${positions[0]}`;
-      if (lk.reserve(source, short, layer)) planned.push({ layer, where: `${source}, ${layerName(positions, n)}`, short });
+      if (lk.reserve(source, short, layer))
+        planned.push({ layer, where: `${source}, ${layerName(positions, n)}`, short });
     }
   } finally {
     lk.legacyPlanned.resolve();
@@ -257,7 +282,14 @@ async function legacySignatures(lk: Lookup, digest: Digest): Promise<void> {
     planned.map(async ({ layer, where, short }) => {
       try {
         const payload = await lk.blob(layer);
-        const sig: UntrustedLegacySignature = { format: 'legacy', source: where, layerDigest: layer.digest, layerMediaType: layer.mediaType, annotations: layer.annotations, payload };
+        const sig: UntrustedLegacySignature = {
+          format: 'legacy',
+          source: where,
+          layerDigest: layer.digest,
+          layerMediaType: layer.mediaType,
+          annotations: layer.annotations,
+          payload,
+        };
         out.signatures.push(sig);
       } catch (e) {
         lk.failed(e, source, where, short);
@@ -276,12 +308,14 @@ async function referrerDescriptors(lk: Lookup, digest: Digest): Promise<Descript
       const a = await lk.fetch(() => loc.client.getReferrers(loc.repository, digest));
       if (a.status === 200 && a.contentType?.split(';')[0]?.trim() === MT.ociIndex) bytes = a.bytes;
     } catch (e) {
-      if (!isNotFound(e) && !(isSigwardError(e) && e.code === 'UPSTREAM_INVALID')) throw unavailable(`${loc.display} referrers of ${digest}`, e);
+      if (!isNotFound(e) && !(isSigwardError(e) && e.code === 'UPSTREAM_INVALID'))
+        throw unavailable(`${loc.display} referrers of ${digest}`, e);
     }
   }
   if (bytes === undefined) {
     try {
-      bytes = (await lk.fetch(() => loc.client.getManifest(loc.repository, { kind: 'tag', tag: referrersTag(digest) }))).bytes;
+      bytes = (await lk.fetch(() => loc.client.getManifest(loc.repository, { kind: 'tag', tag: referrersTag(digest) })))
+        .bytes;
     } catch (e) {
       if (isNotFound(e)) return [];
       throw unavailable(`${loc.display}:${referrersTag(digest)}`, e);
@@ -324,7 +358,13 @@ async function bundleSignatures(lk: Lookup, digest: Digest): Promise<void> {
   const wanted: { r: Descriptor; source: string }[] = [];
   for (const [i, r] of refs.entries()) {
     const source = `${loc.display}@${r.digest} (referrer)`;
-    if (r.size > lk.limits.signatureBytes) lk.unreadable(source, new Error(`referrer manifest is ${r.size} bytes; the limit is ${lk.limits.signatureBytes} (${LIMIT_KEYS.signatureBytes})`));
+    if (r.size > lk.limits.signatureBytes)
+      lk.unreadable(
+        source,
+        new Error(
+          `referrer manifest is ${r.size} bytes; the limit is ${lk.limits.signatureBytes} (${LIMIT_KEYS.signatureBytes})`,
+        ),
+      );
     else if (!lk.budget.takeBytes(r.size)) lk.skip(listSource, 'bytes', `referrer ${i + 1} of ${refs.length}`);
     else wanted.push({ r, source });
   }
@@ -357,7 +397,11 @@ async function bundleSignatures(lk: Lookup, digest: Digest): Promise<void> {
 }
 
 /** Find every signature of `digest` at `loc`, within `limits`. Throws VERIFY_UNAVAILABLE when the upstream fails. */
-export async function discoverSignatures(loc: SignatureLocation, digest: Digest, limits: DiscoveryLimits = DEFAULT_DISCOVERY_LIMITS): Promise<Discovery> {
+export async function discoverSignatures(
+  loc: SignatureLocation,
+  digest: Digest,
+  limits: DiscoveryLimits = DEFAULT_DISCOVERY_LIMITS,
+): Promise<Discovery> {
   const lk = new Lookup(loc, limits);
   const watch = <T>(p: Promise<T>): Promise<T> =>
     p.catch((e: unknown) => {
@@ -372,7 +416,9 @@ export async function discoverSignatures(loc: SignatureLocation, digest: Digest,
   out.unreadable.push(...lk.skipped.entries());
   // Deterministic order for messages and tests: bundles first, then legacy layers, each by source (layer numbers
   // compared as numbers).
-  out.signatures.sort((a, b) => (a.format === b.format ? a.source.localeCompare(b.source, 'en', { numeric: true }) : a.format === 'bundle' ? -1 : 1));
+  out.signatures.sort((a, b) =>
+    a.format === b.format ? a.source.localeCompare(b.source, 'en', { numeric: true }) : a.format === 'bundle' ? -1 : 1,
+  );
   out.unreadable.sort((a, b) => a.source.localeCompare(b.source, 'en', { numeric: true }));
   return out;
 }

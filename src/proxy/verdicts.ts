@@ -34,7 +34,13 @@ const SIGNATURE_OVERHEAD = 96;
  * (V8 keeps non-Latin-1 text as UTF-16), plus fixed overheads. Cheap enough to compute once per verification. */
 export function verdictBytes(key: string, v: StoredVerdict): number {
   const d = v.decision;
-  let chars = key.length + d.summary.length + d.message.length + d.policyName.length + (d.matchedPattern?.length ?? 0) + d.outcome.length;
+  let chars =
+    key.length +
+    d.summary.length +
+    d.message.length +
+    d.policyName.length +
+    (d.matchedPattern?.length ?? 0) +
+    d.outcome.length;
   for (const s of d.signers) chars += s.length;
   for (const f of v.formats) chars += f.length;
   let bytes = ENTRY_OVERHEAD + d.perSignature.length * SIGNATURE_OVERHEAD;
@@ -91,7 +97,8 @@ export class VerdictCache {
   /** Record that `indexDigest` verified and lists these child manifests (same policy and repository). */
   coverChildren(policyHash: string, repo: string, indexDigest: string, children: readonly string[]): void {
     if (this.opts.allowTtlMs <= 0) return;
-    for (const child of children) this.covered.set(`${policyHash}|${repo}|${child}`, indexDigest, { ttl: this.opts.allowTtlMs });
+    for (const child of children)
+      this.covered.set(`${policyHash}|${repo}|${child}`, indexDigest, { ttl: this.opts.allowTtlMs });
   }
 
   coveringIndex(policyHash: string, repo: string, digest: string): string | undefined {

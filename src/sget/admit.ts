@@ -41,10 +41,14 @@ export function preflightTag(policy: CompiledPolicy, target: Target, tag: string
     rule?.kind === 'reject'
       ? ''
       : `\nA tag can be moved to any content, so sget downloads by tag only under a policy with keys. Add one for ${where(target)}, or download by a digest you trust: ${byDigest}.`;
-  throw denied(`sget refuses ${image}: ${why}.${fix}`, rule?.kind === 'reject' ? `rejected by policy ${rule.name}` : 'sget by tag needs a signing policy', {
-    policy: rule?.name ?? '(default)',
-    outcome: rule === null ? 'no-policy' : rule.kind === 'unsigned' ? 'unsigned-allowed' : 'rejected',
-  });
+  throw denied(
+    `sget refuses ${image}: ${why}.${fix}`,
+    rule?.kind === 'reject' ? `rejected by policy ${rule.name}` : 'sget by tag needs a signing policy',
+    {
+      policy: rule?.name ?? '(default)',
+      outcome: rule === null ? 'no-policy' : rule.kind === 'unsigned' ? 'unsigned-allowed' : 'rejected',
+    },
+  );
 }
 
 /** By tag, after the gate decided on the digest the tag resolved to: a passing signature check and nothing less. */
@@ -54,14 +58,28 @@ export function judgeTag(decision: Decision, target: Target, tag: string, digest
   if (!decision.allow) throw denied(decision.message, decision.summary, detail);
   const details = decision.message.split('\n').slice(1);
   const why = decision.wouldDeny
-    ? [`sget refuses ${where(target)}:${tag} (${digest}): policy "${decision.policyName}" would deny it (${decision.summary}); its warn mode lets pulls through, never a download by tag.`, ...details].join('\n')
+    ? [
+        `sget refuses ${where(target)}:${tag} (${digest}): policy "${decision.policyName}" would deny it (${decision.summary}); its warn mode lets pulls through, never a download by tag.`,
+        ...details,
+      ].join('\n')
     : `sget refuses ${where(target)}:${tag} (${digest}): ${decision.message} That is not a signature check of this digest, which a download by tag needs.`;
-  throw denied(why, decision.wouldDeny ? 'no valid signature (warn mode does not apply to sget by tag)' : 'sget by tag needs a verified signature', detail);
+  throw denied(
+    why,
+    decision.wouldDeny
+      ? 'no valid signature (warn mode does not apply to sget by tag)'
+      : 'sget by tag needs a verified signature',
+    detail,
+  );
 }
 
 /** By manifest digest: the gate's decision as is. */
 export function judgeDigest(decision: Decision, digest: Digest): void {
-  if (!decision.allow) throw denied(decision.message, decision.summary, { policy: decision.policyName, outcome: decision.outcome, digest });
+  if (!decision.allow)
+    throw denied(decision.message, decision.summary, {
+      policy: decision.policyName,
+      outcome: decision.outcome,
+      digest,
+    });
 }
 
 /** By blob digest: decided without signatures; a `signed` policy refuses (there is no manifest to check). */

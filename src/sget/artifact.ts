@@ -22,7 +22,12 @@ function titleOf(d: Descriptor): string | undefined {
 }
 
 function describe(layers: readonly Descriptor[]): string {
-  return layers.map((l, i) => `  ${titleOf(l) === undefined ? `(layer ${i}, untitled)` : JSON.stringify(titleOf(l))}  ${l.digest}  ${l.size} bytes`).join('\n');
+  return layers
+    .map(
+      (l, i) =>
+        `  ${titleOf(l) === undefined ? `(layer ${i}, untitled)` : JSON.stringify(titleOf(l))}  ${l.digest}  ${l.size} bytes`,
+    )
+    .join('\n');
 }
 
 /** The one layer to download, or CONFLICT / NOT_FOUND telling the client what there is to choose from. */
@@ -36,27 +41,41 @@ export function selectFile(m: ParsedManifest, image: string, file: string | unde
     );
   }
   const layers = m.layers;
-  if (layers.length === 0) throw new SigwardError('CONFLICT', `${image} has no layers, so it holds no file to download`, { reason: 'artifact has no layers' });
+  if (layers.length === 0)
+    throw new SigwardError('CONFLICT', `${image} has no layers, so it holds no file to download`, {
+      reason: 'artifact has no layers',
+    });
   let chosen: Descriptor | undefined;
   if (file === undefined) {
     if (layers.length > 1) {
-      throw new SigwardError('CONFLICT', `${image} holds ${layers.length} files; name one with ?file=<title>:\n${describe(layers)}`, {
-        reason: 'several files: add ?file=<title>',
-        detail: { titles: layers.map(titleOf).filter((t) => t !== undefined) },
-      });
+      throw new SigwardError(
+        'CONFLICT',
+        `${image} holds ${layers.length} files; name one with ?file=<title>:\n${describe(layers)}`,
+        {
+          reason: 'several files: add ?file=<title>',
+          detail: { titles: layers.map(titleOf).filter((t) => t !== undefined) },
+        },
+      );
     }
     chosen = layers[0];
   } else {
     const matches = layers.filter((l) => titleOf(l) === file);
     if (matches.length > 1) {
-      throw new SigwardError('CONFLICT', `${image} has ${matches.length} layers titled ${JSON.stringify(clip(file))}; sget cannot tell which one is meant`);
+      throw new SigwardError(
+        'CONFLICT',
+        `${image} has ${matches.length} layers titled ${JSON.stringify(clip(file))}; sget cannot tell which one is meant`,
+      );
     }
     chosen = matches[0];
     if (chosen === undefined) {
-      throw new SigwardError('NOT_FOUND', `${image} has no file titled ${JSON.stringify(clip(file))}; it holds:\n${describe(layers)}`, {
-        reason: 'no such file in the artifact',
-        detail: { titles: layers.map(titleOf).filter((t) => t !== undefined) },
-      });
+      throw new SigwardError(
+        'NOT_FOUND',
+        `${image} has no file titled ${JSON.stringify(clip(file))}; it holds:\n${describe(layers)}`,
+        {
+          reason: 'no such file in the artifact',
+          detail: { titles: layers.map(titleOf).filter((t) => t !== undefined) },
+        },
+      );
     }
   }
   const l = chosen as Descriptor;

@@ -16,17 +16,28 @@ export function storeError(e: unknown, what: string, dir: string): SigwardError 
   const code = errnoOf(e) ?? 'error';
   const text = e instanceof Error ? e.message : String(e);
   if (FULL.has(code)) {
-    return new SigwardError('STORE_UNAVAILABLE', `the disk of the sget store ${dir} is full (${code}) while ${what}; nothing was served and the partial file was removed. Free space there or lower sget.storeSize`, {
-      cause: e,
-      reason: 'sget store disk full',
-      retryAfter: 30,
-    });
+    return new SigwardError(
+      'STORE_UNAVAILABLE',
+      `the disk of the sget store ${dir} is full (${code}) while ${what}; nothing was served and the partial file was removed. Free space there or lower sget.storeSize`,
+      {
+        cause: e,
+        reason: 'sget store disk full',
+        retryAfter: 30,
+      },
+    );
   }
   if (UNUSABLE.has(code)) {
-    return new SigwardError('STORE_UNAVAILABLE', `the sget store ${dir} cannot be used (${text}) while ${what}; make it writable for the sigward user or point cache.dir at a directory that is (sget answers 503 until then; /v2/ is not affected)`, {
-      cause: e,
-      reason: 'sget store unusable',
-    });
+    return new SigwardError(
+      'STORE_UNAVAILABLE',
+      `the sget store ${dir} cannot be used (${text}) while ${what}; make it writable for the sigward user or point cache.dir at a directory that is (sget answers 503 until then; /v2/ is not affected)`,
+      {
+        cause: e,
+        reason: 'sget store unusable',
+      },
+    );
   }
-  return new SigwardError('STORE_FAILED', `the sget store ${dir} failed (${text}) while ${what}; nothing was served`, { cause: e, reason: 'sget store failed' });
+  return new SigwardError('STORE_FAILED', `the sget store ${dir} failed (${text}) while ${what}; nothing was served`, {
+    cause: e,
+    reason: 'sget store failed',
+  });
 }

@@ -47,7 +47,7 @@ const READ_CHUNK = 1024 * 1024;
 export async function hashFile(fh: FileHandle, digest: Digest): Promise<boolean> {
   const hash = createHash(digestAlgorithm(digest));
   const buf = Buffer.allocUnsafe(READ_CHUNK);
-  for (let pos = 0; ; ) {
+  for (let pos = 0; ;) {
     const { bytesRead } = await fh.read(buf, 0, READ_CHUNK, pos);
     if (bytesRead === 0) break;
     hash.update(buf.subarray(0, bytesRead));

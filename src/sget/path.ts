@@ -28,7 +28,11 @@ export function parseSgetPath(rest: string): SgetRoute {
   const at = last.indexOf('@');
   if (at >= 0) {
     parts[n - 1] = last.slice(0, at);
-    return { kind: 'artifact', name: checkName(parts, path), ref: { kind: 'digest', digest: parseDigest(last.slice(at + 1)) } };
+    return {
+      kind: 'artifact',
+      name: checkName(parts, path),
+      ref: { kind: 'digest', digest: parseDigest(last.slice(at + 1)) },
+    };
   }
   const colon = last.lastIndexOf(':');
   if (colon < 0 || n < 2) {
@@ -40,7 +44,10 @@ export function parseSgetPath(rest: string): SgetRoute {
 
 function checkName(parts: string[], path: string): string {
   if (parts.length < 2 || !looksLikeHost(parts[0] ?? '') || parts.some((p) => p === '')) {
-    throw new SigwardError('NOT_FOUND', `/sget/${clip(path)} does not start with a registry host and a repository: ${SGET_USAGE}`);
+    throw new SigwardError(
+      'NOT_FOUND',
+      `/sget/${clip(path)} does not start with a registry host and a repository: ${SGET_USAGE}`,
+    );
   }
   return parts.join('/');
 }

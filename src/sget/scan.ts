@@ -35,7 +35,8 @@ export async function scanStore(blobs: string, tmp: string, key: Buffer): Promis
   const found: { f: ScannedFile; lastUse: number }[] = [];
   const names = new Set(await readdir(blobs));
   for (const name of names) {
-    if (/\.seal\.[0-9a-f]+$/.test(name) || (name.endsWith('.seal') && !names.has(name.slice(0, -5)))) await remove(join(blobs, name));
+    if (/\.seal\.[0-9a-f]+$/.test(name) || (name.endsWith('.seal') && !names.has(name.slice(0, -5))))
+      await remove(join(blobs, name));
     const digest = name.replace('-', ':');
     if (!NAME_RE.test(name) || !isDigest(digest)) continue;
     const file = join(blobs, name);
@@ -43,7 +44,10 @@ export async function scanStore(blobs: string, tmp: string, key: Buffer): Promis
     const sealText = await readFile(`${file}.seal`, 'utf8').catch(() => undefined);
     const seal = sealText === undefined ? undefined : readSeal(key, sealText, digest);
     // The seal's mtime records the last use (store.ts touches it on every read).
-    const lastUse = await stat(`${file}.seal`).then((s) => s.mtimeMs, () => 0);
+    const lastUse = await stat(`${file}.seal`).then(
+      (s) => s.mtimeMs,
+      () => 0,
+    );
     found.push({ f: { digest, size: Number(st.size), file, seal }, lastUse });
   }
   return found.sort((a, b) => a.lastUse - b.lastUse).map((x) => x.f);

@@ -38,14 +38,18 @@ export async function loadSealKey(file: string): Promise<Buffer> {
   }
   const key = await readFile(file);
   if (key.length !== KEY_BYTES) {
-    throw new Error(`the seal key ${file} holds ${key.length} bytes instead of ${KEY_BYTES}; delete it together with the store's files to start afresh`);
+    throw new Error(
+      `the seal key ${file} holds ${key.length} bytes instead of ${KEY_BYTES}; delete it together with the store's files to start afresh`,
+    );
   }
   await chmod(file, 0o600).catch(() => undefined);
   return key;
 }
 
 function mac(key: Buffer, r: SealRecord): Buffer {
-  return createHmac('sha256', key).update(`sigward-sget-seal-v1\n${r.digest}\n${r.ino}\n${r.size}\n${r.mtimeNs}\n${r.ctimeNs}\n`).digest();
+  return createHmac('sha256', key)
+    .update(`sigward-sget-seal-v1\n${r.digest}\n${r.ino}\n${r.size}\n${r.mtimeNs}\n${r.ctimeNs}\n`)
+    .digest();
 }
 
 /** The seal file's text. Numbers are decimal strings: nanosecond times do not fit a JSON number. */
@@ -72,8 +76,20 @@ export function readSeal(key: Buffer, text: string, digest: string): SealRecord 
     return undefined;
   }
   const fields = [o.ino, o.size, o.mtimeNs, o.ctimeNs];
-  if (o.v !== 1 || o.digest !== digest || typeof o.mac !== 'string' || !fields.every((f) => typeof f === 'string' && DEC.test(f))) return undefined;
-  const r: SealRecord = { digest, ino: BigInt(o.ino as string), size: BigInt(o.size as string), mtimeNs: BigInt(o.mtimeNs as string), ctimeNs: BigInt(o.ctimeNs as string) };
+  if (
+    o.v !== 1 ||
+    o.digest !== digest ||
+    typeof o.mac !== 'string' ||
+    !fields.every((f) => typeof f === 'string' && DEC.test(f))
+  )
+    return undefined;
+  const r: SealRecord = {
+    digest,
+    ino: BigInt(o.ino as string),
+    size: BigInt(o.size as string),
+    mtimeNs: BigInt(o.mtimeNs as string),
+    ctimeNs: BigInt(o.ctimeNs as string),
+  };
   const want = mac(key, r);
   const got = Buffer.from(o.mac, 'hex');
   return got.length === want.length && timingSafeEqual(got, want) ? r : undefined;

@@ -3,7 +3,13 @@
 // resumed downloads (`curl -C -`), HEAD. The answers say which bytes of which file; http/answer.ts streams the file
 // straight into node's response (the fast path).
 import { digestAlgorithm, digestHex, type Digest } from '../oci/digest.ts';
-import { API_VERSION_HEADER, RefusalWithHeaders, type Answer, type DecisionNote, type FileAnswer } from '../proxy/answer.ts';
+import {
+  API_VERSION_HEADER,
+  RefusalWithHeaders,
+  type Answer,
+  type DecisionNote,
+  type FileAnswer,
+} from '../proxy/answer.ts';
 import type { OpenBlob } from './store.ts';
 
 export interface ServedFile {
@@ -41,8 +47,12 @@ export function parseRange(value: string | undefined, size: number): ByteRange |
 /** Always `attachment` (a browser must not render what an upstream labels text/html on sigward's origin), with the
  * title's last path component as the file name: an ASCII fallback and RFC 8187 UTF-8. */
 export function contentDisposition(title: string | undefined): string {
-  // eslint-disable-next-line no-control-regex -- a file name must not carry control characters into a header
-  const base = (title ?? '').split(/[/\\]/).pop()?.replace(/[\x00-\x1f\x7f]/g, '') ?? '';
+  const base =
+    (title ?? '')
+      .split(/[/\\]/)
+      .pop()
+      // eslint-disable-next-line no-control-regex -- a file name must not carry control characters into a header
+      ?.replace(/[\x00-\x1f\x7f]/g, '') ?? '';
   if (base === '' || base === '.' || base === '..') return 'attachment';
   const ascii = base.replace(/[^\x20-\x7e]|["\\%]/g, '_');
   const utf8 = encodeURIComponent(base).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
@@ -71,7 +81,10 @@ export function fileHeaders(f: ServedFile): Record<string, string> {
 }
 
 /** The range to serve, honouring If-Range (a range of other bytes than the client holds would corrupt its file). */
-export function requestedRange(headers: { range?: string; 'if-range'?: string }, f: ServedFile): ByteRange | 'unsatisfiable' | undefined {
+export function requestedRange(
+  headers: { range?: string; 'if-range'?: string },
+  f: ServedFile,
+): ByteRange | 'unsatisfiable' | undefined {
   const ifRange = headers['if-range'];
   if (ifRange !== undefined && ifRange.trim() !== `"${f.digest}"`) return undefined;
   return parseRange(headers.range, f.size);
@@ -86,13 +99,23 @@ export function headAnswer(f: ServedFile, decision: DecisionNote): Answer {
  * The answer for a verified file (or one byte range of it). Takes ownership of `blob.fh`: the answer's writer closes
  * it, or it is closed here when the range cannot be served (416, the size in Content-Range).
  */
-export async function fileAnswer(blob: OpenBlob, f: ServedFile, range: ByteRange | 'unsatisfiable' | undefined, decision: DecisionNote): Promise<FileAnswer> {
+export async function fileAnswer(
+  blob: OpenBlob,
+  f: ServedFile,
+  range: ByteRange | 'unsatisfiable' | undefined,
+  decision: DecisionNote,
+): Promise<FileAnswer> {
   const headers = fileHeaders(f);
   if (range === 'unsatisfiable') {
     await blob.fh.close();
-    throw new RefusalWithHeaders('RANGE_INVALID', `the requested range is outside ${f.digest}, which is ${f.size} bytes long`, { 'Content-Range': `bytes */${f.size}` }, {
-      reason: 'range not satisfiable',
-    });
+    throw new RefusalWithHeaders(
+      'RANGE_INVALID',
+      `the requested range is outside ${f.digest}, which is ${f.size} bytes long`,
+      { 'Content-Range': `bytes */${f.size}` },
+      {
+        reason: 'range not satisfiable',
+      },
+    );
   }
   const start = range?.start ?? 0;
   const end = range?.end ?? f.size - 1;

@@ -72,7 +72,12 @@ export class SgetService {
     const c = await this.choose(q);
     const { file, target } = c;
     if (file.size !== undefined && file.size > this.deps.maxArtifactBytes) {
-      throw tooLarge(`${target.upstream.host}/${target.repository}`, file.digest, file.size, this.deps.maxArtifactBytes);
+      throw tooLarge(
+        `${target.upstream.host}/${target.repository}`,
+        file.digest,
+        file.size,
+        this.deps.maxArtifactBytes,
+      );
     }
     const served = (size: number): ServedFile => ({
       digest: file.digest,
@@ -86,8 +91,13 @@ export class SgetService {
     const decision = { decision: c.decision, named: true };
     if (q.method === 'HEAD') {
       // HEAD answers from the (checked) descriptor without downloading: it carries no content.
-      const size = file.size ?? (await this.deps.clients.get(target.upstream.host).headBlob(target.repository, file.digest)).size;
-      if (size === undefined) throw new SigwardError('UPSTREAM_INVALID', `upstream gave no size for ${target.upstream.host}/${target.repository}@${file.digest}`);
+      const size =
+        file.size ?? (await this.deps.clients.get(target.upstream.host).headBlob(target.repository, file.digest)).size;
+      if (size === undefined)
+        throw new SigwardError(
+          'UPSTREAM_INVALID',
+          `upstream gave no size for ${target.upstream.host}/${target.repository}@${file.digest}`,
+        );
       return headAnswer(served(size), decision);
     }
     await this.deps.store.ready();
@@ -128,26 +138,37 @@ export class SgetService {
       if (blob) {
         if (file.size !== undefined && blob.size !== file.size) {
           await blob.fh.close();
-          throw new SigwardError('UPSTREAM_INVALID', `the manifest of ${where} says ${file.digest} is ${file.size} bytes, but that blob is ${blob.size} bytes; nothing was served`);
+          throw new SigwardError(
+            'UPSTREAM_INVALID',
+            `the manifest of ${where} says ${file.digest} is ${file.size} bytes, but that blob is ${blob.size} bytes; nothing was served`,
+          );
         }
         return { blob, stored: attempt === 0 };
       }
       // Not tied to this request: a client that disconnects leaves the download running for the others.
       await this.flights.run(file.digest, async () => {
         if (this.deps.store.has(file.digest)) return; // stored by a download that finished a moment ago
-        await spool(this.deps.store, {
-          digest: file.digest,
-          size: file.size,
-          maxBytes: this.deps.maxArtifactBytes,
-          where,
-          fetch: () => this.deps.clients.get(target.upstream.host).getBlob(target.repository, file.digest),
-          hashing: this.deps.hashing,
-        }, this.deps.log);
+        await spool(
+          this.deps.store,
+          {
+            digest: file.digest,
+            size: file.size,
+            maxBytes: this.deps.maxArtifactBytes,
+            where,
+            fetch: () => this.deps.clients.get(target.upstream.host).getBlob(target.repository, file.digest),
+            hashing: this.deps.hashing,
+          },
+          this.deps.log,
+        );
       });
     }
-    throw new SigwardError('STORE_UNAVAILABLE', `${where}@${file.digest} was downloaded and checked but evicted before it could be served: sget.storeSize is too small for the downloads in progress; try again or raise it`, {
-      reason: 'sget store too small',
-      retryAfter: 5,
-    });
+    throw new SigwardError(
+      'STORE_UNAVAILABLE',
+      `${where}@${file.digest} was downloaded and checked but evicted before it could be served: sget.storeSize is too small for the downloads in progress; try again or raise it`,
+      {
+        reason: 'sget store too small',
+        retryAfter: 5,
+      },
+    );
   }
 }

@@ -31,10 +31,14 @@ export interface SpoolRequest {
 }
 
 export function tooLarge(where: string, digest: Digest, size: number, max: number): SigwardError {
-  return new SigwardError('UPSTREAM_TOO_LARGE', `${where}@${digest} is ${size} bytes or more, over sget.maxArtifactSize (${max} bytes); raise it to download this artifact`, {
-    reason: 'artifact over sget.maxArtifactSize',
-    detail: { limit: max },
-  });
+  return new SigwardError(
+    'UPSTREAM_TOO_LARGE',
+    `${where}@${digest} is ${size} bytes or more, over sget.maxArtifactSize (${max} bytes); raise it to download this artifact`,
+    {
+      reason: 'artifact over sget.maxArtifactSize',
+      detail: { limit: max },
+    },
+  );
 }
 
 /** Download `r.digest` into the store. Resolves once the verified file is committed; rejects with nothing stored. */
@@ -52,11 +56,19 @@ export async function spool(store: BlobStore, r: SpoolRequest, log: Logger): Pro
       release = await store.reserve(r.size);
     }
     blob = await r.fetch();
-    if (blob.status !== 200) throw new SigwardError('UPSTREAM_INVALID', `upstream answered a whole-blob GET of ${r.where}@${r.digest} with ${blob.status}`);
+    if (blob.status !== 200)
+      throw new SigwardError(
+        'UPSTREAM_INVALID',
+        `upstream answered a whole-blob GET of ${r.where}@${r.digest} with ${blob.status}`,
+      );
     if (r.size !== undefined && blob.size !== undefined && blob.size !== r.size) {
-      throw new SigwardError('UPSTREAM_INVALID', `upstream announced ${blob.size} bytes for ${r.where}@${r.digest}, whose manifest says ${r.size}; nothing was served`, {
-        reason: 'upstream size mismatch',
-      });
+      throw new SigwardError(
+        'UPSTREAM_INVALID',
+        `upstream announced ${blob.size} bytes for ${r.where}@${r.digest}, whose manifest says ${r.size}; nothing was served`,
+        {
+          reason: 'upstream size mismatch',
+        },
+      );
     }
     const expect = r.size ?? blob.size;
     if (expect !== undefined && expect > r.maxBytes) throw tooLarge(r.where, r.digest, expect, r.maxBytes);
@@ -66,7 +78,11 @@ export async function spool(store: BlobStore, r: SpoolRequest, log: Logger): Pro
     const counted = new DigestingStream(hasher, cap, (seen) =>
       expect === undefined
         ? tooLarge(r.where, r.digest, seen, r.maxBytes)
-        : new SigwardError('UPSTREAM_INVALID', `upstream sent more than the ${expect} bytes of ${r.where}@${r.digest}; nothing was served`, { reason: 'upstream sent too many bytes' }),
+        : new SigwardError(
+            'UPSTREAM_INVALID',
+            `upstream sent more than the ${expect} bytes of ${r.where}@${r.digest}; nothing was served`,
+            { reason: 'upstream sent too many bytes' },
+          ),
     );
     const out = createWriteStream(tmp, { flags: 'wx', mode: 0o600, highWaterMark: 1024 * 1024 });
     // Which side broke FIRST decides the message: pipeline then destroys the other streams with that same error (the
@@ -87,16 +103,24 @@ export async function spool(store: BlobStore, r: SpoolRequest, log: Logger): Pro
       throw upstreamBroke(e, r, counted.bytes);
     }
     if (expect !== undefined && counted.bytes !== expect) {
-      throw new SigwardError('UPSTREAM_INVALID', `upstream sent ${counted.bytes} of the ${expect} bytes of ${r.where}@${r.digest} and stopped; nothing was served`, {
-        reason: 'upstream sent a truncated blob',
-      });
+      throw new SigwardError(
+        'UPSTREAM_INVALID',
+        `upstream sent ${counted.bytes} of the ${expect} bytes of ${r.where}@${r.digest} and stopped; nothing was served`,
+        {
+          reason: 'upstream sent a truncated blob',
+        },
+      );
     }
     const got = await counted.result(r.digest);
     if (got !== r.digest) {
-      throw new SigwardError('UPSTREAM_DIGEST_MISMATCH', `upstream sent bytes for ${r.where}@${r.digest} that hash to ${got}; nothing was served or stored`, {
-        reason: 'upstream digest mismatch',
-        detail: { expected: r.digest, got },
-      });
+      throw new SigwardError(
+        'UPSTREAM_DIGEST_MISMATCH',
+        `upstream sent bytes for ${r.where}@${r.digest} that hash to ${got}; nothing was served or stored`,
+        {
+          reason: 'upstream digest mismatch',
+          detail: { expected: r.digest, got },
+        },
+      );
     }
     await chmod(tmp, 0o400);
     // The reservation ends as the file enters the store's own accounting (not after: that would count it twice).
@@ -104,7 +128,16 @@ export async function spool(store: BlobStore, r: SpoolRequest, log: Logger): Pro
     release = undefined;
     await store.commit(tmp, r.digest, counted.bytes);
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
-    log.info({ image: r.where, digest: r.digest, size: counted.bytes, ms: Math.round(ms), mbps: Math.round(counted.bytes / 1e3 / Math.max(ms, 1)) }, 'sget download verified and stored');
+    log.info(
+      {
+        image: r.where,
+        digest: r.digest,
+        size: counted.bytes,
+        ms: Math.round(ms),
+        mbps: Math.round(counted.bytes / 1e3 / Math.max(ms, 1)),
+      },
+      'sget download verified and stored',
+    );
   } catch (e) {
     hasher?.abandon(); // a failure before the digest was asked for (e.g. a short body) must not leave it open
     // Bodies given up before their last byte (a size that disagrees, no room in the store) error when destroyed:
@@ -112,7 +145,10 @@ export async function spool(store: BlobStore, r: SpoolRequest, log: Logger): Pro
     if (blob !== undefined) releaseBody(blob.body);
     await unlink(tmp).catch(() => undefined);
     const err = storeError(e, `storing ${r.digest}`, store.dir);
-    log.warn({ image: r.where, digest: r.digest, code: err.code, err: err.message }, 'sget download failed; nothing stored');
+    log.warn(
+      { image: r.where, digest: r.digest, code: err.code, err: err.message },
+      'sget download failed; nothing stored',
+    );
     throw err;
   } finally {
     release?.();
@@ -121,9 +157,16 @@ export async function spool(store: BlobStore, r: SpoolRequest, log: Logger): Pro
 
 function upstreamBroke(e: unknown, r: SpoolRequest, bytes: number): SigwardError {
   const code = errnoOf(e);
-  const why = code === 'UND_ERR_BODY_TIMEOUT' ? 'it went silent for longer than its timeouts.body' : `the connection broke (${code ?? (e as Error).message})`;
-  return new SigwardError('UPSTREAM_UNAVAILABLE', `upstream stopped sending ${r.where}@${r.digest} after ${bytes} bytes: ${why}; nothing was served, try again later`, {
-    cause: e,
-    reason: 'upstream broke off the download',
-  });
+  const why =
+    code === 'UND_ERR_BODY_TIMEOUT'
+      ? 'it went silent for longer than its timeouts.body'
+      : `the connection broke (${code ?? (e as Error).message})`;
+  return new SigwardError(
+    'UPSTREAM_UNAVAILABLE',
+    `upstream stopped sending ${r.where}@${r.digest} after ${bytes} bytes: ${why}; nothing was served, try again later`,
+    {
+      cause: e,
+      reason: 'upstream broke off the download',
+    },
+  );
 }

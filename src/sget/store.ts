@@ -9,7 +9,18 @@
 // One store directory belongs to one daemon: two daemons on one directory would evict each other's files.
 import { randomBytes } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
-import { access, mkdir, open, rename, stat, statfs, unlink, utimes, writeFile, type FileHandle } from 'node:fs/promises';
+import {
+  access,
+  mkdir,
+  open,
+  rename,
+  stat,
+  statfs,
+  unlink,
+  utimes,
+  writeFile,
+  type FileHandle,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { SigwardError } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
@@ -149,17 +160,25 @@ export class BlobStore {
   async reserve(size: number): Promise<() => void> {
     this.evictFor(size);
     if (this.used + this.reserved + size > this.opts.capacity) {
-      throw new SigwardError('STORE_UNAVAILABLE', `the sget store has no room for ${size} more bytes while other downloads (${this.reserved} bytes) are in progress (sget.storeSize is ${this.opts.capacity} bytes); try again shortly or raise sget.storeSize`, {
-        reason: 'sget store busy',
-        retryAfter: 10,
-      });
+      throw new SigwardError(
+        'STORE_UNAVAILABLE',
+        `the sget store has no room for ${size} more bytes while other downloads (${this.reserved} bytes) are in progress (sget.storeSize is ${this.opts.capacity} bytes); try again shortly or raise sget.storeSize`,
+        {
+          reason: 'sget store busy',
+          retryAfter: 10,
+        },
+      );
     }
     const free = await (this.opts.freeBytes ?? freeByStatfs)(this.dir).catch(() => Number.POSITIVE_INFINITY);
     if (free < size + FREE_MARGIN) {
-      throw new SigwardError('STORE_UNAVAILABLE', `the disk of the sget store ${this.dir} has ${free} bytes free, not enough for ${size} bytes plus a margin of ${FREE_MARGIN}; nothing was downloaded. Free space there or lower sget.storeSize`, {
-        reason: 'sget store disk full',
-        retryAfter: 30,
-      });
+      throw new SigwardError(
+        'STORE_UNAVAILABLE',
+        `the disk of the sget store ${this.dir} has ${free} bytes free, not enough for ${size} bytes plus a margin of ${FREE_MARGIN}; nothing was downloaded. Free space there or lower sget.storeSize`,
+        {
+          reason: 'sget store disk full',
+          retryAfter: 30,
+        },
+      );
     }
     this.reserved += size;
     let held = true;
@@ -190,7 +209,12 @@ export class BlobStore {
     this.used += size;
     this.evictFor(0, digest);
     const done = this.persist(entry, id)
-      .catch((e: unknown) => this.opts.log.warn({ digest, err: (e as Error).message }, 'sget store file not made durable; it will be re-hashed after a restart'))
+      .catch((e: unknown) =>
+        this.opts.log.warn(
+          { digest, err: (e as Error).message },
+          'sget store file not made durable; it will be re-hashed after a restart',
+        ),
+      )
       .finally(() => this.persisting.delete(done));
     this.persisting.add(done);
   }

@@ -57,7 +57,10 @@ export function buildDsseBundle(input: DsseBundleInput): Uint8Array {
   return utf8(
     goStruct([
       ['mediaType', goString(MT.sigstoreBundleV03)],
-      ['verificationMaterial', goStruct([['publicKey', goStruct([['hint', hint === '' ? undefined : goString(hint)]])]])],
+      [
+        'verificationMaterial',
+        goStruct([['publicKey', goStruct([['hint', hint === '' ? undefined : goString(hint)]])]]),
+      ],
       [
         'dsseEnvelope',
         goStruct([
@@ -95,7 +98,12 @@ export interface ReferrerManifest {
 export function buildBundleReferrer(input: ReferrerInput): ReferrerManifest {
   const artifactType = MT.sigstoreBundleV03;
   const config: BuiltBlob = { mediaType: MT.ociEmpty, digest: digestOf(EMPTY_CONFIG), size: 2, bytes: EMPTY_CONFIG };
-  const layer: BuiltBlob = { mediaType: artifactType, digest: digestOf(input.bundle), size: input.bundle.length, bytes: input.bundle };
+  const layer: BuiltBlob = {
+    mediaType: artifactType,
+    digest: digestOf(input.bundle),
+    size: input.bundle.length,
+    bytes: input.bundle,
+  };
   const manifest = utf8(
     goStruct([
       ['schemaVersion', goNumber(2)],
@@ -121,9 +129,20 @@ export type IndexEntry = Omit<DescriptorFields, 'annotations'>;
 
 /** The referrers tag-schema index (`sha256-<hex>` tag) as ggcr maintains it: entries sorted by digest, no
  * annotations copied, duplicates by digest skipped (cosign-formats.md §7.4). */
-export function buildReferrersTagIndex(entries: readonly IndexEntry[]): { readonly index: Uint8Array; readonly digest: Digest } {
-  const unique = [...new Map(entries.map((e) => [e.digest, e])).values()].sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
+export function buildReferrersTagIndex(entries: readonly IndexEntry[]): {
+  readonly index: Uint8Array;
+  readonly digest: Digest;
+} {
+  const unique = [...new Map(entries.map((e) => [e.digest, e])).values()].sort((a, b) =>
+    a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0,
+  );
   const manifests = unique.map((e) => descriptor(e));
-  const index = utf8(goStruct([['schemaVersion', goNumber(2)], ['mediaType', goString(MT.ociIndex)], ['manifests', goArray(manifests)]]));
+  const index = utf8(
+    goStruct([
+      ['schemaVersion', goNumber(2)],
+      ['mediaType', goString(MT.ociIndex)],
+      ['manifests', goArray(manifests)],
+    ]),
+  );
   return { index, digest: digestOf(index) };
 }

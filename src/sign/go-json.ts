@@ -8,12 +8,21 @@
 /** A JSON fragment already serialized (what the helpers below return and accept). */
 export type RawJson = string & { readonly __rawJson: unique symbol };
 
-const SHORT: Readonly<Record<string, string>> = { '"': '\\"', '\\': '\\\\', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+const SHORT: Readonly<Record<string, string>> = {
+  '"': '\\"',
+  '\\': '\\\\',
+  '\b': '\\b',
+  '\f': '\\f',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\t': '\\t',
+};
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 export function goString(s: string): RawJson {
-  if (LONE_SURROGATE.test(s)) throw new TypeError('goString: string contains an unpaired surrogate (not representable as UTF-8)');
+  if (LONE_SURROGATE.test(s))
+    throw new TypeError('goString: string contains an unpaired surrogate (not representable as UTF-8)');
   // eslint-disable-next-line no-control-regex -- Go's encoder escapes every control character: matching them is the point
   const body = s.replace(/["\\\u0000-\u001f<>&\u2028\u2029]/g, (c) => {
     const short = SHORT[c];
@@ -37,7 +46,9 @@ export const goNull = 'null' as RawJson;
 
 /** A Go struct: members in the given order; `undefined` values are omitted (`omitempty`). */
 export function goStruct(entries: ReadonlyArray<readonly [string, RawJson | undefined]>): RawJson {
-  const parts = entries.filter((e): e is readonly [string, RawJson] => e[1] !== undefined).map(([k, v]) => `${goString(k)}:${v}`);
+  const parts = entries
+    .filter((e): e is readonly [string, RawJson] => e[1] !== undefined)
+    .map(([k, v]) => `${goString(k)}:${v}`);
   return `{${parts.join(',')}}` as RawJson;
 }
 

@@ -66,12 +66,20 @@ export function buildLegacySignatureImage(opts: LegacyImageOptions): LegacySigna
     ['created', goString(created)],
     ['history', goArray(layers.map(() => goStruct([['created', goString(ZERO_TIME)]])))],
     ['os', goString('')],
-    ['rootfs', goStruct([['type', goString('layers')], ['diff_ids', goArray(layers.map((l) => goString(l.digest)))]])],
+    [
+      'rootfs',
+      goStruct([
+        ['type', goString('layers')],
+        ['diff_ids', goArray(layers.map((l) => goString(l.digest)))],
+      ]),
+    ],
     ['config', goStruct([])],
   ]);
   const configBytes = utf8(configJson);
   const config: BuiltBlob = {
-    mediaType: opts.dockerMediaTypes ? 'application/vnd.docker.container.image.v1+json' : 'application/vnd.oci.image.config.v1+json',
+    mediaType: opts.dockerMediaTypes
+      ? 'application/vnd.docker.container.image.v1+json'
+      : 'application/vnd.oci.image.config.v1+json',
     digest: digestOf(configBytes),
     size: configBytes.length,
     bytes: configBytes,

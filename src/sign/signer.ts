@@ -14,7 +14,9 @@ export function signBytes(privateKey: KeyObject, message: Uint8Array, opts: Sign
   if (privateKey.type !== 'private') throw new TypeError('signBytes: a private key is required');
   switch (privateKey.asymmetricKeyType) {
     case 'ec':
-      return new Uint8Array(sign(opts.hash ?? 'sha256', message, { key: privateKey, dsaEncoding: opts.ecdsaEncoding ?? 'der' }));
+      return new Uint8Array(
+        sign(opts.hash ?? 'sha256', message, { key: privateKey, dsaEncoding: opts.ecdsaEncoding ?? 'der' }),
+      );
     case 'rsa':
       return new Uint8Array(sign('sha256', message, { key: privateKey, padding: constants.RSA_PKCS1_PADDING }));
     case 'ed25519':
@@ -38,5 +40,7 @@ export function publicKeyPem(key: KeyObject): string {
 /** cosign's bundle `publicKey.hint`: base64(SHA-256(SPKI DER)) (cosign internal/key/svkeypair.go). */
 export function keyHint(key: KeyObject): string {
   const pub = key.type === 'private' ? createPublicKey(key) : key;
-  return createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('base64');
+  return createHash('sha256')
+    .update(pub.export({ type: 'spki', format: 'der' }))
+    .digest('base64');
 }

@@ -35,7 +35,7 @@ export function checkedLookup(base: LookupFunction, classify: AddressClassifier)
         const ip = typeof a === 'string' ? a : a.address;
         const why = classify(ip);
         if (why !== undefined) {
-          callback(new NonPublicAddressError(hostname, ip, why) as NodeJS.ErrnoException, '', 0);
+          callback(new NonPublicAddressError(hostname, ip, why), '', 0);
           return;
         }
       }
@@ -48,7 +48,10 @@ export function checkedLookup(base: LookupFunction, classify: AddressClassifier)
  * Wrap a connector built with `checkedLookup` (so resolved names are checked): IP literals, which node connects to
  * without a lookup, are checked here first.
  */
-export function guardLiterals(connector: buildConnector.connector, classify: AddressClassifier): buildConnector.connector {
+export function guardLiterals(
+  connector: buildConnector.connector,
+  classify: AddressClassifier,
+): buildConnector.connector {
   return (options, callback) => {
     const host = options.hostname;
     if (isIpLiteral(host)) {

@@ -129,7 +129,10 @@ export function isIpLiteral(hostname: string): boolean {
  * for `localhost` and `*.localhost` (RFC 6761: they always resolve to loopback). Undefined for other names, whose
  * addresses are checked when the connection is made (address-guard.ts).
  */
-export function literalNonPublicReason(hostname: string, classify: AddressClassifier = nonPublicReason): string | undefined {
+export function literalNonPublicReason(
+  hostname: string,
+  classify: AddressClassifier = nonPublicReason,
+): string | undefined {
   const name = hostname.toLowerCase().replace(/\.$/, '');
   if (name === 'localhost' || name.endsWith('.localhost')) return 'loopback';
   return isIpLiteral(hostname) ? classify(hostname) : undefined;

@@ -83,7 +83,7 @@ export class UpstreamAuthState {
   /** The Authorization value to send up front for a request on `repository`, if the scheme is known already. */
   async authorization(repository: string | undefined): Promise<string | undefined> {
     if (this.bearer !== undefined) {
-      const scope = repository === undefined ? '' : this.scopeOf.get(repository) ?? `repository:${repository}:pull`;
+      const scope = repository === undefined ? '' : (this.scopeOf.get(repository) ?? `repository:${repository}:pull`);
       return (await this.token(scope)).header;
     }
     return this.basicPreemptive ? this.basicHeader : undefined;
@@ -93,7 +93,11 @@ export class UpstreamAuthState {
    * Answer a 401: returns the Authorization value to repeat the request with, or throws UPSTREAM_UNAUTHORIZED
    * when nothing sigward could send would help. `sent` is what the failed request carried.
    */
-  async challenged(wwwAuthenticate: string | readonly string[] | undefined, repository: string | undefined, sent: string | undefined): Promise<string> {
+  async challenged(
+    wwwAuthenticate: string | readonly string[] | undefined,
+    repository: string | undefined,
+    sent: string | undefined,
+  ): Promise<string> {
     const challenges = parseChallenges(wwwAuthenticate);
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     if (bearer !== undefined) {
@@ -108,20 +112,29 @@ export class UpstreamAuthState {
     }
     if (challenges.some((c) => c.scheme === 'basic')) {
       if (this.basicHeader === undefined) {
-        throw this.unauthorized(`upstream ${this.opts.upstream} requires credentials (Basic auth) and none are configured; set auth.username and passwordFile or passwordEnv for it`);
+        throw this.unauthorized(
+          `upstream ${this.opts.upstream} requires credentials (Basic auth) and none are configured; set auth.username and passwordFile or passwordEnv for it`,
+        );
       }
       if (sent === this.basicHeader) {
-        throw this.unauthorized(`upstream ${this.opts.upstream} rejected the configured Basic credentials; check its auth.username and password`);
+        throw this.unauthorized(
+          `upstream ${this.opts.upstream} rejected the configured Basic credentials; check its auth.username and password`,
+        );
       }
       this.basicPreemptive = true;
       return this.basicHeader;
     }
     const schemes = challenges.map((c) => c.scheme).join(', ') || 'none';
-    throw this.unauthorized(`upstream ${this.opts.upstream} answered 401 with no usable WWW-Authenticate challenge (schemes: ${schemes}); sigward supports Bearer and Basic`);
+    throw this.unauthorized(
+      `upstream ${this.opts.upstream} answered 401 with no usable WWW-Authenticate challenge (schemes: ${schemes}); sigward supports Bearer and Basic`,
+    );
   }
 
   private unauthorized(message: string): SigwardError {
-    return new SigwardError('UPSTREAM_UNAUTHORIZED', message, { detail: { upstream: this.opts.upstream }, reason: 'upstream unauthorized' });
+    return new SigwardError('UPSTREAM_UNAUTHORIZED', message, {
+      detail: { upstream: this.opts.upstream },
+      reason: 'upstream unauthorized',
+    });
   }
 
   private checkRealm(realm: string | undefined): URL {
@@ -132,14 +145,22 @@ export class UpstreamAuthState {
       url = undefined;
     }
     if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
-      throw new SigwardError('UPSTREAM_INVALID', `upstream ${this.opts.upstream} sent a Bearer challenge without a usable http(s) realm; the registry's token auth is misconfigured`, {
-        detail: { upstream: this.opts.upstream },
-      });
+      throw new SigwardError(
+        'UPSTREAM_INVALID',
+        `upstream ${this.opts.upstream} sent a Bearer challenge without a usable http(s) realm; the registry's token auth is misconfigured`,
+        {
+          detail: { upstream: this.opts.upstream },
+        },
+      );
     }
     if (this.basicHeader !== undefined && url.protocol === 'http:' && this.opts.upstreamUrl.startsWith('https:')) {
-      throw new SigwardError('UPSTREAM_INVALID', `upstream ${this.opts.upstream} is https but its token realm ${url.origin} is plain http; sigward will not send its credentials in clear text`, {
-        detail: { upstream: this.opts.upstream },
-      });
+      throw new SigwardError(
+        'UPSTREAM_INVALID',
+        `upstream ${this.opts.upstream} is https but its token realm ${url.origin} is plain http; sigward will not send its credentials in clear text`,
+        {
+          detail: { upstream: this.opts.upstream },
+        },
+      );
     }
     this.opts.boundary.checkRealm(url, this.basicHeader !== undefined);
     return url;
@@ -162,7 +183,8 @@ export class UpstreamAuthState {
     const url = new URL(bearer.realm);
     if (bearer.service !== undefined) url.searchParams.set('service', bearer.service);
     if (scope !== '') url.searchParams.set('scope', scope);
-    if (this.basicHeader !== undefined && this.opts.username !== undefined) url.searchParams.set('account', this.opts.username);
+    if (this.basicHeader !== undefined && this.opts.username !== undefined)
+      url.searchParams.set('account', this.opts.username);
     const ctx: FailureContext = {
       upstream: this.opts.upstream,
       method: 'GET',
@@ -202,7 +224,15 @@ export class UpstreamAuthState {
     const cap = this.opts.tokenBytes ?? 256 * 1024;
     let bytes: Uint8Array;
     try {
-      bytes = await readCapped(res.body, cap, () => new SigwardError('UPSTREAM_TOO_LARGE', `the token response of upstream ${this.opts.upstream} exceeds ${cap} bytes`));
+      bytes = await readCapped(
+        res.body,
+        cap,
+        () =>
+          new SigwardError(
+            'UPSTREAM_TOO_LARGE',
+            `the token response of upstream ${this.opts.upstream} exceeds ${cap} bytes`,
+          ),
+      );
     } catch (e) {
       throw connectionError(e, ctx, 'body');
     }
@@ -218,11 +248,16 @@ export class UpstreamAuthState {
     }
     const token = typeof parsed?.token === 'string' && parsed.token !== '' ? parsed.token : parsed?.access_token;
     if (typeof token !== 'string' || token === '' || /[\r\n]/.test(token)) {
-      throw new SigwardError('UPSTREAM_INVALID', `the token service of upstream ${this.opts.upstream} (${where}) answered without a usable "token" or "access_token"`, {
-        detail: { upstream: this.opts.upstream },
-      });
+      throw new SigwardError(
+        'UPSTREAM_INVALID',
+        `the token service of upstream ${this.opts.upstream} (${where}) answered without a usable "token" or "access_token"`,
+        {
+          detail: { upstream: this.opts.upstream },
+        },
+      );
     }
-    const seconds = typeof parsed?.expires_in === 'number' && parsed.expires_in > 0 ? parsed.expires_in : DEFAULT_TOKEN_SECONDS;
+    const seconds =
+      typeof parsed?.expires_in === 'number' && parsed.expires_in > 0 ? parsed.expires_in : DEFAULT_TOKEN_SECONDS;
     const lifetime = seconds * 1000;
     return { header: `Bearer ${token}`, expiresAt: issuedAt + lifetime - Math.min(EXPIRY_MARGIN_MS, lifetime / 4) };
   }

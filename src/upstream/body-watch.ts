@@ -11,6 +11,7 @@
 // connection once a status line went out).
 import type { Dispatcher } from 'undici';
 import { SigwardError } from '../errors.ts';
+import type { Duplex } from 'node:stream';
 
 export interface BodyLimits {
   /** Longest time one upstream body may take, from its response headers to its last byte. */
@@ -51,11 +52,21 @@ class WatchedHandler implements Dispatcher.DispatchHandler {
     this.inner.onRequestStart?.(controller, context);
   }
 
-  onRequestUpgrade(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[]>, socket: import('node:stream').Duplex): void {
+  onRequestUpgrade(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[]>,
+    socket: Duplex,
+  ): void {
     this.inner.onRequestUpgrade?.(controller, statusCode, headers, socket);
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+    statusMessage?: string,
+  ): void {
     if (statusCode >= 200 && this.deadline === undefined) this.start();
     this.inner.onResponseStart?.(controller, statusCode, headers, statusMessage);
   }
@@ -66,7 +77,10 @@ class WatchedHandler implements Dispatcher.DispatchHandler {
     if (controller.paused) this.heldBack = true;
   }
 
-  onResponseEnd(controller: Dispatcher.DispatchController, trailers: Record<string, string | string[] | undefined>): void {
+  onResponseEnd(
+    controller: Dispatcher.DispatchController,
+    trailers: Record<string, string | string[] | undefined>,
+  ): void {
     this.stop();
     this.inner.onResponseEnd?.(controller, trailers);
   }
@@ -80,10 +94,14 @@ class WatchedHandler implements Dispatcher.DispatchHandler {
     const { bodyDeadlineMs, minBodyRate, bodyRateWindowMs } = this.limits;
     this.deadline = setTimeout(() => {
       this.expire(
-        new SigwardError('UPSTREAM_TIMEOUT', `upstream ${this.upstream} was still sending the body of ${this.what} when limits.bodyDeadline (${seconds(bodyDeadlineMs)}) ran out; raise limits.bodyDeadline if bodies this big or slow are expected`, {
-          detail: { upstream: this.upstream, limit: 'limits.bodyDeadline', ms: bodyDeadlineMs },
-          reason: 'upstream body over limits.bodyDeadline',
-        }),
+        new SigwardError(
+          'UPSTREAM_TIMEOUT',
+          `upstream ${this.upstream} was still sending the body of ${this.what} when limits.bodyDeadline (${seconds(bodyDeadlineMs)}) ran out; raise limits.bodyDeadline if bodies this big or slow are expected`,
+          {
+            detail: { upstream: this.upstream, limit: 'limits.bodyDeadline', ms: bodyDeadlineMs },
+            reason: 'upstream body over limits.bodyDeadline',
+          },
+        ),
       );
     }, bodyDeadlineMs);
     this.deadline.unref();
@@ -96,10 +114,14 @@ class WatchedHandler implements Dispatcher.DispatchHandler {
       this.heldBack = false;
       if (sent >= least || excused) return;
       this.expire(
-        new SigwardError('UPSTREAM_TIMEOUT', `upstream ${this.upstream} sent ${sent} bytes of the body of ${this.what} in ${seconds(bodyRateWindowMs)}, under limits.minBodyRate (${minBodyRate} bytes/s); lower limits.minBodyRate (0 turns the check off) if this upstream is that slow`, {
-          detail: { upstream: this.upstream, limit: 'limits.minBodyRate', bytesPerSecond: minBodyRate },
-          reason: 'upstream body under limits.minBodyRate',
-        }),
+        new SigwardError(
+          'UPSTREAM_TIMEOUT',
+          `upstream ${this.upstream} sent ${sent} bytes of the body of ${this.what} in ${seconds(bodyRateWindowMs)}, under limits.minBodyRate (${minBodyRate} bytes/s); lower limits.minBodyRate (0 turns the check off) if this upstream is that slow`,
+          {
+            detail: { upstream: this.upstream, limit: 'limits.minBodyRate', bytesPerSecond: minBodyRate },
+            reason: 'upstream body under limits.minBodyRate',
+          },
+        ),
       );
     }, bodyRateWindowMs);
     this.ticker.unref();

@@ -29,7 +29,8 @@ export interface BoundaryRequest {
 const DEFAULT_PORTS: Readonly<Record<string, string>> = { 'https:': '443', 'http:': '80' };
 
 /** `url.host` with its port always spelled out, so `auth.example.com:443` in config matches `https://auth.example.com`. */
-const hostWithPort = (url: URL): string => (url.port !== '' ? url.host : `${url.host}:${DEFAULT_PORTS[url.protocol] ?? ''}`);
+const hostWithPort = (url: URL): string =>
+  url.port !== '' ? url.host : `${url.host}:${DEFAULT_PORTS[url.protocol] ?? ''}`;
 
 export class UpstreamBoundary {
   /** The configured upstream host, for messages. */
@@ -108,10 +109,16 @@ export class UpstreamBoundary {
   }
 
   /** The error for a connection the address guard refused, with this upstream's name and the setting that allows it. */
-  refusedConnection(message: string, req: { method: string; kind: RequestKind }, url: URL, cause: unknown): SigwardError {
-    const fix = req.kind === 'token'
-      ? `If that token service belongs to the registry, add tokenRealms: [${url.host}] (or allowPrivateNetworks: true) to upstream ${this.upstream}`
-      : `If that is intended, set allowPrivateNetworks: true for upstream ${this.upstream}`;
+  refusedConnection(
+    message: string,
+    req: { method: string; kind: RequestKind },
+    url: URL,
+    cause: unknown,
+  ): SigwardError {
+    const fix =
+      req.kind === 'token'
+        ? `If that token service belongs to the registry, add tokenRealms: [${url.host}] (or allowPrivateNetworks: true) to upstream ${this.upstream}`
+        : `If that is intended, set allowPrivateNetworks: true for upstream ${this.upstream}`;
     return refused(
       `upstream ${this.upstream} sent ${req.method} ${url.origin}${url.pathname} to a non-public network: ${message}. ${fix}`,
       this.upstream,
@@ -137,5 +144,9 @@ function describeKind(req: BoundaryRequest): string {
 }
 
 function refused(message: string, upstream: string, reason: string, cause?: unknown): SigwardError {
-  return new SigwardError('UPSTREAM_INVALID', message, { detail: { upstream }, reason, ...(cause === undefined ? {} : { cause }) });
+  return new SigwardError('UPSTREAM_INVALID', message, {
+    detail: { upstream },
+    reason,
+    ...(cause === undefined ? {} : { cause }),
+  });
 }

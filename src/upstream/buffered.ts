@@ -40,7 +40,7 @@ export function bufferedRequest(dispatcher: Dispatcher, o: BufferedOptions): Pro
   return new Promise<BufferedAnswer>((resolve, reject) => {
     const signal = o.signal;
     if (signal?.aborted) {
-      reject(signal.reason);
+      reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
       return;
     }
     let controller: Dispatcher.DispatchController | undefined;
@@ -51,13 +51,14 @@ export function bufferedRequest(dispatcher: Dispatcher, o: BufferedOptions): Pro
     let seen = 0;
     let started = false;
     let settled = false;
-    const onAbort = (): void => controller?.abort(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+    const onAbort = (): void =>
+      controller?.abort(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
     const finish = (answer: BufferedAnswer | undefined, error?: unknown): void => {
       if (settled) return;
       settled = true;
       signal?.removeEventListener('abort', onAbort);
       if (answer !== undefined) resolve(answer);
-      else reject(started ? new BodyBrokenError(error) : error);
+      else reject(started ? new BodyBrokenError(error) : error instanceof Error ? error : new Error(String(error)));
     };
     // One exact copy: undici's chunks are views into the socket's read buffers, which must not be kept alive by a
     // cached manifest of a few hundred bytes.
@@ -88,7 +89,7 @@ export function bufferedRequest(dispatcher: Dispatcher, o: BufferedOptions): Pro
         if (statusCode < 200) return; // 1xx informational: the real answer follows
         started = true;
         status = statusCode;
-        headers = h as RawHeaders;
+        headers = h;
         cap = o.capFor(statusCode);
         const declared = h['content-length'];
         if (typeof declared === 'string' && /^\d+$/.test(declared) && Number(declared) > cap) cut(Number(declared));
@@ -113,7 +114,14 @@ export function bufferedRequest(dispatcher: Dispatcher, o: BufferedOptions): Pro
     };
     try {
       dispatcher.dispatch(
-        { origin: o.origin, path: o.path, method: o.method, headers: o.headers, headersTimeout: o.headersTimeout, bodyTimeout: o.bodyTimeout },
+        {
+          origin: o.origin,
+          path: o.path,
+          method: o.method,
+          headers: o.headers,
+          headersTimeout: o.headersTimeout,
+          bodyTimeout: o.bodyTimeout,
+        },
         handler,
       );
     } catch (e) {

@@ -102,7 +102,10 @@ export class UpstreamClient {
     this.cfg = cfg;
     this.limits = deps.limits;
     this.now = deps.now ?? Date.now;
-    const basic = cfg.auth.kind === 'basic' && deps.password !== undefined ? { username: cfg.auth.username, password: deps.password } : {};
+    const basic =
+      cfg.auth.kind === 'basic' && deps.password !== undefined
+        ? { username: cfg.auth.username, password: deps.password }
+        : {};
     this.auth = new UpstreamAuthState({
       upstream: cfg.host,
       upstreamUrl: cfg.url,
@@ -133,54 +136,92 @@ export class UpstreamClient {
    * A manifest, byte-exact. Always sends every type sigward handles plus the client's extra ones: distribution 2.8
    * negotiates on Accept even by digest and answers 404 when the stored type is not accepted.
    */
-  async getManifest(repository: string, ref: ManifestReference, opts: ManifestGetOptions = {}): Promise<FetchedManifest> {
+  async getManifest(
+    repository: string,
+    ref: ManifestReference,
+    opts: ManifestGetOptions = {},
+  ): Promise<FetchedManifest> {
     const known = ref.kind === 'tag' ? opts.known : undefined;
     const base = this.manifestRequest('GET', repository, ref, opts);
-    const req = known === undefined ? base : { ...base, headers: { ...base.headers, 'if-none-match': `"${known.digest}"` } };
+    const req =
+      known === undefined ? base : { ...base, headers: { ...base.headers, 'if-none-match': `"${known.digest}"` } };
     const cap = this.limits.manifestBytes;
     const res = await this.transport.sendBuffered(req, cap);
     if (res.status === 304) return this.notModified(repository, ref, res, known);
     if (res.status !== 200) return this.transport.fail(res, req);
     if (res.overflow !== undefined) {
-      throw new SigwardError('UPSTREAM_TOO_LARGE', `manifest ${referenceString(ref)} of ${this.cfg.host}/${repository} is ${res.overflow} bytes or more, over the limit of ${cap} bytes (limits.manifestBytes)`, {
-        detail: { upstream: this.cfg.host, limit: cap },
-      });
+      throw new SigwardError(
+        'UPSTREAM_TOO_LARGE',
+        `manifest ${referenceString(ref)} of ${this.cfg.host}/${repository} is ${res.overflow} bytes or more, over the limit of ${cap} bytes (limits.manifestBytes)`,
+        {
+          detail: { upstream: this.cfg.host, limit: cap },
+        },
+      );
     }
     const untrustedBytes = res.bytes;
     const digest = this.checkDigest(repository, ref, untrustedBytes, res);
-    return { bytes: untrustedBytes, digest, mediaType: this.mediaTypeOf(untrustedBytes, res, repository, digest), size: untrustedBytes.length };
+    return {
+      bytes: untrustedBytes,
+      digest,
+      mediaType: this.mediaTypeOf(untrustedBytes, res, repository, digest),
+      size: untrustedBytes.length,
+    };
   }
 
   /** A 304 is an answer only to our If-None-Match: the tag still names `known`, whose bytes were checked when they
    * arrived. Anything else about it (no validator sent, another digest in its header) is an upstream fault. */
-  private notModified(repository: string, ref: ManifestReference, res: BufferedResponse, known: FetchedManifest | undefined): FetchedManifest {
+  private notModified(
+    repository: string,
+    ref: ManifestReference,
+    res: BufferedResponse,
+    known: FetchedManifest | undefined,
+  ): FetchedManifest {
     const where = `${this.cfg.host}/${repository}:${referenceString(ref)}`;
     if (known === undefined) {
-      throw new SigwardError('UPSTREAM_INVALID', `upstream ${this.cfg.host} answered GET ${where} with 304 Not Modified, though sigward sent no If-None-Match; nothing was served`, {
-        detail: { upstream: this.cfg.host },
-        reason: 'unexpected 304 from upstream',
-      });
+      throw new SigwardError(
+        'UPSTREAM_INVALID',
+        `upstream ${this.cfg.host} answered GET ${where} with 304 Not Modified, though sigward sent no If-None-Match; nothing was served`,
+        {
+          detail: { upstream: this.cfg.host },
+          reason: 'unexpected 304 from upstream',
+        },
+      );
     }
     const claimed = header(res.headers, 'docker-content-digest');
     if (claimed !== undefined && claimed !== known.digest) {
-      throw this.mismatch(`upstream ${this.cfg.host} said ${where} is unchanged (${known.digest}) but named ${claimed}; nothing was served`, known.digest);
+      throw this.mismatch(
+        `upstream ${this.cfg.host} said ${where} is unchanged (${known.digest}) but named ${claimed}; nothing was served`,
+        known.digest,
+      );
     }
     return known;
   }
 
   /** What the upstream says about a manifest, from headers only (nothing here is verified). */
-  async headManifest(repository: string, ref: ManifestReference, opts: { accept?: ReadonlySet<string>; signal?: AbortSignal } = {}): Promise<ManifestHead> {
+  async headManifest(
+    repository: string,
+    ref: ManifestReference,
+    opts: { accept?: ReadonlySet<string>; signal?: AbortSignal } = {},
+  ): Promise<ManifestHead> {
     const req = this.manifestRequest('HEAD', repository, ref, opts);
     const res = await this.transport.sendBuffered(req, 0);
     if (res.status !== 200) return this.transport.fail(res, req);
     const d = header(res.headers, 'docker-content-digest');
     const mediaType = baseMediaType(header(res.headers, 'content-type'));
     const size = contentLength(res.headers);
-    return { ...(d !== undefined && isDigest(d) ? { digest: d } : {}), ...(mediaType === undefined ? {} : { mediaType }), ...(size === undefined ? {} : { size }) };
+    return {
+      ...(d !== undefined && isDigest(d) ? { digest: d } : {}),
+      ...(mediaType === undefined ? {} : { mediaType }),
+      ...(size === undefined ? {} : { size }),
+    };
   }
 
   /** A blob as a stream (not hashed here: the caller checks the digest while passing it on). */
-  async getBlob(repository: string, digest: Digest, opts: { range?: string; signal?: AbortSignal } = {}): Promise<BlobStream> {
+  async getBlob(
+    repository: string,
+    digest: Digest,
+    opts: { range?: string; signal?: AbortSignal } = {},
+  ): Promise<BlobStream> {
     const req: UpstreamRequest = {
       method: 'GET',
       path: `/v2/${repoPath(repository)}/blobs/${seg(digest)}`,
@@ -195,26 +236,50 @@ export class UpstreamClient {
       // Part of a blob, answered to a request for all of it: it cannot be checked against the digest and must not
       // reach a client (or the sget store) as if it were the blob.
       release(res.body);
-      throw new SigwardError('UPSTREAM_INVALID', `upstream ${this.cfg.host} answered a whole-blob GET of ${this.cfg.host}/${repository}@${digest} with 206 Partial Content (sigward sent no Range); nothing was passed on`, {
-        detail: { upstream: this.cfg.host },
-        reason: 'upstream sent 206 without Range',
-      });
+      throw new SigwardError(
+        'UPSTREAM_INVALID',
+        `upstream ${this.cfg.host} answered a whole-blob GET of ${this.cfg.host}/${repository}@${digest} with 206 Partial Content (sigward sent no Range); nothing was passed on`,
+        {
+          detail: { upstream: this.cfg.host },
+          reason: 'upstream sent 206 without Range',
+        },
+      );
     }
     const size = contentLength(res.headers);
-    return { status: res.status, headers: flatHeaders(res.headers), ...(size === undefined ? {} : { size }), body: res.body };
+    return {
+      status: res.status,
+      headers: flatHeaders(res.headers),
+      ...(size === undefined ? {} : { size }),
+      body: res.body,
+    };
   }
 
   /** A small blob read whole (signature layers, bundles): at most `cap` bytes are kept, `overflow` says it was more.
    * Not digest-checked here: the caller checks it against the descriptor it came from. */
   async readBlob(repository: string, digest: Digest, cap: number): Promise<{ bytes: Uint8Array; overflow?: number }> {
-    const req: UpstreamRequest = { method: 'GET', path: `/v2/${repoPath(repository)}/blobs/${seg(digest)}`, kind: 'blob', repository };
+    const req: UpstreamRequest = {
+      method: 'GET',
+      path: `/v2/${repoPath(repository)}/blobs/${seg(digest)}`,
+      kind: 'blob',
+      repository,
+    };
     const res = await this.transport.sendBuffered(req, cap);
     if (res.status !== 200) return this.transport.fail(res, req);
     return { bytes: res.bytes, ...(res.overflow === undefined ? {} : { overflow: res.overflow }) };
   }
 
-  async headBlob(repository: string, digest: Digest, opts: { signal?: AbortSignal } = {}): Promise<{ size?: number; headers: Record<string, string> }> {
-    const req: UpstreamRequest = { method: 'HEAD', path: `/v2/${repoPath(repository)}/blobs/${seg(digest)}`, kind: 'blob', repository, ...(opts.signal === undefined ? {} : { signal: opts.signal }) };
+  async headBlob(
+    repository: string,
+    digest: Digest,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<{ size?: number; headers: Record<string, string> }> {
+    const req: UpstreamRequest = {
+      method: 'HEAD',
+      path: `/v2/${repoPath(repository)}/blobs/${seg(digest)}`,
+      kind: 'blob',
+      repository,
+      ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+    };
     const res = await this.transport.sendBuffered(req, 0);
     if (res.status !== 200) return this.transport.fail(res, req);
     const size = contentLength(res.headers);
@@ -227,13 +292,24 @@ export class UpstreamClient {
     if (query.n !== undefined) q.set('n', query.n);
     if (query.last !== undefined) q.set('last', query.last);
     const qs = q.toString() === '' ? '' : `?${q.toString()}`;
-    return this.list({ method: 'GET', path: `/v2/${repoPath(repository)}/tags/list${qs}`, kind: 'tags', repository }, false);
+    return this.list(
+      { method: 'GET', path: `/v2/${repoPath(repository)}/tags/list${qs}`, kind: 'tags', repository },
+      false,
+    );
   }
 
   /** The referrers API (spec "Listing Referrers"). A 404 is returned, not thrown: the caller then tries the tag schema. */
   async getReferrers(repository: string, digest: Digest, artifactType?: string): Promise<ListAnswer> {
     const qs = artifactType === undefined ? '' : `?${new URLSearchParams({ artifactType }).toString()}`;
-    const a = await this.list({ method: 'GET', path: `/v2/${repoPath(repository)}/referrers/${seg(digest)}${qs}`, kind: 'referrers', repository }, true);
+    const a = await this.list(
+      {
+        method: 'GET',
+        path: `/v2/${repoPath(repository)}/referrers/${seg(digest)}${qs}`,
+        kind: 'referrers',
+        repository,
+      },
+      true,
+    );
     // A registry with the API never answers it 404 (distribution-spec 1.1, "Listing Referrers"). A 404 that is not
     // even an OCI error (distribution 2.8: "404 page not found") says there is no such route; a 404 with an OCI code
     // (say NAME_UNKNOWN) may come from a registry that has the API, so it teaches nothing.
@@ -255,18 +331,32 @@ export class UpstreamClient {
     const link = header(res.headers, 'link');
     if (res.status === 404 && notFoundIsAnswer) {
       const { code } = upstreamMessage(res.bytes);
-      return { status: 404, contentType, bytes: new Uint8Array(0), ...(code === undefined ? {} : { upstreamCode: code }) };
+      return {
+        status: 404,
+        contentType,
+        bytes: new Uint8Array(0),
+        ...(code === undefined ? {} : { upstreamCode: code }),
+      };
     }
     if (res.status !== 200) return this.transport.fail(res, req);
     if (res.overflow !== undefined) {
-      throw new SigwardError('UPSTREAM_TOO_LARGE', `the ${req.kind} answer of ${this.cfg.host}/${req.repository} is ${res.overflow} bytes or more, over the limit of ${cap} bytes (limits.listBytes)`, {
-        detail: { upstream: this.cfg.host, limit: cap },
-      });
+      throw new SigwardError(
+        'UPSTREAM_TOO_LARGE',
+        `the ${req.kind} answer of ${this.cfg.host}/${req.repository} is ${res.overflow} bytes or more, over the limit of ${cap} bytes (limits.listBytes)`,
+        {
+          detail: { upstream: this.cfg.host, limit: cap },
+        },
+      );
     }
     return { status: 200, contentType, bytes: res.bytes, ...(link === undefined ? {} : { link }) };
   }
 
-  private manifestRequest(method: 'GET' | 'HEAD', repository: string, ref: ManifestReference, opts: { accept?: ReadonlySet<string>; signal?: AbortSignal }): UpstreamRequest {
+  private manifestRequest(
+    method: 'GET' | 'HEAD',
+    repository: string,
+    ref: ManifestReference,
+    opts: { accept?: ReadonlySet<string>; signal?: AbortSignal },
+  ): UpstreamRequest {
     return {
       method,
       path: `/v2/${repoPath(repository)}/manifests/${seg(referenceString(ref))}`,
@@ -278,11 +368,19 @@ export class UpstreamClient {
   }
 
   /** By digest the bytes must hash to it; by tag the bytes define the digest and the upstream's header must agree. */
-  private checkDigest(repository: string, ref: ManifestReference, untrustedBytes: Uint8Array, res: BufferedResponse): Digest {
+  private checkDigest(
+    repository: string,
+    ref: ManifestReference,
+    untrustedBytes: Uint8Array,
+    res: BufferedResponse,
+  ): Digest {
     const where = `${this.cfg.host}/${repository}`;
     if (ref.kind === 'digest') {
       if (!matchesDigest(untrustedBytes, ref.digest)) {
-        throw this.mismatch(`upstream ${this.cfg.host} answered ${where}@${ref.digest} with bytes that hash to ${digestOf(untrustedBytes)}; nothing was served`, ref.digest);
+        throw this.mismatch(
+          `upstream ${this.cfg.host} answered ${where}@${ref.digest} with bytes that hash to ${digestOf(untrustedBytes)}; nothing was served`,
+          ref.digest,
+        );
       }
       return ref.digest;
     }
@@ -291,31 +389,50 @@ export class UpstreamClient {
     // Schema 1 signed manifests are digested without their JWS signatures, so the header legitimately differs.
     const signedV1 = baseMediaType(header(res.headers, 'content-type')) === MT.dockerV1Signed;
     if (claimed !== undefined && isDigest(claimed) && !signedV1 && !matchesDigest(untrustedBytes, claimed)) {
-      throw this.mismatch(`upstream ${this.cfg.host} said ${where}:${ref.tag} is ${claimed} but sent bytes that hash to ${computed}; nothing was served`, claimed);
+      throw this.mismatch(
+        `upstream ${this.cfg.host} said ${where}:${ref.tag} is ${claimed} but sent bytes that hash to ${computed}; nothing was served`,
+        claimed,
+      );
     }
     return computed;
   }
 
   private mismatch(message: string, expected: string): SigwardError {
-    return new SigwardError('UPSTREAM_DIGEST_MISMATCH', message, { detail: { upstream: this.cfg.host, expected }, reason: 'upstream digest mismatch' });
+    return new SigwardError('UPSTREAM_DIGEST_MISMATCH', message, {
+      detail: { upstream: this.cfg.host, expected },
+      reason: 'upstream digest mismatch',
+    });
   }
 
   /** Content-Type first; else the manifest's own `mediaType` field; else the shape (umoci writes no mediaType). */
   private mediaTypeOf(bytes: Uint8Array, res: BufferedResponse, repository: string, digest: Digest): string {
     const ct = baseMediaType(header(res.headers, 'content-type'));
-    if (ct !== undefined && ct !== 'application/json' && ct !== 'application/octet-stream' && ct !== 'text/plain') return ct;
+    if (ct !== undefined && ct !== 'application/json' && ct !== 'application/octet-stream' && ct !== 'text/plain')
+      return ct;
     let parsed: unknown;
     try {
       parsed = JSON.parse(Buffer.from(bytes).toString('utf8'));
     } catch (e) {
-      throw new SigwardError('MANIFEST_INVALID', `manifest ${this.cfg.host}/${repository}@${digest} is not JSON and has no manifest Content-Type`, { cause: e, detail: { upstream: this.cfg.host } });
+      throw new SigwardError(
+        'MANIFEST_INVALID',
+        `manifest ${this.cfg.host}/${repository}@${digest} is not JSON and has no manifest Content-Type`,
+        { cause: e, detail: { upstream: this.cfg.host } },
+      );
     }
-    const o = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as { mediaType?: unknown; manifests?: unknown; config?: unknown };
+    const o = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as {
+      mediaType?: unknown;
+      manifests?: unknown;
+      config?: unknown;
+    };
     if (typeof o.mediaType === 'string' && MEDIA_TYPE_RE.test(o.mediaType)) return o.mediaType;
     if (Array.isArray(o.manifests)) return MT.ociIndex;
     if (typeof o.config === 'object' && o.config !== null) return MT.ociManifest;
-    throw new SigwardError('MANIFEST_INVALID', `manifest ${this.cfg.host}/${repository}@${digest} has no media type (no Content-Type, no mediaType field) and is neither an image manifest nor an index`, {
-      detail: { upstream: this.cfg.host },
-    });
+    throw new SigwardError(
+      'MANIFEST_INVALID',
+      `manifest ${this.cfg.host}/${repository}@${digest} has no media type (no Content-Type, no mediaType field) and is neither an image manifest nor an index`,
+      {
+        detail: { upstream: this.cfg.host },
+      },
+    );
   }
 }

@@ -54,13 +54,19 @@ export function createDispatcher(
     if (pemOf.has(origin)) {
       // Trust is per origin, so two upstreams at one origin must agree on it.
       if (pemOf.get(origin) !== ca) {
-        throw new SigwardError('CONFIG_INVALID', `upstreams at the same URL origin ${origin} have different caFile settings; give both the same caFile (upstream ${u.host})`);
+        throw new SigwardError(
+          'CONFIG_INVALID',
+          `upstreams at the same URL origin ${origin} have different caFile settings; give both the same caFile (upstream ${u.host})`,
+        );
       }
       continue;
     }
     pemOf.set(origin, ca);
     // Without a caFile the upstream still gets its own connect timeout; TLS options stay the system defaults.
-    byOrigin.set(origin, buildConnector({ timeout: u.timeouts.connectMs, ...(ca === undefined ? {} : { ca }), ...lookupOf(opts) }));
+    byOrigin.set(
+      origin,
+      buildConnector({ timeout: u.timeouts.connectMs, ...(ca === undefined ? {} : { ca }), ...lookupOf(opts) }),
+    );
   }
   const fallback = buildConnector({ timeout: DEFAULT_TIMEOUTS.connectMs, ...lookupOf(opts) });
 
@@ -86,10 +92,16 @@ export function createGuardedDispatcher(opts: DispatcherOptions = {}): Agent {
 }
 
 function agentOptions(opts: DispatcherOptions) {
-  return { connections: opts.connections ?? CONNECTIONS_PER_ORIGIN, pipelining: 1, keepAliveTimeout: opts.keepAliveMs ?? 30_000, keepAliveMaxTimeout: 10 * 60_000 };
+  return {
+    connections: opts.connections ?? CONNECTIONS_PER_ORIGIN,
+    pipelining: 1,
+    keepAliveTimeout: opts.keepAliveMs ?? 30_000,
+    keepAliveMaxTimeout: 10 * 60_000,
+  };
 }
 
-const lookupOf = (opts: DispatcherOptions): { lookup?: LookupFunction } => (opts.lookup === undefined ? {} : { lookup: opts.lookup });
+const lookupOf = (opts: DispatcherOptions): { lookup?: LookupFunction } =>
+  opts.lookup === undefined ? {} : { lookup: opts.lookup };
 
 /**
  * One upstream's view of the two Agents: requests to what the operator configured for it (its url, its token realms),

@@ -10,7 +10,13 @@ import { clip } from '../util/clip.ts';
 import type { OnRequest } from './auth.ts';
 import { UpstreamClient } from './client.ts';
 import { UpstreamBoundary } from './boundary.ts';
-import { BoundaryDispatcher, closeDispatcher, createDispatcher, createGuardedDispatcher, type DispatcherOptions } from './dispatcher.ts';
+import {
+  BoundaryDispatcher,
+  closeDispatcher,
+  createDispatcher,
+  createGuardedDispatcher,
+  type DispatcherOptions,
+} from './dispatcher.ts';
 
 export interface UpstreamsOptions {
   readonly limits: Limits;
@@ -39,12 +45,18 @@ export class Upstreams {
   constructor(upstreams: readonly UpstreamConfig[], opts: UpstreamsOptions) {
     const duplicate = duplicateUpstreamNames(upstreams)[0];
     if (duplicate !== undefined) {
-      throw new SigwardError('CONFIG_INVALID', `registry name ${duplicate.name} is configured for more than one upstream; each host or alias may appear once`);
+      throw new SigwardError(
+        'CONFIG_INVALID',
+        `registry name ${duplicate.name} is configured for more than one upstream; each host or alias may appear once`,
+      );
     }
     const passwords = opts.passwords ?? new Map<string, string>();
     for (const u of upstreams) {
       if (u.auth.kind === 'basic' && !passwords.has(u.host)) {
-        throw new SigwardError('CONFIG_INVALID', `upstream ${u.host} uses basic auth but no password was found for it; set passwordFile or passwordEnv`);
+        throw new SigwardError(
+          'CONFIG_INVALID',
+          `upstream ${u.host} uses basic auth but no password was found for it; set passwordFile or passwordEnv`,
+        );
       }
     }
     this.ownsDispatcher = opts.dispatcher === undefined;
@@ -53,7 +65,10 @@ export class Upstreams {
     for (const u of upstreams) {
       const pw = u.auth.kind === 'basic' ? passwords.get(u.host) : undefined;
       const client = new UpstreamClient(u, {
-        dispatcher: this.guarded === undefined ? this.dispatcher : new BoundaryDispatcher(new UpstreamBoundary(u), this.dispatcher, this.guarded),
+        dispatcher:
+          this.guarded === undefined
+            ? this.dispatcher
+            : new BoundaryDispatcher(new UpstreamBoundary(u), this.dispatcher, this.guarded),
         limits: opts.limits,
         ...(pw === undefined ? {} : { password: pw }),
         ...(opts.now === undefined ? {} : { now: opts.now }),
@@ -69,9 +84,13 @@ export class Upstreams {
     const client = this.byName.get(host.toLowerCase());
     if (client === undefined) {
       const known = this.clients.map((c) => c.host).join(', ') || 'none';
-      throw new SigwardError('UPSTREAM_UNKNOWN', `registry ${clip(host)} is not a configured upstream (configured: ${known}); add it under upstreams to use it`, {
-        detail: { host: clip(host) },
-      });
+      throw new SigwardError(
+        'UPSTREAM_UNKNOWN',
+        `registry ${clip(host)} is not a configured upstream (configured: ${known}); add it under upstreams to use it`,
+        {
+          detail: { host: clip(host) },
+        },
+      );
     }
     return client;
   }
@@ -83,6 +102,9 @@ export class Upstreams {
 
   async close(graceMs?: number): Promise<void> {
     if (!this.ownsDispatcher) return;
-    await Promise.all([closeDispatcher(this.dispatcher, graceMs), this.guarded === undefined ? undefined : closeDispatcher(this.guarded, graceMs)]);
+    await Promise.all([
+      closeDispatcher(this.dispatcher, graceMs),
+      this.guarded === undefined ? undefined : closeDispatcher(this.guarded, graceMs),
+    ]);
   }
 }

@@ -52,49 +52,86 @@ export function parseRetryAfter(value: string | undefined, now: () => number): n
 }
 
 /** Map a non-success upstream status to a SigwardError. `body` is the (capped) error body, if it was read. */
-export function upstreamStatusError(status: number, headers: RawHeaders, body: Uint8Array | undefined, ctx: FailureContext): SigwardError {
+export function upstreamStatusError(
+  status: number,
+  headers: RawHeaders,
+  body: Uint8Array | undefined,
+  ctx: FailureContext,
+): SigwardError {
   const said = upstreamMessage(body);
   const quote = said.message === undefined ? '' : ` (upstream said: ${said.message})`;
   const what = `${ctx.method} ${ctx.url}`;
   const detail = { upstream: ctx.upstream, status, ...(said.code === undefined ? {} : { upstreamCode: said.code }) };
   if (status === 404) {
-    const code = said.code !== undefined && NOT_FOUND_CODES.has(said.code)
-      ? (said.code as 'MANIFEST_UNKNOWN' | 'BLOB_UNKNOWN' | 'NAME_UNKNOWN')
-      : ctx.kind === 'blob' ? 'BLOB_UNKNOWN' : ctx.kind === 'manifest' ? 'MANIFEST_UNKNOWN' : 'NAME_UNKNOWN';
+    const code =
+      said.code !== undefined && NOT_FOUND_CODES.has(said.code)
+        ? (said.code as 'MANIFEST_UNKNOWN' | 'BLOB_UNKNOWN' | 'NAME_UNKNOWN')
+        : ctx.kind === 'blob'
+          ? 'BLOB_UNKNOWN'
+          : ctx.kind === 'manifest'
+            ? 'MANIFEST_UNKNOWN'
+            : 'NAME_UNKNOWN';
     const noun = code === 'BLOB_UNKNOWN' ? 'blob' : code === 'MANIFEST_UNKNOWN' ? 'manifest' : 'repository';
-    return new SigwardError(code, `${noun} not found at upstream ${ctx.upstream}: ${what} answered 404${quote}`, { detail });
+    return new SigwardError(code, `${noun} not found at upstream ${ctx.upstream}: ${what} answered 404${quote}`, {
+      detail,
+    });
   }
   if (status === 401) {
     const challenge = header(headers, 'www-authenticate');
-    const scopeErr = challenge !== undefined && /error="?insufficient_scope/i.test(challenge) ? ' (insufficient_scope)' : '';
+    const scopeErr =
+      challenge !== undefined && /error="?insufficient_scope/i.test(challenge) ? ' (insufficient_scope)' : '';
     const fix = ctx.authenticated
       ? `it rejected the credentials sigward sent; check the credentials configured for upstream ${ctx.upstream} and that they may pull this repository`
       : `the repository may be private; configure credentials (auth: basic) for upstream ${ctx.upstream}`;
-    return new SigwardError('UPSTREAM_UNAUTHORIZED', `upstream ${ctx.upstream} answered 401 Unauthorized${scopeErr} to ${what}: ${fix}${quote}`, {
-      detail,
-      reason: 'upstream unauthorized',
-    });
+    return new SigwardError(
+      'UPSTREAM_UNAUTHORIZED',
+      `upstream ${ctx.upstream} answered 401 Unauthorized${scopeErr} to ${what}: ${fix}${quote}`,
+      {
+        detail,
+        reason: 'upstream unauthorized',
+      },
+    );
   }
   if (status === 403) {
-    return new SigwardError('UPSTREAM_DENIED', `upstream ${ctx.upstream} denied ${what} (403)${quote}; check that the configured account may pull this repository`, { detail });
+    return new SigwardError(
+      'UPSTREAM_DENIED',
+      `upstream ${ctx.upstream} denied ${what} (403)${quote}; check that the configured account may pull this repository`,
+      { detail },
+    );
   }
   if (status === 416) {
-    return new SigwardError('RANGE_INVALID', `upstream ${ctx.upstream} cannot satisfy the requested range for ${what} (416)`, { detail });
+    return new SigwardError(
+      'RANGE_INVALID',
+      `upstream ${ctx.upstream} cannot satisfy the requested range for ${what} (416)`,
+      { detail },
+    );
   }
   const retryAfter = parseRetryAfter(header(headers, 'retry-after'), ctx.now);
   const retry = retryAfter === undefined ? {} : { retryAfter };
   if (status === 429) {
     const when = retryAfter === undefined ? '' : `; it asks to retry after ${retryAfter} s`;
-    return new SigwardError('UPSTREAM_RATE_LIMITED', `upstream ${ctx.upstream} rate-limited ${what} (429)${when}${quote}`, { detail, ...retry, reason: 'upstream rate limit' });
+    return new SigwardError(
+      'UPSTREAM_RATE_LIMITED',
+      `upstream ${ctx.upstream} rate-limited ${what} (429)${when}${quote}`,
+      { detail, ...retry, reason: 'upstream rate limit' },
+    );
   }
   if (status >= 500) {
-    return new SigwardError('UPSTREAM_UNAVAILABLE', `upstream ${ctx.upstream} failed: ${what} answered ${status}${quote}; try again later`, {
-      detail,
-      ...retry,
-      reason: 'upstream unavailable',
-    });
+    return new SigwardError(
+      'UPSTREAM_UNAVAILABLE',
+      `upstream ${ctx.upstream} failed: ${what} answered ${status}${quote}; try again later`,
+      {
+        detail,
+        ...retry,
+        reason: 'upstream unavailable',
+      },
+    );
   }
-  return new SigwardError('UPSTREAM_INVALID', `upstream ${ctx.upstream} answered ${what} with unexpected status ${status}${quote}`, { detail });
+  return new SigwardError(
+    'UPSTREAM_INVALID',
+    `upstream ${ctx.upstream} answered ${what} with unexpected status ${status}${quote}`,
+    { detail },
+  );
 }
 
 const TIMEOUTS: Record<string, { doing: string; setting: string }> = {
@@ -124,23 +161,35 @@ export function connectionError(e: unknown, ctx: FailureContext, phase: 'request
   const detail = { upstream: ctx.upstream, errorCode: code };
   const timeout = TIMEOUTS[code];
   if (timeout !== undefined) {
-    return new SigwardError('UPSTREAM_TIMEOUT', `upstream ${ctx.upstream} timed out ${timeout.doing} for ${what}; check that it is reachable, or raise its timeouts.${timeout.setting}`, {
-      cause: e,
-      detail,
-      reason: 'upstream timeout',
-    });
+    return new SigwardError(
+      'UPSTREAM_TIMEOUT',
+      `upstream ${ctx.upstream} timed out ${timeout.doing} for ${what}; check that it is reachable, or raise its timeouts.${timeout.setting}`,
+      {
+        cause: e,
+        detail,
+        reason: 'upstream timeout',
+      },
+    );
   }
   if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/.test(code)) {
-    return new SigwardError('UPSTREAM_UNAVAILABLE', `TLS with upstream ${ctx.upstream} failed (${code}) for ${what}; if it uses a private CA, set caFile for it`, {
-      cause: e,
-      detail,
-      reason: 'upstream tls failure',
-    });
+    return new SigwardError(
+      'UPSTREAM_UNAVAILABLE',
+      `TLS with upstream ${ctx.upstream} failed (${code}) for ${what}; if it uses a private CA, set caFile for it`,
+      {
+        cause: e,
+        detail,
+        reason: 'upstream tls failure',
+      },
+    );
   }
   const where = phase === 'body' ? 'while sending the body' : 'before answering';
-  return new SigwardError('UPSTREAM_UNAVAILABLE', `upstream ${ctx.upstream} closed or refused the connection ${where} for ${what} (${code}); try again later`, {
-    cause: e,
-    detail,
-    reason: 'upstream unavailable',
-  });
+  return new SigwardError(
+    'UPSTREAM_UNAVAILABLE',
+    `upstream ${ctx.upstream} closed or refused the connection ${where} for ${what} (${code}); try again later`,
+    {
+      cause: e,
+      detail,
+      reason: 'upstream unavailable',
+    },
+  );
 }

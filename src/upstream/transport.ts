@@ -14,7 +14,13 @@ import { discard, header, readHead, type RawHeaders } from './body.ts';
 import { watchBodies, type BodyLimits } from './body-watch.ts';
 import { UpstreamBoundary } from './boundary.ts';
 import { BodyBrokenError, bufferedRequest } from './buffered.ts';
-import { connectionError, isRetryableConnectionError, upstreamStatusError, type FailureContext, type RequestKind } from './status.ts';
+import {
+  connectionError,
+  isRetryableConnectionError,
+  upstreamStatusError,
+  type FailureContext,
+  type RequestKind,
+} from './status.ts';
 
 export const MAX_REDIRECTS = 5;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -116,21 +122,38 @@ export class Transport {
       return { statusCode: a.statusCode, headers: a.headers, body: a, drop: async () => undefined };
     });
     const a = res.body;
-    return { status: res.status, headers: res.headers, bytes: a.bytes, ...(a.overflow === undefined ? {} : { overflow: a.overflow }), url: res.url, authenticated: res.authenticated };
+    return {
+      status: res.status,
+      headers: res.headers,
+      bytes: a.bytes,
+      ...(a.overflow === undefined ? {} : { overflow: a.overflow }),
+      url: res.url,
+      authenticated: res.authenticated,
+    };
   }
 
   /** Where and how one attempt goes: the same for streamed and buffered answers. */
   private target(req: UpstreamRequest, url: URL, headers: Record<string, string>) {
     const { timeouts } = this.opts.cfg;
-    return { origin: url.origin, path: `${url.pathname}${url.search}`, method: req.method, headers, headersTimeout: timeouts.headersMs, bodyTimeout: timeouts.bodyMs };
+    return {
+      origin: url.origin,
+      path: `${url.pathname}${url.search}`,
+      method: req.method,
+      headers,
+      headersTimeout: timeouts.headersMs,
+      bodyTimeout: timeouts.bodyMs,
+    };
   }
 
   /** The exchange around one request: credentials, one repeat after a 401 challenge, redirects followed by hand. */
-  private async exchange<B>(req: UpstreamRequest, trip: (url: URL, headers: Record<string, string>) => Promise<Trip<B>>): Promise<Exchanged<B>> {
+  private async exchange<B>(
+    req: UpstreamRequest,
+    trip: (url: URL, headers: Record<string, string>) => Promise<Trip<B>>,
+  ): Promise<Exchanged<B>> {
     let url = new URL(this.base + req.path);
     let authorization = await this.opts.auth.authorization(req.repository);
     let challenged = false;
-    for (let hops = 0; ; ) {
+    for (let hops = 0; ;) {
       const trusted = url.origin === this.origin;
       const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...req.headers };
       if (trusted && authorization !== undefined) headers.authorization = authorization;
@@ -145,14 +168,24 @@ export class Transport {
       if (REDIRECT_STATUSES.has(res.statusCode) && location !== undefined) {
         await res.drop();
         if (++hops > MAX_REDIRECTS) {
-          throw new SigwardError('UPSTREAM_INVALID', `upstream ${this.upstream} redirected ${req.method} ${this.describe(url)} more than ${MAX_REDIRECTS} times`, {
-            detail: { upstream: this.upstream },
-          });
+          throw new SigwardError(
+            'UPSTREAM_INVALID',
+            `upstream ${this.upstream} redirected ${req.method} ${this.describe(url)} more than ${MAX_REDIRECTS} times`,
+            {
+              detail: { upstream: this.upstream },
+            },
+          );
         }
         url = this.redirectTarget(url, location, req);
         continue;
       }
-      return { status: res.statusCode, headers: res.headers, body: res.body, url, authenticated: trusted && headers.authorization !== undefined };
+      return {
+        status: res.statusCode,
+        headers: res.headers,
+        body: res.body,
+        url,
+        authenticated: trusted && headers.authorization !== undefined,
+      };
     }
   }
 
@@ -166,7 +199,14 @@ export class Transport {
   }
 
   context(req: UpstreamRequest, url: URL, authenticated: boolean): FailureContext {
-    return { upstream: this.upstream, method: req.method, url: this.describe(url), kind: req.kind, authenticated, now: this.opts.now };
+    return {
+      upstream: this.upstream,
+      method: req.method,
+      url: this.describe(url),
+      kind: req.kind,
+      authenticated,
+      now: this.opts.now,
+    };
   }
 
   /** A URL for messages and logs: no query, which may hold a storage signature. */
@@ -182,21 +222,34 @@ export class Transport {
       next = undefined;
     }
     if (next === undefined || (next.protocol !== 'https:' && next.protocol !== 'http:')) {
-      throw new SigwardError('UPSTREAM_INVALID', `upstream ${this.upstream} redirected ${req.method} ${this.describe(from)} to an unusable location`, {
-        detail: { upstream: this.upstream },
-      });
+      throw new SigwardError(
+        'UPSTREAM_INVALID',
+        `upstream ${this.upstream} redirected ${req.method} ${this.describe(from)} to an unusable location`,
+        {
+          detail: { upstream: this.upstream },
+        },
+      );
     }
     this.boundary.checkRedirect(req, from, next);
     return next;
   }
 
   /** One HTTP exchange, repeated on connection errors before any response (GET and HEAD are idempotent). */
-  private async roundTrip<B>(req: UpstreamRequest, url: URL, headers: Record<string, string>, trip: (url: URL, headers: Record<string, string>) => Promise<Trip<B>>): Promise<Trip<B>> {
+  private async roundTrip<B>(
+    req: UpstreamRequest,
+    url: URL,
+    headers: Record<string, string>,
+    trip: (url: URL, headers: Record<string, string>) => Promise<Trip<B>>,
+  ): Promise<Trip<B>> {
     const { cfg, onRequest } = this.opts;
     for (let attempt = 0; ; attempt++) {
       try {
         const res = await trip(url, headers);
-        onRequest?.({ method: req.method, url: url.origin === this.origin ? url.href : this.describe(url), status: res.statusCode });
+        onRequest?.({
+          method: req.method,
+          url: url.origin === this.origin ? url.href : this.describe(url),
+          status: res.statusCode,
+        });
         return res;
       } catch (e) {
         if (req.signal?.aborted) throw req.signal.reason ?? e;

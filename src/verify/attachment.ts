@@ -36,7 +36,9 @@ const bundle: DocumentCheck = (b) => {
   const j = jsonObject(b);
   if (j.value === undefined) return `it is not a Sigstore bundle: ${j.problem}`;
   const mt = j.value['mediaType'];
-  return typeof mt === 'string' && mt.startsWith(MT.sigstoreBundlePrefix) ? undefined : 'it is not a Sigstore bundle: its mediaType is not a bundle type';
+  return typeof mt === 'string' && mt.startsWith(MT.sigstoreBundlePrefix)
+    ? undefined
+    : 'it is not a Sigstore bundle: its mediaType is not a bundle type';
 };
 const inToto: DocumentCheck = (b) => {
   const j = jsonObject(b);
@@ -57,7 +59,9 @@ const text: DocumentCheck = (b) => {
   }
   // Controls other than tab, LF and CR (NUL above all) do not occur in text documents; they do in archives.
   // eslint-disable-next-line no-control-regex -- matching control characters is this check's purpose
-  return /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s) ? 'it is not text: it holds control bytes' : undefined;
+  return /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s)
+    ? 'it is not text: it holds control bytes'
+    : undefined;
 };
 
 /** Layer types of signatures, attestations, bundles and SBOMs (cosign `attach sbom`, `attest`), each with the
@@ -89,18 +93,25 @@ const IMAGE_MANIFEST_TYPES: readonly string[] = [MT.ociManifest, MT.dockerManife
 /** Does this manifest claim to be an attachment (an image manifest whose every layer has an attachment type)? Only
  * a claim: `attachmentProblem` decides, from the bytes. */
 export function claimsAttachment(m: ParsedManifest): boolean {
-  return m.kind === 'image' && IMAGE_MANIFEST_TYPES.includes(m.mediaType) && m.layers.length > 0 && m.layers.every((l) => checkFor(l.mediaType) !== undefined);
+  return (
+    m.kind === 'image' &&
+    IMAGE_MANIFEST_TYPES.includes(m.mediaType) &&
+    m.layers.length > 0 &&
+    m.layers.every((l) => checkFor(l.mediaType) !== undefined)
+  );
 }
 
 /** Why `m` is not a proven-inert attachment, or undefined when it is: it claims to be one, and every layer's blob
  * (from `blobs`, by digest) has the declared size and digest, is not an archive, and is the document its type names. */
 export function attachmentProblem(m: ParsedManifest, blobs: ReadonlyMap<string, Uint8Array>): string | undefined {
-  if (!claimsAttachment(m)) return 'it is not an image manifest whose every layer is a signature, attestation or SBOM type';
+  if (!claimsAttachment(m))
+    return 'it is not an image manifest whose every layer is a signature, attestation or SBOM type';
   for (const [i, layer] of m.layers.entries()) {
     const where = `layer ${i + 1} (${layer.mediaType}, ${layer.digest})`;
     const bytes = blobs.get(layer.digest);
     if (bytes === undefined) return `${where} was not read`;
-    if (bytes.length !== layer.size) return `${where} is ${bytes.length} bytes, not the ${layer.size} its descriptor says`;
+    if (bytes.length !== layer.size)
+      return `${where} is ${bytes.length} bytes, not the ${layer.size} its descriptor says`;
     if (!matchesDigest(bytes, layer.digest)) return `${where} does not match its digest`;
     const archive = archiveKind(bytes);
     if (archive !== undefined) return `${where} is ${archive}, which a runtime could unpack`;

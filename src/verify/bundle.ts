@@ -18,7 +18,8 @@ export type BundleMaterial =
   | { readonly kind: 'certificate' }
   | { readonly kind: 'x509CertificateChain' };
 
-export type BundleContent = { readonly kind: 'dsse'; readonly envelope: DsseEnvelope } | { readonly kind: 'messageSignature' };
+export type BundleContent =
+  { readonly kind: 'dsse'; readonly envelope: DsseEnvelope } | { readonly kind: 'messageSignature' };
 
 export interface ParsedBundle {
   readonly mediaType: string;
@@ -30,7 +31,8 @@ export interface ParsedBundle {
   readonly rfc3161Timestamps: number;
 }
 
-export type BundleParse = Parsed<ParsedBundle> | { readonly ok: false; readonly problem: string; readonly unsupported: true };
+export type BundleParse =
+  Parsed<ParsedBundle> | { readonly ok: false; readonly problem: string; readonly unsupported: true };
 
 /** Media types sigstore-go accepts (pkg/bundle/bundle.go getBundleVersion); >= v0.4 is refused there too. */
 const MEDIA_TYPE_RE = /^application\/vnd\.dev\.sigstore\.bundle(?:\+json;version=(\d+)\.(\d+)|\.v(\d+)\.(\d+)\+json)$/;
@@ -50,18 +52,30 @@ export function parseBundle(bytes: Uint8Array): BundleParse {
   const minor = Number(m?.[2] ?? m?.[4]);
   if (m === null) return problem(`bundle media type "${clip(mediaType)}" is not a Sigstore bundle media type`);
   if (major > 0 || minor >= 4) {
-    return { ok: false, unsupported: true, problem: `bundle version ${major}.${minor} is newer than this build understands (0.1 to 0.3)` };
+    return {
+      ok: false,
+      unsupported: true,
+      problem: `bundle version ${major}.${minor} is newer than this build understands (0.1 to 0.3)`,
+    };
   }
-  if (minor < 1 || (m[3] !== undefined && minor !== 3)) return problem(`bundle media type "${clip(mediaType)}" is not one sigstore accepts`);
+  if (minor < 1 || (m[3] !== undefined && minor !== 3))
+    return problem(`bundle media type "${clip(mediaType)}" is not one sigstore accepts`);
 
   const vm = b['verificationMaterial'];
   if (!isObject(vm)) return problem('bundle has no verificationMaterial object');
-  const extraVm = unknownField(vm, ['publicKey', 'certificate', 'x509CertificateChain', 'tlogEntries', 'timestampVerificationData']);
+  const extraVm = unknownField(vm, [
+    'publicKey',
+    'certificate',
+    'x509CertificateChain',
+    'tlogEntries',
+    'timestampVerificationData',
+  ]);
   if (extraVm !== undefined) return problem(`verificationMaterial has unknown member ${JSON.stringify(extraVm)}`);
   const material = parseMaterial(vm);
   if (!material.ok) return material;
   const tlog = vm['tlogEntries'] ?? [];
-  if (!Array.isArray(tlog) || !tlog.every(isObject)) return problem('verificationMaterial.tlogEntries is not an array of objects');
+  if (!Array.isArray(tlog) || !tlog.every(isObject))
+    return problem('verificationMaterial.tlogEntries is not an array of objects');
   const tsd = vm['timestampVerificationData'] ?? {};
   const tsList = isObject(tsd) ? (tsd['rfc3161Timestamps'] ?? []) : undefined;
   if (!Array.isArray(tsList)) return problem('verificationMaterial.timestampVerificationData is malformed');
@@ -78,7 +92,14 @@ export function parseBundle(bytes: Uint8Array): BundleParse {
     if (!isObject(b['messageSignature'])) return problem('bundle messageSignature is not an object');
     content = { kind: 'messageSignature' };
   }
-  return ok({ mediaType, version: `0.${minor}`, material: material.value, content, tlogEntries: tlog.length, rfc3161Timestamps: tsList.length });
+  return ok({
+    mediaType,
+    version: `0.${minor}`,
+    material: material.value,
+    content,
+    tlogEntries: tlog.length,
+    rfc3161Timestamps: tsList.length,
+  });
 }
 
 function parseMaterial(vm: Record<string, unknown>): Parsed<BundleMaterial> {
@@ -109,18 +130,27 @@ export function verifyBundle(sig: UntrustedBundle, ctx: VerifyContext): Signatur
     rejected(sig, reason, message, notEvaluated);
 
   if (b.content.kind !== 'dsse') {
-    return reject('malformed', 'bundle carries a messageSignature (a signed blob, e.g. cosign sign-blob), not a DSSE statement about an image: it is not an image signature');
+    return reject(
+      'malformed',
+      'bundle carries a messageSignature (a signed blob, e.g. cosign sign-blob), not a DSSE statement about an image: it is not an image signature',
+    );
   }
   const env = b.content.envelope;
   if (env.payloadType !== IN_TOTO_PAYLOAD_TYPE) {
     return reject('malformed', `DSSE payloadType is "${clip(env.payloadType)}", expected "${IN_TOTO_PAYLOAD_TYPE}"`);
   }
   if (env.signatures.length !== 1) {
-    return reject('malformed', `DSSE envelope has ${env.signatures.length} signatures; a Sigstore bundle carries exactly one`);
+    return reject(
+      'malformed',
+      `DSSE envelope has ${env.signatures.length} signatures; a Sigstore bundle carries exactly one`,
+    );
   }
   if (b.material.kind !== 'publicKey') {
-    return reject('unsupported', `bundle is keyless (signed with a ${b.material.kind === 'certificate' ? 'certificate' : 'certificate chain'}); ` +
-      'keyless verification (certificate identity + transparency log) is not available in this build, so it was not verified');
+    return reject(
+      'unsupported',
+      `bundle is keyless (signed with a ${b.material.kind === 'certificate' ? 'certificate' : 'certificate chain'}); ` +
+        'keyless verification (certificate identity + transparency log) is not available in this build, so it was not verified',
+    );
   }
 
   const [only] = env.signatures;
@@ -128,9 +158,13 @@ export function verifyBundle(sig: UntrustedBundle, ctx: VerifyContext): Signatur
   if (signers.length === 0) {
     // cosign's hint is base64(SHA-256(SPKI DER)) (internal/key/svkeypair.go); it only chooses the reason here.
     const hint = b.material.hint;
-    const hinted = hint === '' ? undefined : ctx.keys.find((k) => Buffer.from(k.keyId, 'hex').toString('base64') === hint);
+    const hinted =
+      hint === '' ? undefined : ctx.keys.find((k) => Buffer.from(k.keyId, 'hex').toString('base64') === hint);
     if (hinted !== undefined) {
-      return reject('bad-signature', `the DSSE signature does not verify with key "${hinted.name}", which the bundle names: the statement or signature was altered`);
+      return reject(
+        'bad-signature',
+        `the DSSE signature does not verify with key "${hinted.name}", which the bundle names: the statement or signature was altered`,
+      );
     }
     return reject('unknown-key', noKeyMessage(ctx.keys));
   }
@@ -142,13 +176,25 @@ export function verifyBundle(sig: UntrustedBundle, ctx: VerifyContext): Signatur
   const subject = statement.value.subjects.find((s) => s.digest[alg] === hex);
   if (subject === undefined) {
     const first = statement.value.subjects[0]?.digest[alg];
-    return reject('digest-mismatch', mismatch(first === undefined ? `no ${alg} subject` : `${alg}:${first}`, ctx.digest));
+    return reject(
+      'digest-mismatch',
+      mismatch(first === undefined ? `no ${alg} subject` : `${alg}:${first}`, ctx.digest),
+    );
   }
   if (statement.value.predicateType !== COSIGN_SIGN_PREDICATE) {
-    return reject('wrong-predicate', `statement predicateType is "${clip(statement.value.predicateType)}", not "${COSIGN_SIGN_PREDICATE}": ` +
-      'an attestation (SBOM, provenance, …) is not an image signature');
+    return reject(
+      'wrong-predicate',
+      `statement predicateType is "${clip(statement.value.predicateType)}", not "${COSIGN_SIGN_PREDICATE}": ` +
+        'an attestation (SBOM, provenance, …) is not an image signature',
+    );
   }
-  const check: SignatureCheck = { format: 'bundle', source: sig.source, verified: true, signers, annotations: subject.annotations };
+  const check: SignatureCheck = {
+    format: 'bundle',
+    source: sig.source,
+    verified: true,
+    signers,
+    annotations: subject.annotations,
+  };
   return notEvaluated.length > 0 ? { ...check, notEvaluated } : check;
 }
 

@@ -42,7 +42,8 @@ export function parseDsseEnvelope(v: unknown): Parsed<DsseEnvelope> {
   for (const [i, s] of signatures.entries()) {
     if (!isObject(s)) return problem(`dsseEnvelope.signatures[${i}] is not an object`);
     const extraS = unknownField(s, ['sig', 'keyid']);
-    if (extraS !== undefined) return problem(`dsseEnvelope.signatures[${i}] has unknown member ${JSON.stringify(extraS)}`);
+    if (extraS !== undefined)
+      return problem(`dsseEnvelope.signatures[${i}] has unknown member ${JSON.stringify(extraS)}`);
     if (typeof s['sig'] !== 'string') return problem(`dsseEnvelope.signatures[${i}].sig is missing or not a string`);
     const keyid = s['keyid'] ?? '';
     if (typeof keyid !== 'string') return problem(`dsseEnvelope.signatures[${i}].keyid is not a string`);

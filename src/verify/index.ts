@@ -12,7 +12,9 @@ export function verifySignature(sig: UntrustedSignature, ctx: VerifyContext): Si
     case 'bundle':
       return verifyBundle(sig, ctx);
     default:
-      throw new TypeError(`verifySignature: unknown signature format ${JSON.stringify((sig as { format?: unknown }).format)}`);
+      throw new TypeError(
+        `verifySignature: unknown signature format ${JSON.stringify((sig as { format?: unknown }).format)}`,
+      );
   }
 }
 

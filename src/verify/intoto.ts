@@ -5,7 +5,10 @@
 import { parseStrictJson } from '../oci/json-strict.ts';
 import { isObject, jsonType, ok, problem, type Parsed } from './outcome.ts';
 
-export const STATEMENT_TYPES: readonly string[] = ['https://in-toto.io/Statement/v1', 'https://in-toto.io/Statement/v0.1'];
+export const STATEMENT_TYPES: readonly string[] = [
+  'https://in-toto.io/Statement/v1',
+  'https://in-toto.io/Statement/v0.1',
+];
 
 /** The predicate type of `cosign sign` (v3) statements: "this image is signed" (cosign pkg/types/predicate.go). */
 export const COSIGN_SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
@@ -30,10 +33,13 @@ export function parseInTotoStatement(bytes: Uint8Array): Parsed<InTotoStatement>
   if (!isObject(st)) return problem(`is a JSON ${jsonType(st)}, expected an object`);
   const type = st['_type'];
   if (typeof type !== 'string' || !STATEMENT_TYPES.includes(type)) {
-    return problem(`_type is ${typeof type === 'string' ? JSON.stringify(type.slice(0, 80)) : 'missing'}, expected one of ${STATEMENT_TYPES.join(', ')}`);
+    return problem(
+      `_type is ${typeof type === 'string' ? JSON.stringify(type.slice(0, 80)) : 'missing'}, expected one of ${STATEMENT_TYPES.join(', ')}`,
+    );
   }
   const predicateType = st['predicateType'];
-  if (typeof predicateType !== 'string' || predicateType === '') return problem('predicateType is missing or not a string');
+  if (typeof predicateType !== 'string' || predicateType === '')
+    return problem('predicateType is missing or not a string');
   const raw = st['subject'];
   if (!Array.isArray(raw) || raw.length === 0) return problem('subject is missing or not a non-empty array');
   const subjects: InTotoSubject[] = [];

@@ -40,14 +40,18 @@ export function parsePublicKey(name: string, pem: string): TrustedKey {
 function pemBody(name: string, pem: string): Uint8Array {
   const text = pem.trim();
   const blocks = text.match(/-----BEGIN /g)?.length ?? 0;
-  if (blocks === 0) throw invalid(name, 'no PEM block found; expected "-----BEGIN PUBLIC KEY-----" (the cosign.pub file)');
+  if (blocks === 0)
+    throw invalid(name, 'no PEM block found; expected "-----BEGIN PUBLIC KEY-----" (the cosign.pub file)');
   if (blocks > 1) throw invalid(name, `found ${blocks} PEM blocks; give exactly one PUBLIC KEY per trusted key`);
   const m = PEM_RE.exec(text);
   if (m === null || m[1] !== m[3]) throw invalid(name, 'the PEM block is malformed (BEGIN/END lines do not match)');
   const label = m[1] ?? '';
   if (label === 'CERTIFICATE') {
-    throw invalid(name, 'this is a CERTIFICATE, not a PUBLIC KEY; certificate-based (keyless) trust is a separate, ' +
-      'later feature; give the public key itself (e.g. `openssl x509 -pubkey -noout -in cert.pem`)');
+    throw invalid(
+      name,
+      'this is a CERTIFICATE, not a PUBLIC KEY; certificate-based (keyless) trust is a separate, ' +
+        'later feature; give the public key itself (e.g. `openssl x509 -pubkey -noout -in cert.pem`)',
+    );
   }
   if (label.includes('PRIVATE KEY')) {
     throw invalid(name, `this is a ${label}; trust needs only the PUBLIC KEY (\`cosign public-key --key cosign.key\`)`);
@@ -75,14 +79,21 @@ function algorithmOf(name: string, key: KeyObject): KeyAlgorithm {
   }
   if (type === 'rsa') {
     const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
-    if (bits < MIN_RSA_BITS) throw invalid(name, `RSA key of ${bits} bits is too small; at least ${MIN_RSA_BITS} bits are required`);
+    if (bits < MIN_RSA_BITS)
+      throw invalid(name, `RSA key of ${bits} bits is too small; at least ${MIN_RSA_BITS} bits are required`);
     return 'rsa';
   }
   if (type === 'ed25519') return 'ed25519';
   if (type === 'rsa-pss') {
-    throw invalid(name, 'RSA-PSS-restricted keys (id-RSASSA-PSS) are not supported; cosign verifies RSA PKCS#1 v1.5 with rsaEncryption keys');
+    throw invalid(
+      name,
+      'RSA-PSS-restricted keys (id-RSASSA-PSS) are not supported; cosign verifies RSA PKCS#1 v1.5 with rsaEncryption keys',
+    );
   }
-  throw invalid(name, `key type ${type ?? 'unknown'} is not supported; use ECDSA P-256/P-384/P-521, RSA (>= ${MIN_RSA_BITS} bits) or Ed25519`);
+  throw invalid(
+    name,
+    `key type ${type ?? 'unknown'} is not supported; use ECDSA P-256/P-384/P-521, RSA (>= ${MIN_RSA_BITS} bits) or Ed25519`,
+  );
 }
 
 /** Length the outer DER SEQUENCE header declares, header included (-1 when it cannot be read). node ignores bytes

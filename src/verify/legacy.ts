@@ -9,7 +9,13 @@ import { MT } from '../oci/mediatypes.ts';
 import { rejected } from './outcome.ts';
 import { decodeStdBase64, keysThatVerify } from './signature-bytes.ts';
 import { parseSimpleSigning } from './simple-signing.ts';
-import type { SignatureCheck, TrustedKey, UnevaluatedMaterial, UntrustedLegacySignature, VerifyContext } from './types.ts';
+import type {
+  SignatureCheck,
+  TrustedKey,
+  UnevaluatedMaterial,
+  UntrustedLegacySignature,
+  VerifyContext,
+} from './types.ts';
 
 /** Layer annotation keys cosign writes (pkg/oci/static/signature.go; cosign-formats.md §2.2). */
 export const ANNOTATION = {
@@ -27,7 +33,10 @@ export function verifyLegacySignature(sig: UntrustedLegacySignature, ctx: Verify
     rejected(sig, reason, message, notEvaluated);
 
   if (sig.layerMediaType !== MT.cosignSimpleSigning) {
-    return reject('malformed', `layer media type is "${clip(sig.layerMediaType)}", expected "${MT.cosignSimpleSigning}" (not a cosign signature layer)`);
+    return reject(
+      'malformed',
+      `layer media type is "${clip(sig.layerMediaType)}", expected "${MT.cosignSimpleSigning}" (not a cosign signature layer)`,
+    );
   }
   if (!isDigest(sig.layerDigest) || !matchesDigest(sig.payload, sig.layerDigest)) {
     return reject('malformed', `layer bytes do not match the layer digest "${clip(sig.layerDigest)}"`);
@@ -35,7 +44,10 @@ export function verifyLegacySignature(sig: UntrustedLegacySignature, ctx: Verify
   const b64 = sig.annotations[ANNOTATION.signature];
   if (b64 === undefined) return reject('malformed', `layer has no "${ANNOTATION.signature}" annotation`);
   if (b64 === '') {
-    return reject('malformed', `the "${ANNOTATION.signature}" annotation is empty (an attestation layer, not a signature)`);
+    return reject(
+      'malformed',
+      `the "${ANNOTATION.signature}" annotation is empty (an attestation layer, not a signature)`,
+    );
   }
   const signature = decodeStdBase64(b64);
   if (!signature.ok) return reject('malformed', `the "${ANNOTATION.signature}" annotation ${signature.problem}`);
@@ -44,7 +56,10 @@ export function verifyLegacySignature(sig: UntrustedLegacySignature, ctx: Verify
   if (signers.length === 0) {
     const named = certificateKey(sig.annotations, ctx.keys);
     if (named !== undefined) {
-      return reject('bad-signature', `the signature does not verify with key "${named}", which its certificate names: the payload or signature was altered`);
+      return reject(
+        'bad-signature',
+        `the signature does not verify with key "${named}", which its certificate names: the payload or signature was altered`,
+      );
     }
     const keyless = notEvaluated.includes('certificate')
       ? '; it carries a certificate (a keyless or certificate-based signature), and certificate verification is not available in this build'
@@ -89,7 +104,10 @@ function unevaluated(annotations: Readonly<Record<string, string>>): Unevaluated
 
 /** The trusted key whose public key the layer's certificate carries, if any: then a failed check means a broken
  * signature by a known signer (`bad-signature`), not an unknown signer. Only used to pick the reason. */
-function certificateKey(annotations: Readonly<Record<string, string>>, keys: readonly TrustedKey[]): string | undefined {
+function certificateKey(
+  annotations: Readonly<Record<string, string>>,
+  keys: readonly TrustedKey[],
+): string | undefined {
   const pem = annotations[ANNOTATION.certificate];
   if (!pem || keys.length === 0) return undefined;
   let spki: Buffer;

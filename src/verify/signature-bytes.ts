@@ -60,7 +60,11 @@ const FIELD_BYTES: Readonly<Record<KeyAlgorithm, number>> = {
 
 /** Check `signature` over exactly `message` with `key`. Returns the scheme that verified, or undefined. Never
  * throws for bad signature bytes. */
-export function verifyMessage(key: TrustedKey, message: Uint8Array, signature: Uint8Array): SignatureScheme | undefined {
+export function verifyMessage(
+  key: TrustedKey,
+  message: Uint8Array,
+  signature: Uint8Array,
+): SignatureScheme | undefined {
   if (signature.length === 0) return undefined;
   switch (key.algorithm) {
     case 'ed25519':
@@ -72,7 +76,8 @@ export function verifyMessage(key: TrustedKey, message: Uint8Array, signature: U
     default: {
       const raw = signature.length === 2 * FIELD_BYTES[key.algorithm];
       for (const hash of ECDSA_HASHES[key.algorithm]) {
-        if (attempt(() => verify(hash, message, { key: key.key, dsaEncoding: 'der' }, signature))) return `ecdsa-${hash}-der`;
+        if (attempt(() => verify(hash, message, { key: key.key, dsaEncoding: 'der' }, signature)))
+          return `ecdsa-${hash}-der`;
         if (raw && attempt(() => verify(hash, message, { key: key.key, dsaEncoding: 'ieee-p1363' }, signature))) {
           return `ecdsa-${hash}-p1363`;
         }

@@ -39,7 +39,8 @@ export function parseSimpleSigning(bytes: Uint8Array): Parsed<SimpleSigningPaylo
   const extraI = unknownField(identity.value, ['docker-reference']);
   if (extraI !== undefined) return problem(`has unknown member critical.identity.${JSON.stringify(extraI)}`);
   const ref = identity.value['docker-reference'];
-  if (typeof ref !== 'string') return problem(`critical.identity.docker-reference is ${describeValue(ref)}, expected a string`);
+  if (typeof ref !== 'string')
+    return problem(`critical.identity.docker-reference is ${describeValue(ref)}, expected a string`);
 
   const image = member(c, 'image', 'critical.');
   if (!image.ok) return image;
@@ -47,7 +48,9 @@ export function parseSimpleSigning(bytes: Uint8Array): Parsed<SimpleSigningPaylo
   if (extraM !== undefined) return problem(`has unknown member critical.image.${JSON.stringify(extraM)}`);
   const digest = image.value['docker-manifest-digest'];
   if (typeof digest !== 'string' || !isDigest(digest)) {
-    return problem(`critical.image.docker-manifest-digest is ${describeValue(digest)}, expected sha256:<64 hex> or sha512:<128 hex>`);
+    return problem(
+      `critical.image.docker-manifest-digest is ${describeValue(digest)}, expected sha256:<64 hex> or sha512:<128 hex>`,
+    );
   }
 
   const optional = top['optional'];

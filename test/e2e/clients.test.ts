@@ -56,7 +56,9 @@ function assertLayoutHolds(dir: string, image: TestImage): void {
 
 /** The one manifest descriptor of an OCI layout's index.json. */
 function layoutTop(dir: string): { digest: string; mediaType: string } {
-  const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { manifests: { digest: string; mediaType: string }[] };
+  const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as {
+    manifests: { digest: string; mediaType: string }[];
+  };
   assert.equal(index.manifests.length, 1, JSON.stringify(index));
   return at(index.manifests, 0);
 }
@@ -103,7 +105,10 @@ describe('skopeo through the daemon (path-prefix location)', () => {
     assertLayoutHolds(dir, multi);
     const seen = accessLines().filter((l) => l.path.startsWith('/v2/example.test/test/multi/'));
     for (const child of multi.manifests) {
-      assert.ok(seen.some((l) => l.path === `/v2/example.test/test/multi/manifests/${child.digest}` && l.status === 200), `child ${child.digest} via sigward`);
+      assert.ok(
+        seen.some((l) => l.path === `/v2/example.test/test/multi/manifests/${child.digest}` && l.status === 200),
+        `child ${child.digest} via sigward`,
+      );
     }
   });
 
@@ -165,9 +170,18 @@ describe('containerd ctr through the daemon (hosts.toml, sigward the only host)'
     assert.equal(cols[1], single.mediaType);
     // containerd resolves with HEAD, then fetches by digest, every request with ?ns= of the image's registry.
     const lines = accessLines();
-    assert.ok(lines.some((l) => l.method === 'HEAD' && l.path === '/v2/test/single/manifests/v1?ns=example.test' && l.status === 200));
+    assert.ok(
+      lines.some(
+        (l) => l.method === 'HEAD' && l.path === '/v2/test/single/manifests/v1?ns=example.test' && l.status === 200,
+      ),
+    );
     for (const digest of single.blobs.keys()) {
-      assert.ok(lines.some((l) => l.method === 'GET' && l.path === `/v2/test/single/blobs/${digest}?ns=example.test` && l.status === 200), digest);
+      assert.ok(
+        lines.some(
+          (l) => l.method === 'GET' && l.path === `/v2/test/single/blobs/${digest}?ns=example.test` && l.status === 200,
+        ),
+        digest,
+      );
     }
   });
 
@@ -181,7 +195,10 @@ describe('containerd ctr through the daemon (hosts.toml, sigward the only host)'
     const lines = accessLines();
     for (const child of multi.manifests) {
       for (const digest of child.blobs.keys()) {
-        assert.ok(lines.some((l) => l.path === `/v2/test/multi/blobs/${digest}?ns=example.test` && l.status === 200), `${child.platform?.architecture} ${digest}`);
+        assert.ok(
+          lines.some((l) => l.path === `/v2/test/multi/blobs/${digest}?ns=example.test` && l.status === 200),
+          `${child.platform?.architecture} ${digest}`,
+        );
       }
     }
   });
@@ -197,9 +214,13 @@ describe('podman through the daemon (rootful, vfs)', () => {
   test('pulls a single image by tag and a multi-arch image by digest', async (t) => {
     if (!(await podmanWorks())) {
       // Not a skip: prove podman really cannot run here, and say why, so the missing coverage is visible.
-      const probe = await runCommand('podman', ['--storage-driver', 'vfs', 'info'], { timeoutMs: 30_000 }).catch((e: Error) => ({ code: -1, stdout: '', stderr: e.message }));
+      const probe = await runCommand('podman', ['--storage-driver', 'vfs', 'info'], { timeoutMs: 30_000 }).catch(
+        (e: Error) => ({ code: -1, stdout: '', stderr: e.message }),
+      );
       assert.notEqual(probe.code, 0, 'podmanWorks() said no, but podman info succeeded: the probe is wrong');
-      t.diagnostic(`podman cannot run on this machine, so no podman pull was tested: ${probe.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+      t.diagnostic(
+        `podman cannot run on this machine, so no podman pull was tested: ${probe.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+      );
       return;
     }
     const podman = createPodman({ sigward: must(sw, 'sw').host, prefix: 'example.test' });
@@ -213,8 +234,15 @@ describe('podman through the daemon (rootful, vfs)', () => {
       assert.match(res.stdout, new RegExp(`^example\\.test/test/single:v1 ${single.digest}$`, 'm'));
       assert.match(res.stdout, new RegExp(`^example\\.test/test/multi:<none> ${multi.digest}$`, 'm'));
       // podman pulls only the host platform of an index (linux/amd64 on these machines), by digest, via sigward.
-      const amd64 = must(multi.manifests.find((m) => m.platform?.architecture === 'amd64'), 'multi.manifests.find((m) => m.platform?.architecture === \'amd64\')');
-      assert.ok(accessLines().some((l) => l.path === `/v2/example.test/test/multi/manifests/${amd64.digest}` && l.status === 200));
+      const amd64 = must(
+        multi.manifests.find((m) => m.platform?.architecture === 'amd64'),
+        "multi.manifests.find((m) => m.platform?.architecture === 'amd64')",
+      );
+      assert.ok(
+        accessLines().some(
+          (l) => l.path === `/v2/example.test/test/multi/manifests/${amd64.digest}` && l.status === 200,
+        ),
+      );
     } finally {
       podman.remove();
     }

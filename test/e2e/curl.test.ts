@@ -32,7 +32,9 @@ async function curl(path: string, args: readonly string[] = []): Promise<Curl> {
   const id = Math.random().toString(36).slice(2);
   const hdr = join(dir, `${id}.headers`);
   const out = join(dir, `${id}.body`);
-  const res = await runCommand('curl', ['-sS', '-D', hdr, '-o', out, ...args, `${must(sw, 'sw').url}${path}`], { timeoutMs: 30_000 });
+  const res = await runCommand('curl', ['-sS', '-D', hdr, '-o', out, ...args, `${must(sw, 'sw').url}${path}`], {
+    timeoutMs: 30_000,
+  });
   const headers: Record<string, string> = {};
   let body = Buffer.alloc(0);
   try {
@@ -76,7 +78,12 @@ before(async () => {
   sw = await startSigwardProcess(
     {
       upstreams: [
-        { host: 'example.test', url: reg.url, default: true, auth: { username: 'testuser', passwordEnv: 'SIGWARD_E2E_PW' } },
+        {
+          host: 'example.test',
+          url: reg.url,
+          default: true,
+          auth: { username: 'testuser', passwordEnv: 'SIGWARD_E2E_PW' },
+        },
         { host: 'wrong.test', url: reg.url, auth: { username: 'testuser', passwordEnv: 'SIGWARD_E2E_WRONG_PW' } },
       ],
       policy: { default: 'allow' },
@@ -133,7 +140,15 @@ describe('curl against the daemon', () => {
     const missing = await curl('/v2/example.test/test/single/manifests/nope', ['-f', '-H', `Accept: ${OCI_MANIFEST}`]);
     assert.equal(missing.code, 22, missing.stderr);
     assert.match(missing.stderr, /404/);
-    const put = await curl('/v2/example.test/test/single/manifests/v2', ['-f', '-X', 'PUT', '-H', `Content-Type: ${OCI_MANIFEST}`, '--data-binary', '{}']);
+    const put = await curl('/v2/example.test/test/single/manifests/v2', [
+      '-f',
+      '-X',
+      'PUT',
+      '-H',
+      `Content-Type: ${OCI_MANIFEST}`,
+      '--data-binary',
+      '{}',
+    ]);
     assert.equal(put.code, 22, put.stderr);
     assert.match(put.stderr, /405/);
     const upload = await curl('/v2/example.test/test/single/blobs/uploads/', ['-f', '-X', 'POST']);
@@ -145,12 +160,27 @@ describe('the access log of the daemon', () => {
   test('one JSON line per request, whose reqId is the X-Request-Id the client got', async () => {
     const calls: { path: string; args: string[]; method: string; status: number }[] = [
       { path: '/v2/', args: [], method: 'GET', status: 200 },
-      { path: '/v2/example.test/test/single/manifests/v1', args: ['-I', '-H', `Accept: ${OCI_MANIFEST}`], method: 'HEAD', status: 200 },
+      {
+        path: '/v2/example.test/test/single/manifests/v1',
+        args: ['-I', '-H', `Accept: ${OCI_MANIFEST}`],
+        method: 'HEAD',
+        status: 200,
+      },
       { path: `/v2/example.test/test/single/blobs/${layer[0]}`, args: [], method: 'GET', status: 200 },
       { path: `/v2/example.test/test/single/blobs/${layer[0]}`, args: ['-I'], method: 'HEAD', status: 200 },
-      { path: '/v2/example.test/test/single/manifests/nope', args: ['-H', `Accept: ${OCI_MANIFEST}`], method: 'GET', status: 404 },
+      {
+        path: '/v2/example.test/test/single/manifests/nope',
+        args: ['-H', `Accept: ${OCI_MANIFEST}`],
+        method: 'GET',
+        status: 404,
+      },
       { path: '/v2/example.test/test/single/manifests/v1', args: ['-X', 'DELETE'], method: 'DELETE', status: 405 },
-      { path: '/v2/wrong.test/test/single/manifests/v1', args: ['-H', `Accept: ${OCI_MANIFEST}`], method: 'GET', status: 502 },
+      {
+        path: '/v2/wrong.test/test/single/manifests/v1',
+        args: ['-H', `Accept: ${OCI_MANIFEST}`],
+        method: 'GET',
+        status: 502,
+      },
     ];
     const ids = new Set<string>();
     for (const c of calls) {
@@ -173,7 +203,9 @@ describe('the access log of the daemon', () => {
 
   test('once serving, every line the daemon writes is JSON: no stray stack traces (HEAD requests included)', () => {
     // Start-up notices are plain text for a person at a terminal; everything after the first request is pino JSON.
-    const lines = logText().split('\n').filter((l) => l.trim() !== '');
+    const lines = logText()
+      .split('\n')
+      .filter((l) => l.trim() !== '');
     const first = lines.findIndex((l) => l.startsWith('{') && (JSON.parse(l) as LogLine).msg === 'request');
     assert.ok(first >= 0, 'the log holds request lines');
     const stray = lines.slice(first).filter((l) => {
@@ -189,7 +221,10 @@ describe('the access log of the daemon', () => {
 
   test('never contains an upstream password, plain or Basic-encoded, even after auth failures', () => {
     const text = logText();
-    assert.ok(requestLines().some((l) => l.status === 502), 'the log covers a rejected-credentials request');
+    assert.ok(
+      requestLines().some((l) => l.status === 502),
+      'the log covers a rejected-credentials request',
+    );
     for (const secret of [PASSWORD, WRONG]) {
       assert.ok(!text.includes(secret), 'password in the log');
       assert.ok(!text.includes(Buffer.from(`testuser:${secret}`).toString('base64')), 'Basic credentials in the log');

@@ -11,9 +11,26 @@ import assert from 'node:assert/strict';
 import { startContainerd, type Containerd } from '../helpers/containerd.ts';
 import { newKey, signBundle, signLegacy } from '../helpers/cosign.ts';
 import {
-  allBlobs, craftedParts, desc, DOCKER_CONFIG, DOCKER_LAYER_GZIP, pushCrafted, runnableDigests, SIMPLE_SIGNING, type CraftedParts,
+  allBlobs,
+  craftedParts,
+  desc,
+  DOCKER_CONFIG,
+  DOCKER_LAYER_GZIP,
+  pushCrafted,
+  runnableDigests,
+  SIMPLE_SIGNING,
+  type CraftedParts,
 } from '../helpers/crafted-manifests.ts';
-import { buildImage, buildMultiArch, getManifest, OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, pushImage } from '../helpers/images.ts';
+import {
+  buildImage,
+  buildMultiArch,
+  getManifest,
+  OCI_CONFIG,
+  OCI_INDEX,
+  OCI_LAYER_GZIP,
+  OCI_MANIFEST,
+  pushImage,
+} from '../helpers/images.ts';
 import { createPodman, podmanWorks, type Podman } from '../helpers/podman.ts';
 import { findNamed, readAccessLines, settledAccessLines, type AccessLine } from '../helpers/pull-evidence.ts';
 import { startRegistry, type Registry } from '../helpers/registry.ts';
@@ -43,11 +60,15 @@ const gzipLayer = (p: CraftedParts): string => desc(OCI_LAYER_GZIP, p.tarGz);
 const v1 = (): string => 'v1';
 const sigTag = (p: CraftedParts): string => `sha256-${p.tar.digest.slice(7)}.sig`;
 /** A signature layer first, then the runnable one under a key Go folds onto `layers` (and keeps: the last wins). */
-const foldedLayers = (key: string) => (p: CraftedParts): string =>
-  `{${OCI_HEAD},"config":${config(p)},"layers":[${signature(p)}],${key}:[${gzipLayer(p)}]}`;
+const foldedLayers =
+  (key: string) =>
+  (p: CraftedParts): string =>
+    `{${OCI_HEAD},"config":${config(p)},"layers":[${signature(p)}],${key}:[${gzipLayer(p)}]}`;
 /** An index mediaType for JSON.parse, a manifest mediaType for Go (folded key, last wins), and a runnable image. */
-const indexOverManifest = (key: string) => (p: CraftedParts): string =>
-  `{"schemaVersion":2,"mediaType":"${OCI_INDEX}","config":${config(p)},"layers":[${gzipLayer(p)}],${key}:"${OCI_MANIFEST}"}`;
+const indexOverManifest =
+  (key: string) =>
+  (p: CraftedParts): string =>
+    `{"schemaVersion":2,"mediaType":"${OCI_INDEX}","config":${config(p)},"layers":[${gzipLayer(p)}],${key}:"${OCI_MANIFEST}"}`;
 
 const signed = buildImage({ files: { 'sigward-control-signed.txt': 'a signed image\n' } });
 const multi = buildMultiArch({ 'sigward-control-child.txt': 'a signed platform image\n' });
@@ -56,50 +77,138 @@ const CLASSES: { name: string; cases: Case[] }[] = [
   {
     name: 'folded and duplicate keys',
     cases: [
-      { id: 'layers-title', title: '"layers":[signature] then "Layers":[tar+gzip]', policy: 'apps', contentType: OCI_MANIFEST, tag: v1, text: foldedLayers('"Layers"') },
-      { id: 'layers-upper', title: '"layers":[signature] then "LAYERS":[tar+gzip]', policy: 'apps', contentType: OCI_MANIFEST, tag: v1, text: foldedLayers('"LAYERS"') },
-      { id: 'layers-long-s', title: '"layers":[signature] then "layerſ" (U+017F folds to s):[tar+gzip]', policy: 'apps', contentType: OCI_MANIFEST, tag: v1, text: foldedLayers('"layerſ"') },
-      { id: 'layers-escaped', title: '"layers":[signature] then the escaped key "\\u004cayers":[tar+gzip]', policy: 'apps', contentType: OCI_MANIFEST, tag: v1, text: foldedLayers('"\\u004cayers"') },
       {
-        id: 'layers-twice', title: 'exact duplicate "layers": [tar+gzip] then [signature] (a first-wins reader runs the tar)',
-        policy: 'apps', contentType: OCI_MANIFEST, tag: v1,
+        id: 'layers-title',
+        title: '"layers":[signature] then "Layers":[tar+gzip]',
+        policy: 'apps',
+        contentType: OCI_MANIFEST,
+        tag: v1,
+        text: foldedLayers('"Layers"'),
+      },
+      {
+        id: 'layers-upper',
+        title: '"layers":[signature] then "LAYERS":[tar+gzip]',
+        policy: 'apps',
+        contentType: OCI_MANIFEST,
+        tag: v1,
+        text: foldedLayers('"LAYERS"'),
+      },
+      {
+        id: 'layers-long-s',
+        title: '"layers":[signature] then "layerſ" (U+017F folds to s):[tar+gzip]',
+        policy: 'apps',
+        contentType: OCI_MANIFEST,
+        tag: v1,
+        text: foldedLayers('"layerſ"'),
+      },
+      {
+        id: 'layers-escaped',
+        title: '"layers":[signature] then the escaped key "\\u004cayers":[tar+gzip]',
+        policy: 'apps',
+        contentType: OCI_MANIFEST,
+        tag: v1,
+        text: foldedLayers('"\\u004cayers"'),
+      },
+      {
+        id: 'layers-twice',
+        title: 'exact duplicate "layers": [tar+gzip] then [signature] (a first-wins reader runs the tar)',
+        policy: 'apps',
+        contentType: OCI_MANIFEST,
+        tag: v1,
         text: (p) => `{${OCI_HEAD},"config":${config(p)},"layers":[${gzipLayer(p)}],"layers":[${signature(p)}]}`,
       },
       {
-        id: 'config-title', title: 'a signature artifact\'s "config" then a folded "Config" naming a runnable config',
-        policy: 'apps', contentType: OCI_MANIFEST, tag: v1,
-        text: (p) => `{${OCI_HEAD},"config":${desc(OCI_CONFIG, p.payloadConfig)},"layers":[${signature(p)}],"Config":${config(p)}}`,
+        id: 'config-title',
+        title: 'a signature artifact\'s "config" then a folded "Config" naming a runnable config',
+        policy: 'apps',
+        contentType: OCI_MANIFEST,
+        tag: v1,
+        text: (p) =>
+          `{${OCI_HEAD},"config":${desc(OCI_CONFIG, p.payloadConfig)},"layers":[${signature(p)}],"Config":${config(p)}}`,
       },
       {
-        id: 'descriptor-mediatype', title: 'a layer descriptor with "mediaType": signature then "MediaType": tar+gzip',
-        policy: 'apps', contentType: OCI_MANIFEST, tag: v1,
-        text: (p) => `{${OCI_HEAD},"config":${config(p)},"layers":[${desc(SIMPLE_SIGNING, p.tarGz, `,"MediaType":"${OCI_LAYER_GZIP}"`)}]}`,
+        id: 'descriptor-mediatype',
+        title: 'a layer descriptor with "mediaType": signature then "MediaType": tar+gzip',
+        policy: 'apps',
+        contentType: OCI_MANIFEST,
+        tag: v1,
+        text: (p) =>
+          `{${OCI_HEAD},"config":${config(p)},"layers":[${desc(SIMPLE_SIGNING, p.tarGz, `,"MediaType":"${OCI_LAYER_GZIP}"`)}]}`,
       },
     ],
   },
   {
     name: 'a layer declared simple-signing whose blob is an archive',
     cases: [
-      { id: 'ss-gzip-digest', title: 'tar+gzip blob, by digest', policy: 'apps', contentType: OCI_MANIFEST, text: (p) => `{${OCI_HEAD},"config":${config(p)},"layers":[${desc(SIMPLE_SIGNING, p.tarGz)}]}` },
-      { id: 'ss-gzip-sigtag', title: 'tar+gzip blob, by a sha256-<hex>.sig tag', policy: 'apps', contentType: OCI_MANIFEST, tag: sigTag, text: (p) => `{${OCI_HEAD},"config":${config(p)},"layers":[${desc(SIMPLE_SIGNING, p.tarGz)}]}` },
-      { id: 'ss-tar-digest', title: 'plain tar blob, by digest', policy: 'apps', contentType: OCI_MANIFEST, text: (p) => `{${OCI_HEAD},"config":${config(p)},"layers":[${desc(SIMPLE_SIGNING, p.tar)}]}` },
-      { id: 'ss-tar-sigtag', title: 'plain tar blob, by a sha256-<hex>.sig tag', policy: 'apps', contentType: OCI_MANIFEST, tag: sigTag, text: (p) => `{${OCI_HEAD},"config":${config(p)},"layers":[${desc(SIMPLE_SIGNING, p.tar)}]}` },
+      {
+        id: 'ss-gzip-digest',
+        title: 'tar+gzip blob, by digest',
+        policy: 'apps',
+        contentType: OCI_MANIFEST,
+        text: (p) => `{${OCI_HEAD},"config":${config(p)},"layers":[${desc(SIMPLE_SIGNING, p.tarGz)}]}`,
+      },
+      {
+        id: 'ss-gzip-sigtag',
+        title: 'tar+gzip blob, by a sha256-<hex>.sig tag',
+        policy: 'apps',
+        contentType: OCI_MANIFEST,
+        tag: sigTag,
+        text: (p) => `{${OCI_HEAD},"config":${config(p)},"layers":[${desc(SIMPLE_SIGNING, p.tarGz)}]}`,
+      },
+      {
+        id: 'ss-tar-digest',
+        title: 'plain tar blob, by digest',
+        policy: 'apps',
+        contentType: OCI_MANIFEST,
+        text: (p) => `{${OCI_HEAD},"config":${config(p)},"layers":[${desc(SIMPLE_SIGNING, p.tar)}]}`,
+      },
+      {
+        id: 'ss-tar-sigtag',
+        title: 'plain tar blob, by a sha256-<hex>.sig tag',
+        policy: 'apps',
+        contentType: OCI_MANIFEST,
+        tag: sigTag,
+        text: (p) => `{${OCI_HEAD},"config":${config(p)},"layers":[${desc(SIMPLE_SIGNING, p.tar)}]}`,
+      },
     ],
   },
   {
     name: 'index and manifest at once',
     cases: [
-      { id: 'index-mediatype-title', title: 'index mediaType with config and layers, folded "MediaType": manifest, under platforms: child', policy: 'child', contentType: OCI_MANIFEST, tag: v1, text: indexOverManifest('"MediaType"') },
-      { id: 'index-mediatype-lower', title: 'the same with "mediatype"', policy: 'child', contentType: OCI_MANIFEST, tag: v1, text: indexOverManifest('"mediatype"') },
       {
-        id: 'docker-list-as-manifest', title: 'a Docker manifest list body (manifests, config, layers) served as a Docker image manifest, under platforms: child',
-        policy: 'child', contentType: DOCKER_MANIFEST, tag: v1,
-        text: (p) => `{"schemaVersion":2,"mediaType":"${DOCKER_LIST}","manifests":[${desc(OCI_MANIFEST, signed, ',"platform":{"architecture":"amd64","os":"linux"}')}],`
-          + `"config":${desc(DOCKER_CONFIG, p.config)},"layers":[${desc(DOCKER_LAYER_GZIP, p.tarGz)}],"MediaType":"${DOCKER_MANIFEST}"}`,
+        id: 'index-mediatype-title',
+        title: 'index mediaType with config and layers, folded "MediaType": manifest, under platforms: child',
+        policy: 'child',
+        contentType: OCI_MANIFEST,
+        tag: v1,
+        text: indexOverManifest('"MediaType"'),
       },
       {
-        id: 'referrers-tag-index', title: 'a sha256-<hex> referrers tag naming an index with config and layers', policy: 'apps', contentType: OCI_MANIFEST,
-        tag: (p) => `sha256-${p.tar.digest.slice(7)}`, text: indexOverManifest('"MediaType"'),
+        id: 'index-mediatype-lower',
+        title: 'the same with "mediatype"',
+        policy: 'child',
+        contentType: OCI_MANIFEST,
+        tag: v1,
+        text: indexOverManifest('"mediatype"'),
+      },
+      {
+        id: 'docker-list-as-manifest',
+        title:
+          'a Docker manifest list body (manifests, config, layers) served as a Docker image manifest, under platforms: child',
+        policy: 'child',
+        contentType: DOCKER_MANIFEST,
+        tag: v1,
+        text: (p) =>
+          `{"schemaVersion":2,"mediaType":"${DOCKER_LIST}","manifests":[${desc(OCI_MANIFEST, signed, ',"platform":{"architecture":"amd64","os":"linux"}')}],` +
+          `"config":${desc(DOCKER_CONFIG, p.config)},"layers":[${desc(DOCKER_LAYER_GZIP, p.tarGz)}],"MediaType":"${DOCKER_MANIFEST}"}`,
+      },
+      {
+        id: 'referrers-tag-index',
+        title: 'a sha256-<hex> referrers tag naming an index with config and layers',
+        policy: 'apps',
+        contentType: OCI_MANIFEST,
+        tag: (p) => `sha256-${p.tar.digest.slice(7)}`,
+        text: indexOverManifest('"MediaType"'),
       },
     ],
   },
@@ -127,9 +236,15 @@ before(async () => {
   reg = await startRegistry();
   await pushImage(reg, 'apps/signed', 'v1', signed);
   await signLegacy(reg, 'apps/signed', signed.digest, { keys: [alice] });
-  const signedBy = await signBundle(reg, 'apps/signed', { key: alice, subject: { mediaType: signed.mediaType, size: signed.size, digest: signed.digest } });
+  const signedBy = await signBundle(reg, 'apps/signed', {
+    key: alice,
+    subject: { mediaType: signed.mediaType, size: signed.size, digest: signed.digest },
+  });
   const sigTagOfSigned = `sha256-${signed.digest.slice(7)}`;
-  sigManifest = { tag: `${sigTagOfSigned}.sig`, bytes: (await getManifest(reg, 'apps/signed', `${sigTagOfSigned}.sig`)).bytes };
+  sigManifest = {
+    tag: `${sigTagOfSigned}.sig`,
+    bytes: (await getManifest(reg, 'apps/signed', `${sigTagOfSigned}.sig`)).bytes,
+  };
   bundle = {
     referrer: signedBy.referrer,
     referrerBytes: (await getManifest(reg, 'apps/signed', signedBy.referrer)).bytes,
@@ -184,14 +299,24 @@ async function linesDuring<T>(pull: () => Promise<T>): Promise<{ result: T; line
 function assertSigwardRefused(lines: readonly AccessLine[], prefix: string): void {
   const mine = lines.filter((l) => l.path.startsWith(prefix));
   const manifests = mine.filter((l) => l.path.includes('/manifests/'));
-  assert.ok(manifests.length > 0, `the client asked sigward for the manifest under ${prefix}; lines: ${JSON.stringify(lines)}`);
+  assert.ok(
+    manifests.length > 0,
+    `the client asked sigward for the manifest under ${prefix}; lines: ${JSON.stringify(lines)}`,
+  );
   for (const l of manifests) {
     const refused = (l.status === 403 && l.code === 'DENIED') || (l.status === 502 && l.code === 'MANIFEST_INVALID');
-    assert.ok(refused, `sigward answered ${l.method} ${l.path} with ${l.status} ${l.code ?? ''} (outcome ${l.outcome ?? '-'}); expected 403 DENIED or 502 MANIFEST_INVALID`);
+    assert.ok(
+      refused,
+      `sigward answered ${l.method} ${l.path} with ${l.status} ${l.code ?? ''} (outcome ${l.outcome ?? '-'}); expected 403 DENIED or 502 MANIFEST_INVALID`,
+    );
   }
   // containerd asks for a digest reference under /blobs/ too (a 404 there serves nothing); only a 2xx hands bytes out.
   const served = mine.filter((l) => l.path.includes('/blobs/') && l.status >= 200 && l.status < 300);
-  assert.deepEqual(served.map((l) => `${l.method} ${l.path} ${l.status}`), [], 'no blob of a refused image goes out');
+  assert.deepEqual(
+    served.map((l) => `${l.method} ${l.path} ${l.status}`),
+    [],
+    'no blob of a refused image goes out',
+  );
 }
 
 /** Names that must not appear in a runtime's storage: the marker file and the runnable blobs' hex digests. */
@@ -200,13 +325,13 @@ function forbiddenNames(p: CraftedParts): Set<string> {
 }
 
 describe('controls: what must still pass through sigward', () => {
-  test('ctr pulls the signed image, and its file is found in containerd\'s storage (so a file found there is seen)', async () => {
+  test("ctr pulls the signed image, and its file is found in containerd's storage (so a file found there is seen)", async () => {
     const r = await ctd.ctrPull('example.test/apps/signed:v1');
     assert.equal(r.code, 0, r.stderr);
     assert.notDeepEqual(findNamed(ctd.dir, new Set(['sigward-control-signed.txt'])), []);
   });
 
-  test('podman pulls the signed image, and its file is found in podman\'s storage', async () => {
+  test("podman pulls the signed image, and its file is found in podman's storage", async () => {
     const r = await podman.pull('example.test/apps/signed:v1');
     assert.equal(r.code, 0, r.stderr);
     assert.notDeepEqual(findNamed(podman.dir, new Set(['sigward-control-signed.txt'])), []);
@@ -239,13 +364,16 @@ for (const k of CLASSES) {
     for (const c of k.cases) {
       test(`${c.title}: ctr pull fails at sigward, nothing stored`, async () => {
         const p = pushed.get(c.id)!;
-        const { result: r, lines } = await linesDuring(() => ctd.ctrPull(`example.test/${p.ref}`, { timeoutMs: 60_000 }));
+        const { result: r, lines } = await linesDuring(() =>
+          ctd.ctrPull(`example.test/${p.ref}`, { timeoutMs: 60_000 }),
+        );
         assert.notEqual(r.code, 0, `ctr pulled ${p.ref}:\n${r.stdout}`);
         assertSigwardRefused(lines, `/v2/${p.repo}/`);
         assert.match(r.stderr, /: (403 Forbidden|502 Bad Gateway)/, r.stderr);
         const content = await ctd.ctr(['content', 'ls', '-q']);
         assert.equal(content.code, 0, content.stderr);
-        for (const d of runnableDigests(p.parts)) assert.ok(!content.stdout.includes(d), `containerd's content store holds ${d}`);
+        for (const d of runnableDigests(p.parts))
+          assert.ok(!content.stdout.includes(d), `containerd's content store holds ${d}`);
         assert.deepEqual(findNamed(ctd.dir, forbiddenNames(p.parts)), []);
       });
 

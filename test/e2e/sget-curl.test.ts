@@ -17,16 +17,24 @@ const EMPTY = Buffer.from('{}');
 
 function artifact(files: { title: string; data: string }[]): { bytes: Buffer; digest: string; blobs: Buffer[] } {
   const blobs = files.map((f) => Buffer.from(f.data));
-  const bytes = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
-    config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(EMPTY), size: EMPTY.length },
-    layers: files.map((f, i) => ({ mediaType: 'application/x-sh', digest: sha256(at(blobs, i)), size: at(blobs, i).length, annotations: { 'org.opencontainers.image.title': f.title } })),
-  }));
+  const bytes = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(EMPTY), size: EMPTY.length },
+      layers: files.map((f, i) => ({
+        mediaType: 'application/x-sh',
+        digest: sha256(at(blobs, i)),
+        size: at(blobs, i).length,
+        annotations: { 'org.opencontainers.image.title': f.title },
+      })),
+    }),
+  );
   return { bytes, digest: sha256(bytes), blobs };
 }
 
-const script = (word: string) => `#!/bin/sh\n# ${'padding so that a resumed download has something to resume '.repeat(4)}\necho ${word} >> "$MARKER"\n`;
+const script = (word: string) =>
+  `#!/bin/sh\n# ${'padding so that a resumed download has something to resume '.repeat(4)}\necho ${word} >> "$MARKER"\n`;
 
 describe('curl and /sget on the daemon', () => {
   let reg: Registry;
@@ -39,7 +47,10 @@ describe('curl and /sget on the daemon', () => {
   const evil = artifact([{ title: 'install.sh', data: script('pwned-unsigned') }]);
   const forged = artifact([{ title: 'install.sh', data: script('pwned-forged') }]);
   const free = artifact([{ title: 'install.sh', data: script('pwned-unsigned-policy') }]);
-  const two = artifact([{ title: 'a.sh', data: script('pwned-a') }, { title: 'b.sh', data: script('pwned-b') }]);
+  const two = artifact([
+    { title: 'a.sh', data: script('pwned-a') },
+    { title: 'b.sh', data: script('pwned-b') },
+  ]);
   const lying = artifact([{ title: 'install.sh', data: script('pwned-lying-upstream') }]);
 
   before(async () => {
@@ -61,10 +72,17 @@ describe('curl and /sget on the daemon', () => {
     await put('tools/free', free);
     // An upstream that serves other bytes under the layer's digest.
     const bad = Buffer.from(script('pwned-lying-upstream').replace('pwned', 'PWNED'));
-    fake.route(`/v2/files/lying/manifests/${lying.digest}`, (req, res) => serveManifest(res, lying.bytes, OCI_MANIFEST, req.method));
-    fake.route(`/v2/files/lying/blobs/${sha256(at(lying.blobs, 0))}`, (_req, res) => serveBlob(res, bad, { digest: sha256(at(lying.blobs, 0)) }));
+    fake.route(`/v2/files/lying/manifests/${lying.digest}`, (req, res) =>
+      serveManifest(res, lying.bytes, OCI_MANIFEST, req.method),
+    );
+    fake.route(`/v2/files/lying/blobs/${sha256(at(lying.blobs, 0))}`, (_req, res) =>
+      serveBlob(res, bad, { digest: sha256(at(lying.blobs, 0)) }),
+    );
     sw = await startSigwardProcess({
-      upstreams: [{ host: 'example.test', url: reg.url }, { host: 'bad.test', url: fake.url }],
+      upstreams: [
+        { host: 'example.test', url: reg.url },
+        { host: 'bad.test', url: fake.url },
+      ],
       cache: { dir: 'cache' },
       trust: { keys: { alice: { pem: alice.publicPem } } },
       policy: {
@@ -88,7 +106,9 @@ describe('curl and /sget on the daemon', () => {
   /** `curl -fsSL URL | sh` with $MARKER set; returns what the script wrote (empty when nothing ran). */
   async function pipeToSh(path: string, name: string): Promise<string> {
     const marker = join(dir, `${name}.marker`);
-    const res = await runCommand('sh', ['-c', `curl -fsSL "$URL" | sh`], { env: { ...process.env, URL: `${sw.url}${path}`, MARKER: marker } });
+    const res = await runCommand('sh', ['-c', `curl -fsSL "$URL" | sh`], {
+      env: { ...process.env, URL: `${sw.url}${path}`, MARKER: marker },
+    });
     assert.equal(res.code, 0, res.stderr);
     return existsSync(marker) ? readFileSync(marker, 'utf8') : '';
   }
@@ -110,7 +130,10 @@ describe('curl and /sget on the daemon', () => {
       const out = join(dir, `${what.replace(/\W+/g, '-')}.out`);
       const res = await runCommand('curl', ['-fsSL', '-o', out, `${sw.url}${path}`]);
       assert.equal(res.code, 22, `curl exit ${res.code}: ${res.stderr}`);
-      assert.ok(!existsSync(out) || statSync(out).size === 0, `${out} has ${existsSync(out) ? statSync(out).size : 0} bytes`);
+      assert.ok(
+        !existsSync(out) || statSync(out).size === 0,
+        `${out} has ${existsSync(out) ? statSync(out).size : 0} bytes`,
+      );
       assert.equal(await pipeToSh(path, what.replace(/\W+/g, '-')), '');
     });
   }
@@ -119,13 +142,22 @@ describe('curl and /sget on the daemon', () => {
     const whole = at(good.blobs, 0);
     const out = join(dir, 'resumed.sh');
     writeFileSync(out, whole.subarray(0, 40));
-    const res = await runCommand('curl', ['-fsSL', '-C', '-', '-o', out, `${sw.url}/sget/example.test/apps/good@${good.digest}`]);
+    const res = await runCommand('curl', [
+      '-fsSL',
+      '-C',
+      '-',
+      '-o',
+      out,
+      `${sw.url}/sget/example.test/apps/good@${good.digest}`,
+    ]);
     assert.equal(res.code, 0, res.stderr);
     assert.deepEqual(readFileSync(out), whole);
   });
 
   test('curl -OJ names the file after its title; curl -I shows the checked headers', async () => {
-    const res = await runCommand('curl', ['-fsSLOJ', `${sw.url}/sget/example.test/apps/two:v1?file=b.sh`], { cwd: dir });
+    const res = await runCommand('curl', ['-fsSLOJ', `${sw.url}/sget/example.test/apps/two:v1?file=b.sh`], {
+      cwd: dir,
+    });
     assert.equal(res.code, 0, res.stderr);
     assert.deepEqual(readFileSync(join(dir, 'b.sh')), two.blobs[1]);
     const head = await runCommand('curl', ['-fsSI', `${sw.url}/sget/example.test/apps/good:v1`]);

@@ -40,22 +40,25 @@ export async function startContainerd(): Promise<Containerd> {
   const hostsDir = join(dir, 'hosts');
   mkdirSync(hostsDir);
   const configFile = join(dir, 'config.toml');
-  writeFileSync(configFile, [
-    'version = 2',
-    `root = ${toml(join(dir, 'root'))}`,
-    `state = ${toml(join(dir, 'state'))}`,
-    'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",',
-    '  "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]',
-    '[grpc]',
-    `  address = ${toml(address)}`,
-    '[ttrpc]',
-    `  address = ${toml(`${address}.ttrpc`)}`,
-    '[debug]',
-    '  level = "info"',
-    '[plugins."io.containerd.internal.v1.opt"]',
-    `  path = ${toml(join(dir, 'opt'))}`,
-    '',
-  ].join('\n'));
+  writeFileSync(
+    configFile,
+    [
+      'version = 2',
+      `root = ${toml(join(dir, 'root'))}`,
+      `state = ${toml(join(dir, 'state'))}`,
+      'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",',
+      '  "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]',
+      '[grpc]',
+      `  address = ${toml(address)}`,
+      '[ttrpc]',
+      `  address = ${toml(`${address}.ttrpc`)}`,
+      '[debug]',
+      '  level = "info"',
+      '[plugins."io.containerd.internal.v1.opt"]',
+      `  path = ${toml(join(dir, 'opt'))}`,
+      '',
+    ].join('\n'),
+  );
   const ctr = (args: readonly string[], timeoutMs = 120_000): Promise<CommandResult> =>
     runCommand('ctr', ['--address', address, ...args], { timeoutMs });
   let proc;
@@ -84,17 +87,29 @@ export async function startContainerd(): Promise<Containerd> {
       mkdirSync(hostDir, { recursive: true });
       // sigward as `server` and a bare `[host]` table. Without any host table containerd 1.6 logs "invalid `host`
       // tree" (containerd issue 10027), ignores the file and contacts https://<registryHost> itself.
-      const text = [`server = ${toml(serverUrl)}`, ...(opts.ca ? [`ca = ${toml(opts.ca)}`] : []), '[host]', ''].join('\n');
+      const text = [`server = ${toml(serverUrl)}`, ...(opts.ca ? [`ca = ${toml(opts.ca)}`] : []), '[host]', ''].join(
+        '\n',
+      );
       const file = join(hostDir, 'hosts.toml');
       writeFileSync(file, text);
       return file;
     },
     ctr,
     ctrPull(ref, opts = {}) {
-      return ctr(['images', 'pull', '--hosts-dir', hostsDir, '--snapshotter', 'native',
-        ...(opts.allPlatforms ? ['--all-platforms'] : []),
-        ...(opts.user !== undefined ? ['--user', opts.user] : []),
-        ref], opts.timeoutMs);
+      return ctr(
+        [
+          'images',
+          'pull',
+          '--hosts-dir',
+          hostsDir,
+          '--snapshotter',
+          'native',
+          ...(opts.allPlatforms ? ['--all-platforms'] : []),
+          ...(opts.user !== undefined ? ['--user', opts.user] : []),
+          ref,
+        ],
+        opts.timeoutMs,
+      );
     },
     async stop() {
       await started.stop();

@@ -35,15 +35,18 @@ export function writeContainersFiles(dir: string, opts: ContainersConfOptions): 
   const prefix = opts.prefix ?? 'example.test';
   const location = opts.hostInPath === false ? opts.sigward : `${opts.sigward}/${prefix}`;
   const registriesConf = join(dir, 'registries.conf');
-  writeFileSync(registriesConf, [
-    'unqualified-search-registries = []',
-    '',
-    '[[registry]]',
-    `prefix = ${q(prefix)}`,
-    `location = ${q(location)}`,
-    `insecure = ${opts.certDir === undefined}`,
-    '',
-  ].join('\n'));
+  writeFileSync(
+    registriesConf,
+    [
+      'unqualified-search-registries = []',
+      '',
+      '[[registry]]',
+      `prefix = ${q(prefix)}`,
+      `location = ${q(location)}`,
+      `insecure = ${opts.certDir === undefined}`,
+      '',
+    ].join('\n'),
+  );
   const policy = join(dir, 'policy.json');
   writeFileSync(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
   const registriesD = join(dir, 'registries.d');
@@ -53,14 +56,17 @@ export function writeContainersFiles(dir: string, opts: ContainersConfOptions): 
   }
   // An auth file of our own, so credentials stored for root on this machine are never sent.
   const authFile = join(dir, 'auth.json');
-  const auths = opts.creds === undefined ? {} : { [opts.sigward]: { auth: Buffer.from(opts.creds).toString('base64') } };
+  const auths =
+    opts.creds === undefined ? {} : { [opts.sigward]: { auth: Buffer.from(opts.creds).toString('base64') } };
   writeFileSync(authFile, JSON.stringify({ auths }));
   return { registriesConf, policy, registriesD, authFile };
 }
 
 /** The environment for c/image tools: our auth file and registries.conf, no REGISTRY_* leftovers. */
 export function containersEnv(files: ContainersFiles): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REGISTRY_') && !k.startsWith('CONTAINERS_')));
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('REGISTRY_') && !k.startsWith('CONTAINERS_')),
+  );
   return { ...env, REGISTRY_AUTH_FILE: files.authFile, CONTAINERS_REGISTRIES_CONF: files.registriesConf };
 }
 

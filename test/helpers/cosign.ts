@@ -4,7 +4,12 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { simpleSigningPayload, type OptionalValue } from '../../src/sign/payload.ts';
 import { buildLegacySignatureImage, type LegacyLayerInput } from '../../src/sign/legacy-image.ts';
-import { buildBundleReferrer, buildDsseBundle, buildReferrersTagIndex, cosignSignStatement } from '../../src/sign/bundle.ts';
+import {
+  buildBundleReferrer,
+  buildDsseBundle,
+  buildReferrersTagIndex,
+  cosignSignStatement,
+} from '../../src/sign/bundle.ts';
 import { publicKeyPem, signBytes } from '../../src/sign/signer.ts';
 import { signatureTag, referrersTag } from '../../src/oci/cosign-tags.ts';
 import type { Digest } from '../../src/oci/digest.ts';
@@ -41,7 +46,12 @@ export interface LegacySignOptions {
 }
 
 /** Push a legacy `.sig` image for `digest` into `repo`. Returns the signature manifest digest. */
-export async function signLegacy(reg: RegistryTarget, repo: string, digest: string, opts: LegacySignOptions): Promise<string> {
+export async function signLegacy(
+  reg: RegistryTarget,
+  repo: string,
+  digest: string,
+  opts: LegacySignOptions,
+): Promise<string> {
   const layers: LegacyLayerInput[] = opts.keys.map((k) => {
     const payload = simpleSigningPayload({
       dockerReference: opts.dockerReference ?? `example.test/${repo}`,
@@ -49,7 +59,9 @@ export async function signLegacy(reg: RegistryTarget, repo: string, digest: stri
       optional: opts.annotations ?? null,
     });
     const signature = signBytes(k.privateKey, payload);
-    const stored = opts.tamper ? Buffer.from(Buffer.from(payload).toString().replace('"critical"', '"critical" ')) : payload;
+    const stored = opts.tamper
+      ? Buffer.from(Buffer.from(payload).toString().replace('"critical"', '"critical" '))
+      : payload;
     return { payload: stored, signature };
   });
   const img = buildLegacySignatureImage({ layers });
@@ -76,16 +88,43 @@ export async function signBundle(
   repo: string,
   opts: BundleSignOptions,
   existing: { mediaType: string; digest: string; size: number; artifactType?: string }[] = [],
-): Promise<{ referrer: string; entries: { mediaType: string; digest: string; size: number; artifactType?: string }[] }> {
+): Promise<{
+  referrer: string;
+  entries: { mediaType: string; digest: string; size: number; artifactType?: string }[];
+}> {
   const predicateType = opts.predicateType ?? COSIGN_SIGN_PREDICATE;
-  const statement = cosignSignStatement({ digest: (opts.statementDigest ?? opts.subject.digest) as Digest, annotations: opts.annotations ?? {}, predicateType });
+  const statement = cosignSignStatement({
+    digest: (opts.statementDigest ?? opts.subject.digest) as Digest,
+    annotations: opts.annotations ?? {},
+    predicateType,
+  });
   const bundle = buildDsseBundle({ statement, privateKey: opts.key.privateKey });
   const ref = buildBundleReferrer({ bundle, subject: opts.subject, created: '2026-11-22T00:00:00Z', predicateType });
   await pushBlob(reg, repo, ref.config.bytes, ref.config.digest);
   await pushBlob(reg, repo, ref.layer.bytes, ref.layer.digest);
-  await pushManifest(reg, repo, ref.manifestDigest, Buffer.from(ref.manifest), 'application/vnd.oci.image.manifest.v1+json');
-  const entries = [...existing, { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: ref.manifestDigest, size: ref.manifest.length, artifactType: ref.artifactType }];
+  await pushManifest(
+    reg,
+    repo,
+    ref.manifestDigest,
+    Buffer.from(ref.manifest),
+    'application/vnd.oci.image.manifest.v1+json',
+  );
+  const entries = [
+    ...existing,
+    {
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      digest: ref.manifestDigest,
+      size: ref.manifest.length,
+      artifactType: ref.artifactType,
+    },
+  ];
   const index = buildReferrersTagIndex(entries);
-  await pushManifest(reg, repo, referrersTag(opts.subject.digest as Digest), Buffer.from(index.index), 'application/vnd.oci.image.index.v1+json');
+  await pushManifest(
+    reg,
+    repo,
+    referrersTag(opts.subject.digest as Digest),
+    Buffer.from(index.index),
+    'application/vnd.oci.image.index.v1+json',
+  );
   return { referrer: ref.manifestDigest, entries };
 }

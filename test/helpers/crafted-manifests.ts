@@ -49,16 +49,27 @@ export function craftedParts(id: string): CraftedParts {
   const tarBytes = makeTar({ [marker]: `#!/bin/sh\necho crafted layer ${id} got through\n` });
   const tar = blobOf(tarBytes);
   const tarGz = blobOf(gzipSync(tarBytes, { level: 9 }));
-  const config = blobOf(Buffer.from(JSON.stringify({
-    architecture: 'amd64',
-    os: 'linux',
-    config: { Env: ['PATH=/'], Cmd: [`/${marker}`] },
-    rootfs: { type: 'layers', diff_ids: [tar.digest] },
-  })));
+  const config = blobOf(
+    Buffer.from(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        config: { Env: ['PATH=/'], Cmd: [`/${marker}`] },
+        rootfs: { type: 'layers', diff_ids: [tar.digest] },
+      }),
+    ),
+  );
   const payload = blobOf(simpleSigningPayload({ dockerReference: `example.test/crafted/${id}`, digest: tar.digest }));
-  const payloadConfig = blobOf(Buffer.from(JSON.stringify({
-    architecture: '', os: '', config: {}, rootfs: { type: 'layers', diff_ids: [payload.digest] },
-  })));
+  const payloadConfig = blobOf(
+    Buffer.from(
+      JSON.stringify({
+        architecture: '',
+        os: '',
+        config: {},
+        rootfs: { type: 'layers', diff_ids: [payload.digest] },
+      }),
+    ),
+  );
   return { marker, tar, tarGz, config, payload, payloadConfig };
 }
 
@@ -74,8 +85,14 @@ export function runnableDigests(p: CraftedParts): string[] {
 }
 
 /** Push the blobs, then the manifest text exactly as written, with `contentType`, under `ref` (a tag or its digest). */
-export async function pushCrafted(reg: RegistryTarget, repo: string, ref: string | undefined, text: string, contentType: string,
-  blobs: readonly Blob[]): Promise<{ bytes: Buffer; digest: string }> {
+export async function pushCrafted(
+  reg: RegistryTarget,
+  repo: string,
+  ref: string | undefined,
+  text: string,
+  contentType: string,
+  blobs: readonly Blob[],
+): Promise<{ bytes: Buffer; digest: string }> {
   const bytes = Buffer.from(text, 'utf8');
   const digest = sha256(bytes);
   const s = new RegistrySession(reg, repo);

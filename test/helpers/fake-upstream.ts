@@ -90,7 +90,13 @@ export function json(res: ServerResponse, status: number, body: unknown, headers
 }
 
 /** The OCI error body registries send (distribution-spec, "Error Codes"). */
-export function ociError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+export function ociError(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
   json(res, status, { errors: [{ code, message, detail: null }] }, headers);
 }
 
@@ -106,7 +112,11 @@ export function serveManifest(res: ServerResponse, bytes: Uint8Array, mediaType:
 
 /** A blob served slowly: 64 KiB every `everyMs` (default 20 ms), so a client's hang-up comes long before the end. */
 export function serveBlobSlowly(res: ServerResponse, bytes: Uint8Array, everyMs = 20): void {
-  res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(bytes.length), 'Docker-Content-Digest': sha256(bytes) });
+  res.writeHead(200, {
+    'Content-Type': 'application/octet-stream',
+    'Content-Length': String(bytes.length),
+    'Docker-Content-Digest': sha256(bytes),
+  });
   let sent = 0;
   const timer = setInterval(() => {
     if (res.destroyed || sent >= bytes.length) {
@@ -119,7 +129,11 @@ export function serveBlobSlowly(res: ServerResponse, bytes: Uint8Array, everyMs 
 }
 
 /** A blob body written in `chunk`-sized pieces (each its own write), with the given Content-Length. */
-export function serveBlob(res: ServerResponse, bytes: Uint8Array, opts: { digest?: string; chunk?: number; contentLength?: number } = {}): void {
+export function serveBlob(
+  res: ServerResponse,
+  bytes: Uint8Array,
+  opts: { digest?: string; chunk?: number; contentLength?: number } = {},
+): void {
   res.writeHead(200, {
     'Content-Type': 'application/octet-stream',
     'Content-Length': String(opts.contentLength ?? bytes.length),
@@ -152,7 +166,12 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
     log.push(`${req.method ?? '?'} ${path}`);
     const handler = routes.get(path);
     if (handler === undefined) {
-      ociError(res, 404, path.includes('/blobs/') ? 'BLOB_UNKNOWN' : 'MANIFEST_UNKNOWN', `fake upstream has nothing at ${path}`);
+      ociError(
+        res,
+        404,
+        path.includes('/blobs/') ? 'BLOB_UNKNOWN' : 'MANIFEST_UNKNOWN',
+        `fake upstream has nothing at ${path}`,
+      );
       return;
     }
     handler(req, res, attempt);

@@ -32,7 +32,9 @@ export async function startFaultProxy(): Promise<FaultProxy> {
   const goodLayer: [string, Buffer] = [layer[0], Buffer.from(layer[1] as Uint8Array)];
   const fake = await startFakeUpstream();
   fake.route('/v2/fault/good/manifests/v1', (req, res) => serveManifest(res, good.bytes, good.mediaType, req.method));
-  fake.route(`/v2/fault/good/manifests/${good.digest}`, (req, res) => serveManifest(res, good.bytes, good.mediaType, req.method));
+  fake.route(`/v2/fault/good/manifests/${good.digest}`, (req, res) =>
+    serveManifest(res, good.bytes, good.mediaType, req.method),
+  );
   fake.route(`/v2/fault/good/blobs/${goodLayer[0]}`, (_req, res) => serveBlob(res, goodLayer[1]));
   let sw: RunningSigward;
   try {

@@ -62,17 +62,33 @@ const b64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byt
 /** Build the decoder and start it. Throws with the setup hint when Go or the Debian sources are missing. */
 export function startGoDecoder(): GoDecoder {
   const goVersion = spawnSync('go', ['version'], { encoding: 'utf8' });
-  if (goVersion.error || goVersion.status !== 0 || !existsSync(join(GOPATH, 'src/github.com/opencontainers/image-spec/specs-go/v1'))) {
-    throw new Error(`go-decoder: needs Go and the image-spec/go-digest sources under ${GOPATH}: run scripts/setup-test-deps.sh`);
+  if (
+    goVersion.error ||
+    goVersion.status !== 0 ||
+    !existsSync(join(GOPATH, 'src/github.com/opencontainers/image-spec/specs-go/v1'))
+  ) {
+    throw new Error(
+      `go-decoder: needs Go and the image-spec/go-digest sources under ${GOPATH}: run scripts/setup-test-deps.sh`,
+    );
   }
   const dir = tempDir('go-decoder');
   const bin = join(dir, 'decode-manifest');
   // No module proxy is reachable: GOPATH mode, no network, a private build cache.
-  const env = { ...process.env, GO111MODULE: 'off', GOPATH, GOCACHE: join(dir, 'cache'), GOFLAGS: '', GOPROXY: 'off', CGO_ENABLED: '0' };
+  const env = {
+    ...process.env,
+    GO111MODULE: 'off',
+    GOPATH,
+    GOCACHE: join(dir, 'cache'),
+    GOFLAGS: '',
+    GOPROXY: 'off',
+    CGO_ENABLED: '0',
+  };
   const build = spawnSync('go', ['build', '-o', bin, '.'], { cwd: SOURCE_DIR, env, encoding: 'utf8' });
   if (build.status !== 0) {
     removeTempDir(dir);
-    throw new Error(`go-decoder: go build failed (run scripts/setup-test-deps.sh if a package is missing):\n${build.stderr}`);
+    throw new Error(
+      `go-decoder: go build failed (run scripts/setup-test-deps.sh if a package is missing):\n${build.stderr}`,
+    );
   }
   const child: ChildProcessWithoutNullStreams = spawn(bin, [], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';

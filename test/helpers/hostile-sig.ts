@@ -28,7 +28,12 @@ export interface HostileSig {
 }
 
 /** Build and push the `.sig` image of `digest` into `repo`: blobs four at a time, then the manifest under the tag. */
-export async function pushHostileSig(reg: RegistryTarget, repo: string, digest: string, opts: HostileSigOptions): Promise<HostileSig> {
+export async function pushHostileSig(
+  reg: RegistryTarget,
+  repo: string,
+  digest: string,
+  opts: HostileSigOptions,
+): Promise<HostileSig> {
   const junkSignature = randomBytes(64);
   const shared = opts.blob === 'same' ? randomBytes(opts.blobBytes ?? 1024 * 1024) : undefined;
   const layers: LegacyLayerInput[] = [];

@@ -6,7 +6,14 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { makeTar, TAR_END, tarHeader, tarPadding } from './tar.ts';
-import { pushBlobIn, pushManifestIn, RegistrySession, sha256, type BlobData, type RegistryTarget } from './registry-client.ts';
+import {
+  pushBlobIn,
+  pushManifestIn,
+  RegistrySession,
+  sha256,
+  type BlobData,
+  type RegistryTarget,
+} from './registry-client.ts';
 
 export { getBlob, getManifest, pushBlob, pushManifest, sha256 } from './registry-client.ts';
 export type { BlobData, FetchedManifest, RegistryTarget } from './registry-client.ts';
@@ -50,8 +57,11 @@ export interface ImageSpec {
 const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
 
 /** Config + manifest around already-built layers. */
-function assemble(platform: Platform, layers: { mediaType: string; digest: string; size: number; diffId: string; data: BlobData }[],
-  annotations?: Record<string, string>): TestImage {
+function assemble(
+  platform: Platform,
+  layers: { mediaType: string; digest: string; size: number; diffId: string; data: BlobData }[],
+  annotations?: Record<string, string>,
+): TestImage {
   const config = json({
     created: '1970-01-01T00:00:00Z',
     architecture: platform.architecture,
@@ -76,8 +86,14 @@ function assemble(platform: Platform, layers: { mediaType: string; digest: strin
 
 /** A one-layer image (gzip layer) for one platform. */
 export function buildImage(spec: ImageSpec = {}): TestImage {
-  const platform: Platform = { architecture: spec.arch ?? 'amd64', os: spec.os ?? 'linux', ...(spec.variant ? { variant: spec.variant } : {}) };
-  const tar = makeTar(spec.files ?? { 'hello.txt': `hello from a sigward test image (${platform.os}/${platform.architecture})\n` });
+  const platform: Platform = {
+    architecture: spec.arch ?? 'amd64',
+    os: spec.os ?? 'linux',
+    ...(spec.variant ? { variant: spec.variant } : {}),
+  };
+  const tar = makeTar(
+    spec.files ?? { 'hello.txt': `hello from a sigward test image (${platform.os}/${platform.architecture})\n` },
+  );
   const gz = gzipSync(tar, { level: 9 }); // node writes a gzip header with mtime 0 and no name: reproducible
   const layer = { mediaType: OCI_LAYER_GZIP, digest: sha256(gz), size: gz.length, diffId: sha256(tar), data: gz };
   return assemble(platform, [layer], spec.annotations);
@@ -88,7 +104,12 @@ export function buildIndex(images: readonly TestImage[], annotations?: Record<st
   const bytes = json({
     schemaVersion: 2,
     mediaType: OCI_INDEX,
-    manifests: images.map((i) => ({ mediaType: i.mediaType, digest: i.digest, size: i.size, ...(i.platform ? { platform: i.platform } : {}) })),
+    manifests: images.map((i) => ({
+      mediaType: i.mediaType,
+      digest: i.digest,
+      size: i.size,
+      ...(i.platform ? { platform: i.platform } : {}),
+    })),
     ...(annotations ? { annotations } : {}),
   });
   const blobs = new Map<string, BlobData>();
@@ -106,9 +127,16 @@ export function buildMultiArch(files?: Record<string, string | Uint8Array>): Tes
  * pseudo-random bytes (AES-128-CTR keystream of `seed`), written to `dir` in 1 MiB steps so memory stays flat.
  * Uncompressed on purpose: random bytes do not compress, and gzip would only burn CPU the benchmark then measures.
  */
-export async function buildBigImage(opts: { mib: number; dir: string; seed?: string }): Promise<TestImage & { layerFile: string }> {
+export async function buildBigImage(opts: {
+  mib: number;
+  dir: string;
+  seed?: string;
+}): Promise<TestImage & { layerFile: string }> {
   const size = opts.mib * 1024 * 1024;
-  const key = createHash('sha256').update(opts.seed ?? 'sigward-big-image').digest().subarray(0, 16);
+  const key = createHash('sha256')
+    .update(opts.seed ?? 'sigward-big-image')
+    .digest()
+    .subarray(0, 16);
   const cipher = createCipheriv('aes-128-ctr', key, Buffer.alloc(16));
   const layerFile = join(opts.dir, `big-${opts.mib}mib.tar`);
   const hash = createHash('sha256');
@@ -120,19 +148,31 @@ export async function buildBigImage(opts: { mib: number; dir: string; seed?: str
     };
     await write(tarHeader('blob.bin', size, '0'));
     const zeros = Buffer.alloc(1024 * 1024);
-    for (let left = size; left > 0; left -= zeros.length) await write(cipher.update(zeros.subarray(0, Math.min(left, zeros.length))));
+    for (let left = size; left > 0; left -= zeros.length)
+      await write(cipher.update(zeros.subarray(0, Math.min(left, zeros.length))));
     await write(Buffer.concat([tarPadding(size), TAR_END]));
   } finally {
     await fh.close();
   }
   const digest = `sha256:${hash.digest('hex')}`;
   const tarSize = 512 + size + tarPadding(size).length + TAR_END.length;
-  const layer = { mediaType: OCI_LAYER_TAR, digest, size: tarSize, diffId: digest, data: { file: layerFile, size: tarSize } };
+  const layer = {
+    mediaType: OCI_LAYER_TAR,
+    digest,
+    size: tarSize,
+    diffId: digest,
+    data: { file: layerFile, size: tarSize },
+  };
   return { ...assemble({ architecture: 'amd64', os: 'linux' }, [layer]), layerFile };
 }
 
 /** Push an image or index (children and blobs first) to `repo`, tagged `tag` or by digest only; returns the digest. */
-export async function pushImage(reg: RegistryTarget, repo: string, tag: string | undefined, image: TestImage): Promise<string> {
+export async function pushImage(
+  reg: RegistryTarget,
+  repo: string,
+  tag: string | undefined,
+  image: TestImage,
+): Promise<string> {
   const s = new RegistrySession(reg, repo);
   try {
     const push = async (img: TestImage, ref: string): Promise<string> => {

@@ -20,8 +20,20 @@ export interface Podman {
 }
 
 function globalFlags(dir: string): string[] {
-  return ['--root', join(dir, 'root'), '--runroot', join(dir, 'run'), '--tmpdir', join(dir, 'tmp'),
-    '--storage-driver', 'vfs', '--events-backend', 'file', '--cgroup-manager', 'cgroupfs'];
+  return [
+    '--root',
+    join(dir, 'root'),
+    '--runroot',
+    join(dir, 'run'),
+    '--tmpdir',
+    join(dir, 'tmp'),
+    '--storage-driver',
+    'vfs',
+    '--events-backend',
+    'file',
+    '--cgroup-manager',
+    'cgroupfs',
+  ];
 }
 
 let works: Promise<boolean> | undefined;
@@ -50,7 +62,8 @@ export function createPodman(opts: ContainersConfOptions): Podman {
   const run = (args: readonly string[], timeoutMs = 120_000): Promise<CommandResult> =>
     runCommand('podman', [...globalFlags(dir), ...args], { env, timeoutMs });
   const pullFlags = [
-    '--signature-policy', files.policy,
+    '--signature-policy',
+    files.policy,
     ...(opts.certDir !== undefined ? ['--cert-dir', opts.certDir] : []),
   ];
   return {

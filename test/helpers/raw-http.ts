@@ -15,11 +15,20 @@ export interface RawResponse {
   error?: Error;
 }
 
-export function rawGet(url: string, opts: { method?: string; headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<RawResponse> {
+export function rawGet(
+  url: string,
+  opts: { method?: string; headers?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: opts.method ?? 'GET', headers: { connection: 'close', ...opts.headers }, agent: false });
+    const req = httpRequest(url, {
+      method: opts.method ?? 'GET',
+      headers: { connection: 'close', ...opts.headers },
+      agent: false,
+    });
     // A safety bound so a hung proxy fails the test instead of hanging it; not a timing assertion.
-    req.setTimeout(opts.timeoutMs ?? 20_000, () => req.destroy(new Error(`no answer from ${url} within ${opts.timeoutMs ?? 20_000} ms`)));
+    req.setTimeout(opts.timeoutMs ?? 20_000, () =>
+      req.destroy(new Error(`no answer from ${url} within ${opts.timeoutMs ?? 20_000} ms`)),
+    );
     req.on('error', reject);
     req.on('response', (res) => {
       const chunks: Buffer[] = [];

@@ -52,7 +52,11 @@ export class RegistrySession {
   private readonly agent: Agent;
   private authorization: string | undefined;
 
-  constructor(readonly reg: RegistryTarget, readonly repo: string, private readonly actions = 'pull,push') {
+  constructor(
+    readonly reg: RegistryTarget,
+    readonly repo: string,
+    private readonly actions = 'pull,push',
+  ) {
     this.agent = new Agent(reg.caPem ? { connect: { ca: reg.caPem } } : {});
   }
 
@@ -71,7 +75,7 @@ export class RegistrySession {
     const realm = params.get('realm');
     if (!realm) throw new Error(`Bearer challenge without a realm from ${this.reg.url}: ${challenge}`);
     const url = new URL(realm);
-    if (params.has('service')) url.searchParams.set('service', must(params.get('service'), 'params.get(\'service\')'));
+    if (params.has('service')) url.searchParams.set('service', must(params.get('service'), "params.get('service')"));
     url.searchParams.set('scope', `repository:${this.repo}:${this.actions}`);
     const res = await request(url, {
       dispatcher: this.agent,
@@ -86,7 +90,11 @@ export class RegistrySession {
   }
 
   /** Send one request; on 401, answer the challenge and retry once. The body factory is called per attempt. */
-  async send(method: Dispatcher.HttpMethod, pathOrUrl: string, headers: Record<string, string> = {}, body: Body = () => undefined,
+  async send(
+    method: Dispatcher.HttpMethod,
+    pathOrUrl: string,
+    headers: Record<string, string> = {},
+    body: Body = () => undefined,
   ): Promise<Dispatcher.ResponseData> {
     const url = new URL(pathOrUrl, `${this.reg.url}/`);
     for (let attempt = 0; ; attempt++) {
@@ -125,15 +133,27 @@ export async function pushBlobIn(s: RegistrySession, blob: BlobData, knownDigest
   const put = new URL(location, `${s.reg.url}/`); // Location may be relative
   put.searchParams.set('digest', digest);
   const size = blob instanceof Uint8Array ? blob.byteLength : blob.size;
-  const res = await s.send('PUT', put.href, { 'content-type': 'application/octet-stream', 'content-length': String(size) },
-    () => (blob instanceof Uint8Array ? Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength) : createReadStream(blob.file)));
+  const res = await s.send(
+    'PUT',
+    put.href,
+    { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+    () =>
+      blob instanceof Uint8Array
+        ? Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength)
+        : createReadStream(blob.file),
+  );
   if (res.statusCode !== 201) return fail(res, `uploading blob ${digest} to ${s.repo}`);
   await res.body.dump();
   return digest;
 }
 
 /** PUT manifest bytes exactly as given; returns the digest and checks the registry computed the same one. */
-export async function pushManifestIn(s: RegistrySession, ref: string, bytes: Uint8Array, mediaType: string): Promise<string> {
+export async function pushManifestIn(
+  s: RegistrySession,
+  ref: string,
+  bytes: Uint8Array,
+  mediaType: string,
+): Promise<string> {
   const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const res = await s.send('PUT', `/v2/${s.repo}/manifests/${ref}`, { 'content-type': mediaType }, () => body);
   if (res.statusCode !== 201) return fail(res, `pushing manifest ${s.repo}:${ref}`);
@@ -157,7 +177,13 @@ export async function pushBlob(reg: RegistryTarget, repo: string, blob: BlobData
 }
 
 /** Push raw manifest bytes to `repo` under `ref` (a tag or the digest); returns the digest. */
-export async function pushManifest(reg: RegistryTarget, repo: string, ref: string, bytes: Uint8Array, mediaType: string): Promise<string> {
+export async function pushManifest(
+  reg: RegistryTarget,
+  repo: string,
+  ref: string,
+  bytes: Uint8Array,
+  mediaType: string,
+): Promise<string> {
   const s = new RegistrySession(reg, repo);
   try {
     return await pushManifestIn(s, ref, bytes, mediaType);
@@ -167,7 +193,12 @@ export async function pushManifest(reg: RegistryTarget, repo: string, ref: strin
 }
 
 /** GET a manifest by tag or digest with every manifest type in Accept (or `accept`); never throws on a status. */
-export async function getManifest(reg: RegistryTarget, repo: string, ref: string, accept = ALL_MANIFEST_TYPES): Promise<FetchedManifest> {
+export async function getManifest(
+  reg: RegistryTarget,
+  repo: string,
+  ref: string,
+  accept = ALL_MANIFEST_TYPES,
+): Promise<FetchedManifest> {
   const s = new RegistrySession(reg, repo, 'pull');
   try {
     const res = await s.send('GET', `/v2/${repo}/manifests/${ref}`, { accept });
@@ -176,7 +207,12 @@ export async function getManifest(reg: RegistryTarget, repo: string, ref: string
       const v = res.headers[name];
       return Array.isArray(v) ? v[0] : v;
     };
-    return { status: res.statusCode, bytes, mediaType: header('content-type'), digest: header('docker-content-digest') };
+    return {
+      status: res.statusCode,
+      bytes,
+      mediaType: header('content-type'),
+      digest: header('docker-content-digest'),
+    };
   } finally {
     await s.close();
   }

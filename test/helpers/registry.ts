@@ -114,7 +114,12 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
         deny: opts.token?.deny ?? [],
       });
       config.auth = {
-        token: { realm: tokenServer.url, service: tokenServer.service, issuer: tokenServer.issuer, rootcertbundle: tokenServer.certFile },
+        token: {
+          realm: tokenServer.url,
+          service: tokenServer.service,
+          issuer: tokenServer.issuer,
+          rootcertbundle: tokenServer.certFile,
+        },
       };
     }
     if (opts.proxy) {

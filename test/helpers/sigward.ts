@@ -41,7 +41,11 @@ function writeConfig(dir: string, config: ConfigInput): string {
 }
 
 /** sigward inside the test process. Logs are silent unless SIGWARD_TEST_LOG is set. */
-export async function startSigward(config: ConfigInput, deps: AppDeps = {}, env: Record<string, string | undefined> = process.env): Promise<RunningSigward> {
+export async function startSigward(
+  config: ConfigInput,
+  deps: AppDeps = {},
+  env: Record<string, string | undefined> = process.env,
+): Promise<RunningSigward> {
   const dir = tempDir('sigward');
   const configFile = writeConfig(dir, config);
   const upstreamRequests: UpstreamRequest[] = [];

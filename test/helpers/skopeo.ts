@@ -30,8 +30,16 @@ export function createSkopeo(opts: ContainersConfOptions): Skopeo {
   const tmp = join(dir, 'tmp');
   mkdirSync(tmp);
   const env = containersEnv(files);
-  const global = ['--registries-conf', files.registriesConf, '--policy', files.policy, '--registries.d', files.registriesD,
-    '--tmpdir', tmp];
+  const global = [
+    '--registries-conf',
+    files.registriesConf,
+    '--policy',
+    files.policy,
+    '--registries.d',
+    files.registriesD,
+    '--tmpdir',
+    tmp,
+  ];
   const run = (args: readonly string[], timeoutMs = 120_000): Promise<CommandResult> =>
     runCommand('skopeo', [...global, ...args], { env, timeoutMs });
   const certs = (flag: string): string[] => (opts.certDir !== undefined ? [flag, opts.certDir] : []);
@@ -39,7 +47,8 @@ export function createSkopeo(opts: ContainersConfOptions): Skopeo {
     dir,
     registriesConf: files.registriesConf,
     run,
-    copyAll: (ref, ociDir, tag = 'latest') => run(['copy', '--all', ...certs('--src-cert-dir'), dockerRef(ref), `oci:${ociDir}:${tag}`]),
+    copyAll: (ref, ociDir, tag = 'latest') =>
+      run(['copy', '--all', ...certs('--src-cert-dir'), dockerRef(ref), `oci:${ociDir}:${tag}`]),
     inspectRaw: (ref) => run(['inspect', '--raw', '--no-tags', ...certs('--cert-dir'), dockerRef(ref)]),
     remove: () => removeTempDir(dir),
   };

@@ -34,21 +34,63 @@ export async function makeTlsCerts(dir: string): Promise<TlsFiles> {
   const caFile = join(certDir, 'ca.crt');
   const certFile = join(dir, 'server.crt');
   const keyFile = join(dir, 'server.key');
-  await openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '30', '-subj', '/CN=sigward-test-ca',
-    '-keyout', 'ca.key', '-out', caFile,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
-  await openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1',
-    '-keyout', keyFile, '-out', 'server.csr'], dir);
+  await openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '30',
+      '-subj',
+      '/CN=sigward-test-ca',
+      '-keyout',
+      'ca.key',
+      '-out',
+      caFile,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
+    dir,
+  );
+  await openssl(
+    ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', keyFile, '-out', 'server.csr'],
+    dir,
+  );
   // Go's TLS stack (distribution, skopeo, containerd) ignores the CN: the SAN must name 127.0.0.1.
-  writeFileSync(join(dir, 'server.ext'), [
-    'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    'basicConstraints=CA:FALSE',
-    'keyUsage=digitalSignature,keyEncipherment',
-    'extendedKeyUsage=serverAuth',
-    '',
-  ].join('\n'));
-  await openssl(['x509', '-req', '-in', 'server.csr', '-CA', caFile, '-CAkey', 'ca.key', '-CAcreateserial',
-    '-days', '30', '-extfile', 'server.ext', '-out', certFile], dir);
+  writeFileSync(
+    join(dir, 'server.ext'),
+    [
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      'basicConstraints=CA:FALSE',
+      'keyUsage=digitalSignature,keyEncipherment',
+      'extendedKeyUsage=serverAuth',
+      '',
+    ].join('\n'),
+  );
+  await openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      caFile,
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-days',
+      '30',
+      '-extfile',
+      'server.ext',
+      '-out',
+      certFile,
+    ],
+    dir,
+  );
   return { caFile, caPem: readFileSync(caFile, 'utf8'), certDir, certFile, keyFile };
 }
 
@@ -64,7 +106,23 @@ export async function makeSigningCert(dir: string, commonName = 'sigward-test-to
   mkdirSync(dir, { recursive: true });
   const keyFile = join(dir, 'signing.key');
   const certFile = join(dir, 'signing.crt');
-  await openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '30', '-subj', `/CN=${commonName}`,
-    '-keyout', keyFile, '-out', certFile], dir);
+  await openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '30',
+      '-subj',
+      `/CN=${commonName}`,
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+    ],
+    dir,
+  );
   return { keyFile, certFile, keyPem: readFileSync(keyFile, 'utf8'), certPem: readFileSync(certFile, 'utf8') };
 }

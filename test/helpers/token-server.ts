@@ -114,7 +114,10 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
       const grant = params.get('grant_type');
       if (grant !== 'password') {
         requests.push({ method: 'POST', user: undefined, scopes: params.getAll('scope'), status: 400 });
-        return reply(res, 400, { error: 'unsupported_grant_type', error_description: `grant_type ${grant} is not supported` });
+        return reply(res, 400, {
+          error: 'unsupported_grant_type',
+          error_description: `grant_type ${grant} is not supported`,
+        });
       }
       user = params.get('username') ?? undefined;
       pass = params.get('password') ?? undefined;
@@ -128,26 +131,41 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
       user = colon < 0 ? decoded : decoded.slice(0, colon);
       pass = colon < 0 ? '' : decoded.slice(colon + 1);
     }
-    const scopes = params.getAll('scope').flatMap((s) => s.split(' ')).filter(Boolean);
+    const scopes = params
+      .getAll('scope')
+      .flatMap((s) => s.split(' '))
+      .filter(Boolean);
     const record: TokenRequest = { method: req.method, user: undefined, scopes, status: 401 };
     requests.push(record);
     const known = user !== undefined && users.has(user) && users.get(user) === pass;
     if (user !== undefined ? !known : !anonymous) {
-      return reply(res, 401, { errors: [{ code: 'UNAUTHORIZED', message: 'bad credentials' }] },
-        { 'www-authenticate': 'Basic realm="sigward-test-token"' });
+      return reply(
+        res,
+        401,
+        { errors: [{ code: 'UNAUTHORIZED', message: 'bad credentials' }] },
+        { 'www-authenticate': 'Basic realm="sigward-test-token"' },
+      );
     }
     const aud = params.get('service') ?? service;
     if (aud !== service) {
       record.status = 400;
-      return reply(res, 400, { error: 'invalid_request', error_description: `unknown service ${aud}; this issuer serves ${service}` });
+      return reply(res, 400, {
+        error: 'invalid_request',
+        error_description: `unknown service ${aud}; this issuer serves ${service}`,
+      });
     }
     record.user = user ?? '';
     record.status = 200;
-    const access = scopes.map(parseScope).filter((a): a is Access => a !== undefined)
+    const access = scopes
+      .map(parseScope)
+      .filter((a): a is Access => a !== undefined)
       .map((a) => (deny.has(a.name) ? { ...a, actions: [] } : a));
     const now = Math.floor(Date.now() / 1000);
-    const token = signJwt({ iss: issuer, sub: record.user, aud, exp: now + ttl, nbf: now - 5, iat: now, jti: randomUUID(), access },
-      key, certDerB64);
+    const token = signJwt(
+      { iss: issuer, sub: record.user, aud, exp: now + ttl, nbf: now - 5, iat: now, jti: randomUUID(), access },
+      key,
+      certDerB64,
+    );
     reply(res, 200, { token, access_token: token, expires_in: ttl, issued_at: new Date(now * 1000).toISOString() });
   }
 

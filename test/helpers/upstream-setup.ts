@@ -16,7 +16,12 @@ export function upstreamConfig(url: string, over: Partial<UpstreamConfig> = {}):
   };
 }
 
-export const LIMITS: Limits = { ...DEFAULT_LIMITS, manifestBytes: 64 * 1024, errorBodyBytes: 1024, listBytes: 8 * 1024 };
+export const LIMITS: Limits = {
+  ...DEFAULT_LIMITS,
+  manifestBytes: 64 * 1024,
+  errorBodyBytes: 1024,
+  listBytes: 8 * 1024,
+};
 
 /** Await a rejection and return the error, failing when the promise resolves. */
 export async function rejection(p: Promise<unknown>): Promise<Error & { code?: string; retryAfter?: number }> {
@@ -29,7 +34,10 @@ export async function rejection(p: Promise<unknown>): Promise<Error & { code?: s
 }
 
 /** Every upstream request a client makes, as the onRequest hook reports them. */
-export function recorder(): { seen: { method: string; url: string; status: number }[]; hook: (i: { method: string; url: string; status: number }) => void } {
+export function recorder(): {
+  seen: { method: string; url: string; status: number }[];
+  hook: (i: { method: string; url: string; status: number }) => void;
+} {
   const seen: { method: string; url: string; status: number }[] = [];
   return { seen, hook: (i) => seen.push(i) };
 }

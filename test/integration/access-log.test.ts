@@ -63,7 +63,8 @@ test('a client that hangs up mid-blob gets one access line, marked aborted; a wh
   // close handlers. It is counted again after the next request.
   const server = must(sw.server, 'in-process server');
   await waitFor(
-    () => new Promise<boolean>((resolve, reject) => server.getConnections((e, n) => (e ? reject(e) : resolve(n === 0)))),
+    () =>
+      new Promise<boolean>((resolve, reject) => server.getConnections((e, n) => (e ? reject(e) : resolve(n === 0)))),
     'sigward to close the abandoned connection',
     10_000,
   );
@@ -79,7 +80,9 @@ test('a client that hangs up mid-blob gets one access line, marked aborted; a wh
     request(`${sw.url}${wholePath}`, (res) => {
       res.resume();
       res.on('end', () => resolve());
-    }).on('error', reject).end();
+    })
+      .on('error', reject)
+      .end();
   });
   await waitFor(async () => requestLines(wholePath).length > 0, 'the access line of the whole blob', 10_000);
   const whole = requestLines(wholePath);

@@ -16,12 +16,16 @@ import { getBlob } from '../helpers/registry-client.ts';
 import { at, must } from '../helpers/must.ts';
 
 async function get(sw: RunningSigward, path: string, method: 'GET' | 'HEAD' = 'GET') {
-  const r = await request(`${sw.url}/v2/example.test/${path}`, { method, headers: { accept: `${OCI_MANIFEST}, ${OCI_INDEX}` } });
+  const r = await request(`${sw.url}/v2/example.test/${path}`, {
+    method,
+    headers: { accept: `${OCI_MANIFEST}, ${OCI_INDEX}` },
+  });
   const body = Buffer.from(await r.body.arrayBuffer());
   return { status: r.statusCode, body, text: body.toString() };
 }
 
-const blobGetsUpstream = (sw: RunningSigward): number => sw.upstreamRequests.filter((q) => q.url.includes('/blobs/')).length;
+const blobGetsUpstream = (sw: RunningSigward): number =>
+  sw.upstreamRequests.filter((q) => q.url.includes('/blobs/')).length;
 
 describe('blobs.serve: referenced', () => {
   let reg: Registry;
@@ -38,8 +42,13 @@ describe('blobs.serve: referenced', () => {
     cache: { dir: cacheDir },
     blobs: { serve },
   });
-  const layerOf = (i: TestImage): string => must([...i.blobs.keys()].find((d) => d !== configOf(i)), '[...i.blobs.keys()].find((d) => d !== configOf(i))');
-  const configOf = (i: TestImage): string => (JSON.parse(Buffer.from(i.bytes).toString()) as { config: { digest: string } }).config.digest;
+  const layerOf = (i: TestImage): string =>
+    must(
+      [...i.blobs.keys()].find((d) => d !== configOf(i)),
+      '[...i.blobs.keys()].find((d) => d !== configOf(i))',
+    );
+  const configOf = (i: TestImage): string =>
+    (JSON.parse(Buffer.from(i.bytes).toString()) as { config: { digest: string } }).config.digest;
 
   before(async () => {
     reg = await startRegistry();
@@ -65,7 +74,8 @@ describe('blobs.serve: referenced', () => {
     for (const method of ['GET', 'HEAD'] as const) {
       const r = await get(sw, `apps/unsigned/blobs/${layerOf(unsigned)}`, method);
       assert.equal(r.status, 403, r.text);
-      if (method === 'GET') assert.match(r.text, /not listed by any manifest sigward has served .*blobs\.serve is referenced/);
+      if (method === 'GET')
+        assert.match(r.text, /not listed by any manifest sigward has served .*blobs\.serve is referenced/);
     }
     assert.equal(blobGetsUpstream(sw), before);
   });
@@ -79,13 +89,21 @@ describe('blobs.serve: referenced', () => {
       assert.deepEqual(new Uint8Array(r.body), new Uint8Array(await getBlob(reg, 'apps/signed', d)));
       assert.equal((await get(sw, `apps/signed/blobs/${d}`, 'HEAD')).status, 200);
     }
-    assert.equal((await get(sw, `apps/other/blobs/${layerOf(signed)}`)).status, 403, 'another repository has its own manifests to pull');
+    assert.equal(
+      (await get(sw, `apps/other/blobs/${layerOf(signed)}`)).status,
+      403,
+      'another repository has its own manifests to pull',
+    );
   });
 
   test('a multi-arch pull: the index, then each platform manifest, then its blobs', async () => {
     assert.equal((await get(sw, 'apps/multi/manifests/v1')).status, 200);
     for (const child of multi.manifests) {
-      assert.equal((await get(sw, `apps/multi/blobs/${layerOf(child)}`)).status, 403, 'an index lists manifests, not blobs');
+      assert.equal(
+        (await get(sw, `apps/multi/blobs/${layerOf(child)}`)).status,
+        403,
+        'an index lists manifests, not blobs',
+      );
     }
     for (const child of multi.manifests) {
       assert.equal((await get(sw, `apps/multi/manifests/${child.digest}`)).status, 200);
@@ -108,7 +126,11 @@ describe('blobs.serve: referenced', () => {
     const sig = await get(sw, `apps/signed/manifests/${signed.digest.replace(':', '-')}.sig`);
     assert.equal(sig.status, 200);
     const sigLayer = at((JSON.parse(sig.text) as { layers: { digest: string }[] }).layers, 0).digest;
-    assert.equal((await get(sw, `apps/signed/blobs/${sigLayer}`)).status, 200, 'the signature artifact was served, so its layer is');
+    assert.equal(
+      (await get(sw, `apps/signed/blobs/${sigLayer}`)).status,
+      200,
+      'the signature artifact was served, so its layer is',
+    );
   });
 
   test('what was served is remembered across a restart; serve: all serves any blob', async () => {
@@ -119,7 +141,11 @@ describe('blobs.serve: referenced', () => {
     sw = await startSigward(config('referenced'));
     const before = sw.upstreamRequests.length;
     assert.equal((await get(sw, `apps/signed/blobs/${layerOf(signed)}`)).status, 200);
-    assert.equal(sw.upstreamRequests.filter((q) => q.url.includes('/manifests/')).length, before, 'no manifest fetched to decide');
+    assert.equal(
+      sw.upstreamRequests.filter((q) => q.url.includes('/manifests/')).length,
+      before,
+      'no manifest fetched to decide',
+    );
     assert.equal((await get(sw, `apps/unsigned/blobs/${layerOf(unsigned)}`)).status, 403);
     const open = await startSigward(config('all'));
     try {

@@ -56,7 +56,8 @@ describe('skopeo helper', () => {
       assert.equal(raw.stdout, multi.bytes.toString());
       const copy = await s.copyAll('example.test/test/multi:v1', out, 'x');
       assert.equal(copy.code, 0, copy.stderr);
-      for (const child of multi.manifests) assert.ok(existsSync(join(out, 'blobs/sha256', child.digest.slice(7))), child.digest);
+      for (const child of multi.manifests)
+        assert.ok(existsSync(join(out, 'blobs/sha256', child.digest.slice(7))), child.digest);
     } finally {
       s.remove();
       removeTempDir(out);
@@ -70,14 +71,22 @@ describe('skopeo helper', () => {
       const raw = await s.inspectRaw('example.test/test/single:v1');
       assert.equal(raw.code, 0, raw.stderr);
       assert.equal(raw.stdout, single.bytes.toString());
-      assert.ok(must(must(tokenReg, 'tokenReg').tokenServer, 'tokenReg.tokenServer').requests.some((r) => r.method === 'GET' && r.user === 'testuser' && r.status === 200));
+      assert.ok(
+        must(must(tokenReg, 'tokenReg').tokenServer, 'tokenReg.tokenServer').requests.some(
+          (r) => r.method === 'GET' && r.user === 'testuser' && r.status === 200,
+        ),
+      );
     } finally {
       s.remove();
     }
   });
 
   test('an https location is verified against certDir, and fails without it', async () => {
-    const good = createSkopeo({ sigward: must(tlsReg, 'tlsReg').host, hostInPath: false, certDir: must(must(tlsReg, 'tlsReg').certDir, 'tlsReg.certDir') });
+    const good = createSkopeo({
+      sigward: must(tlsReg, 'tlsReg').host,
+      hostInPath: false,
+      certDir: must(must(tlsReg, 'tlsReg').certDir, 'tlsReg.certDir'),
+    });
     const bad = createSkopeo({ sigward: must(tlsReg, 'tlsReg').host, hostInPath: false, certDir: good.dir }); // a dir without the CA
     try {
       const ok = await good.inspectRaw('example.test/test/single:v1');
@@ -137,7 +146,10 @@ describe('containerd helper', () => {
   });
 
   test('an https server is trusted through the ca option', async () => {
-    must(ctd, 'ctd').writeHosts(must(tlsReg, 'tlsReg').url, { registryHost: 'tls.test', ca: must(must(tlsReg, 'tlsReg').caFile, 'tlsReg.caFile') });
+    must(ctd, 'ctd').writeHosts(must(tlsReg, 'tlsReg').url, {
+      registryHost: 'tls.test',
+      ca: must(must(tlsReg, 'tlsReg').caFile, 'tlsReg.caFile'),
+    });
     const res = await must(ctd, 'ctd').ctrPull('tls.test/test/single:v1');
     assert.equal(res.code, 0, res.stderr);
     must(ctd, 'ctd').writeHosts(must(tlsReg, 'tlsReg').url, { registryHost: 'notrust.test' });
@@ -172,8 +184,16 @@ describe('podman helper', () => {
   });
 
   test('podman sends the auth-file credentials and trusts certDir', async () => {
-    const withCreds = createPodman({ sigward: must(tokenReg, 'tokenReg').host, hostInPath: false, creds: 'testuser:testpass' });
-    const withCa = createPodman({ sigward: must(tlsReg, 'tlsReg').host, hostInPath: false, certDir: must(must(tlsReg, 'tlsReg').certDir, 'tlsReg.certDir') });
+    const withCreds = createPodman({
+      sigward: must(tokenReg, 'tokenReg').host,
+      hostInPath: false,
+      creds: 'testuser:testpass',
+    });
+    const withCa = createPodman({
+      sigward: must(tlsReg, 'tlsReg').host,
+      hostInPath: false,
+      certDir: must(must(tlsReg, 'tlsReg').certDir, 'tlsReg.certDir'),
+    });
     try {
       const a = await withCreds.pull('example.test/test/single:v1');
       assert.equal(a.code, 0, a.stderr);

@@ -42,18 +42,30 @@ interface Fault {
   handler(data: Buffer, contentType: string): FakeHandler;
 }
 
-const head = (res: Parameters<FakeHandler>[1], status: number, contentType: string, length?: number, extra: Record<string, string> = {}): void =>
-  void res.writeHead(status, { 'Content-Type': contentType, ...(length === undefined ? {} : { 'Content-Length': String(length) }), ...extra });
+const head = (
+  res: Parameters<FakeHandler>[1],
+  status: number,
+  contentType: string,
+  length?: number,
+  extra: Record<string, string> = {},
+): void =>
+  void res.writeHead(status, {
+    'Content-Type': contentType,
+    ...(length === undefined ? {} : { 'Content-Length': String(length) }),
+    ...extra,
+  });
 
 /** 1 byte every 20 ms, never the last one: a body that would never end. */
-const drip = (data: Buffer, contentType: string): FakeHandler => (_req, res) => {
-  head(res, 200, contentType, data.length);
-  let at = 0;
-  const timer = setInterval(() => {
-    if (at < data.length - 1) res.write(data.subarray(at, ++at));
-  }, 20);
-  res.on('close', () => clearInterval(timer));
-};
+const drip =
+  (data: Buffer, contentType: string): FakeHandler =>
+  (_req, res) => {
+    head(res, 200, contentType, data.length);
+    let at = 0;
+    const timer = setInterval(() => {
+      if (at < data.length - 1) res.write(data.subarray(at, ++at));
+    }, 20);
+    res.on('close', () => clearInterval(timer));
+  };
 
 const FAULTS: readonly Fault[] = [
   { name: 'reset before headers', handler: () => (req) => req.socket.resetAndDestroy() },
@@ -72,11 +84,23 @@ const FAULTS: readonly Fault[] = [
       res.write(data, () => res.socket?.resetAndDestroy());
     },
   },
-  { name: 'one byte more', handler: (data, ct) => (_req, res) => (head(res, 200, ct, data.length + 1), res.end(Buffer.concat([data, Buffer.from('!')]))) },
-  { name: 'one byte less', handler: (data, ct) => (_req, res) => (head(res, 200, ct, data.length - 1), res.end(data.subarray(0, -1))) },
+  {
+    name: 'one byte more',
+    handler: (data, ct) => (_req, res) => (
+      head(res, 200, ct, data.length + 1),
+      res.end(Buffer.concat([data, Buffer.from('!')]))
+    ),
+  },
+  {
+    name: 'one byte less',
+    handler: (data, ct) => (_req, res) => (head(res, 200, ct, data.length - 1), res.end(data.subarray(0, -1))),
+  },
   {
     name: '206 without Range',
-    handler: (data, ct) => (_req, res) => (head(res, 206, ct, data.length, { 'Content-Range': `bytes 0-${data.length - 1}/${data.length}` }), res.end(data)),
+    handler: (data, ct) => (_req, res) => (
+      head(res, 206, ct, data.length, { 'Content-Range': `bytes 0-${data.length - 1}/${data.length}` }),
+      res.end(data)
+    ),
   },
   { name: 'endless drip (bodyDeadline)', via: 'deadline', handler: drip },
   { name: 'endless drip (minBodyRate)', via: 'rate', handler: drip },
@@ -103,12 +127,21 @@ interface Artifact {
 function publish(fake: FakeUpstream, repo: string, size: number, opts: { declaredSize?: number } = {}): Artifact {
   const data = bytes(repo, size);
   const config = Buffer.from('{}');
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
-    config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(config), size: 2 },
-    layers: [{ mediaType: 'application/x-sh', digest: sha256(data), size: opts.declaredSize ?? data.length, annotations: { 'org.opencontainers.image.title': 'install.sh' } }],
-  }));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(config), size: 2 },
+      layers: [
+        {
+          mediaType: 'application/x-sh',
+          digest: sha256(data),
+          size: opts.declaredSize ?? data.length,
+          annotations: { 'org.opencontainers.image.title': 'install.sh' },
+        },
+      ],
+    }),
+  );
   const digest = sha256(manifest);
   const payload = simpleSigningPayload({ dockerReference: `${HOST}/${repo}`, digest, optional: null });
   const sig = buildLegacySignatureImage({ layers: [{ payload, signature: signBytes(key.privateKey, payload) }] });
@@ -125,15 +158,20 @@ function publish(fake: FakeUpstream, repo: string, size: number, opts: { declare
     sigManifest: Buffer.from(sig.manifest),
     sigLayer,
   };
-  const honest = (body: Buffer, ct: string): FakeHandler => (req, res) => {
-    head(res, 200, ct, body.length, { 'Docker-Content-Digest': sha256(body) });
-    res.end(req.method === 'HEAD' ? undefined : body);
-  };
+  const honest =
+    (body: Buffer, ct: string): FakeHandler =>
+    (req, res) => {
+      head(res, 200, ct, body.length, { 'Docker-Content-Digest': sha256(body) });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    };
   fake.route(a.manifestPath, honest(manifest, OCI_MANIFEST));
   fake.route(`/v2/${repo}/manifests/v1`, honest(manifest, OCI_MANIFEST));
   fake.route(a.blobPath, honest(data, 'application/octet-stream'));
   fake.route(a.sigManifestPath, honest(a.sigManifest, sig.manifestMediaType));
-  fake.route(`/v2/${repo}/blobs/${sig.config.digest}`, honest(Buffer.from(sig.config.bytes), 'application/octet-stream'));
+  fake.route(
+    `/v2/${repo}/blobs/${sig.config.digest}`,
+    honest(Buffer.from(sig.config.bytes), 'application/octet-stream'),
+  );
   fake.route(a.sigLayerPath, honest(sigLayer, 'application/octet-stream'));
   return a;
 }
@@ -172,7 +210,12 @@ describe('fault matrix: no upstream or store fault can end the daemon', () => {
     process.on('uncaughtException', trap);
     process.on('unhandledRejection', trap);
     fake = await startFakeUpstream();
-    const start = async (name: string, extra: Record<string, unknown> = {}, deps: Parameters<typeof startSigward>[1] = {}, cacheDir = tempDir(`matrix-${name}`)): Promise<void> => {
+    const start = async (
+      name: string,
+      extra: Record<string, unknown> = {},
+      deps: Parameters<typeof startSigward>[1] = {},
+      cacheDir = tempDir(`matrix-${name}`),
+    ): Promise<void> => {
       dirs.push(cacheDir);
       daemons.set(name, { sw: await startSigward(config(cacheDir, extra), deps), cacheDir });
     };
@@ -237,7 +280,10 @@ describe('fault matrix: no upstream or store fault can end the daemon', () => {
    * signature whose bytes are wrong is read but does not count (403 naming it); a lookup the upstream failed is 503
    * (the gate's "could not look up signatures", never cached).
    */
-  const expected: Record<string, { blob: number | 'cut'; manifest: number; sig: number; sget: number; message?: RegExp }> = {
+  const expected: Record<
+    string,
+    { blob: number | 'cut'; manifest: number; sig: number; sget: number; message?: RegExp }
+  > = {
     'reset before headers': { blob: 503, manifest: 503, sig: 503, sget: 503 },
     'closed before headers': { blob: 503, manifest: 503, sig: 503, sget: 503 },
     'reset mid-body': { blob: 'cut', manifest: 503, sig: 503, sget: 503 },
@@ -250,7 +296,8 @@ describe('fault matrix: no upstream or store fault can end the daemon', () => {
   };
 
   let n = 0;
-  const repoFor = (scope: 'open' | 'signed', what: string): string => `${scope}/${what.replace(/[^a-z0-9]+/g, '-')}-${++n}`;
+  const repoFor = (scope: 'open' | 'signed', what: string): string =>
+    `${scope}/${what.replace(/[^a-z0-9]+/g, '-')}-${++n}`;
 
   for (const f of FAULTS) {
     const want = expected[f.name];

@@ -6,7 +6,18 @@ import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { startRegistry, type Registry } from '../helpers/registry.ts';
-import { buildImage, pushBlob, pushImage, pushManifest, sha256, OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, type TestImage } from '../helpers/images.ts';
+import {
+  buildImage,
+  pushBlob,
+  pushImage,
+  pushManifest,
+  sha256,
+  OCI_CONFIG,
+  OCI_INDEX,
+  OCI_LAYER_GZIP,
+  OCI_MANIFEST,
+  type TestImage,
+} from '../helpers/images.ts';
 import { startSigward, type RunningSigward } from '../helpers/sigward.ts';
 import { ociErrorOf } from '../helpers/raw-http.ts';
 import { newKey, signLegacy } from '../helpers/cosign.ts';
@@ -32,7 +43,8 @@ describe('gate: signature artifacts and crafted manifests against distribution',
   const evilTar = makeTar({ 'bin/evil': '#!/bin/sh\necho pwned\n' });
   const evilTgz = gzipSync(evilTar);
   const config = Buffer.from('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}');
-  const desc = (mediaType: string, blob: Uint8Array) => `{"mediaType":"${mediaType}","digest":"${sha256(blob)}","size":${blob.length}}`;
+  const desc = (mediaType: string, blob: Uint8Array) =>
+    `{"mediaType":"${mediaType}","digest":"${sha256(blob)}","size":${blob.length}}`;
   const crafted: Record<string, { repo: string; json: string; mediaType: string; digest?: string }> = {};
 
   async function pushRaw(name: string, repo: string, json: string, mediaType: string, tag = 'v1'): Promise<void> {
@@ -51,10 +63,27 @@ describe('gate: signature artifacts and crafted manifests against distribution',
     }
     const cfg = desc(OCI_CONFIG, config);
     // An image manifest: JSON.parse sees a signature layer, Go sees the tar+gzip (last folded key wins).
-    await pushRaw('folded', 'apps/crafted', `{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","config":${cfg},"layers":[${desc(SIG, evilTar)}],"Layers":[${desc(OCI_LAYER_GZIP, evilTgz)}]}`, OCI_MANIFEST);
+    await pushRaw(
+      'folded',
+      'apps/crafted',
+      `{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","config":${cfg},"layers":[${desc(SIG, evilTar)}],"Layers":[${desc(OCI_LAYER_GZIP, evilTgz)}]}`,
+      OCI_MANIFEST,
+    );
     // Honest JSON, lying type: a tar+gzip and a plain tar declared as simple-signing, at a .sig-looking tag.
-    await pushRaw('sig-typed-tgz', 'apps/crafted', `{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","config":${cfg},"layers":[${desc(SIG, evilTgz)}]}`, OCI_MANIFEST, sigTag(signed.digest).replace('.sig', '.att'));
-    await pushRaw('sig-typed-tar', 'apps/crafted', `{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","config":${cfg},"layers":[${desc(SIG, evilTar)}]}`, OCI_MANIFEST, 'tar');
+    await pushRaw(
+      'sig-typed-tgz',
+      'apps/crafted',
+      `{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","config":${cfg},"layers":[${desc(SIG, evilTgz)}]}`,
+      OCI_MANIFEST,
+      sigTag(signed.digest).replace('.sig', '.att'),
+    );
+    await pushRaw(
+      'sig-typed-tar',
+      'apps/crafted',
+      `{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","config":${cfg},"layers":[${desc(SIG, evilTar)}]}`,
+      OCI_MANIFEST,
+      'tar',
+    );
     // An index type with real layers and a folded "MediaType" (distribution, reading it as Go does, stores an image
     // manifest; JSON.parse sees an index), under platforms: child where indexes pass unverified, and at a referrers
     // tag-schema tag. (distribution refuses a plain index-with-layers on push; the unit tests cover that shape.)
@@ -89,7 +118,11 @@ describe('gate: signature artifacts and crafted manifests against distribution',
     assert.equal(blobGets, 1, 'the one signature layer was read to prove the artifact');
     const again = await pull(sw, 'apps/signed', sigTag(signed.digest));
     assert.equal(again.status, 200);
-    assert.equal(sw.upstreamRequests.filter((q) => q.url.includes('/blobs/')).length - before, 1, 'a proven digest is not re-read');
+    assert.equal(
+      sw.upstreamRequests.filter((q) => q.url.includes('/blobs/')).length - before,
+      1,
+      'a proven digest is not re-read',
+    );
     assert.equal((await pull(sw, 'apps/signed', 'v1')).status, 200, 'and the signed image itself');
   });
 
@@ -104,7 +137,11 @@ describe('gate: signature artifacts and crafted manifests against distribution',
 
   test('layers declared as simple-signing that are a tar+gzip or a tar: denied by the policy, saying why', async () => {
     const cases: [string, string, RegExp][] = [
-      [sigTag(signed.digest).replace('.sig', '.att'), 'sig-typed-tgz', /gzip-compressed data, which a runtime could unpack/],
+      [
+        sigTag(signed.digest).replace('.sig', '.att'),
+        'sig-typed-tgz',
+        /gzip-compressed data, which a runtime could unpack/,
+      ],
       ['tar', 'sig-typed-tar', /a tar archive, which a runtime could unpack/],
     ];
     for (const [ref, name, why] of cases) {
@@ -135,7 +172,10 @@ describe('gate: signature artifacts and crafted manifests against distribution',
     const r = await pull(sw, 'verify/signed', sigTag(signed.digest));
     assert.equal(r.status, 403, r.body.toString());
     assert.equal(r.error?.detail?.outcome, 'no-signatures', r.error?.message);
-    assert.match(r.error?.message ?? '', /is denied by policy "strict-artifacts".*: no signatures were found for this digest/);
+    assert.match(
+      r.error?.message ?? '',
+      /is denied by policy "strict-artifacts".*: no signatures were found for this digest/,
+    );
     assert.equal((await pull(sw, 'verify/signed', 'v1')).status, 200);
   });
 
@@ -144,14 +184,20 @@ describe('gate: signature artifacts and crafted manifests against distribution',
     const r = await pull(sw, 'deny/signed', sigTag(signed.digest));
     assert.equal(r.status, 403, r.body.toString());
     assert.match(must(r.error, 'r.error').message, /attachments: deny/);
-    assert.equal(sw.upstreamRequests.filter((q) => q.url.includes('/blobs/') && q.url.includes('/deny/')).length, before);
+    assert.equal(
+      sw.upstreamRequests.filter((q) => q.url.includes('/blobs/') && q.url.includes('/deny/')).length,
+      before,
+    );
     assert.equal((await pull(sw, 'deny/signed', 'v1')).status, 200);
   });
 
   test('an artifact past limits.attachmentLayers / attachmentLayerBytes is not proven: the policy decides, and says which limit', async () => {
-    const payload = Buffer.from(`{"critical":{"identity":{"docker-reference":"example.test/apps/limits"},"image":{"docker-manifest-digest":"${signed.digest}"},"type":"cosign container image signature"},"optional":{"n":"2"}}`);
+    const payload = Buffer.from(
+      `{"critical":{"identity":{"docker-reference":"example.test/apps/limits"},"image":{"docker-manifest-digest":"${signed.digest}"},"type":"cosign container image signature"},"optional":{"n":"2"}}`,
+    );
     await pushBlob(reg, 'apps/limits', config);
-    for (const b of [payload, Buffer.from(payload.toString().replace('"2"', '"3"'))]) await pushBlob(reg, 'apps/limits', b);
+    for (const b of [payload, Buffer.from(payload.toString().replace('"2"', '"3"'))])
+      await pushBlob(reg, 'apps/limits', b);
     const two = `{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","config":${desc(OCI_CONFIG, config)},"layers":[${desc(SIG, payload)},${desc(SIG, Buffer.from(payload.toString().replace('"2"', '"3"')))}]}`;
     await pushRaw('two-layer-sig', 'apps/limits', two, OCI_MANIFEST, 'two');
     const tight = await startSigward({
@@ -171,11 +217,25 @@ describe('gate: signature artifacts and crafted manifests against distribution',
       const over = await pull(tight, 'apps/limits', 'two');
       assert.equal(over.status, 403, over.body.toString());
       assert.match(must(over.error, 'over.error').message, /2 layers, more than the 1 .*limits\.attachmentLayers/);
-      assert.equal(tight.upstreamRequests.filter((q) => q.url.includes('/blobs/')).length, 0, 'nothing is read past the layer count');
+      assert.equal(
+        tight.upstreamRequests.filter((q) => q.url.includes('/blobs/')).length,
+        0,
+        'nothing is read past the layer count',
+      );
       const big = Buffer.from(JSON.stringify({ spdxVersion: 'SPDX-2.3', pad: 'x'.repeat(2000) }));
       await pushBlob(reg, 'apps/limits', big);
-      await pushRaw('big-sbom', 'apps/limits', `{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","config":${desc(OCI_CONFIG, config)},"layers":[${desc('application/spdx+json', big)}]}`, OCI_MANIFEST, 'sbom');
-      assert.equal((await pull(sw, 'apps/limits', 'sbom')).status, 200, 'an SBOM attachment within the limits is proven');
+      await pushRaw(
+        'big-sbom',
+        'apps/limits',
+        `{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","config":${desc(OCI_CONFIG, config)},"layers":[${desc('application/spdx+json', big)}]}`,
+        OCI_MANIFEST,
+        'sbom',
+      );
+      assert.equal(
+        (await pull(sw, 'apps/limits', 'sbom')).status,
+        200,
+        'an SBOM attachment within the limits is proven',
+      );
       const large = await pull(smallLayers, 'apps/limits', 'sbom');
       assert.equal(large.status, 403, large.body.toString());
       assert.match(must(large.error, 'large.error').message, /limits\.attachmentLayerBytes/);

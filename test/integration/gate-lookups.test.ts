@@ -44,7 +44,10 @@ async function startSwitch(target: string): Promise<{ url: string; up: boolean; 
 }
 
 async function pull(sw: RunningSigward, repo: string, ref: string, dispatcher?: Agent) {
-  const r = await request(`${sw.url}/v2/example.test/${repo}/manifests/${ref}`, { headers: { accept: ACCEPT }, ...(dispatcher ? { dispatcher } : {}) });
+  const r = await request(`${sw.url}/v2/example.test/${repo}/manifests/${ref}`, {
+    headers: { accept: ACCEPT },
+    ...(dispatcher ? { dispatcher } : {}),
+  });
   const text = await r.body.text();
   return { status: r.statusCode, text };
 }
@@ -63,7 +66,12 @@ describe('signature lookups', () => {
     trust: { keys: { alice: { pem: alice.publicPem } } },
     policy: {
       policies: [
-        { name: 'elsewhere', match: ['example.test/elsewhere/*'], keys: ['alice'], signatureRepository: 'sigs.test/signatures/store' },
+        {
+          name: 'elsewhere',
+          match: ['example.test/elsewhere/*'],
+          keys: ['alice'],
+          signatureRepository: 'sigs.test/signatures/store',
+        },
         { name: 'apps', match: ['example.test/apps/*'], keys: ['alice'] },
         { name: 'bundles', match: ['example.test/bundles/*'], keys: ['alice'] },
       ],
@@ -74,7 +82,10 @@ describe('signature lookups', () => {
     reg = await startRegistry();
     flaky = await startSwitch(reg.host);
     await pushImage(reg, 'elsewhere/app', 'v1', inSigRepo);
-    await signLegacy(reg, 'elsewhere/app', inSigRepo.digest, { keys: [alice], signatureRepository: 'signatures/store' });
+    await signLegacy(reg, 'elsewhere/app', inSigRepo.digest, {
+      keys: [alice],
+      signatureRepository: 'signatures/store',
+    });
     await pushImage(reg, 'apps/hot', 'v1', hot);
     await signLegacy(reg, 'apps/hot', hot.digest, { keys: [alice] });
   });
@@ -91,7 +102,10 @@ describe('signature lookups', () => {
       assert.equal(r.status, 200, r.text);
       const sigLookups = sw.upstreamRequests.filter((q) => q.url.includes('.sig'));
       assert.ok(sigLookups.length >= 1);
-      assert.ok(sigLookups.every((q) => q.url.includes('/signatures/store/')), JSON.stringify(sigLookups));
+      assert.ok(
+        sigLookups.every((q) => q.url.includes('/signatures/store/')),
+        JSON.stringify(sigLookups),
+      );
     } finally {
       await sw.stop();
     }
@@ -101,7 +115,10 @@ describe('signature lookups', () => {
     const images = [1, 2, 3].map((n) => buildImage({ files: { 'b.txt': `bundle-signed ${n}\n` } }));
     for (const [i, img] of images.entries()) {
       await pushImage(reg, `bundles/app${i}`, 'v1', img);
-      await signBundle(reg, `bundles/app${i}`, { key: alice, subject: { mediaType: img.mediaType, size: img.size, digest: img.digest } });
+      await signBundle(reg, `bundles/app${i}`, {
+        key: alice,
+        subject: { mediaType: img.mediaType, size: img.size, digest: img.digest },
+      });
     }
     const sw = await startSigward(config());
     try {
@@ -111,7 +128,10 @@ describe('signature lookups', () => {
       }
       const api = sw.upstreamRequests.filter((q) => q.url.includes('/referrers/'));
       // distribution 2.8 has no referrers API ("404 page not found"): asked for the first image only.
-      assert.deepEqual(api.map((q) => [q.url.includes('/bundles/app0/'), q.status]), [[true, 404]]);
+      assert.deepEqual(
+        api.map((q) => [q.url.includes('/bundles/app0/'), q.status]),
+        [[true, 404]],
+      );
       const tagSchema = sw.upstreamRequests.filter((q) => /\/manifests\/sha256-[0-9a-f]{64}$/.test(q.url));
       assert.equal(tagSchema.length, 3, JSON.stringify(tagSchema));
     } finally {
@@ -131,7 +151,11 @@ describe('signature lookups', () => {
       const lookupsBefore = must(sw.app, 'sw.app').gate.lookups;
       const up = await pull(sw, 'elsewhere/app', 'v1');
       assert.equal(up.status, 200, up.text);
-      assert.equal(must(sw.app, 'sw.app').gate.lookups, lookupsBefore + 1, 'a fresh verification, not a cached failure');
+      assert.equal(
+        must(sw.app, 'sw.app').gate.lookups,
+        lookupsBefore + 1,
+        'a fresh verification, not a cached failure',
+      );
     } finally {
       flaky.up = true;
       await sw.stop();

@@ -5,7 +5,14 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { request } from 'undici';
-import { ociError, serveBlob, serveManifest, sha256, startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
+import {
+  ociError,
+  serveBlob,
+  serveManifest,
+  sha256,
+  startFakeUpstream,
+  type FakeUpstream,
+} from '../helpers/fake-upstream.ts';
 import { startSigward } from '../helpers/sigward.ts';
 import { ociErrorOf } from '../helpers/raw-http.ts';
 import { buildLegacySignatureImage } from '../../src/sign/legacy-image.ts';
@@ -24,26 +31,54 @@ describe('real cosign vectors through the gate', () => {
   const cimageModified = fx('cimage-cosign-key-only/neg-modified-image-manifest.json');
 
   /** Serve an image manifest under a tag and its digest, plus its .sig image, in one repository of the fake. */
-  function serveSigned(repo: string, tag: string, image: Buffer, mediaType: string, sigManifest: Buffer | undefined, blobs: Buffer[]): void {
+  function serveSigned(
+    repo: string,
+    tag: string,
+    image: Buffer,
+    mediaType: string,
+    sigManifest: Buffer | undefined,
+    blobs: Buffer[],
+  ): void {
     const d = sha256(image);
-    for (const ref of [tag, d]) fake.route(`/v2/${repo}/manifests/${ref}`, (req, res) => serveManifest(res, image, mediaType, req.method));
+    for (const ref of [tag, d])
+      fake.route(`/v2/${repo}/manifests/${ref}`, (req, res) => serveManifest(res, image, mediaType, req.method));
     const sigTag = `sha256-${d.slice(7)}.sig`;
-    if (sigManifest) fake.route(`/v2/${repo}/manifests/${sigTag}`, (req, res) => serveManifest(res, sigManifest, OCI, req.method));
-    else fake.route(`/v2/${repo}/manifests/${sigTag}`, (_req, res) => ociError(res, 404, 'MANIFEST_UNKNOWN', 'manifest unknown'));
+    if (sigManifest)
+      fake.route(`/v2/${repo}/manifests/${sigTag}`, (req, res) => serveManifest(res, sigManifest, OCI, req.method));
+    else
+      fake.route(`/v2/${repo}/manifests/${sigTag}`, (_req, res) =>
+        ociError(res, 404, 'MANIFEST_UNKNOWN', 'manifest unknown'),
+      );
     fake.route(`/v2/${repo}/referrers/${d}`, (_req, res) => ociError(res, 404, 'NOT_FOUND', 'no referrers API'));
-    fake.route(`/v2/${repo}/manifests/sha256-${d.slice(7)}`, (_req, res) => ociError(res, 404, 'MANIFEST_UNKNOWN', 'manifest unknown'));
+    fake.route(`/v2/${repo}/manifests/sha256-${d.slice(7)}`, (_req, res) =>
+      ociError(res, 404, 'MANIFEST_UNKNOWN', 'manifest unknown'),
+    );
     for (const b of blobs) fake.route(`/v2/${repo}/blobs/${sha256(b)}`, (_req, res) => serveBlob(res, b));
   }
 
   before(async () => {
     fake = await startFakeUpstream();
     // connaisseur: the .sig manifests exactly as the vector has them (their own digest is irrelevant: fetched by tag)
-    serveSigned(REPO, 'alice', aliceImage, DOCKER_V2, fx('connaisseur-key-signatures/sig-manifest-071bf7a9.json'), [fx('connaisseur-key-signatures/payload-d8ee807d.json')]);
-    serveSigned(REPO, 'abc', abcImage, DOCKER_V2, fx('connaisseur-key-signatures/sig-manifest-bfec161f-3sigs.json'), [fx('connaisseur-key-signatures/payload-7248e52a.json')]);
+    serveSigned(REPO, 'alice', aliceImage, DOCKER_V2, fx('connaisseur-key-signatures/sig-manifest-071bf7a9.json'), [
+      fx('connaisseur-key-signatures/payload-d8ee807d.json'),
+    ]);
+    serveSigned(REPO, 'abc', abcImage, DOCKER_V2, fx('connaisseur-key-signatures/sig-manifest-bfec161f-3sigs.json'), [
+      fx('connaisseur-key-signatures/payload-7248e52a.json'),
+    ]);
     // cimage-cosign-key-only: the real payload and signature annotations, laid out in cosign's .sig image
     const layers = [
-      { payload: fx('cimage-cosign-key-only/payload.json'), signature: JSON.parse(fx('cimage-cosign-key-only/layer-annotations.json').toString())['dev.cosignproject.cosign/signature'] as string },
-      { payload: fx('cimage-cosign-key-only/second-sig.payload.json'), signature: JSON.parse(fx('cimage-cosign-key-only/second-sig.layer-annotations.json').toString())['dev.cosignproject.cosign/signature'] as string },
+      {
+        payload: fx('cimage-cosign-key-only/payload.json'),
+        signature: JSON.parse(fx('cimage-cosign-key-only/layer-annotations.json').toString())[
+          'dev.cosignproject.cosign/signature'
+        ] as string,
+      },
+      {
+        payload: fx('cimage-cosign-key-only/second-sig.payload.json'),
+        signature: JSON.parse(fx('cimage-cosign-key-only/second-sig.layer-annotations.json').toString())[
+          'dev.cosignproject.cosign/signature'
+        ] as string,
+      },
     ];
     const sigImage = buildLegacySignatureImage({ layers });
     const blobs = [Buffer.from(sigImage.config.bytes), ...sigImage.layers.map((l) => Buffer.from(l.bytes))];
@@ -57,9 +92,17 @@ describe('real cosign vectors through the gate', () => {
     await fake?.stop();
   });
 
-  async function pullWith(policy: Record<string, unknown>, repo: string, tag: string, keys: string[] = ['alice', 'bob', 'charlie', 'default']) {
+  async function pullWith(
+    policy: Record<string, unknown>,
+    repo: string,
+    tag: string,
+    keys: string[] = ['alice', 'bob', 'charlie', 'default'],
+  ) {
     const sw = await startSigward({
-      upstreams: [{ host: 'docker.io', url: fake.url, default: true }, { host: 'cimage.test', url: fake.url }],
+      upstreams: [
+        { host: 'docker.io', url: fake.url, default: true },
+        { host: 'cimage.test', url: fake.url },
+      ],
       trust: {
         keys: {
           ...Object.fromEntries(keys.map((k) => [k, { pem: pem(k) }])),
@@ -67,7 +110,11 @@ describe('real cosign vectors through the gate', () => {
           cosign2: { pem: fx('cimage-cosign-key-only/cosign2.pub').toString() },
         },
       },
-      policy: { policies: [{ name: 'vector', match: ['docker.io/securesystemsengineering/*', 'cimage.test/cimage/*'], ...policy }] },
+      policy: {
+        policies: [
+          { name: 'vector', match: ['docker.io/securesystemsengineering/*', 'cimage.test/cimage/*'], ...policy },
+        ],
+      },
     });
     try {
       const path = repo.startsWith('cimage/') ? `/v2/cimage.test/${repo}` : `/v2/${repo}`;

@@ -13,10 +13,18 @@ import { at, key, must } from '../helpers/must.ts';
 const ACCEPT = 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json';
 
 async function pull(sw: RunningSigward, repo: string, ref: string, method: 'GET' | 'HEAD' = 'GET') {
-  const r = await request(`${sw.url}/v2/example.test/${repo}/manifests/${ref}`, { method, headers: { accept: ACCEPT } });
+  const r = await request(`${sw.url}/v2/example.test/${repo}/manifests/${ref}`, {
+    method,
+    headers: { accept: ACCEPT },
+  });
   const body = Buffer.from(await r.body.arrayBuffer());
   const json = body.length > 0 && r.statusCode !== 200 ? JSON.parse(body.toString()) : undefined;
-  return { status: r.statusCode, headers: r.headers as Record<string, string>, body, error: json?.errors?.[0] as OciError | undefined };
+  return {
+    status: r.statusCode,
+    headers: r.headers as Record<string, string>,
+    body,
+    error: json?.errors?.[0] as OciError | undefined,
+  };
 }
 
 interface OciError {
@@ -26,7 +34,11 @@ interface OciError {
 }
 
 /** A 403 DENIED with exactly this decision outcome, whose message says `fragment`. */
-function assertDenied(r: { status: number; body: Buffer; error?: OciError | undefined }, outcome: string, fragment: string): void {
+function assertDenied(
+  r: { status: number; body: Buffer; error?: OciError | undefined },
+  outcome: string,
+  fragment: string,
+): void {
   assert.equal(r.status, 403, r.body.toString());
   assert.equal(r.error?.code, 'DENIED');
   assert.equal(r.error?.detail?.outcome, outcome, r.error?.message);
@@ -67,7 +79,23 @@ describe('signature gate against distribution', () => {
 
   before(async () => {
     reg = await startRegistry();
-    for (const name of ['signed', 'unsigned', 'wrongkey', 'replayed', 'tampered', 'moving', 'moving2', 'annotated-ok', 'annotated-missing', 'q1', 'q2', 'warn', 'vendor', 'bundle', 'attest']) {
+    for (const name of [
+      'signed',
+      'unsigned',
+      'wrongkey',
+      'replayed',
+      'tampered',
+      'moving',
+      'moving2',
+      'annotated-ok',
+      'annotated-missing',
+      'q1',
+      'q2',
+      'warn',
+      'vendor',
+      'bundle',
+      'attest',
+    ]) {
       images[name] = img(name);
     }
     const push = (repo: string, tag: string, name: string) => pushImage(reg, repo, tag, key(images, name));
@@ -78,16 +106,25 @@ describe('signature gate against distribution', () => {
     await signLegacy(reg, 'apps/wrongkey', key(images, 'wrongkey').digest, { keys: [mallory] });
     // A valid alice signature of ANOTHER digest, copied under this digest's .sig tag.
     await push('apps/replayed', 'v1', 'replayed');
-    await signLegacy(reg, 'apps/replayed', key(images, 'replayed').digest, { keys: [alice], claimedDigest: key(images, 'signed').digest });
+    await signLegacy(reg, 'apps/replayed', key(images, 'replayed').digest, {
+      keys: [alice],
+      claimedDigest: key(images, 'signed').digest,
+    });
     await push('apps/tampered', 'v1', 'tampered');
     await signLegacy(reg, 'apps/tampered', key(images, 'tampered').digest, { keys: [alice], tamper: true });
     await push('apps/moving', 'v1', 'moving');
     await signLegacy(reg, 'apps/moving', key(images, 'moving').digest, { keys: [alice] });
     await push('apps/moving', 'other', 'moving2');
     await push('annotated/ok', 'v1', 'annotated-ok');
-    await signLegacy(reg, 'annotated/ok', key(images, 'annotated-ok').digest, { keys: [alice], annotations: { env: 'prod' } });
+    await signLegacy(reg, 'annotated/ok', key(images, 'annotated-ok').digest, {
+      keys: [alice],
+      annotations: { env: 'prod' },
+    });
     await push('annotated/missing', 'v1', 'annotated-missing');
-    await signLegacy(reg, 'annotated/missing', key(images, 'annotated-missing').digest, { keys: [alice], annotations: { env: 'dev' } });
+    await signLegacy(reg, 'annotated/missing', key(images, 'annotated-missing').digest, {
+      keys: [alice],
+      annotations: { env: 'dev' },
+    });
     await push('quorum/two', 'v1', 'q1');
     await signLegacy(reg, 'quorum/two', key(images, 'q1').digest, { keys: [alice, carol] });
     await push('quorum/one', 'v1', 'q2');
@@ -106,7 +143,11 @@ describe('signature gate against distribution', () => {
     const subj = (i: TestImage) => ({ mediaType: i.mediaType, size: i.size, digest: i.digest });
     await signBundle(reg, 'bundles/app', { key: alice, subject: subj(key(images, 'bundle')) });
     await push('bundles/attested', 'v1', 'attest');
-    await signBundle(reg, 'bundles/attested', { key: alice, subject: subj(key(images, 'attest')), predicateType: 'https://spdx.dev/Document' });
+    await signBundle(reg, 'bundles/attested', {
+      key: alice,
+      subject: subj(key(images, 'attest')),
+      predicateType: 'https://spdx.dev/Document',
+    });
     sw = await startSigward(config());
   });
 
@@ -131,18 +172,40 @@ describe('signature gate against distribution', () => {
   // [repository, image, decision outcome, what the message says about the signature]
   const refusals: [string, string, string, string][] = [
     ['apps/unsigned', 'unsigned', 'no-signatures', 'No signatures were found for this digest'],
-    ['apps/wrongkey', 'wrongkey', 'no-valid-signature', 'not counted: unknown-key: signed by a key that is not trusted here'],
+    [
+      'apps/wrongkey',
+      'wrongkey',
+      'no-valid-signature',
+      'not counted: unknown-key: signed by a key that is not trusted here',
+    ],
     ['apps/replayed', 'replayed', 'no-valid-signature', 'not counted: digest-mismatch: signed for manifest'],
     // A tampered signature verifies under no trusted key: to the verifier it is a signature by an unknown key.
-    ['apps/tampered', 'tampered', 'no-valid-signature', 'not counted: unknown-key: signed by a key that is not trusted here'],
-    ['annotated/missing', 'annotated-missing', 'no-valid-signature', 'not counted: missing-annotation: required annotation not met: env'],
+    [
+      'apps/tampered',
+      'tampered',
+      'no-valid-signature',
+      'not counted: unknown-key: signed by a key that is not trusted here',
+    ],
+    [
+      'annotated/missing',
+      'annotated-missing',
+      'no-valid-signature',
+      'not counted: missing-annotation: required annotation not met: env',
+    ],
   ];
   for (const [repo, name, outcome, why] of refusals) {
     test(`refused: ${repo} — 403 DENIED with the reason, in the body and the reason phrase`, async () => {
       const r = await pull(sw, repo, 'v1');
       assertDenied(r, outcome, why);
-      assert.match(must(r.error, 'r.error').message, new RegExp(key(images, name).digest.slice(7, 19)), 'the message names the digest');
-      const head = await request(`${sw.url}/v2/example.test/${repo}/manifests/v1`, { method: 'HEAD', headers: { accept: ACCEPT } });
+      assert.match(
+        must(r.error, 'r.error').message,
+        new RegExp(key(images, name).digest.slice(7, 19)),
+        'the message names the digest',
+      );
+      const head = await request(`${sw.url}/v2/example.test/${repo}/manifests/v1`, {
+        method: 'HEAD',
+        headers: { accept: ACCEPT },
+      });
       await head.body.dump();
       assert.equal(head.statusCode, 403);
     });
@@ -162,7 +225,11 @@ describe('signature gate against distribution', () => {
 
   test('threshold 2 of 3 distinct keys: two signers pass, the same signer twice does not', async () => {
     assert.equal((await pull(sw, 'quorum/two', 'v1')).status, 200);
-    assertDenied(await pull(sw, 'quorum/one', 'v1'), 'threshold-not-met', 'only 1 distinct key signed (alice), 2 are required');
+    assertDenied(
+      await pull(sw, 'quorum/one', 'v1'),
+      'threshold-not-met',
+      'only 1 distinct key signed (alice), 2 are required',
+    );
   });
 
   test('warn mode serves an unsigned image with a warning header', async () => {
@@ -177,7 +244,11 @@ describe('signature gate against distribution', () => {
     const r = await pull(sw, 'elsewhere/x', 'v1');
     assert.equal(r.status, 403);
     assert.match(must(r.error, 'r.error').message, /no policy matches example\.test\/elsewhere\/x/);
-    assert.equal(sw.upstreamRequests.filter((q) => q.url.includes('/elsewhere/x/')).length, 0, 'refused before any upstream call');
+    assert.equal(
+      sw.upstreamRequests.filter((q) => q.url.includes('/elsewhere/x/')).length,
+      0,
+      'refused before any upstream call',
+    );
   });
 
   test('every pull let through without a signature is logged at info, with its policy', async () => {
@@ -214,7 +285,11 @@ describe('signature gate against distribution', () => {
   test('cosign v3 bundle through the referrers tag schema verifies; an attestation of another type does not count', async () => {
     const ok = await pull(sw, 'bundles/app', 'v1');
     assert.equal(ok.status, 200, ok.body.toString());
-    assertDenied(await pull(sw, 'bundles/attested', 'v1'), 'no-valid-signature', 'not counted: wrong-predicate: statement predicateType is "https://spdx.dev/Document"');
+    assertDenied(
+      await pull(sw, 'bundles/attested', 'v1'),
+      'no-valid-signature',
+      'not counted: wrong-predicate: statement predicateType is "https://spdx.dev/Document"',
+    );
   });
 
   test('signature artifacts pass through so cosign can verify through sigward', async () => {

@@ -2,7 +2,18 @@
 // mode round-trips the test images byte-exact, and the refusals a test relies on really happen.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildBigImage, buildImage, buildMultiArch, getBlob, getManifest, OCI_MANIFEST, pushBlob, pushImage, pushManifest, sha256, type TestImage,
+import {
+  buildBigImage,
+  buildImage,
+  buildMultiArch,
+  getBlob,
+  getManifest,
+  OCI_MANIFEST,
+  pushBlob,
+  pushImage,
+  pushManifest,
+  sha256,
+  type TestImage,
 } from '../helpers/images.ts';
 import { removeTempDir, tempDir } from '../helpers/proc.ts';
 import { startRegistry, type Registry, type RegistryOptions } from '../helpers/registry.ts';
@@ -15,7 +26,10 @@ const multi = buildMultiArch();
 async function roundTrip(reg: Registry): Promise<void> {
   assert.equal(await pushImage(reg, 'test/single', 'v1', single), single.digest);
   assert.equal(await pushImage(reg, 'test/multi', 'v1', multi), multi.digest);
-  for (const [repo, img] of [['test/single', single], ['test/multi', multi]] as [string, TestImage][]) {
+  for (const [repo, img] of [
+    ['test/single', single],
+    ['test/multi', multi],
+  ] as [string, TestImage][]) {
     for (const ref of ['v1', img.digest]) {
       const got = await getManifest(reg, repo, ref);
       assert.equal(got.status, 200, `${repo}:${ref}: ${got.bytes.toString()}`);
@@ -56,18 +70,30 @@ describe('registry helpers: anonymous', () => {
     const empty = Buffer.from('{}');
     await pushBlob(reg(), 'test/art', empty);
     const subject = { mediaType: single.mediaType, digest: single.digest, size: single.size };
-    const manifest = Buffer.from(JSON.stringify({
-      schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: 'application/vnd.example.test',
-      config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(empty), size: 2 },
-      layers: [{ mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(empty), size: 2 }], subject,
-    }, null, 3));
+    const manifest = Buffer.from(
+      JSON.stringify(
+        {
+          schemaVersion: 2,
+          mediaType: OCI_MANIFEST,
+          artifactType: 'application/vnd.example.test',
+          config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(empty), size: 2 },
+          layers: [{ mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(empty), size: 2 }],
+          subject,
+        },
+        null,
+        3,
+      ),
+    );
     const digest = await pushManifest(reg(), 'test/art', 'art1', manifest, OCI_MANIFEST);
     const got = await getManifest(reg(), 'test/art', digest);
     assert.deepEqual(got.bytes, manifest);
     assert.equal(got.digest, sha256(manifest));
   });
   test('a manifest whose blobs are missing is refused with the registry error', async () => {
-    await assert.rejects(pushManifest(reg(), 'test/nothing', 'v1', single.bytes, single.mediaType), /HTTP 400 .*MANIFEST_BLOB_UNKNOWN/);
+    await assert.rejects(
+      pushManifest(reg(), 'test/nothing', 'v1', single.bytes, single.mediaType),
+      /HTTP 400 .*MANIFEST_BLOB_UNKNOWN/,
+    );
   });
   test('pushes a big image whose layer is streamed from a file', async () => {
     const dir = tempDir('big');
@@ -107,7 +133,9 @@ describe('registry helpers: token', () => {
   test('round-trips with bearer tokens from the in-process issuer', async () => {
     assert.match(reg().tokenUrl ?? '', /^http:\/\/127\.0\.0\.1:\d+\/token$/);
     await roundTrip(reg());
-    assert.ok(must(reg().tokenServer, 'reg().tokenServer').requests.every((r) => r.status === 200 && r.user === 'testuser'));
+    assert.ok(
+      must(reg().tokenServer, 'reg().tokenServer').requests.every((r) => r.status === 200 && r.user === 'testuser'),
+    );
   });
   test('counts token requests: one per session', async () => {
     const issuer = must(reg().tokenServer, 'reg().tokenServer');
@@ -121,7 +149,11 @@ describe('registry helpers: token', () => {
   });
   test('a denied repository gets a token without actions and the registry refuses it', async () => {
     await assert.rejects(pushImage(reg(), 'test/denied', 'v1', single), /HTTP 401 .*UNAUTHORIZED/);
-    assert.ok(must(reg().tokenServer, 'reg().tokenServer').requests.some((r) => r.scopes.includes('repository:test/denied:pull,push') && r.status === 200));
+    assert.ok(
+      must(reg().tokenServer, 'reg().tokenServer').requests.some(
+        (r) => r.scopes.includes('repository:test/denied:pull,push') && r.status === 200,
+      ),
+    );
   });
   test('bad credentials and anonymous requests are refused by the issuer', async () => {
     await assert.rejects(getManifest({ ...reg(), pass: 'nope' }, 'test/single', 'v1'), /token request .* HTTP 401/);

@@ -104,8 +104,14 @@ describe('htpasswd (Basic) upstream', () => {
   test('wrong credentials: 502 that names the upstream and the fix, without the password', async () => {
     // A manifest answer is read whole, so its message quotes the upstream; a blob's names the settings.
     const cases: [string, string][] = [
-      ['test/single/manifests/v1', 'it rejected the credentials sigward sent; check the credentials configured for upstream wrong.test'],
-      [`test/single/blobs/${[...single.blobs.keys()][0]}`, 'upstream wrong.test rejected the configured Basic credentials; check its auth.username and password'],
+      [
+        'test/single/manifests/v1',
+        'it rejected the credentials sigward sent; check the credentials configured for upstream wrong.test',
+      ],
+      [
+        `test/single/blobs/${[...single.blobs.keys()][0]}`,
+        'upstream wrong.test rejected the configured Basic credentials; check its auth.username and password',
+      ],
     ];
     for (const [path, why] of cases) {
       const r = await rawGet(`${sw.url}/v2/wrong.test/${path}`, { headers: ACCEPT });
@@ -139,11 +145,25 @@ describe('token (Bearer) upstream', () => {
     sw = await startSigward(
       {
         upstreams: [
-          { host: 'token.test', url: reg.url, tokenRealms: [realm], auth: { username: 'testuser', passwordEnv: 'SIGWARD_TEST_UPSTREAM_PW' } },
-          { host: 'badtoken.test', url: reg.url, tokenRealms: [realm], auth: { username: 'testuser', passwordEnv: 'SIGWARD_TEST_WRONG_PW' } },
+          {
+            host: 'token.test',
+            url: reg.url,
+            tokenRealms: [realm],
+            auth: { username: 'testuser', passwordEnv: 'SIGWARD_TEST_UPSTREAM_PW' },
+          },
+          {
+            host: 'badtoken.test',
+            url: reg.url,
+            tokenRealms: [realm],
+            auth: { username: 'testuser', passwordEnv: 'SIGWARD_TEST_WRONG_PW' },
+          },
           { host: 'anontoken.test', url: reg.url, tokenRealms: [realm] },
           // The same registry without its token service listed: neither the credentials nor an anonymous request go there.
-          { host: 'unlisted.test', url: reg.url, auth: { username: 'testuser', passwordEnv: 'SIGWARD_TEST_UPSTREAM_PW' } },
+          {
+            host: 'unlisted.test',
+            url: reg.url,
+            auth: { username: 'testuser', passwordEnv: 'SIGWARD_TEST_UPSTREAM_PW' },
+          },
           { host: 'anonunlisted.test', url: reg.url },
         ],
         policy: ALLOW_ALL,
@@ -176,7 +196,12 @@ describe('token (Bearer) upstream', () => {
     const issuer = must(reg.tokenServer, 'reg.tokenServer');
     // A fresh sigward: no token cached yet, and no scheme learnt.
     const fresh = await startSigward(
-      { upstreams: [{ host: 'token.test', url: reg.url, tokenRealms: [realm], auth: { username: 'testuser', passwordEnv: 'PW' } }], policy: ALLOW_ALL },
+      {
+        upstreams: [
+          { host: 'token.test', url: reg.url, tokenRealms: [realm], auth: { username: 'testuser', passwordEnv: 'PW' } },
+        ],
+        policy: ALLOW_ALL,
+      },
       {},
       { ...process.env, PW: PASSWORD },
     );
@@ -186,7 +211,9 @@ describe('token (Bearer) upstream', () => {
       assert.equal(warm.status, 200);
       issuer.reset();
       const all = await Promise.all(
-        Array.from({ length: 8 }, () => rawGet(`${fresh.url}/v2/token.test/test/multi/manifests/${multi.digest}`, { headers: ACCEPT })),
+        Array.from({ length: 8 }, () =>
+          rawGet(`${fresh.url}/v2/token.test/test/multi/manifests/${multi.digest}`, { headers: ACCEPT }),
+        ),
       );
       for (const r of all) assert.deepEqual(r.body, multi.bytes);
       assert.equal(issuer.count, 1);
@@ -231,7 +258,10 @@ describe('TLS upstream with its own CA', () => {
   before(async () => {
     reg = await startRegistry({ tls: true });
     await pushImage(reg, 'test/single', 'v1', single);
-    trusting = await startSigward({ upstreams: [{ host: 'tls.test', url: reg.url, caFile: reg.caFile }], policy: ALLOW_ALL });
+    trusting = await startSigward({
+      upstreams: [{ host: 'tls.test', url: reg.url, caFile: reg.caFile }],
+      policy: ALLOW_ALL,
+    });
     // Same registry, no caFile: the system trust store does not know the test CA.
     untrusting = await startSigward({ upstreams: [{ host: 'tls.test', url: reg.url }], policy: ALLOW_ALL });
   });
@@ -245,7 +275,10 @@ describe('TLS upstream with its own CA', () => {
   test('with caFile the image is pulled byte-exact over https', async () => {
     await pullAll(`${trusting.url}/v2/tls.test`, 'test/single', 'v1', single);
     assert.ok(trusting.upstreamRequests.length > 0);
-    assert.ok(trusting.upstreamRequests.every((r) => r.url.startsWith('https://127.0.0.1:')), 'every upstream request used https');
+    assert.ok(
+      trusting.upstreamRequests.every((r) => r.url.startsWith('https://127.0.0.1:')),
+      'every upstream request used https',
+    );
   });
 
   test('without caFile: an UNAVAILABLE error telling the user to set caFile', async () => {

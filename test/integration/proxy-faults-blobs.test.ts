@@ -29,7 +29,9 @@ describe('proxy faults: blob streaming (scripted fake upstream)', () => {
     const wrong = Buffer.from(right);
     wrong[wrong.length - 1] = (wrong[wrong.length - 1] ?? 0) ^ 0xff; // one changed byte, at the very end
     const digest = sha256(right);
-    fp.fake.route(`/v2/fault/badblob/blobs/${digest}`, (_req, res) => serveBlob(res, wrong, { digest, chunk: 16 * 1024 }));
+    fp.fake.route(`/v2/fault/badblob/blobs/${digest}`, (_req, res) =>
+      serveBlob(res, wrong, { digest, chunk: 16 * 1024 }),
+    );
     const r = await rawGet(fp.at(`fault/badblob/blobs/${digest}`));
     assert.equal(r.status, 200, 'the status went out before the bytes could be checked');
     assert.equal(r.headers['content-length'], String(right.length));
@@ -55,7 +57,11 @@ describe('proxy faults: blob streaming (scripted fake upstream)', () => {
     const data = randomBytes(200 * 1024);
     const digest = sha256(data);
     fp.fake.route(`/v2/fault/short/blobs/${digest}`, (_req, res) => {
-      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(data.length), 'Docker-Content-Digest': digest });
+      res.writeHead(200, {
+        'Content-Type': 'application/octet-stream',
+        'Content-Length': String(data.length),
+        'Docker-Content-Digest': digest,
+      });
       res.write(data.subarray(0, 150 * 1024), () => res.socket?.destroy());
     });
     const r = await rawGet(fp.at(`fault/short/blobs/${digest}`));
@@ -69,7 +75,11 @@ describe('proxy faults: blob streaming (scripted fake upstream)', () => {
     const data = randomBytes(100 * 1024);
     const digest = sha256(data);
     fp.fake.route(`/v2/fault/stallbody/blobs/${digest}`, (_req, res) => {
-      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(data.length), 'Docker-Content-Digest': digest });
+      res.writeHead(200, {
+        'Content-Type': 'application/octet-stream',
+        'Content-Length': String(data.length),
+        'Docker-Content-Digest': digest,
+      });
       res.write(data.subarray(0, 30 * 1024)); // and then silence
     });
     const r = await rawGet(fp.at(`fault/stallbody/blobs/${digest}`), { timeoutMs: 10_000 });

@@ -10,7 +10,13 @@ import { rawGet } from '../helpers/raw-http.ts';
 
 /** A well-formed manifest JSON of exactly `size` bytes (padded through an annotation). */
 function manifestOfSize(size: number): Buffer {
-  const base = { schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(Buffer.from('{}')), size: 2 }, layers: [], annotations: { pad: '' } };
+  const base = {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(Buffer.from('{}')), size: 2 },
+    layers: [],
+    annotations: { pad: '' },
+  };
   const empty = Buffer.byteLength(JSON.stringify(base));
   base.annotations.pad = 'x'.repeat(size - empty);
   return Buffer.from(JSON.stringify(base));
@@ -53,7 +59,11 @@ describe('proxy faults: manifests and upstream statuses (scripted fake upstream)
   test('a tag whose Docker-Content-Digest lies is 502 DIGEST_INVALID', async () => {
     const other = buildImage({ files: { 'hello.txt': 'claimed but not sent\n' } });
     fp.fake.route('/v2/fault/liar/manifests/v1', (req, res) => {
-      res.writeHead(200, { 'Content-Type': OCI_MANIFEST, 'Content-Length': String(fp.good.size), 'Docker-Content-Digest': other.digest });
+      res.writeHead(200, {
+        'Content-Type': OCI_MANIFEST,
+        'Content-Length': String(fp.good.size),
+        'Docker-Content-Digest': other.digest,
+      });
       res.end(req.method === 'HEAD' ? undefined : fp.good.bytes);
     });
     for (const method of ['GET', 'HEAD']) {
@@ -185,14 +195,19 @@ describe('proxy faults: manifests and upstream statuses (scripted fake upstream)
       const inm = req.headers['if-none-match'];
       seen.push(inm);
       if (mode === 'unasked-304') return void res.writeHead(304).end();
-      if (mode === 'wrong-digest-304' && inm !== undefined) return void res.writeHead(304, { 'Docker-Content-Digest': other.digest }).end();
-      if (mode === 'honest' && inm === `"${a.digest}"`) return void res.writeHead(304, { 'Docker-Content-Digest': a.digest }).end();
+      if (mode === 'wrong-digest-304' && inm !== undefined)
+        return void res.writeHead(304, { 'Docker-Content-Digest': other.digest }).end();
+      if (mode === 'honest' && inm === `"${a.digest}"`)
+        return void res.writeHead(304, { 'Docker-Content-Digest': a.digest }).end();
       serveManifest(res, a.bytes, OCI_MANIFEST, req.method);
     });
     const at = fp.at('fault/notmod/manifests/v1');
     // A 304 to a request without If-None-Match says nothing about which manifest the tag names.
     const unasked = await rawGet(at, { headers: ACCEPT });
-    assert.match(assertOciError(unasked, 502, 'UNKNOWN').message, /304 Not Modified, though sigward sent no If-None-Match/);
+    assert.match(
+      assertOciError(unasked, 502, 'UNKNOWN').message,
+      /304 Not Modified, though sigward sent no If-None-Match/,
+    );
     assert.equal(seen.at(-1), undefined);
 
     mode = 'serve';
@@ -201,7 +216,10 @@ describe('proxy faults: manifests and upstream statuses (scripted fake upstream)
     mode = 'wrong-digest-304';
     const lie = await rawGet(at, { headers: ACCEPT });
     assert.equal(seen.at(-1), `"${a.digest}"`);
-    assert.match(assertOciError(lie, 502, 'DIGEST_INVALID').message, new RegExp(`is unchanged \\(${a.digest}\\) but named ${other.digest}`));
+    assert.match(
+      assertOciError(lie, 502, 'DIGEST_INVALID').message,
+      new RegExp(`is unchanged \\(${a.digest}\\) but named ${other.digest}`),
+    );
     assert.ok(!lie.body.includes(a.bytes));
 
     mode = 'honest';
@@ -218,6 +236,9 @@ describe('proxy faults: manifests and upstream statuses (scripted fake upstream)
       res.write(fp.good.bytes.subarray(0, 40), () => res.socket?.destroy());
     });
     const r = await rawGet(fp.at('fault/shortmanifest/manifests/v1'), { headers: ACCEPT });
-    assert.match(assertOciError(r, 503, 'UNAVAILABLE').message, /closed or refused the connection while sending the body/);
+    assert.match(
+      assertOciError(r, 503, 'UNAVAILABLE').message,
+      /closed or refused the connection while sending the body/,
+    );
   });
 });

@@ -97,7 +97,8 @@ describe('proxy core against distribution (anonymous upstream)', () => {
     const second = buildImage({ files: { 'v.txt': 'second push\n' } });
     await pushImage(reg, 'test/reval', 'live', first);
     const url = `${sw.url}/v2/example.test/test/reval/manifests/live`;
-    const upstreamTagStatuses = (): number[] => sw.upstreamRequests.filter((u) => u.url.endsWith('/v2/test/reval/manifests/live')).map((u) => u.status);
+    const upstreamTagStatuses = (): number[] =>
+      sw.upstreamRequests.filter((u) => u.url.endsWith('/v2/test/reval/manifests/live')).map((u) => u.status);
 
     const expectServed = async (img: TestImage): Promise<void> => {
       const r = await get(url, { Accept: ACCEPT });

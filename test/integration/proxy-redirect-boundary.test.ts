@@ -32,7 +32,10 @@ describe('upstream redirects through the proxy', () => {
       res.end();
     };
     fp.fake.route('/v2/fault/x/tags/list', redirect(`${foreign.url}/v2/fault/x/tags/list`));
-    fp.fake.route(`/v2/fault/x/referrers/${fp.good.digest}`, redirect(`${foreign.url}/v2/fault/x/referrers/${fp.good.digest}`));
+    fp.fake.route(
+      `/v2/fault/x/referrers/${fp.good.digest}`,
+      redirect(`${foreign.url}/v2/fault/x/referrers/${fp.good.digest}`),
+    );
     fp.fake.route(`/v2/fault/x/blobs/${digest}`, redirect(`${foreign.url}${blobPath}`));
     fp.fake.route(`/v2/fault/same/blobs/${digest}`, redirect(blobPath));
     open = await startSigward({
@@ -62,7 +65,9 @@ describe('upstream redirects through the proxy', () => {
   test('referrers and Range requests are not followed either, even with allowPrivateNetworks', async () => {
     for (const sw of [fp.sw, open]) {
       assertOciError(await rawGet(`${sw.url}/v2/fault.test/fault/x/referrers/${fp.good.digest}`), 502, 'UNKNOWN');
-      const range = await rawGet(`${sw.url}/v2/fault.test/fault/x/blobs/${fp.goodLayer[0]}`, { headers: { Range: 'bytes=0-9' } });
+      const range = await rawGet(`${sw.url}/v2/fault.test/fault/x/blobs/${fp.goodLayer[0]}`, {
+        headers: { Range: 'bytes=0-9' },
+      });
       assert.match(assertOciError(range, 502, 'UNKNOWN').message, /Range request/);
     }
     assert.deepEqual(foreign.log, []);
@@ -70,7 +75,10 @@ describe('upstream redirects through the proxy', () => {
 
   test('a whole blob redirected to a loopback listener: 502 naming allowPrivateNetworks; allowed, it is served', async () => {
     const refused = await rawGet(`${fp.sw.url}/v2/fault.test/fault/x/blobs/${fp.goodLayer[0]}`);
-    assert.match(assertOciError(refused, 502, 'UNKNOWN').message, /loopback address.*allowPrivateNetworks: true for upstream fault\.test/);
+    assert.match(
+      assertOciError(refused, 502, 'UNKNOWN').message,
+      /loopback address.*allowPrivateNetworks: true for upstream fault\.test/,
+    );
     assert.deepEqual(foreign.log, []);
     const allowed = await rawGet(`${open.url}/v2/fault.test/fault/x/blobs/${fp.goodLayer[0]}`);
     assert.equal(allowed.status, 200);
@@ -78,7 +86,7 @@ describe('upstream redirects through the proxy', () => {
     assert.deepEqual(foreign.log, [`GET ${blobPath}`]);
   });
 
-  test('a redirect back to the upstream\'s own origin is followed', async () => {
+  test("a redirect back to the upstream's own origin is followed", async () => {
     const r = await rawGet(`${fp.sw.url}/v2/fault.test/fault/same/blobs/${fp.goodLayer[0]}`, { headers: ACCEPT });
     assert.equal(r.status, 200);
     assert.deepEqual(r.body, fp.goodLayer[1]);

@@ -7,7 +7,14 @@ import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import { serveBlob, serveManifest, sha256, startFakeUpstream, type FakeHandler, type FakeUpstream } from '../helpers/fake-upstream.ts';
+import {
+  serveBlob,
+  serveManifest,
+  sha256,
+  startFakeUpstream,
+  type FakeHandler,
+  type FakeUpstream,
+} from '../helpers/fake-upstream.ts';
 import { startSigward, type RunningSigward } from '../helpers/sigward.ts';
 import { ociErrorOf, rawGet } from '../helpers/raw-http.ts';
 import { removeTempDir, tempDir, waitFor } from '../helpers/proc.ts';
@@ -23,14 +30,28 @@ function bytes(seed: string, size: number): Buffer {
 }
 
 /** A one-file artifact whose blob the test scripts with `blob` (default: served honestly). */
-function host(fake: FakeUpstream, repo: string, data: Buffer, blob?: FakeHandler): { manifest: string; file: string; blobPath: string } {
+function host(
+  fake: FakeUpstream,
+  repo: string,
+  data: Buffer,
+  blob?: FakeHandler,
+): { manifest: string; file: string; blobPath: string } {
   const config = Buffer.from('{}');
-  const m = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
-    config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(config), size: 2 },
-    layers: [{ mediaType: 'application/x-sh', digest: sha256(data), size: data.length, annotations: { 'org.opencontainers.image.title': 'install.sh' } }],
-  }));
+  const m = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(config), size: 2 },
+      layers: [
+        {
+          mediaType: 'application/x-sh',
+          digest: sha256(data),
+          size: data.length,
+          annotations: { 'org.opencontainers.image.title': 'install.sh' },
+        },
+      ],
+    }),
+  );
   const blobPath = `/v2/${repo}/blobs/${sha256(data)}`;
   fake.route(`/v2/${repo}/manifests/${sha256(m)}`, (req, res) => serveManifest(res, m, OCI_MANIFEST, req.method));
   fake.route(blobPath, blob ?? ((_req, res) => serveBlob(res, data)));
@@ -161,7 +182,8 @@ describe('sget with a faulty upstream', () => {
       return blob;
     };
     const downloadsBefore = app.sget.downloads;
-    const connections = () => new Promise<number>((resolve, reject) => server.getConnections((e, n) => (e ? reject(e) : resolve(n))));
+    const connections = () =>
+      new Promise<number>((resolve, reject) => server.getConnections((e, n) => (e ? reject(e) : resolve(n))));
     try {
       const url = `${sw.url}/sget/example.test/files/shared@${a.manifest}`;
       // The first client starts the download and hangs up while it is held half-way.
@@ -193,7 +215,9 @@ describe('sget with a faulty upstream', () => {
     const evil = Buffer.from(data);
     evil[evil.length - 1] = (evil[evil.length - 1] ?? 0) ^ 0x20;
     let honest = false;
-    const a = host(fake, 'files/big', data, (_req, res) => serveBlob(res, honest ? data : evil, { digest: sha256(data), chunk: 64 * 1024 }));
+    const a = host(fake, 'files/big', data, (_req, res) =>
+      serveBlob(res, honest ? data : evil, { digest: sha256(data), chunk: 64 * 1024 }),
+    );
     const bad = await rawGet(`${sw.url}/sget/example.test/files/big@${a.manifest}`);
     assert.equal(bad.status, 502);
     assert.equal(ociErrorOf(bad.body)?.code, 'DIGEST_INVALID');
@@ -205,7 +229,9 @@ describe('sget with a faulty upstream', () => {
     const good = await rawGet(`${sw.url}/sget/example.test/files/big@${a.manifest}`);
     assert.equal(good.status, 200);
     assert.ok(good.body.equals(data));
-    assert.ok(storeFiles().blobs.some((f) => f.includes(hex)), `stored: ${storeFiles().blobs.join(', ')}`);
+    assert.ok(
+      storeFiles().blobs.some((f) => f.includes(hex)),
+      `stored: ${storeFiles().blobs.join(', ')}`,
+    );
   });
-
 });

@@ -17,9 +17,18 @@ const HEX = 'a'.repeat(64);
 test('sget paths: tags, digests, blobs, registry ports, encoded separators', () => {
   const good: [string, unknown][] = [
     ['ghcr.io/acme/tool:v1.2', { kind: 'artifact', name: 'ghcr.io/acme/tool', ref: { kind: 'tag', tag: 'v1.2' } }],
-    ['127.0.0.1:5000/a/b:latest', { kind: 'artifact', name: '127.0.0.1:5000/a/b', ref: { kind: 'tag', tag: 'latest' } }],
-    [`ghcr.io/acme/tool@sha256:${HEX}`, { kind: 'artifact', name: 'ghcr.io/acme/tool', ref: { kind: 'digest', digest: `sha256:${HEX}` } }],
-    [`ghcr.io/acme/tool%40sha256%3A${HEX}`, { kind: 'artifact', name: 'ghcr.io/acme/tool', ref: { kind: 'digest', digest: `sha256:${HEX}` } }],
+    [
+      '127.0.0.1:5000/a/b:latest',
+      { kind: 'artifact', name: '127.0.0.1:5000/a/b', ref: { kind: 'tag', tag: 'latest' } },
+    ],
+    [
+      `ghcr.io/acme/tool@sha256:${HEX}`,
+      { kind: 'artifact', name: 'ghcr.io/acme/tool', ref: { kind: 'digest', digest: `sha256:${HEX}` } },
+    ],
+    [
+      `ghcr.io/acme/tool%40sha256%3A${HEX}`,
+      { kind: 'artifact', name: 'ghcr.io/acme/tool', ref: { kind: 'digest', digest: `sha256:${HEX}` } },
+    ],
     [`localhost/x/blobs/sha256:${HEX}`, { kind: 'blob', name: 'localhost/x', digest: `sha256:${HEX}` }],
   ];
   for (const [p, want] of good) assert.deepEqual(parseSgetPath(p), want, p);
@@ -32,7 +41,12 @@ test('sget paths: tags, digests, blobs, registry ports, encoded separators', () 
     ['ghcr.io/acme/tool:-bad', 'TAG_INVALID'],
     ['ghcr.io/acme/blobs/md5:abc', 'DIGEST_INVALID'],
   ];
-  for (const [p, code] of bad) assert.throws(() => parseSgetPath(p), (e: unknown) => e instanceof SigwardError && e.code === code, p);
+  for (const [p, code] of bad)
+    assert.throws(
+      () => parseSgetPath(p),
+      (e: unknown) => e instanceof SigwardError && e.code === code,
+      p,
+    );
 });
 
 test('byte ranges: single ranges served, unsatisfiable ones 416, anything else ignored', () => {
@@ -62,8 +76,12 @@ test('download names: last path component only, quoted safely, UTF-8 kept', () =
   assert.equal(contentDisposition('../../etc/passwd'), `attachment; filename="passwd"; filename*=UTF-8''passwd`);
   assert.equal(contentDisposition('a"b\\c'), `attachment; filename="c"; filename*=UTF-8''c`);
   assert.equal(contentDisposition('x"y.txt'), `attachment; filename="x_y.txt"; filename*=UTF-8''x%22y.txt`);
-  assert.equal(contentDisposition('Größe.bin'), `attachment; filename="Gr__e.bin"; filename*=UTF-8''Gr%C3%B6%C3%9Fe.bin`);
-  for (const none of [undefined, '', 'dir/', '..', 'a\r\n/']) assert.equal(contentDisposition(none), 'attachment', String(none));
+  assert.equal(
+    contentDisposition('Größe.bin'),
+    `attachment; filename="Gr__e.bin"; filename*=UTF-8''Gr%C3%B6%C3%9Fe.bin`,
+  );
+  for (const none of [undefined, '', 'dir/', '..', 'a\r\n/'])
+    assert.equal(contentDisposition(none), 'attachment', String(none));
 });
 
 test('representation headers: digests in both encodings; a media type that is not one is not passed on', () => {
@@ -84,14 +102,24 @@ test('representation headers: digests in both encodings; a media type that is no
 
 test('seals: a record round-trips; any changed field, another key or a forged MAC fails', () => {
   const key = randomBytes(32);
-  const rec = { digest: `sha256:${HEX}`, ino: 42n, size: 1234n, mtimeNs: 1_700_000_000_123_456_789n, ctimeNs: 1_700_000_000_987_654_321n };
+  const rec = {
+    digest: `sha256:${HEX}`,
+    ino: 42n,
+    size: 1234n,
+    mtimeNs: 1_700_000_000_123_456_789n,
+    ctimeNs: 1_700_000_000_987_654_321n,
+  };
   const text = writeSeal(key, rec);
   assert.deepEqual(readSeal(key, text, rec.digest), rec);
   assert.equal(readSeal(randomBytes(32), text, rec.digest), undefined);
   assert.equal(readSeal(key, text, `sha256:${'b'.repeat(64)}`), undefined);
   const o = JSON.parse(text) as Record<string, string>;
   for (const field of ['ino', 'size', 'mtimeNs', 'ctimeNs']) {
-    assert.equal(readSeal(key, JSON.stringify({ ...o, [field]: String(BigInt(must(o[field], 'seal field')) + 1n) }), rec.digest), undefined, field);
+    assert.equal(
+      readSeal(key, JSON.stringify({ ...o, [field]: String(BigInt(must(o[field], 'seal field')) + 1n) }), rec.digest),
+      undefined,
+      field,
+    );
   }
   assert.equal(readSeal(key, JSON.stringify({ ...o, mac: '00'.repeat(32) }), rec.digest), undefined);
   assert.equal(readSeal(key, JSON.stringify({ ...o, size: '-1' }), rec.digest), undefined);
@@ -123,11 +151,20 @@ test('config: the sget section, its defaults and its problems', () => {
   const base = 'upstreams: [{ host: ghcr.io }]\n';
   const dflt = parseConfigText(base).config?.sget;
   assert.deepEqual(dflt, { storeBytes: 10 * 1024 ** 3, maxArtifactBytes: 2 * 1024 ** 3 });
-  assert.deepEqual(parseConfigText(`${base}sget: { storeSize: 1GiB, maxArtifactSize: 100MiB }\n`).config?.sget, { storeBytes: 1024 ** 3, maxArtifactBytes: 100 * 1024 ** 2 });
+  assert.deepEqual(parseConfigText(`${base}sget: { storeSize: 1GiB, maxArtifactSize: 100MiB }\n`).config?.sget, {
+    storeBytes: 1024 ** 3,
+    maxArtifactBytes: 100 * 1024 ** 2,
+  });
   // A small store without an explicit maximum: the maximum follows the store.
-  assert.deepEqual(parseConfigText(`${base}sget: { storeSize: 1GiB }\n`).config?.sget, { storeBytes: 1024 ** 3, maxArtifactBytes: 1024 ** 3 });
+  assert.deepEqual(parseConfigText(`${base}sget: { storeSize: 1GiB }\n`).config?.sget, {
+    storeBytes: 1024 ** 3,
+    maxArtifactBytes: 1024 ** 3,
+  });
   const problems = (yaml: string) => parseConfigText(base + yaml).problems.map((p) => `${p.path}: ${p.message}`);
-  assert.match(problems('sget: { storeSize: 1GiB, maxArtifactSize: 2GiB }\n').join('\n'), /sget\.maxArtifactSize: .*more than sget\.storeSize/);
+  assert.match(
+    problems('sget: { storeSize: 1GiB, maxArtifactSize: 2GiB }\n').join('\n'),
+    /sget\.maxArtifactSize: .*more than sget\.storeSize/,
+  );
   assert.match(problems('sget: { storeSize: lots }\n').join('\n'), /sget\.storeSize: must be a size/);
   assert.match(problems('sget: { storeSize: 1KiB }\n').join('\n'), /sget\.storeSize: must be between/);
   assert.match(problems('sget: { dir: /tmp }\n').join('\n'), /sget\.dir: unknown key/);

@@ -34,9 +34,11 @@ const answer = (data: Buffer, size?: number) => async () => ({
   status: 200 as const,
   headers: {},
   ...(size === undefined ? {} : { size }),
-  body: Readable.from((function* () {
-    for (let at = 0; at < data.length; at += 65536) yield data.subarray(at, at + 65536);
-  })()),
+  body: Readable.from(
+    (function* () {
+      for (let at = 0; at < data.length; at += 65536) yield data.subarray(at, at + 65536);
+    })(),
+  ),
 });
 
 test('a big download that ends short is refused, leaves no file and no open stream on the hashing thread', async () => {
@@ -44,14 +46,29 @@ test('a big download that ends short is refused, leaves no file and no open stre
   const digest = `sha256:${createHash('sha256').update(data).digest('hex')}` as Digest;
   const short = data.subarray(0, data.length - 100_000);
   await assert.rejects(
-    spool(store, { digest, size: data.length, maxBytes: 64 * 1024 * 1024, where: 'r.test/files', fetch: answer(short), hashing }, log),
+    spool(
+      store,
+      { digest, size: data.length, maxBytes: 64 * 1024 * 1024, where: 'r.test/files', fetch: answer(short), hashing },
+      log,
+    ),
     /sent \d+ of the \d+ bytes .* and stopped; nothing was served/,
   );
   assert.equal(hashing.openStreams, 0);
   assert.deepEqual(readdirSync(join(dir, 'sget', 'tmp')), []);
   assert.equal(store.has(digest), false);
 
-  await spool(store, { digest, size: data.length, maxBytes: 64 * 1024 * 1024, where: 'r.test/files', fetch: answer(data, data.length), hashing }, log);
+  await spool(
+    store,
+    {
+      digest,
+      size: data.length,
+      maxBytes: 64 * 1024 * 1024,
+      where: 'r.test/files',
+      fetch: answer(data, data.length),
+      hashing,
+    },
+    log,
+  );
   assert.equal(store.has(digest), true);
   assert.equal(hashing.openStreams, 0);
 });

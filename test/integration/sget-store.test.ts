@@ -23,12 +23,21 @@ function bytes(seed: string, size: number): Buffer {
 /** A one-file artifact served by the fake upstream under `repo`; returns its manifest digest and file. */
 function host(fake: FakeUpstream, repo: string, data: Buffer, title = 'file.bin'): { manifest: string; file: string } {
   const config = Buffer.from('{}');
-  const m = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
-    config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(config), size: 2 },
-    layers: [{ mediaType: 'application/octet-stream', digest: sha256(data), size: data.length, annotations: { 'org.opencontainers.image.title': title } }],
-  }));
+  const m = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(config), size: 2 },
+      layers: [
+        {
+          mediaType: 'application/octet-stream',
+          digest: sha256(data),
+          size: data.length,
+          annotations: { 'org.opencontainers.image.title': title },
+        },
+      ],
+    }),
+  );
   fake.route(`/v2/${repo}/manifests/${sha256(m)}`, (req, res) => serveManifest(res, m, OCI_MANIFEST, req.method));
   fake.route(`/v2/${repo}/blobs/${sha256(data)}`, (_req, res) => serveBlob(res, data));
   return { manifest: sha256(m), file: sha256(data) };
@@ -121,7 +130,11 @@ describe('sget store', () => {
     const dir = tempDir('sget-lru');
     try {
       const sw = await start(dir, '1MiB');
-      const arts = ['a', 'b', 'c'].map((n) => ({ n, data: bytes(`lru-${n}`, 400 * 1024), ...host(fake, `files/lru-${n}`, bytes(`lru-${n}`, 400 * 1024)) }));
+      const arts = ['a', 'b', 'c'].map((n) => ({
+        n,
+        data: bytes(`lru-${n}`, 400 * 1024),
+        ...host(fake, `files/lru-${n}`, bytes(`lru-${n}`, 400 * 1024)),
+      }));
       const get = (x: (typeof arts)[number]) => rawGet(`${sw.url}/sget/example.test/files/lru-${x.n}@${x.manifest}`);
       const [a, b, c] = arts as [(typeof arts)[number], (typeof arts)[number], (typeof arts)[number]];
       for (const x of [a, b, a, c]) assert.equal((await get(x)).status, 200);
@@ -196,7 +209,9 @@ describe('sget store', () => {
       assert.equal(ociErrorOf(r.body)?.code, 'UNAVAILABLE');
       assert.match(ociErrorOf(r.body)?.message ?? '', /not-a-dir\/cache\/sget cannot be used.*cache\.dir/);
       assert.match(r.reason, /sget store unusable/);
-      const pull = await rawGet(`${sw.url}/v2/example.test/files/unusable/manifests/${a.manifest}`, { headers: { accept: OCI_MANIFEST } });
+      const pull = await rawGet(`${sw.url}/v2/example.test/files/unusable/manifests/${a.manifest}`, {
+        headers: { accept: OCI_MANIFEST },
+      });
       assert.equal(pull.status, 200);
       assert.equal(fake.hits(`/v2/files/unusable/blobs/${a.file}`), 0);
     } finally {

@@ -27,14 +27,26 @@ interface Artifact {
 const EMPTY = Buffer.from('{}');
 
 function artifact(files: { title?: string; data: string; mediaType?: string }[]): Artifact {
-  const fs = files.map((f) => ({ ...f, data: Buffer.from(f.data), mediaType: f.mediaType ?? 'application/octet-stream', digest: sha256(Buffer.from(f.data)) }));
-  const bytes = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
-    artifactType: 'application/vnd.sigward.test.file',
-    config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(EMPTY), size: EMPTY.length },
-    layers: fs.map((f) => ({ mediaType: f.mediaType, digest: f.digest, size: f.data.length, ...(f.title ? { annotations: { 'org.opencontainers.image.title': f.title } } : {}) })),
+  const fs = files.map((f) => ({
+    ...f,
+    data: Buffer.from(f.data),
+    mediaType: f.mediaType ?? 'application/octet-stream',
+    digest: sha256(Buffer.from(f.data)),
   }));
+  const bytes = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      artifactType: 'application/vnd.sigward.test.file',
+      config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(EMPTY), size: EMPTY.length },
+      layers: fs.map((f) => ({
+        mediaType: f.mediaType,
+        digest: f.digest,
+        size: f.data.length,
+        ...(f.title ? { annotations: { 'org.opencontainers.image.title': f.title } } : {}),
+      })),
+    }),
+  );
   return { bytes, digest: sha256(bytes), files: fs };
 }
 
@@ -50,14 +62,19 @@ describe('sget against distribution', () => {
   let cacheDir: string;
   const alice = newKey('alice');
   const mallory = newKey('mallory');
-  const script = (name: string) => artifact([{ title: `${name}.sh`, data: `#!/bin/sh\necho ${name}\n`, mediaType: 'application/x-sh' }]);
+  const script = (name: string) =>
+    artifact([{ title: `${name}.sh`, data: `#!/bin/sh\necho ${name}\n`, mediaType: 'application/x-sh' }]);
   const A: Record<string, Artifact> = {};
   let index: { bytes: Buffer; digest: string; children: Artifact[] };
 
   before(async () => {
     reg = await startRegistry();
-    for (const n of ['signed', 'unsigned', 'wrongkey', 'free', 'warn', 'blocked', 'nopolicy', 'headonly']) A[n] = script(n);
-    A.multi = artifact([{ title: 'a.txt', data: 'file a\n' }, { title: 'b.txt', data: 'file b\n', mediaType: 'text/plain' }]);
+    for (const n of ['signed', 'unsigned', 'wrongkey', 'free', 'warn', 'blocked', 'nopolicy', 'headonly'])
+      A[n] = script(n);
+    A.multi = artifact([
+      { title: 'a.txt', data: 'file a\n' },
+      { title: 'b.txt', data: 'file b\n', mediaType: 'text/plain' },
+    ]);
     A.big = artifact([{ title: 'big.bin', data: 'x'.repeat(8192) }]);
     const put = async (repo: string, name: string) => pushArtifact(reg, repo, 'v1', key(A, name));
     await put('apps/signed', 'signed');
@@ -78,7 +95,13 @@ describe('sget against distribution', () => {
     // An index of two single-file artifacts (cosign upload blob with platforms): signed at the index only.
     const children = [script('amd64'), script('arm64')];
     for (const c of children) await pushArtifact(reg, 'apps/index', c.digest, c);
-    const ib = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: children.map((c) => ({ mediaType: OCI_MANIFEST, digest: c.digest, size: c.bytes.length })) }));
+    const ib = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_INDEX,
+        manifests: children.map((c) => ({ mediaType: OCI_MANIFEST, digest: c.digest, size: c.bytes.length })),
+      }),
+    );
     index = { bytes: ib, digest: sha256(ib), children };
     await pushManifest(reg, 'apps/index', 'v1', ib, OCI_INDEX);
     await signLegacy(reg, 'apps/index', index.digest, { keys: [alice] });
@@ -106,8 +129,10 @@ describe('sget against distribution', () => {
     if (cacheDir) removeTempDir(cacheDir);
   });
 
-  const get = (path: string, headers: Record<string, string> = {}, method = 'GET') => rawGet(`${sw.url}${path}`, { method, headers });
-  const blobGets = (digest: string) => sw.upstreamRequests.filter((r) => r.method === 'GET' && r.url.endsWith(`/blobs/${digest}`)).length;
+  const get = (path: string, headers: Record<string, string> = {}, method = 'GET') =>
+    rawGet(`${sw.url}${path}`, { method, headers });
+  const blobGets = (digest: string) =>
+    sw.upstreamRequests.filter((r) => r.method === 'GET' && r.url.endsWith(`/blobs/${digest}`)).length;
 
   test('by tag with a valid signature: the file, byte-exact, with its representation headers', async () => {
     const f = at(key(A, 'signed').files, 0);
@@ -139,8 +164,20 @@ describe('sget against distribution', () => {
   // [repository, artifact, decision outcome, what the message says, whether the upstream is asked first]
   const tagRefusals: [string, string, string, string, boolean][] = [
     ['apps/unsigned', 'unsigned', 'no-signatures', 'No signatures were found for this digest', true],
-    ['apps/wrongkey', 'wrongkey', 'no-valid-signature', 'not counted: unknown-key: signed by a key that is not trusted here', true],
-    ['tools/free', 'free', 'unsigned-allowed', 'allows example.test/tools/free without a signature (allow: unsigned)', false],
+    [
+      'apps/wrongkey',
+      'wrongkey',
+      'no-valid-signature',
+      'not counted: unknown-key: signed by a key that is not trusted here',
+      true,
+    ],
+    [
+      'tools/free',
+      'free',
+      'unsigned-allowed',
+      'allows example.test/tools/free without a signature (allow: unsigned)',
+      false,
+    ],
     ['other/app', 'nopolicy', 'no-policy', 'no policy matches example.test/other/app', false],
     ['blocked/app', 'blocked', 'rejected', 'policy "blocked" rejects example.test/blocked/app', false],
     ['rollout/app', 'warn', 'no-signatures', 'its warn mode lets pulls through, never a download by tag', true],

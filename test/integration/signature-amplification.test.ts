@@ -35,7 +35,11 @@ describe('a hostile .sig image', () => {
       images[name] = buildImage({ files: { 'a.txt': `unsigned image ${name}\n` } });
       await pushImage(reg, `hostile/${name}`, 'v1', key(images, name));
     }
-    await pushHostileSig(reg, 'hostile/same', key(images, 'same').digest, { layers: 1000, blob: 'same', blobBytes: 1024 * 1024 });
+    await pushHostileSig(reg, 'hostile/same', key(images, 'same').digest, {
+      layers: 1000,
+      blob: 'same',
+      blobBytes: 1024 * 1024,
+    });
     await pushHostileSig(reg, 'hostile/distinct', key(images, 'distinct').digest, { layers: 1000, blob: 'distinct' });
     await pushHostileSig(reg, 'hostile/valid-first', key(images, 'valid-first').digest, {
       layers: 1000,
@@ -57,7 +61,14 @@ describe('a hostile .sig image', () => {
     sw.upstreamRequests.filter((q) => q.method === 'GET' && q.url.includes(`/hostile/${name}/blobs/`)).length;
 
   const entryBytes = (sw: RunningSigward, name: string): number | undefined =>
-    must(sw.app, 'sw.app').verdicts.entryBytes(VerdictCache.key(must(sw.app, 'sw.app').gate.policyHash, `example.test/hostile/${name}`, key(images, name).digest, 'single'));
+    must(sw.app, 'sw.app').verdicts.entryBytes(
+      VerdictCache.key(
+        must(sw.app, 'sw.app').gate.policyHash,
+        `example.test/hostile/${name}`,
+        key(images, name).digest,
+        'single',
+      ),
+    );
 
   test('1000 layers naming one 1 MiB blob: one blob GET, one signature checked, a small denial cached', async (t) => {
     const sw = await startSigward(config());
@@ -83,7 +94,11 @@ describe('a hostile .sig image', () => {
       assert.equal(r.status, 403, r.text);
       assert.equal(blobGets(sw, 'distinct'), 100);
       assert.match(r.text, /900 signatures not read \(the first: layer 101\): over limits\.signaturesPerLookup \(100 /);
-      assert.match(r.text, /not counted: over-limit: 900 signatures not read/, 'signatures past a cap are reported as over-limit, not malformed');
+      assert.match(
+        r.text,
+        /not counted: over-limit: 900 signatures not read/,
+        'signatures past a cap are reported as over-limit, not malformed',
+      );
       assert.match(r.text, /and \d+ more \(same reason: not counted: /);
       assert.ok(r.text.length < MAX_BODY, `403 body is ${r.text.length} bytes`);
       const size = entryBytes(sw, 'distinct');

@@ -14,7 +14,9 @@ import { must } from '../helpers/must.ts';
 
 const OCI = 'application/vnd.oci.image.manifest.v1+json';
 const manifestOf = (i: number): Buffer =>
-  Buffer.from(`{"schemaVersion":2,"mediaType":"${OCI}","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"${sha256(Buffer.from(String(i)))}","size":1},"layers":[]}`);
+  Buffer.from(
+    `{"schemaVersion":2,"mediaType":"${OCI}","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"${sha256(Buffer.from(String(i)))}","size":1},"layers":[]}`,
+  );
 
 let fake: Fake;
 let sw: RunningSigward;
@@ -39,7 +41,13 @@ before(async () => {
     trust: { keys: { alice: { pem: alice.publicPem } } },
     policy: { default: 'deny', policies: [{ name: 'apps', match: ['example.test/apps/*'], keys: ['alice'] }] },
     // One lookup's share is the whole budget: lookups run one at a time.
-    limits: { signatureBytesPerLookup: '1MiB', signatureBytes: '1MiB', attachmentLayerBytes: '1MiB', attachmentBytes: '1MiB', signatureMemory: '1MiB' },
+    limits: {
+      signatureBytesPerLookup: '1MiB',
+      signatureBytes: '1MiB',
+      attachmentLayerBytes: '1MiB',
+      attachmentBytes: '1MiB',
+      signatureMemory: '1MiB',
+    },
   });
 });
 after(async () => {
@@ -50,8 +58,15 @@ after(async () => {
 
 test('lookups of different images wait for their share of limits.signatureMemory', async () => {
   const gate = must(sw.app, 'in-process app').gate;
-  const pulls = [0, 1, 2].map((i) => request(`${sw.url}/v2/example.test/apps/img${i}/manifests/v1`).then(async (r) => (await r.body.dump(), r.statusCode)));
-  await waitFor(async () => sigRequests === 1 && gate.memory.waiting === 2, 'one lookup at the upstream, two waiting for memory');
+  const pulls = [0, 1, 2].map((i) =>
+    request(`${sw.url}/v2/example.test/apps/img${i}/manifests/v1`).then(
+      async (r) => (await r.body.dump(), r.statusCode),
+    ),
+  );
+  await waitFor(
+    async () => sigRequests === 1 && gate.memory.waiting === 2,
+    'one lookup at the upstream, two waiting for memory',
+  );
   assert.equal(gate.memory.inUse, 1024 * 1024);
   for (let n = 1; n <= 3; n++) {
     await waitFor(async () => held.length === n, `lookup ${n} at the upstream`);
@@ -66,7 +81,10 @@ test('lookups of different images wait for their share of limits.signatureMemory
 test('config: signatureMemory below one lookup or proof is a problem with its line', async () => {
   const { parseConfigText } = await import('../../src/config/parse.ts');
   const r = parseConfigText('upstreams: [{host: ghcr.io}]\nlimits:\n  signatureMemory: 1MiB\n');
-  assert.deepEqual(r.problems.map((p) => `${p.line}:${p.path}`), ['3:limits.signatureMemory']);
+  assert.deepEqual(
+    r.problems.map((p) => `${p.line}:${p.path}`),
+    ['3:limits.signatureMemory'],
+  );
   assert.match(must(r.problems[0], 'problem').message, /less than one lookup or proof may hold \(16777216 bytes/);
   assert.equal(parseConfigText('upstreams: [{host: ghcr.io}]\n').config?.limits.signatureMemory, 64 * 1024 * 1024);
 });

@@ -28,7 +28,9 @@ function configFor(reg: Registry, withAuth: boolean): UpstreamConfig {
     url: reg.url,
     default: false,
     libraryPrefix: false,
-    auth: withAuth ? { kind: 'basic', username: reg.user ?? '', password: { env: 'UNUSED_IN_TESTS' } } : { kind: 'anonymous' },
+    auth: withAuth
+      ? { kind: 'basic', username: reg.user ?? '', password: { env: 'UNUSED_IN_TESTS' } }
+      : { kind: 'anonymous' },
     ...(reg.caFile === undefined ? {} : { caFile: reg.caFile }),
     // The token issuer listens on another loopback port: listed, as a registry's own token service would be.
     ...(reg.tokenServer === undefined ? {} : { tokenRealms: [new URL(reg.tokenServer.url).host] }),
@@ -63,8 +65,14 @@ function modeSuite(name: string, opts: RegistryOptions): void {
     });
 
     test('manifests by tag and by digest are byte-exact (image, index, index child)', async () => {
-      for (const [repo, img] of [['test/single', single], ['test/multi', multi]] as const) {
-        for (const ref of [{ kind: 'tag' as const, tag: 'v1' }, { kind: 'digest' as const, digest: img.digest as Digest }]) {
+      for (const [repo, img] of [
+        ['test/single', single],
+        ['test/multi', multi],
+      ] as const) {
+        for (const ref of [
+          { kind: 'tag' as const, tag: 'v1' },
+          { kind: 'digest' as const, digest: img.digest as Digest },
+        ]) {
           const m = await client().getManifest(repo, ref);
           assert.deepEqual(Buffer.from(m.bytes), img.bytes, `${repo} ${JSON.stringify(ref)}`);
           assert.equal(m.digest, img.digest);
@@ -100,9 +108,16 @@ function modeSuite(name: string, opts: RegistryOptions): void {
     });
 
     test('missing manifest -> MANIFEST_UNKNOWN, missing blob -> BLOB_UNKNOWN', async () => {
-      await assert.rejects(client().getManifest('test/single', { kind: 'tag', tag: 'nope' }), { code: 'MANIFEST_UNKNOWN' });
-      await assert.rejects(client().getManifest('test/single', { kind: 'digest', digest: `sha256:${'0'.repeat(64)}` as Digest }), { code: 'MANIFEST_UNKNOWN' });
-      await assert.rejects(client().getBlob('test/single', `sha256:${'0'.repeat(64)}` as Digest), { code: 'BLOB_UNKNOWN' });
+      await assert.rejects(client().getManifest('test/single', { kind: 'tag', tag: 'nope' }), {
+        code: 'MANIFEST_UNKNOWN',
+      });
+      await assert.rejects(
+        client().getManifest('test/single', { kind: 'digest', digest: `sha256:${'0'.repeat(64)}` as Digest }),
+        { code: 'MANIFEST_UNKNOWN' },
+      );
+      await assert.rejects(client().getBlob('test/single', `sha256:${'0'.repeat(64)}` as Digest), {
+        code: 'BLOB_UNKNOWN',
+      });
     });
 
     if (opts.auth === 'token') {
@@ -110,7 +125,8 @@ function modeSuite(name: string, opts: RegistryOptions): void {
         const fresh = upstreamsFor(must(reg, 'reg'), must(reg, 'reg').pass);
         try {
           must(must(reg, 'reg').tokenServer, 'reg.tokenServer').reset();
-          for (let i = 0; i < 6; i++) await fresh.get(must(reg, 'reg').host).getManifest('test/single', { kind: 'tag', tag: 'v1' });
+          for (let i = 0; i < 6; i++)
+            await fresh.get(must(reg, 'reg').host).getManifest('test/single', { kind: 'tag', tag: 'v1' });
           const seen = must(must(reg, 'reg').tokenServer, 'reg.tokenServer').requests;
           assert.equal(seen.length, 1);
           assert.equal(seen[0]?.user, must(reg, 'reg').user);
@@ -121,11 +137,14 @@ function modeSuite(name: string, opts: RegistryOptions): void {
       });
 
       test('a token without pull rights -> UPSTREAM_UNAUTHORIZED (insufficient_scope)', async () => {
-        await assert.rejects(client().getManifest('test/denied', { kind: 'tag', tag: 'v1' }), (e: Error & { code?: string }) => {
-          assert.equal(e.code, 'UPSTREAM_UNAUTHORIZED');
-          assert.match(e.message, /insufficient_scope/);
-          return true;
-        });
+        await assert.rejects(
+          client().getManifest('test/denied', { kind: 'tag', tag: 'v1' }),
+          (e: Error & { code?: string }) => {
+            assert.equal(e.code, 'UPSTREAM_UNAUTHORIZED');
+            assert.match(e.message, /insufficient_scope/);
+            return true;
+          },
+        );
       });
     }
 
@@ -133,10 +152,13 @@ function modeSuite(name: string, opts: RegistryOptions): void {
       test('wrong credentials -> UPSTREAM_UNAUTHORIZED, and the password is not in the message', async () => {
         const bad = upstreamsFor(must(reg, 'reg'), 'wrong-password-123');
         try {
-          const e = await bad.get(must(reg, 'reg').host).getManifest('test/single', { kind: 'tag', tag: 'v1' }).then(
-            () => assert.fail('expected a rejection'),
-            (err: unknown) => err as Error & { code?: string },
-          );
+          const e = await bad
+            .get(must(reg, 'reg').host)
+            .getManifest('test/single', { kind: 'tag', tag: 'v1' })
+            .then(
+              () => assert.fail('expected a rejection'),
+              (err: unknown) => err as Error & { code?: string },
+            );
           assert.equal(e.code, 'UPSTREAM_UNAUTHORIZED');
           assert.ok(e.message.includes(must(reg, 'reg').host));
           assert.ok(!e.message.includes('wrong-password-123'));

@@ -47,7 +47,8 @@ describe('verdict lifetimes on the injected clock', () => {
    * its referrers) the pull sent upstream. */
   async function pull(repo: string, digest: string): Promise<{ status: number; lookups: number }> {
     const tagPart = digest.replace(':', '-');
-    const count = (): number => sw.upstreamRequests.filter((r) => r.url.includes(tagPart) || r.url.includes(`/referrers/${digest}`)).length;
+    const count = (): number =>
+      sw.upstreamRequests.filter((r) => r.url.includes(tagPart) || r.url.includes(`/referrers/${digest}`)).length;
     const before = count();
     const r = await request(`${sw.url}/v2/example.test/${repo}/manifests/${digest}`, { headers: { accept: ACCEPT } });
     await r.body.dump();

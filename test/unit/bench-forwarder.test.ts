@@ -29,7 +29,13 @@ describe('classify: what an upstream request was for', () => {
 });
 
 describe('busyMs: time with at least one request in flight', () => {
-  const e = (atMs: number, doneMs?: number): Logged => ({ kind: 'blob', method: 'GET', path: '/', atMs, ...(doneMs === undefined ? {} : { doneMs }) });
+  const e = (atMs: number, doneMs?: number): Logged => ({
+    kind: 'blob',
+    method: 'GET',
+    path: '/',
+    atMs,
+    ...(doneMs === undefined ? {} : { doneMs }),
+  });
   test('overlapping, nested and disjoint intervals are counted once', () => {
     assert.equal(busyMs([e(0, 2), e(1, 3), e(5, 6), e(5.5, 5.8)]), 4);
   });
@@ -70,7 +76,10 @@ describe('the forwarder against a loopback upstream', () => {
     assert.equal(c['sig-manifest'], 1);
     assert.equal(c['manifest-tag'], 1);
     assert.equal(fwd.requests().length, 2);
-    assert.deepEqual(fwd.requests().map((r) => r.status), [200, 404]);
+    assert.deepEqual(
+      fwd.requests().map((r) => r.status),
+      [200, 404],
+    );
     fwd.begin();
     assert.equal(fwd.requests().length, 0, 'begin() starts a new window');
   });
@@ -105,11 +114,26 @@ describe('the forwarder against a loopback upstream', () => {
 
 describe('targets of the signature-gate and sget figures', () => {
   const settings = readSettings({});
-  const target = (rows: ReturnType<typeof row>[], id: string, t: string) => evaluateTargets(rows, settings).find((x) => x.row === id && x.target === t);
+  const target = (rows: ReturnType<typeof row>[], id: string, t: string) =>
+    evaluateTargets(rows, settings).find((x) => x.row === id && x.target === t);
 
   test('the critical path is a count of round trips: 3.4 rounds to 3 (PASS), 3.6 to 4 (MISS)', () => {
-    assert.equal(target([row('signed.cold.depth', 'd', 'round trips', 'lower', { sigward: [3.4] })], 'signed.cold.depth', '<= 3 round trips')?.pass, true);
-    assert.equal(target([row('signed.cold.depth', 'd', 'round trips', 'lower', { sigward: [3.6] })], 'signed.cold.depth', '<= 3 round trips')?.pass, false);
+    assert.equal(
+      target(
+        [row('signed.cold.depth', 'd', 'round trips', 'lower', { sigward: [3.4] })],
+        'signed.cold.depth',
+        '<= 3 round trips',
+      )?.pass,
+      true,
+    );
+    assert.equal(
+      target(
+        [row('signed.cold.depth', 'd', 'round trips', 'lower', { sigward: [3.6] })],
+        'signed.cold.depth',
+        '<= 3 round trips',
+      )?.pass,
+      false,
+    );
   });
 
   test('one .sig lookup per burst passes, two miss; the max over bursts counts', () => {
@@ -120,7 +144,10 @@ describe('targets of the signature-gate and sget figures', () => {
   });
 
   test('sget cold and warm are ratios to direct; a missing figure is neither PASS nor MISS', () => {
-    const rows = [row('sget.cold.mbps', 'c', 'MB/s', 'higher', { direct: [1000], sigward: [299] }), row('sget.warm.mbps', 'w', 'MB/s', 'higher', { direct: [1000], sigward: [500] })];
+    const rows = [
+      row('sget.cold.mbps', 'c', 'MB/s', 'higher', { direct: [1000], sigward: [299] }),
+      row('sget.warm.mbps', 'w', 'MB/s', 'higher', { direct: [1000], sigward: [500] }),
+    ];
     assert.equal(target(rows, 'sget.cold.mbps', '>= 0.3x direct')?.pass, false);
     assert.equal(target(rows, 'sget.warm.mbps', '>= 0.5x direct')?.pass, true);
     assert.equal(target(rows, 'sget.rss.growth', '<= 64 MiB')?.pass, undefined);
@@ -129,9 +156,12 @@ describe('targets of the signature-gate and sget figures', () => {
   test('the signed image gets the same load targets as the unsigned one, at both connection counts', () => {
     const all = evaluateTargets([], settings).filter((t) => t.row.startsWith('signed.') && t.row.endsWith('.rps'));
     assert.deepEqual(all.map((t) => `${t.row} ${t.target}`).sort(), [
-      'signed.digest.c1.rps >= 3x direct', 'signed.digest.c32.rps >= 3x direct',
-      'signed.tag.c1.rps >= 0.75x direct', 'signed.tag.c1.rps >= 4x peer',
-      'signed.tag.c32.rps >= 0.75x direct', 'signed.tag.c32.rps >= 4x peer',
+      'signed.digest.c1.rps >= 3x direct',
+      'signed.digest.c32.rps >= 3x direct',
+      'signed.tag.c1.rps >= 0.75x direct',
+      'signed.tag.c1.rps >= 4x peer',
+      'signed.tag.c32.rps >= 0.75x direct',
+      'signed.tag.c32.rps >= 4x peer',
     ]);
   });
 });

@@ -28,7 +28,9 @@ describe('limits.bodyDeadline, minBodyRate, bodyRateWindow in the config', () =>
   });
 
   test('set, and 0 turns the rate check off', () => {
-    const { config } = parseConfigText(`${UPSTREAMS}limits:\n  bodyDeadline: 2h\n  minBodyRate: 0\n  bodyRateWindow: 1m\n`);
+    const { config } = parseConfigText(
+      `${UPSTREAMS}limits:\n  bodyDeadline: 2h\n  minBodyRate: 0\n  bodyRateWindow: 1m\n`,
+    );
     assert.ok(config);
     assert.equal(config.limits.bodyDeadlineMs, 7_200_000);
     assert.equal(config.limits.minBodyRate, 0);
@@ -66,7 +68,8 @@ describe('body limits on a real exchange', () => {
     process.off('uncaughtException', trap);
   });
 
-  const client = (over: Partial<typeof LIMITS>): UpstreamClient => new UpstreamClient(upstreamConfig(fake.url), { dispatcher: agent, limits: { ...LIMITS, ...over } });
+  const client = (over: Partial<typeof LIMITS>): UpstreamClient =>
+    new UpstreamClient(upstreamConfig(fake.url), { dispatcher: agent, limits: { ...LIMITS, ...over } });
 
   test('a body sigward holds back (nobody reading) is not too slow: the rate judges only the upstream', async () => {
     const window = 100;
@@ -103,7 +106,10 @@ describe('body limits on token answers', () => {
       res.on('close', () => clearInterval(t));
     });
     registry = await startFake((_req, res) => {
-      res.writeHead(401, { 'www-authenticate': `Bearer realm="${tokens.url}/token",service="s",scope="repository:a/b:pull"`, 'content-type': 'application/json' });
+      res.writeHead(401, {
+        'www-authenticate': `Bearer realm="${tokens.url}/token",service="s",scope="repository:a/b:pull"`,
+        'content-type': 'application/json',
+      });
       res.end('{"errors":[{"code":"UNAUTHORIZED","message":"token needed"}]}');
     });
     agent = new Agent();
@@ -114,12 +120,19 @@ describe('body limits on token answers', () => {
     await registry.close();
   });
 
-  test('a token service that drips is cut by the body deadline, like any upstream body', { timeout: 20_000 }, async () => {
-    const c = new UpstreamClient(upstreamConfig(registry.url, { tokenRealms: [tokens.host] }), {
-      dispatcher: agent,
-      limits: { ...LIMITS, bodyDeadlineMs: 200, minBodyRate: 0 },
-    });
-    await assert.rejects(c.getManifest('a/b', { kind: 'tag', tag: 'v1' }), (e: unknown) => isSigwardError(e) && /limits\.bodyDeadline \(200ms\)/.test(e.message));
-    assert.equal(tokens.requests.length, 1);
-  });
+  test(
+    'a token service that drips is cut by the body deadline, like any upstream body',
+    { timeout: 20_000 },
+    async () => {
+      const c = new UpstreamClient(upstreamConfig(registry.url, { tokenRealms: [tokens.host] }), {
+        dispatcher: agent,
+        limits: { ...LIMITS, bodyDeadlineMs: 200, minBodyRate: 0 },
+      });
+      await assert.rejects(
+        c.getManifest('a/b', { kind: 'tag', tag: 'v1' }),
+        (e: unknown) => isSigwardError(e) && /limits\.bodyDeadline \(200ms\)/.test(e.message),
+      );
+      assert.equal(tokens.requests.length, 1);
+    },
+  );
 });

@@ -32,10 +32,13 @@ test('shares are granted in order and never exceed the capacity', async () => {
 
 test('a share larger than the budget takes the whole budget; a failure gives its share back', async () => {
   const b = new ByteBudget(4);
-  await assert.rejects(b.run(100, async () => {
-    assert.equal(b.inUse, 4);
-    throw new Error('boom');
-  }), /boom/);
+  await assert.rejects(
+    b.run(100, async () => {
+      assert.equal(b.inUse, 4);
+      throw new Error('boom');
+    }),
+    /boom/,
+  );
   assert.equal(b.inUse, 0);
   assert.equal(await b.run(1, async () => 'ok'), 'ok');
 });

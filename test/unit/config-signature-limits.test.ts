@@ -14,7 +14,9 @@ test('defaults: cosign-sized caps, and the gate gets them', () => {
   const { config } = parseConfigText(UPSTREAM);
   assert.ok(config);
   assert.deepEqual(
-    Object.fromEntries(Object.keys(DEFAULT_SIGNATURE_LIMITS).map((k) => [k, config.limits[k as keyof typeof DEFAULT_SIGNATURE_LIMITS]])),
+    Object.fromEntries(
+      Object.keys(DEFAULT_SIGNATURE_LIMITS).map((k) => [k, config.limits[k as keyof typeof DEFAULT_SIGNATURE_LIMITS]]),
+    ),
     {
       signatureBytes: 1024 * 1024,
       signatureLayers: 1000,
@@ -48,9 +50,20 @@ limits:
 cache: {verdictMemory: 8MiB}
 `);
   assert.deepEqual(problems, []);
-  assert.deepEqual(discoveryLimits(must(config, 'config').limits), { signatureBytes: 65536, maxLayers: 50, maxReferrers: 16, maxSignatures: 8, lookupBytes: 262144, concurrency: 2 });
+  assert.deepEqual(discoveryLimits(must(config, 'config').limits), {
+    signatureBytes: 65536,
+    maxLayers: 50,
+    maxReferrers: 16,
+    maxSignatures: 8,
+    lookupBytes: 262144,
+    concurrency: 2,
+  });
   assert.equal(must(config, 'config').cache.verdictMemoryBytes, 8 * 1024 * 1024);
-  assert.deepEqual(attachmentLimits(must(config, 'config').limits), { maxLayers: 3, layerBytes: 8192, totalBytes: 16384 });
+  assert.deepEqual(attachmentLimits(must(config, 'config').limits), {
+    maxLayers: 3,
+    layerBytes: 8192,
+    totalBytes: 16384,
+  });
 });
 
 test('every bad value is a problem with its path and line', () => {
@@ -67,21 +80,45 @@ test('every bad value is a problem with its path and line', () => {
   ].join('\n');
   const r = parseConfigText(yaml);
   assert.equal(r.config, undefined);
-  assert.deepEqual(r.problems.map((p) => `${p.line}:${p.path}`).sort(), [
-    '3:limits.signatureLayers',
-    '4:limits.signaturesPerLookup',
-    '5:limits.signatureFetches',
-    '7:limits.signatureBytesPerLookup',
-    '8:limits.signatureReferers',
-    '9:cache.verdictMemory',
-  ].sort());
-  assert.match(must(r.problems.find((p) => p.path === 'limits.signatureBytesPerLookup'), 'r.problems.find((p) => p.path === \'limits.signatureBytesPerLookup\')').message, /less than limits\.signatureBytes \(2097152 bytes\)/);
+  assert.deepEqual(
+    r.problems.map((p) => `${p.line}:${p.path}`).sort(),
+    [
+      '3:limits.signatureLayers',
+      '4:limits.signaturesPerLookup',
+      '5:limits.signatureFetches',
+      '7:limits.signatureBytesPerLookup',
+      '8:limits.signatureReferers',
+      '9:cache.verdictMemory',
+    ].sort(),
+  );
+  assert.match(
+    must(
+      r.problems.find((p) => p.path === 'limits.signatureBytesPerLookup'),
+      "r.problems.find((p) => p.path === 'limits.signatureBytesPerLookup')",
+    ).message,
+    /less than limits\.signatureBytes \(2097152 bytes\)/,
+  );
 });
 
 test('attachment limits: bad values and a total below one layer are problems with their lines', () => {
-  const yaml = [UPSTREAM, 'limits:', '  attachmentLayers: 0', '  attachmentLayerBytes: 8MiB', '  attachmentBytes: 4MiB'].join('\n');
+  const yaml = [
+    UPSTREAM,
+    'limits:',
+    '  attachmentLayers: 0',
+    '  attachmentLayerBytes: 8MiB',
+    '  attachmentBytes: 4MiB',
+  ].join('\n');
   const r = parseConfigText(yaml);
   assert.equal(r.config, undefined);
-  assert.deepEqual(r.problems.map((p) => `${p.line}:${p.path}`).sort(), ['3:limits.attachmentLayers', '5:limits.attachmentBytes']);
-  assert.match(must(r.problems.find((p) => p.path === 'limits.attachmentBytes'), 'r.problems.find((p) => p.path === \'limits.attachmentBytes\')').message, /less than limits\.attachmentLayerBytes \(8388608 bytes\)/);
+  assert.deepEqual(r.problems.map((p) => `${p.line}:${p.path}`).sort(), [
+    '3:limits.attachmentLayers',
+    '5:limits.attachmentBytes',
+  ]);
+  assert.match(
+    must(
+      r.problems.find((p) => p.path === 'limits.attachmentBytes'),
+      "r.problems.find((p) => p.path === 'limits.attachmentBytes')",
+    ).message,
+    /less than limits\.attachmentLayerBytes \(8388608 bytes\)/,
+  );
 });

@@ -36,22 +36,28 @@ test('every problem is reported at once with its YAML path and line', () => {
   const r = parseConfigText(yaml);
   assert.equal(r.config, undefined);
   const got = r.problems.map((p) => `${p.line}:${p.path}`).sort();
-  assert.deepEqual(got, [
-    '10:colour',
-    '1:listen',
-    '4:upstreams[0].url',
-    '5:upstreams[0].retries',
-    '6:upstreams[1].host',
-    '7:upstreams[1].auth',
-    '8:upstreams[1].timeouts.connect',
-    '9:limits.manifestBytes',
-  ].sort());
+  assert.deepEqual(
+    got,
+    [
+      '10:colour',
+      '1:listen',
+      '4:upstreams[0].url',
+      '5:upstreams[0].retries',
+      '6:upstreams[1].host',
+      '7:upstreams[1].auth',
+      '8:upstreams[1].timeouts.connect',
+      '9:limits.manifestBytes',
+    ].sort(),
+  );
 });
 
 test('YAML syntax errors and duplicate keys are problems, not crashes', () => {
   assert.ok(parseConfigText('upstreams: [').problems.length > 0);
   const dup = parseConfigText('listen: 127.0.0.1:1\nlisten: 127.0.0.1:2\nupstreams: [{host: ghcr.io}]');
-  assert.ok(dup.problems.some((p) => /Map keys must be unique/.test(p.message)), JSON.stringify(dup.problems));
+  assert.ok(
+    dup.problems.some((p) => /Map keys must be unique/.test(p.message)),
+    JSON.stringify(dup.problems),
+  );
   assert.match(at(parseConfigText('').problems, 0).message, /empty/);
   assert.match(at(parseConfigText('upstreams: []').problems, 0).message, /at least one upstream/);
 });
@@ -61,7 +67,10 @@ test('the trust and policy sections are handed to the policy compiler; a documen
   assert.deepEqual(r.policySource, { trust: { keys: {} }, policy: { default: 'deny' } });
   const list = parseConfigText('- trust\n- policy\n');
   assert.deepEqual(list.policySource, {});
-  assert.deepEqual(list.problems.map((p) => [p.path, p.message]), [['(top level)', 'must be a mapping, got a list']]);
+  assert.deepEqual(
+    list.problems.map((p) => [p.path, p.message]),
+    [['(top level)', 'must be a mapping, got a list']],
+  );
 });
 
 test('secrets come from files or environment variables, never from the config itself', () => {
@@ -70,20 +79,32 @@ test('secrets come from files or environment variables, never from the config it
     writeFileSync(join(dir, 'pw'), 'hunter2\n');
     writeFileSync(join(dir, 'ca.pem'), '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
     const file = join(dir, 'c.yaml');
-    writeFileSync(file, `upstreams:
+    writeFileSync(
+      file,
+      `upstreams:
   - host: a.example
     caFile: ca.pem
     auth: {username: u, passwordFile: pw}
   - host: b.example
     auth: {username: u, passwordEnv: B_PASS}
-`);
+`,
+    );
     const loaded = loadConfig(file, { B_PASS: 'from-env' });
     assert.equal(loaded.passwords.get('a.example'), 'hunter2');
     assert.equal(loaded.passwords.get('b.example'), 'from-env');
     assert.match(loaded.caPems.get('a.example') ?? '', /BEGIN CERTIFICATE/);
-    assert.throws(() => loadConfig(file, {}), (e) => isSigwardError(e, 'CONFIG_INVALID') && /B_PASS is not set/.test(e.message) && !/hunter2/.test(e.message));
-    writeFileSync(file, 'upstreams:\n  - host: a.example\n    caFile: missing.pem\n    auth: {username: u, passwordFile: nofile}\n');
-    assert.throws(() => loadConfig(file, {}), (e) => isSigwardError(e, 'CONFIG_INVALID') && /missing\.pem/.test(e.message) && /nofile/.test(e.message));
+    assert.throws(
+      () => loadConfig(file, {}),
+      (e) => isSigwardError(e, 'CONFIG_INVALID') && /B_PASS is not set/.test(e.message) && !/hunter2/.test(e.message),
+    );
+    writeFileSync(
+      file,
+      'upstreams:\n  - host: a.example\n    caFile: missing.pem\n    auth: {username: u, passwordFile: nofile}\n',
+    );
+    assert.throws(
+      () => loadConfig(file, {}),
+      (e) => isSigwardError(e, 'CONFIG_INVALID') && /missing\.pem/.test(e.message) && /nofile/.test(e.message),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -31,7 +31,13 @@ type Outcome = Passage | 'refused';
 
 function passage(g: Generated): Outcome {
   try {
-    return unverifiedPassage({ bytes: g.bytes, contentType: g.contentType, ...(g.tag !== undefined ? { tag: g.tag } : {}), indexPassThrough: g.indexPassThrough, layerBlobs: g.blobs });
+    return unverifiedPassage({
+      bytes: g.bytes,
+      contentType: g.contentType,
+      ...(g.tag !== undefined ? { tag: g.tag } : {}),
+      indexPassThrough: g.indexPassThrough,
+      layerBlobs: g.blobs,
+    });
   } catch (e) {
     if (e instanceof SigwardError && e.code === 'MANIFEST_INVALID') return 'refused';
     throw e;
@@ -60,10 +66,13 @@ function servedType(g: Generated): string | undefined {
 function dangers(r: GoReading): string[] {
   const out: string[] = [];
   if (r.containerd.accepted) {
-    for (const l of r.containerd.layers) if (l.runnable) out.push(`containerd (${r.containerd.type}) unpacks layer ${l.mediaType || '(schema 1)'} ${l.digest}`);
+    for (const l of r.containerd.layers)
+      if (l.runnable)
+        out.push(`containerd (${r.containerd.type}) unpacks layer ${l.mediaType || '(schema 1)'} ${l.digest}`);
   }
   if (r.podman.accepted) {
-    for (const l of r.podman.layers) if (l.blob !== 'not-archive') out.push(`podman (${r.podman.type}) unpacks layer ${l.digest}: blob ${l.blob}`);
+    for (const l of r.podman.layers)
+      if (l.blob !== 'not-archive') out.push(`podman (${r.podman.type}) unpacks layer ${l.digest}: blob ${l.blob}`);
   }
   return out;
 }
@@ -84,18 +93,30 @@ async function check(g: Generated): Promise<Outcome> {
 // ---- fixed cases ----
 
 const payload = readFileSync(new URL('../fixtures/connaisseur-key-signatures/payload-d8ee807d.json', import.meta.url));
-const sigManifest = readFileSync(new URL('../fixtures/connaisseur-key-signatures/sig-manifest-071bf7a9.json', import.meta.url));
+const sigManifest = readFileSync(
+  new URL('../fixtures/connaisseur-key-signatures/sig-manifest-071bf7a9.json', import.meta.url),
+);
 const SIG_TAG = 'sha256-071bf7a986f1ca9cb2a1f0bc8392822a7777f90d58f2d2c6f271913e08de7c81.sig';
 const tarGz = gzipSync(makeTar({ 'bin/run': '#!/bin/sh\necho pwned\n' }));
 const CONFIG = Buffer.from('{}');
 
 const q = (s: string): string => JSON.stringify(s);
-const desc = (mediaType: string, blob: Uint8Array): string => obj([[q('mediaType'), q(mediaType)], [q('digest'), q(sha256(blob))], [q('size'), String(blob.length)]]);
+const desc = (mediaType: string, blob: Uint8Array): string =>
+  obj([
+    [q('mediaType'), q(mediaType)],
+    [q('digest'), q(sha256(blob))],
+    [q('size'), String(blob.length)],
+  ]);
 const blobsOf = (...bs: Uint8Array[]): Map<string, Uint8Array> => new Map(bs.map((b) => [sha256(b), b]));
 const manifestText = (...members: [string, string][]): Buffer =>
   Buffer.from(obj([[q('schemaVersion'), '2'], ...members.map(([k, v]) => [k, v] as const)]), 'utf8');
 
-function caseOf(bytes: Uint8Array, contentType: string | undefined, blobs: Map<string, Uint8Array>, extra: Partial<Generated> = {}): Generated {
+function caseOf(
+  bytes: Uint8Array,
+  contentType: string | undefined,
+  blobs: Map<string, Uint8Array>,
+  extra: Partial<Generated> = {},
+): Generated {
   return { bytes, contentType, tag: undefined, indexPassThrough: false, blobs, ...extra };
 }
 
@@ -112,12 +133,23 @@ describe('reproduced bypasses: the Go runtimes would run them, sigward must not 
       blobsOf(payload, tarGz, CONFIG),
     );
     const reading = await go.decode({ contentType: g.contentType, body: g.bytes, blobs: g.blobs });
-    assert.deepEqual(dangers(reading), [`containerd (${T.ociManifest}) unpacks layer ${T.tarGzip} ${sha256(tarGz)}`, `podman (${T.ociManifest}) unpacks layer ${sha256(tarGz)}: blob archive`]);
+    assert.deepEqual(dangers(reading), [
+      `containerd (${T.ociManifest}) unpacks layer ${T.tarGzip} ${sha256(tarGz)}`,
+      `podman (${T.ociManifest}) unpacks layer ${sha256(tarGz)}: blob archive`,
+    ]);
     assert.equal(passage(g), 'refused');
   });
 
   test('a simple-signing layer whose blob is tar+gzip: podman sniffs the blob, not the type', async () => {
-    const g = caseOf(manifestText([q('mediaType'), q(T.ociManifest)], [q('config'), desc(T.ociConfig, CONFIG)], [q('layers'), arr([desc(T.simpleSigning, tarGz)])]), T.ociManifest, blobsOf(tarGz, CONFIG));
+    const g = caseOf(
+      manifestText(
+        [q('mediaType'), q(T.ociManifest)],
+        [q('config'), desc(T.ociConfig, CONFIG)],
+        [q('layers'), arr([desc(T.simpleSigning, tarGz)])],
+      ),
+      T.ociManifest,
+      blobsOf(tarGz, CONFIG),
+    );
     const reading = await go.decode({ contentType: g.contentType, body: g.bytes, blobs: g.blobs });
     assert.deepEqual(dangers(reading), [`podman (${T.ociManifest}) unpacks layer ${sha256(tarGz)}: blob archive`]);
     assert.ok(['verdict', 'refused'].includes(passage(g)), `passage ${passage(g)}`);
@@ -137,7 +169,10 @@ describe('reproduced bypasses: the Go runtimes would run them, sigward must not 
     );
     const reading = await go.decode({ contentType: g.contentType, body: g.bytes, blobs: g.blobs });
     assert.equal(reading.containerd.mediaType, T.ociManifest, 'Go reads the folded key, last');
-    assert.ok(dangers(reading).some((d) => d.startsWith('containerd')), dangers(reading).join('\n'));
+    assert.ok(
+      dangers(reading).some((d) => d.startsWith('containerd')),
+      dangers(reading).join('\n'),
+    );
     assert.equal(passage(g), 'refused');
   });
 });
@@ -148,19 +183,39 @@ describe('controls', () => {
     assert.equal(passage(g), 'attachment');
     const reading = await go.decode({ contentType: g.contentType, body: g.bytes, blobs: g.blobs });
     assert.deepEqual(dangers(reading), []);
-    assert.deepEqual(reading.podman.layers.map((l) => l.blob), ['not-archive']);
+    assert.deepEqual(
+      reading.podman.layers.map((l) => l.blob),
+      ['not-archive'],
+    );
   });
 
   test('an ordinary image is not an attachment, and the oracle sees what it would run', async () => {
-    const g = caseOf(manifestText([q('mediaType'), q(T.ociManifest)], [q('config'), desc(T.ociConfig, CONFIG)], [q('layers'), arr([desc(T.tarGzip, tarGz)])]), T.ociManifest, blobsOf(tarGz, CONFIG));
+    const g = caseOf(
+      manifestText(
+        [q('mediaType'), q(T.ociManifest)],
+        [q('config'), desc(T.ociConfig, CONFIG)],
+        [q('layers'), arr([desc(T.tarGzip, tarGz)])],
+      ),
+      T.ociManifest,
+      blobsOf(tarGz, CONFIG),
+    );
     assert.equal(passage(g), 'verdict');
     assert.equal(dangers(await go.decode({ contentType: g.contentType, body: g.bytes, blobs: g.blobs })).length, 2);
   });
 
   test('a referrers tag-schema index passes as attachment-index; under platforms: child an index passes through', async () => {
     const child = Buffer.from('child');
-    const index = Buffer.from(obj([[q('schemaVersion'), '2'], [q('mediaType'), q(T.ociIndex)], [q('manifests'), arr([desc(T.ociManifest, child)])]]));
-    assert.equal(passage(caseOf(index, T.ociIndex, new Map(), { tag: `sha256-${'ab'.repeat(32)}` })), 'attachment-index');
+    const index = Buffer.from(
+      obj([
+        [q('schemaVersion'), '2'],
+        [q('mediaType'), q(T.ociIndex)],
+        [q('manifests'), arr([desc(T.ociManifest, child)])],
+      ]),
+    );
+    assert.equal(
+      passage(caseOf(index, T.ociIndex, new Map(), { tag: `sha256-${'ab'.repeat(32)}` })),
+      'attachment-index',
+    );
     assert.equal(passage(caseOf(index, T.ociIndex, new Map(), { indexPassThrough: true })), 'index-pass-through');
     const reading = await go.decode({ contentType: T.ociIndex, body: index, blobs: new Map() });
     assert.deepEqual(reading.containerd.manifests, [{ mediaType: T.ociManifest, digest: sha256(child) }]);
@@ -171,9 +226,15 @@ describe('controls', () => {
     const poly = jsonTarPolyglot('x');
     JSON.parse(Buffer.from(poly).toString('utf8'));
     const blobs = blobsOf(poly, payload, makeBlob('text', 'x'));
-    const body = manifestText([q('config'), desc(T.ociConfig, CONFIG)], [q('layers'), arr([...blobs].map(([, b]) => desc(T.simpleSigning, b)))]);
+    const body = manifestText(
+      [q('config'), desc(T.ociConfig, CONFIG)],
+      [q('layers'), arr([...blobs].map(([, b]) => desc(T.simpleSigning, b)))],
+    );
     const reading = await go.decode({ contentType: T.ociManifest, body, blobs });
-    assert.deepEqual(reading.podman.layers.map((l) => l.blob), ['archive', 'not-archive', 'not-archive']);
+    assert.deepEqual(
+      reading.podman.layers.map((l) => l.blob),
+      ['archive', 'not-archive', 'not-archive'],
+    );
   });
 });
 
@@ -213,7 +274,8 @@ describe('generated documents (seeded)', () => {
         if (served === undefined) return;
         const reading = await go.decode({ contentType: served, body: g.bytes, blobs: g.blobs });
         const differs = [reading.containerd, reading.podman].map((v) => differences(v, g.bytes)).flat();
-        if (differs.length > 0) assert.equal(passage(g), 'refused', `Go reads otherwise (${differs.join('; ')}):\n${show(g)}`);
+        if (differs.length > 0)
+          assert.equal(passage(g), 'refused', `Go reads otherwise (${differs.join('; ')}):\n${show(g)}`);
       }),
       SEED + 1,
       RUNS / 3,
@@ -226,14 +288,20 @@ function differences(v: GoView, bytes: Uint8Array): string[] {
   if (!v.accepted || (v.kind !== 'manifest' && v.kind !== 'index')) return [];
   const js = JSON.parse(Buffer.from(bytes).toString('utf8')) as Record<string, unknown>;
   const str = (x: unknown): string => (typeof x === 'string' ? x : '');
-  const descs = (x: unknown): string => JSON.stringify(Array.isArray(x) ? x.map((d) => [str((d as Record<string, unknown>)?.mediaType), str((d as Record<string, unknown>)?.digest)]) : []);
+  const descs = (x: unknown): string =>
+    JSON.stringify(
+      Array.isArray(x)
+        ? x.map((d) => [str((d as Record<string, unknown>)?.mediaType), str((d as Record<string, unknown>)?.digest)])
+        : [],
+    );
   const out: string[] = [];
   if (v.mediaType !== str(js.mediaType)) out.push(`mediaType ${q(v.mediaType)} vs ${q(str(js.mediaType))}`);
   if (v.kind === 'manifest') {
     const goLayers = JSON.stringify(v.layers.map((l) => [l.mediaType, l.digest]));
     if (goLayers !== descs(js.layers)) out.push(`layers ${goLayers} vs ${descs(js.layers)}`);
     const cfg = js.config as Record<string, unknown> | undefined;
-    if (v.config && (v.config.digest !== str(cfg?.digest) || v.config.mediaType !== str(cfg?.mediaType))) out.push('config');
+    if (v.config && (v.config.digest !== str(cfg?.digest) || v.config.mediaType !== str(cfg?.mediaType)))
+      out.push('config');
   } else {
     const goChildren = JSON.stringify(v.manifests.map((l) => [l.mediaType, l.digest]));
     if (goChildren !== descs(js.manifests)) out.push(`manifests ${goChildren} vs ${descs(js.manifests)}`);

@@ -3,7 +3,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { BATCH_BYTES, BATCHES, HashThread, OFF_THREAD_MIN_BYTES, type StreamHasher } from '../../src/proxy/hash-thread.ts';
+import {
+  BATCH_BYTES,
+  BATCHES,
+  HashThread,
+  OFF_THREAD_MIN_BYTES,
+  type StreamHasher,
+} from '../../src/proxy/hash-thread.ts';
 import { at, must } from '../helpers/must.ts';
 
 /** Feed `data` in chunks of the given sizes (cycled), pausing whenever the hasher says so, as a stream would. */
@@ -34,44 +40,56 @@ function withThread(fn: (thread: HashThread) => Promise<void>): () => Promise<vo
   };
 }
 
-test('off-thread digests equal inline sha256/sha512 for any chunking, across batch boundaries', withThread(async (thread) => {
-  const data = randomBytes(OFF_THREAD_MIN_BYTES + 3 * BATCH_BYTES + 12345);
-  for (const sizes of [[1], [65536], [BATCH_BYTES + 1], [3 * BATCH_BYTES], [7, 100_000, 1_000_003], [data.length]]) {
-    if (sizes[0] === 1) {
-      // byte by byte over a smaller prefix (still off-thread: the expected size decides)
-      const h = thread.hasher('sha256', data.length);
-      const part = data.subarray(0, 20_000);
-      await feed(h, part, sizes);
-      assert.equal(await h.digest(), createHash('sha256').update(part).digest('hex'));
-      continue;
+test(
+  'off-thread digests equal inline sha256/sha512 for any chunking, across batch boundaries',
+  withThread(async (thread) => {
+    const data = randomBytes(OFF_THREAD_MIN_BYTES + 3 * BATCH_BYTES + 12345);
+    for (const sizes of [[1], [65536], [BATCH_BYTES + 1], [3 * BATCH_BYTES], [7, 100_000, 1_000_003], [data.length]]) {
+      if (sizes[0] === 1) {
+        // byte by byte over a smaller prefix (still off-thread: the expected size decides)
+        const h = thread.hasher('sha256', data.length);
+        const part = data.subarray(0, 20_000);
+        await feed(h, part, sizes);
+        assert.equal(await h.digest(), createHash('sha256').update(part).digest('hex'));
+        continue;
+      }
+      for (const alg of ['sha256', 'sha512'] as const) {
+        const h = thread.hasher(alg, data.length);
+        await feed(h, data, sizes);
+        assert.equal(await h.digest(), createHash(alg).update(data).digest('hex'), `${alg} chunks ${sizes.join(',')}`);
+      }
     }
-    for (const alg of ['sha256', 'sha512'] as const) {
-      const h = thread.hasher(alg, data.length);
-      await feed(h, data, sizes);
-      assert.equal(await h.digest(), createHash(alg).update(data).digest('hex'), `${alg} chunks ${sizes.join(',')}`);
-    }
-  }
-  // An empty stream has the empty digest.
-  const empty = thread.hasher('sha256', OFF_THREAD_MIN_BYTES);
-  assert.equal(await empty.digest(), createHash('sha256').digest('hex'));
-}));
+    // An empty stream has the empty digest.
+    const empty = thread.hasher('sha256', OFF_THREAD_MIN_BYTES);
+    assert.equal(await empty.digest(), createHash('sha256').digest('hex'));
+  }),
+);
 
-test('the backlog is bounded: a big chunk makes the caller pause, and room comes back', withThread(async (thread) => {
-  const data = randomBytes(Math.max(OFF_THREAD_MIN_BYTES, (BATCHES + 3) * BATCH_BYTES));
-  const h = thread.hasher('sha256', data.length);
-  // More than every batch can hold at once: update must answer false (pause) at least once.
-  const { pauses } = await feed(h, data, [(BATCHES + 1) * BATCH_BYTES]);
-  assert.ok(pauses >= 1, `paused ${pauses} times`);
-  assert.equal(await h.digest(), createHash('sha256').update(data).digest('hex'));
-}));
+test(
+  'the backlog is bounded: a big chunk makes the caller pause, and room comes back',
+  withThread(async (thread) => {
+    const data = randomBytes(Math.max(OFF_THREAD_MIN_BYTES, (BATCHES + 3) * BATCH_BYTES));
+    const h = thread.hasher('sha256', data.length);
+    // More than every batch can hold at once: update must answer false (pause) at least once.
+    const { pauses } = await feed(h, data, [(BATCHES + 1) * BATCH_BYTES]);
+    assert.ok(pauses >= 1, `paused ${pauses} times`);
+    assert.equal(await h.digest(), createHash('sha256').update(data).digest('hex'));
+  }),
+);
 
-test('several streams at once keep their own state', withThread(async (thread) => {
-  const blobs = [0, 1, 2, 3].map(() => randomBytes(OFF_THREAD_MIN_BYTES + Math.floor(Math.random() * BATCH_BYTES)));
-  const hashers = blobs.map((b) => thread.hasher('sha256', b.length));
-  await Promise.all(blobs.map((b, i) => feed(at(hashers, i), b, [40_000 + i * 777])));
-  const got = await Promise.all(hashers.map((h) => h.digest()));
-  assert.deepEqual(got, blobs.map((b) => createHash('sha256').update(b).digest('hex')));
-}));
+test(
+  'several streams at once keep their own state',
+  withThread(async (thread) => {
+    const blobs = [0, 1, 2, 3].map(() => randomBytes(OFF_THREAD_MIN_BYTES + Math.floor(Math.random() * BATCH_BYTES)));
+    const hashers = blobs.map((b) => thread.hasher('sha256', b.length));
+    await Promise.all(blobs.map((b, i) => feed(at(hashers, i), b, [40_000 + i * 777])));
+    const got = await Promise.all(hashers.map((h) => h.digest()));
+    assert.deepEqual(
+      got,
+      blobs.map((b) => createHash('sha256').update(b).digest('hex')),
+    );
+  }),
+);
 
 test('small and unknown sizes are hashed inline (no worker needed)', async () => {
   const thread = new HashThread();
@@ -84,24 +102,33 @@ test('small and unknown sizes are hashed inline (no worker needed)', async () =>
   await thread.close();
 });
 
-test('a worker that dies fails every open digest (never a digest), and the next stream gets a new worker', withThread(async (thread) => {
-  const data = randomBytes(OFF_THREAD_MIN_BYTES);
-  const h = thread.hasher('sha256', data.length);
-  h.update(data.subarray(0, BATCH_BYTES + 10));
-  const failed = assert.rejects(h.digest(), /hashing thread was stopped/);
-  await thread.close(); // the worker goes away while a digest is outstanding
-  await failed;
-  const again = thread.hasher('sha256', data.length);
-  await feed(again, data, [100_000]);
-  assert.equal(await again.digest(), createHash('sha256').update(data).digest('hex'));
-}));
+test(
+  'a worker that dies fails every open digest (never a digest), and the next stream gets a new worker',
+  withThread(async (thread) => {
+    const data = randomBytes(OFF_THREAD_MIN_BYTES);
+    const h = thread.hasher('sha256', data.length);
+    h.update(data.subarray(0, BATCH_BYTES + 10));
+    const failed = assert.rejects(h.digest(), /hashing thread was stopped/);
+    await thread.close(); // the worker goes away while a digest is outstanding
+    await failed;
+    const again = thread.hasher('sha256', data.length);
+    await feed(again, data, [100_000]);
+    assert.equal(await again.digest(), createHash('sha256').update(data).digest('hex'));
+  }),
+);
 
-test('a worker that exits on its own (crash) fails the open digest with a message saying so', withThread(async (thread) => {
-  const data = randomBytes(OFF_THREAD_MIN_BYTES);
-  const h = thread.hasher('sha256', data.length);
-  h.update(data.subarray(0, 2 * BATCH_BYTES));
-  const failed = assert.rejects(h.digest(), /the hashing thread failed \(exit code \d+\).*nothing unchecked was served/);
-  // What a crash looks like from outside: the thread is gone without close().
-  await (thread as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
-  await failed;
-}));
+test(
+  'a worker that exits on its own (crash) fails the open digest with a message saying so',
+  withThread(async (thread) => {
+    const data = randomBytes(OFF_THREAD_MIN_BYTES);
+    const h = thread.hasher('sha256', data.length);
+    h.update(data.subarray(0, 2 * BATCH_BYTES));
+    const failed = assert.rejects(
+      h.digest(),
+      /the hashing thread failed \(exit code \d+\).*nothing unchecked was served/,
+    );
+    // What a crash looks like from outside: the thread is gone without close().
+    await (thread as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await failed;
+  }),
+);

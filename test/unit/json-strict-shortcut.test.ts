@@ -19,17 +19,28 @@ const nested = (depth: number, inner: string): string => '['.repeat(depth) + inn
 describe('parseStrictJson: the JSON.parse shortcut answers as the strict reader does', () => {
   test('generated JSON, compact and indented', () => {
     fc.assert(
-      fc.property(fc.jsonValue(), fc.constantFrom(undefined, 0, 1, 3, '\t'), (v, indent) => same(JSON.stringify(v, null, indent))),
+      fc.property(fc.jsonValue(), fc.constantFrom(undefined, 0, 1, 3, '\t'), (v, indent) =>
+        same(JSON.stringify(v, null, indent)),
+      ),
       { seed: SEED, numRuns: 400 },
     );
   });
 
   test('generated text, JSON or not', () => {
-    fc.assert(fc.property(fc.string({ unit: 'grapheme-composite' }), (s) => same(s)), { seed: SEED, numRuns: 400 });
-    fc.assert(fc.property(fc.string({ unit: fc.constantFrom('{', '}', '[', ']', '"', ':', ',', 'a', '1', ' ', '\\', 'u') }), (s) => same(s)), {
-      seed: SEED,
-      numRuns: 1000,
-    });
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme-composite' }), (s) => same(s)),
+      { seed: SEED, numRuns: 400 },
+    );
+    fc.assert(
+      fc.property(
+        fc.string({ unit: fc.constantFrom('{', '}', '[', ']', '"', ':', ',', 'a', '1', ' ', '\\', 'u') }),
+        (s) => same(s),
+      ),
+      {
+        seed: SEED,
+        numRuns: 1000,
+      },
+    );
   });
 
   test('duplicate keys, plain and escaped, at every level', () => {
@@ -57,7 +68,20 @@ describe('parseStrictJson: the JSON.parse shortcut answers as the strict reader 
   });
 
   test('escapes, surrogates, control characters, a byte-order mark, trailing data', () => {
-    for (const text of ['"\\ud800"', '"\\ud83d\\ude00"', '"a\\/b"', '"\u0001"', '\ufeff{}', '{} x', '{}\n', ' 1 ', '-0', '1e400', '01', '']) {
+    for (const text of [
+      '"\\ud800"',
+      '"\\ud83d\\ude00"',
+      '"a\\/b"',
+      '"\u0001"',
+      '\ufeff{}',
+      '{} x',
+      '{}\n',
+      ' 1 ',
+      '-0',
+      '1e400',
+      '01',
+      '',
+    ]) {
       same(text);
     }
   });

@@ -10,7 +10,8 @@ import { SigwardError } from '../../src/errors.ts';
 import { compilePolicy } from '../../src/policy/compile.ts';
 import type { CompiledPolicy, CompileDeps } from '../../src/policy/types.ts';
 
-const ecPem = (): string => generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
+const ecPem = (): string =>
+  generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
 const K = { release: ecPem(), ci: ecPem(), qa: ecPem(), other: ecPem() };
 const FILES: Record<string, string> = {
   '/k/release.pub': K.release,
@@ -19,12 +20,21 @@ const FILES: Record<string, string> = {
   '/k/other.pub': K.other,
   '/k/copy-of-release.pub': K.release,
   '/k/notes.txt': 'hello, this is not a key\n',
-  '/k/private.pem': generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
-  '/k/k1.pub': generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).publicKey.export({ type: 'spki', format: 'pem' }) as string,
+  '/k/private.pem': generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+    type: 'pkcs8',
+    format: 'pem',
+  }) as string,
+  '/k/k1.pub': generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).publicKey.export({
+    type: 'spki',
+    format: 'pem',
+  }) as string,
 };
 const readKeyFile = (p: string): string | Error => FILES[p] ?? new Error(`file not found: ${p}`);
 
-function compile(text: string, deps: Partial<CompileDeps> = {}): { policy: CompiledPolicy | undefined; problems: Problems } {
+function compile(
+  text: string,
+  deps: Partial<CompileDeps> = {},
+): { policy: CompiledPolicy | undefined; problems: Problems } {
   const { raw, problems } = parseYaml(text);
   assert.ok(problems.empty, `YAML itself must parse: ${JSON.stringify(problems.list)}`);
   return { policy: compilePolicy(policySource(raw), problems, { readKeyFile, ...deps }), problems };
@@ -129,9 +139,14 @@ describe('every problem is reported at once, with path and line', () => {
   });
 
   test('a key named by a policy but broken is reported once, at the key', () => {
-    const { policy, problems } = compile('trust: { keys: { ci: { file: /k/missing.pub } } }\npolicy: { policies: [ { name: a, match: ["x.io/a"], keys: [ci] } ] }');
+    const { policy, problems } = compile(
+      'trust: { keys: { ci: { file: /k/missing.pub } } }\npolicy: { policies: [ { name: a, match: ["x.io/a"], keys: [ci] } ] }',
+    );
     assert.equal(policy, undefined);
-    assert.deepEqual(problems.list.map((p) => p.path), ['trust.keys.ci.file']);
+    assert.deepEqual(
+      problems.list.map((p) => p.path),
+      ['trust.keys.ci.file'],
+    );
   });
 
   test('inline PEM and an injected key parser', () => {
@@ -140,10 +155,16 @@ describe('every problem is reported at once, with path and line', () => {
       calls++;
       throw new SigwardError('KEY_INVALID', `trusted key "${name}": refused by the test parser`);
     };
-    const { policy, problems } = compile(`trust:\n  keys:\n    a:\n      pem: |\n${K.release.replace(/^/gm, '        ')}`, { parseKey });
+    const { policy, problems } = compile(
+      `trust:\n  keys:\n    a:\n      pem: |\n${K.release.replace(/^/gm, '        ')}`,
+      { parseKey },
+    );
     assert.equal(policy, undefined);
     assert.equal(calls, 1);
-    assert.deepEqual(problems.list.map((p) => [p.path, p.message]), [['trust.keys.a.pem', 'trusted key "a": refused by the test parser']]);
+    assert.deepEqual(
+      problems.list.map((p) => [p.path, p.message]),
+      [['trust.keys.a.pem', 'trusted key "a": refused by the test parser']],
+    );
   });
 });
 
@@ -173,7 +194,9 @@ describe('ambiguity between policies', () => {
   ];
   for (const [a, b] of fine) test(`${a} vs ${b} compiles`, () => void mustCompile(two(a, b)));
   test('equal overlapping patterns inside ONE policy are fine', () => {
-    mustCompile('trust: { keys: { r: { file: /k/release.pub } } }\npolicy: { policies: [ { name: one, match: ["ghcr.io/acme/app-*", "ghcr.io/acme/*-web"], keys: [r] } ] }');
+    mustCompile(
+      'trust: { keys: { r: { file: /k/release.pub } } }\npolicy: { policies: [ { name: one, match: ["ghcr.io/acme/app-*", "ghcr.io/acme/*-web"], keys: [r] } ] }',
+    );
   });
 });
 
@@ -242,7 +265,9 @@ policy:
 
 describe('compiled object', () => {
   test('is deeply frozen', () => {
-    const p = mustCompile('trust: { keys: { r: { file: /k/release.pub } } }\npolicy: { policies: [ { name: a, match: ["ghcr.io/a/*"], keys: [r], annotations: { env: prod } } ] }');
+    const p = mustCompile(
+      'trust: { keys: { r: { file: /k/release.pub } } }\npolicy: { policies: [ { name: a, match: ["ghcr.io/a/*"], keys: [r], annotations: { env: prod } } ] }',
+    );
     const rule = p.rules[0];
     assert.ok(rule && rule.kind === 'signed');
     assert.ok(Object.isFrozen(p) && Object.isFrozen(p.rules) && Object.isFrozen(rule) && Object.isFrozen(rule.keys));

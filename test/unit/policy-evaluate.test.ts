@@ -8,7 +8,8 @@ import { compilePolicy } from '../../src/policy/compile.ts';
 import type { CompiledPolicy, Decision, EvalContext } from '../../src/policy/types.ts';
 import type { RejectReason, SignatureCheck } from '../../src/verify/types.ts';
 
-const ecPem = (): string => generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
+const ecPem = (): string =>
+  generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
 const FILES: Record<string, string> = { '/k/release.pub': ecPem(), '/k/ci.pub': ecPem(), '/k/qa.pub': ecPem() };
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
 
@@ -55,7 +56,9 @@ policy:
 
 function compile(defaultAction = 'deny'): CompiledPolicy {
   const { raw, problems } = parseYaml(YAML(defaultAction));
-  const p = compilePolicy(policySource(raw), problems, { readKeyFile: (f) => FILES[f] ?? new Error(`file not found: ${f}`) });
+  const p = compilePolicy(policySource(raw), problems, {
+    readKeyFile: (f) => FILES[f] ?? new Error(`file not found: ${f}`),
+  });
   assert.deepEqual(problems.list, []);
   assert.ok(p);
   return p;
@@ -72,7 +75,13 @@ function bad(reason: RejectReason, message: string): SignatureCheck {
   return { format: 'bundle', source: `referrer ${n}`, verified: false, signers: [], reason, message };
 }
 
-function decide(host: string, repo: string, checks: SignatureCheck[], ctx: Partial<EvalContext> = {}, p = policy): Decision {
+function decide(
+  host: string,
+  repo: string,
+  checks: SignatureCheck[],
+  ctx: Partial<EvalContext> = {},
+  p = policy,
+): Decision {
   const res = p.resolve(host, repo);
   return p.evaluate(res, checks, { digest: DIGEST, ...ctx });
 }
@@ -106,8 +115,13 @@ describe('threshold: 2 distinct keys of 3', () => {
 });
 
 describe('required signers', () => {
-  test('release alone passes (threshold 1)', () => assert.equal(decide('registry.example.com', 'prod/web', [good(['release'])]).allow, true));
-  test('release and ci pass', () => assert.deepEqual(decide('registry.example.com', 'prod/web', [good(['ci']), good(['release'])]).signers, ['ci', 'release']));
+  test('release alone passes (threshold 1)', () =>
+    assert.equal(decide('registry.example.com', 'prod/web', [good(['release'])]).allow, true));
+  test('release and ci pass', () =>
+    assert.deepEqual(decide('registry.example.com', 'prod/web', [good(['ci']), good(['release'])]).signers, [
+      'ci',
+      'release',
+    ]));
   test('ci alone is denied: release must sign', () => {
     const d = decide('registry.example.com', 'prod/web', [good(['ci'])]);
     assert.equal(d.allow, false);
@@ -130,7 +144,12 @@ describe('annotations are compared as strings, like cosign verify -a', () => {
     ['another value', { env: 'dev', build: '123' }, false, /env: want "prod", signed "dev"/],
     ['absent', { build: '123' }, false, /env: want "prod", not signed/],
     ['no annotations at all', undefined, false, /env: want "prod", not signed; build: want "123", not signed/],
-    ['a number never matches', { env: 'prod', build: 123 }, false, /build: want "123", signed 123 \(a number; only a string value can match\)/],
+    [
+      'a number never matches',
+      { env: 'prod', build: 123 },
+      false,
+      /build: want "123", signed 123 \(a number; only a string value can match\)/,
+    ],
     ['a boolean never matches', { env: 'prod', build: true }, false, /a boolean/],
   ];
   for (const [what, annotations, allow, re] of cases) {
@@ -164,28 +183,46 @@ describe('matchReference binds the signature to the repository', () => {
       assert.equal(d.allow, allow);
       if (!allow) {
         assert.equal(d.perSignature[0]?.reason, 'wrong-reference');
-        assert.match(d.perSignature[0]?.message ?? '', ref === undefined ? /carries no signed docker-reference/ : /signed for /);
+        assert.match(
+          d.perSignature[0]?.message ?? '',
+          ref === undefined ? /carries no signed docker-reference/ : /signed for /,
+        );
       }
     });
   }
   test('without matchReference the docker-reference is ignored, like cosign', () => {
-    assert.equal(decide('ghcr.io', 'acme/app', [good(['release'], { annotations: { env: 'prod', build: '123' }, dockerReference: 'elsewhere.io/x' })]).allow, true);
+    assert.equal(
+      decide('ghcr.io', 'acme/app', [
+        good(['release'], { annotations: { env: 'prod', build: '123' }, dockerReference: 'elsewhere.io/x' }),
+      ]).allow,
+      true,
+    );
   });
 });
 
 describe('denial messages name every signature and why', () => {
   test('several rejected signatures', () => {
-    const checks = [bad('unknown-key', 'signed by a key that is not trusted here'), bad('digest-mismatch', 'signed for another manifest')];
+    const checks = [
+      bad('unknown-key', 'signed by a key that is not trusted here'),
+      bad('digest-mismatch', 'signed for another manifest'),
+    ];
     const d = decide('registry.example.com', 'team/app', checks, { tag: 'v1' });
     assert.equal(d.allow, false);
     assert.equal(d.outcome, 'no-valid-signature');
     assert.equal(d.summary, 'no valid signature (2 found: unknown-key, digest-mismatch)');
     assert.equal(d.perSignature.length, 2);
     assert.ok(d.perSignature.every((v) => !v.counted));
-    assert.ok(d.message.includes(`registry.example.com/team/app:v1@${DIGEST} is denied by policy "two-of-three" (matched "registry.example.com/team/**")`));
+    assert.ok(
+      d.message.includes(
+        `registry.example.com/team/app:v1@${DIGEST} is denied by policy "two-of-three" (matched "registry.example.com/team/**")`,
+      ),
+    );
     assert.match(d.message, /requires valid signatures by at least 2 distinct keys of release, ci, qa/);
     assert.match(d.message, /2 signatures found:/);
-    assert.match(d.message, /1\. referrer \d+ \[bundle\]: not counted: unknown-key: signed by a key that is not trusted here/);
+    assert.match(
+      d.message,
+      /1\. referrer \d+ \[bundle\]: not counted: unknown-key: signed by a key that is not trusted here/,
+    );
     assert.match(d.message, /2\. referrer \d+ \[bundle\]: not counted: digest-mismatch: signed for another manifest/);
   });
   test('no signatures at all', () => {
@@ -195,7 +232,9 @@ describe('denial messages name every signature and why', () => {
     assert.match(d.message, /No signatures were found for this digest/);
   });
   test('the summary stays short ASCII whatever the input', () => {
-    const checks = Array.from({ length: 40 }, (_, i) => bad((['malformed', 'unknown-key', 'bad-signature'] as const)[i % 3] ?? 'malformed', 'ünïcödé ✓'));
+    const checks = Array.from({ length: 40 }, (_, i) =>
+      bad((['malformed', 'unknown-key', 'bad-signature'] as const)[i % 3] ?? 'malformed', 'ünïcödé ✓'),
+    );
     const d = decide('registry.example.com', `team/${'x'.repeat(120)}`, checks);
     assertSummary(d);
     assert.equal(d.summary, 'no valid signature (40 found: malformed x14, unknown-key x13, bad-signature x13)');
@@ -205,7 +244,12 @@ describe('denial messages name every signature and why', () => {
   });
   test('decisions are frozen', () => {
     const d = decide('registry.example.com', 'team/app', [good(['release'])]);
-    assert.ok(Object.isFrozen(d) && Object.isFrozen(d.perSignature) && Object.isFrozen(d.perSignature[0]) && Object.isFrozen(d.signers));
+    assert.ok(
+      Object.isFrozen(d) &&
+        Object.isFrozen(d.perSignature) &&
+        Object.isFrozen(d.perSignature[0]) &&
+        Object.isFrozen(d.signers),
+    );
   });
 });
 
@@ -261,7 +305,10 @@ describe('exceptions, blocks and the default', () => {
     assert.equal(d.policyName, '(default)');
     assert.equal(d.summary, 'no policy matches docker.io/library/alpine');
     assert.match(d.message, /is denied: no policy matches docker\.io\/library\/alpine \(policy\.default is deny\)/);
-    assert.match(d.message, /add an entry under policy\.policies whose match covers it, for example \{ name: my-images, match: \["docker\.io\/library\/alpine"\]/);
+    assert.match(
+      d.message,
+      /add an entry under policy\.policies whose match covers it, for example \{ name: my-images, match: \["docker\.io\/library\/alpine"\]/,
+    );
   });
   test('default: allow serves unmatched images', () => {
     const p = compile('allow');

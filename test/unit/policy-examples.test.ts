@@ -14,7 +14,10 @@ const DIGEST = `sha256:${'c'.repeat(64)}`;
 // Each key file path gets its own freshly generated key; unknown paths are "not found".
 const keyFiles = new Map<string, string>();
 for (const name of ['release', 'ci']) {
-  keyFiles.set(`/etc/sigward/keys/${name}.pub`, generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }) as string);
+  keyFiles.set(
+    `/etc/sigward/keys/${name}.pub`,
+    generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }) as string,
+  );
 }
 
 function load(file: string): CompiledPolicy {
@@ -31,10 +34,13 @@ function load(file: string): CompiledPolicy {
   return policy;
 }
 
-const ruleFor = (p: CompiledPolicy, host: string, repo: string): string | null => p.resolve(host, repo).rule?.name ?? null;
+const ruleFor = (p: CompiledPolicy, host: string, repo: string): string | null =>
+  p.resolve(host, repo).rule?.name ?? null;
 
 test('every example is covered here', () => {
-  const files = readdirSync(DIR).filter((f) => /^policy-.*\.yaml$/.test(f)).sort();
+  const files = readdirSync(DIR)
+    .filter((f) => /^policy-.*\.yaml$/.test(f))
+    .sort();
   assert.deepEqual(files, ['policy-basic.yaml', 'policy-rollout.yaml', 'policy-threshold.yaml']);
 });
 
@@ -49,9 +55,16 @@ describe('policy-basic.yaml', () => {
   });
   test('decisions', () => {
     const acme = p.resolve('ghcr.io', 'acme/api');
-    assert.equal(p.evaluate(acme, [{ format: 'bundle', source: 's', verified: true, signers: ['release'] }], { digest: DIGEST }).allow, true);
+    assert.equal(
+      p.evaluate(acme, [{ format: 'bundle', source: 's', verified: true, signers: ['release'] }], { digest: DIGEST })
+        .allow,
+      true,
+    );
     assert.equal(p.evaluate(acme, [], { digest: DIGEST }).allow, false);
-    assert.equal(p.decideWithoutSignatures(p.resolve('docker.io', 'busybox'), { digest: DIGEST })?.outcome, 'unsigned-allowed');
+    assert.equal(
+      p.decideWithoutSignatures(p.resolve('docker.io', 'busybox'), { digest: DIGEST })?.outcome,
+      'unsigned-allowed',
+    );
     assert.equal(p.decideWithoutSignatures(p.resolve('quay.io', 'anything'), { digest: DIGEST })?.allow, false);
   });
 });
@@ -79,8 +92,16 @@ describe('policy-threshold.yaml', () => {
     assert.equal(p.evaluate(res, [sig('release'), sig('security')], { digest: DIGEST }).allow, true);
     assert.equal(p.evaluate(res, [sig('ci'), sig('security')], { digest: DIGEST }).outcome, 'required-signer-missing');
     assert.equal(p.evaluate(res, [sig('release'), sig('release')], { digest: DIGEST }).outcome, 'threshold-not-met');
-    assert.equal(p.evaluate(res, [sig('release'), sig('ci', { dockerReference: 'registry.example.com/dev/web' })], { digest: DIGEST }).allow, false);
-    assert.equal(p.evaluate(res, [sig('release'), sig('ci', { annotations: { env: 'dev' } })], { digest: DIGEST }).allow, false);
+    assert.equal(
+      p.evaluate(res, [sig('release'), sig('ci', { dockerReference: 'registry.example.com/dev/web' })], {
+        digest: DIGEST,
+      }).allow,
+      false,
+    );
+    assert.equal(
+      p.evaluate(res, [sig('release'), sig('ci', { annotations: { env: 'dev' } })], { digest: DIGEST }).allow,
+      false,
+    );
   });
 });
 
@@ -94,7 +115,8 @@ describe('policy-rollout.yaml', () => {
     assert.equal(ruleFor(p, 'cdn.example.net', 'a/b'), 'blocked');
   });
   test('decisions', () => {
-    const d = (host: string, repo: string, kind: 'index' | 'child' | 'single' = 'single') => p.decideWithoutSignatures(p.resolve(host, repo), { digest: DIGEST, kind });
+    const d = (host: string, repo: string, kind: 'index' | 'child' | 'single' = 'single') =>
+      p.decideWithoutSignatures(p.resolve(host, repo), { digest: DIGEST, kind });
     assert.equal(d('ghcr.io', 'acme/app')?.outcome, 'index-only');
     assert.equal(d('ghcr.io', 'acme/app', 'child')?.allow, true);
     assert.equal(d('ghcr.io', 'acme/base-debian', 'index')?.outcome, 'index-pass-through');

@@ -169,7 +169,8 @@ describe('overlap of equally specific patterns', () => {
     ['ghcr.io/a/*', 'ghcr.io/a/*/*'],
     ['ghcr.io/a/**', 'ghcr.io/b/**'],
   ];
-  for (const [a, b] of disjoint) test(`${a} and ${b} are disjoint`, () => assert.equal(overlapWitness(pat(a), pat(b)), undefined));
+  for (const [a, b] of disjoint)
+    test(`${a} and ${b} are disjoint`, () => assert.equal(overlapWitness(pat(a), pat(b)), undefined));
 
   test('agrees with brute force over a small universe of names', () => {
     const tokens = ['a', 'b', '*', 'a*', '*b', '**'];
@@ -202,7 +203,10 @@ describe('overlap of equally specific patterns', () => {
         }
       }
     }
-    assert.ok(overlaps > 100 && overlaps < patterns.length ** 2, `a mix of overlapping and disjoint pairs (${overlaps})`);
+    assert.ok(
+      overlaps > 100 && overlaps < patterns.length ** 2,
+      `a mix of overlapping and disjoint pairs (${overlaps})`,
+    );
   });
 });
 
@@ -219,5 +223,6 @@ describe('signed docker-reference names', () => {
     ['ghcr.io/', undefined],
     ['ghcr.io//x', undefined],
   ];
-  for (const [ref, want] of table) test(JSON.stringify(ref), () => assert.equal(referenceName(DEFAULT_HOST_NAMES, ref), want));
+  for (const [ref, want] of table)
+    test(JSON.stringify(ref), () => assert.equal(referenceName(DEFAULT_HOST_NAMES, ref), want));
 });

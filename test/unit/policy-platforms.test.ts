@@ -8,7 +8,10 @@ import { platformRequirement, type PlatformRequirement } from '../../src/policy/
 import type { CompiledPolicy, ManifestKind, Platforms } from '../../src/policy/types.ts';
 import type { SignatureCheck } from '../../src/verify/types.ts';
 
-const PEM = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
+const PEM = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({
+  type: 'spki',
+  format: 'pem',
+}) as string;
 const INDEX = `sha256:${'1'.repeat(64)}`;
 const CHILD = `sha256:${'2'.repeat(64)}`;
 
@@ -45,7 +48,9 @@ describe('the platform table', () => {
     test(`${platforms} / ${kind}`, () => assert.deepEqual(platformRequirement({ platforms }, kind), want));
   }
   test('either is the default', () => {
-    const { raw, problems } = parseYaml(`trust: { keys: { r: { pem: ${JSON.stringify(PEM)} } } }\npolicy: { policies: [ { name: a, match: ["x.io/a"], keys: [r] } ] }`);
+    const { raw, problems } = parseYaml(
+      `trust: { keys: { r: { pem: ${JSON.stringify(PEM)} } } }\npolicy: { policies: [ { name: a, match: ["x.io/a"], keys: [r] } ] }`,
+    );
     const rule = compilePolicy(policySource(raw), problems, { readKeyFile: () => '' })?.rules[0];
     assert.ok(rule?.kind === 'signed');
     assert.equal(rule.platforms, 'either');
@@ -60,13 +65,21 @@ describe('decisions per platforms setting', () => {
     const idx = p.evaluate(res(p), [signed], { digest: INDEX, kind: 'index' });
     assert.equal(idx.allow, true);
     assert.equal(idx.coversChildren, true);
-    assert.equal(p.decideWithoutSignatures(res(p), { digest: INDEX, kind: 'index' }), undefined, 'the index needs its own signature');
+    assert.equal(
+      p.decideWithoutSignatures(res(p), { digest: INDEX, kind: 'index' }),
+      undefined,
+      'the index needs its own signature',
+    );
     const child = p.decideWithoutSignatures(res(p), { digest: CHILD, kind: 'child', coveredBy: INDEX });
     assert.equal(child?.allow, true);
     assert.equal(child?.outcome, 'covered-by-index');
     assert.ok(child?.message.includes(INDEX));
     assert.equal(p.evaluate(res(p), [], { digest: CHILD, kind: 'child' }).allow, true, 'evaluate agrees');
-    assert.equal(p.evaluate(res(p), [signed], { digest: CHILD, kind: 'single' }).allow, true, 'a child signed on its own');
+    assert.equal(
+      p.evaluate(res(p), [signed], { digest: CHILD, kind: 'single' }).allow,
+      true,
+      'a child signed on its own',
+    );
     assert.equal(p.evaluate(res(p), [], { digest: CHILD, kind: 'single' }).allow, false, 'neither');
   });
 
@@ -109,7 +122,11 @@ describe('decisions per platforms setting', () => {
     assert.equal(idx?.coversChildren, false);
     assert.equal(p.evaluate(res(p), [signed], { digest: INDEX, kind: 'index' }).coversChildren, false);
     assert.equal(p.decideWithoutSignatures(res(p), { digest: CHILD, kind: 'child' }), undefined);
-    assert.equal(p.evaluate(res(p), [], { digest: CHILD, kind: 'child' }).allow, false, 'an index-only signature is not enough');
+    assert.equal(
+      p.evaluate(res(p), [], { digest: CHILD, kind: 'child' }).allow,
+      false,
+      'an index-only signature is not enough',
+    );
     assert.equal(p.evaluate(res(p), [signed], { digest: CHILD, kind: 'child' }).allow, true);
   });
 

@@ -58,5 +58,9 @@ test('config: blobs.serve (all by default) and blobs.entries, with line-numbered
   assert.deepEqual(ok.config?.blobs, { serve: 'referenced', entries: 5000 });
   assert.deepEqual(parseConfigText('upstreams: [{host: ghcr.io}]\n').config?.blobs, { serve: 'all', entries: 200_000 });
   const bad = parseConfigText('upstreams: [{host: ghcr.io}]\nblobs:\n  serve: some\n  entries: 5\n  keep: 1\n');
-  assert.deepEqual(bad.problems.map((p) => `${p.line}:${p.path}`).sort(), ['3:blobs.serve', '4:blobs.entries', '5:blobs.keep']);
+  assert.deepEqual(bad.problems.map((p) => `${p.line}:${p.path}`).sort(), [
+    '3:blobs.serve',
+    '4:blobs.entries',
+    '5:blobs.keep',
+  ]);
 });

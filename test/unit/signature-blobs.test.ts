@@ -29,12 +29,19 @@ const layers = [
   { name: 'good', bytes: good, digest: sha(good) },
 ];
 // Each layer's descriptor claims a small size: only reading can find the oversize ones.
-const sigManifest = Buffer.from(JSON.stringify({
-  schemaVersion: 2,
-  mediaType: 'application/vnd.oci.image.manifest.v1+json',
-  config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(Buffer.from('{}')), size: 2 },
-  layers: layers.map((l) => ({ mediaType: SIMPLE_SIGNING, digest: l.digest, size: 100, annotations: { 'dev.cosignproject.cosign/signature': 'c2ln' } })),
-}));
+const sigManifest = Buffer.from(
+  JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(Buffer.from('{}')), size: 2 },
+    layers: layers.map((l) => ({
+      mediaType: SIMPLE_SIGNING,
+      digest: l.digest,
+      size: 100,
+      annotations: { 'dev.cosignproject.cosign/signature': 'c2ln' },
+    })),
+  }),
+);
 
 let fake: Fake;
 let agent: Agent;
@@ -42,10 +49,17 @@ let bigBytesSent = 0;
 before(async () => {
   fake = await startFake((req, res) => {
     const path = req.url ?? '';
-    if (path.includes('/referrers/')) return void res.writeHead(404, { 'content-type': 'text/plain' }).end('404 page not found\n');
-    if (path.endsWith(`/manifests/${referrersTag(subject)}`)) return ociError(res, 404, 'MANIFEST_UNKNOWN', 'manifest unknown');
+    if (path.includes('/referrers/'))
+      return void res.writeHead(404, { 'content-type': 'text/plain' }).end('404 page not found\n');
+    if (path.endsWith(`/manifests/${referrersTag(subject)}`))
+      return ociError(res, 404, 'MANIFEST_UNKNOWN', 'manifest unknown');
     if (path.endsWith(`/manifests/${signatureTag(subject)}`)) {
-      return void res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'content-length': String(sigManifest.length) }).end(sigManifest);
+      return void res
+        .writeHead(200, {
+          'content-type': 'application/vnd.oci.image.manifest.v1+json',
+          'content-length': String(sigManifest.length),
+        })
+        .end(sigManifest);
     }
     const layer = layers.find((l) => path.endsWith(`/blobs/${l.digest}`));
     if (!layer) return ociError(res, 404, 'BLOB_UNKNOWN', 'blob unknown');
@@ -62,7 +76,9 @@ before(async () => {
       pump();
       return;
     }
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(layer.bytes.length) }).end(layer.bytes);
+    res
+      .writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(layer.bytes.length) })
+      .end(layer.bytes);
   });
   agent = new Agent();
 });
@@ -73,7 +89,10 @@ after(async () => {
 
 test('oversize and tampered signature blobs are unreadable, the good one is read, nothing oversize is read to its end', async () => {
   const client = new UpstreamClient(upstreamConfig(fake.url), { dispatcher: agent, limits: LIMITS });
-  const found = await discoverSignatures({ client, display: 'r.test/app', repository: 'app' }, subject, { ...DEFAULT_DISCOVERY_LIMITS, signatureBytes: CAP });
+  const found = await discoverSignatures({ client, display: 'r.test/app', repository: 'app' }, subject, {
+    ...DEFAULT_DISCOVERY_LIMITS,
+    signatureBytes: CAP,
+  });
   assert.deepEqual(found.formats, ['legacy']);
   assert.equal(found.signatures.length, 1);
   const only = at(found.signatures, 0);
@@ -81,7 +100,11 @@ test('oversize and tampered signature blobs are unreadable, the good one is read
   assert.deepEqual(Buffer.from(only.format === 'legacy' ? only.payload : []), good);
   const messages = found.unreadable.map((u) => u.message).sort();
   assert.equal(messages.length, 3, JSON.stringify(found.unreadable));
-  assert.equal(messages.filter((m) => m.includes(`exceeds the ${CAP}-byte limit for signature blobs`)).length, 2, messages.join('\n'));
+  assert.equal(
+    messages.filter((m) => m.includes(`exceeds the ${CAP}-byte limit for signature blobs`)).length,
+    2,
+    messages.join('\n'),
+  );
   assert.equal(messages.filter((m) => m.includes('do not match its digest')).length, 1, messages.join('\n'));
   assert.ok(bigBytesSent < 64 * big.length, `the chunked oversize blob was cut (upstream wrote ${bigBytesSent} bytes)`);
 });

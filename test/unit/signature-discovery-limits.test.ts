@@ -27,8 +27,17 @@ interface Layer {
   readonly sig?: string;
 }
 
-function manifest(layers: readonly { mediaType: string; digest: string; size: number; annotations?: Record<string, string> }[]): FetchedManifest {
-  const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(Buffer.from('{}')), size: 2 }, layers }));
+function manifest(
+  layers: readonly { mediaType: string; digest: string; size: number; annotations?: Record<string, string> }[],
+): FetchedManifest {
+  const bytes = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(Buffer.from('{}')), size: 2 },
+      layers,
+    }),
+  );
   return { bytes, digest: sha(bytes), mediaType: OCI_MANIFEST, size: bytes.length };
 }
 
@@ -48,7 +57,17 @@ class CountingClient implements RegistryClient {
 
   sig(layers: readonly Layer[]): void {
     for (const l of layers) this.blobs.set(sha(l.bytes), l.bytes);
-    this.manifests.set(signatureTag(subject), manifest(layers.map((l) => ({ mediaType: SIMPLE_SIGNING, digest: sha(l.bytes), size: l.declared ?? l.bytes.length, annotations: { 'dev.cosignproject.cosign/signature': l.sig ?? 'c2ln' } }))));
+    this.manifests.set(
+      signatureTag(subject),
+      manifest(
+        layers.map((l) => ({
+          mediaType: SIMPLE_SIGNING,
+          digest: sha(l.bytes),
+          size: l.declared ?? l.bytes.length,
+          annotations: { 'dev.cosignproject.cosign/signature': l.sig ?? 'c2ln' },
+        })),
+      ),
+    );
   }
 
   bundles(n: number): void {
@@ -108,7 +127,10 @@ class CountingClient implements RegistryClient {
 }
 
 const discover = (client: CountingClient, limits: Partial<DiscoveryLimits> = {}) =>
-  discoverSignatures({ client, display: 'r.test/app', repository: 'app' }, subject, { ...DEFAULT_DISCOVERY_LIMITS, ...limits });
+  discoverSignatures({ client, display: 'r.test/app', repository: 'app' }, subject, {
+    ...DEFAULT_DISCOVERY_LIMITS,
+    ...limits,
+  });
 const junk = (i: number, size = 16): Uint8Array => Buffer.from(`{"junk":${i}}`.padEnd(size, ' '));
 
 test('1000 identical layers are one signature: its blob is read once', async () => {
@@ -125,7 +147,11 @@ test('1000 identical layers are one signature: its blob is read once', async () 
 test('one blob named by layers with different signatures is read once and each signature is kept', async () => {
   const c = new CountingClient();
   const one = junk(0);
-  c.sig([{ bytes: one, sig: 'YQ==' }, { bytes: one, sig: 'Yg==' }, { bytes: one, sig: 'YQ==' }]);
+  c.sig([
+    { bytes: one, sig: 'YQ==' },
+    { bytes: one, sig: 'Yg==' },
+    { bytes: one, sig: 'YQ==' },
+  ]);
   const found = await discover(c);
   assert.equal(c.reads, 1);
   assert.equal(found.signatures.length, 2, 'layers 1 and 3 are identical; layer 2 differs by its signature');
@@ -138,9 +164,18 @@ test('past maxSignatures: the first layers are read, at most `concurrency` at a 
   assert.equal(c.reads, 40);
   assert.equal(c.maxInFlight, 3);
   assert.equal(found.signatures.length, 40);
-  assert.ok(found.signatures.every((s) => /layer (\d+) of 1000$/.test(s.source) && Number(must(/layer (\d+)/.exec(s.source), '/layer (\\d+)/.exec(s.source)')[1]) <= 40));
+  assert.ok(
+    found.signatures.every(
+      (s) =>
+        /layer (\d+) of 1000$/.test(s.source) &&
+        Number(must(/layer (\d+)/.exec(s.source), '/layer (\\d+)/.exec(s.source)')[1]) <= 40,
+    ),
+  );
   assert.equal(found.unreadable.length, 1);
-  assert.equal(at(found.unreadable, 0).message, '960 signatures not read (the first: layer 41): over limits.signaturesPerLookup (40 distinct signatures read per lookup)');
+  assert.equal(
+    at(found.unreadable, 0).message,
+    '960 signatures not read (the first: layer 41): over limits.signaturesPerLookup (40 distinct signatures read per lookup)',
+  );
 });
 
 test('past lookupBytes: reads stop at the budget; a small signature after a big one still fits', async () => {
@@ -152,7 +187,10 @@ test('past lookupBytes: reads stop at the budget; a small signature after a big 
   assert.equal(c.reads, 9, '8 blobs of 1 KiB and the 100-byte one');
   assert.ok(found.signatures.some((s) => s.source.endsWith('layer 10 of 21')));
   assert.equal(found.unreadable.length, 1);
-  assert.match(at(found.unreadable, 0).message, /^12 signatures not read \(the first: layer 9\): over limits\.signatureBytesPerLookup \(8292 bytes/);
+  assert.match(
+    at(found.unreadable, 0).message,
+    /^12 signatures not read \(the first: layer 9\): over limits\.signatureBytesPerLookup \(8292 bytes/,
+  );
 });
 
 test('descriptors understating sizes cannot read past lookupBytes by more than one blob per fetch slot', async () => {
@@ -179,7 +217,10 @@ test('bundles take the slots legacy layers left, in list order, even when the re
     return ref === signatureTag(subject) ? sigHeld : Promise.resolve();
   };
   const found = await discover(c, { maxSignatures: 3 });
-  assert.deepEqual(found.signatures.map((s) => s.format), ['bundle', 'legacy', 'legacy']);
+  assert.deepEqual(
+    found.signatures.map((s) => s.format),
+    ['bundle', 'legacy', 'legacy'],
+  );
   const firstReferrer = c.order.find((k) => k.startsWith('sha256:'));
   const first = at(found.signatures, 0);
   assert.equal(first.format === 'bundle' && first.manifestDigest, firstReferrer);
@@ -191,7 +232,10 @@ test('an upstream failure fails the lookup and no further reads are started', as
   const c = new CountingClient();
   c.sig(Array.from({ length: 50 }, (_, i) => ({ bytes: junk(i) })));
   c.failReads = true;
-  await assert.rejects(discover(c, { concurrency: 2 }), (e: unknown) => e instanceof SigwardError && e.code === 'VERIFY_UNAVAILABLE');
+  await assert.rejects(
+    discover(c, { concurrency: 2 }),
+    (e: unknown) => e instanceof SigwardError && e.code === 'VERIFY_UNAVAILABLE',
+  );
   assert.ok(c.reads < 50, `${c.reads} reads`);
 });
 
@@ -202,5 +246,8 @@ test('a .sig image with more layers than limits.signatureLayers is refused whole
   assert.equal(c.reads, 0);
   assert.equal(found.signatures.length, 0);
   assert.equal(found.unreadable.length, 1);
-  assert.match(at(found.unreadable, 0).message, /30 .*limit 20.*\(limits\.signatureLayers; cosign refuses such images too\)$/);
+  assert.match(
+    at(found.unreadable, 0).message,
+    /30 .*limit 20.*\(limits\.signatureLayers; cosign refuses such images too\)$/,
+  );
 });

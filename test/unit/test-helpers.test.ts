@@ -25,7 +25,10 @@ describe('test images', () => {
     assert.equal(img.digest, sha256(img.bytes));
     assert.equal(img.size, img.bytes.length);
     assert.ok(!img.bytes.toString().includes('\n'), 'compact JSON');
-    const m = JSON.parse(img.bytes.toString()) as { config: { digest: string; size: number }; layers: { digest: string; size: number }[] };
+    const m = JSON.parse(img.bytes.toString()) as {
+      config: { digest: string; size: number };
+      layers: { digest: string; size: number }[];
+    };
     const config = img.blobs.get(m.config.digest) as Buffer;
     assert.equal(config.length, m.config.size);
     assert.equal(sha256(config), m.config.digest);
@@ -40,8 +43,13 @@ describe('test images', () => {
     const arm = buildImage({ arch: 'arm64', variant: 'v8' });
     const idx = buildIndex([amd, arm]);
     assert.equal(idx.mediaType, OCI_INDEX);
-    const parsed = JSON.parse(idx.bytes.toString()) as { manifests: { digest: string; size: number; platform: object }[] };
-    assert.deepEqual(parsed.manifests.map((m) => m.digest), [amd.digest, arm.digest]);
+    const parsed = JSON.parse(idx.bytes.toString()) as {
+      manifests: { digest: string; size: number; platform: object }[];
+    };
+    assert.deepEqual(
+      parsed.manifests.map((m) => m.digest),
+      [amd.digest, arm.digest],
+    );
     assert.deepEqual(at(parsed.manifests, 1).platform, { architecture: 'arm64', os: 'linux', variant: 'v8' });
     assert.equal(idx.blobs.size, amd.blobs.size + arm.blobs.size);
   });
@@ -55,8 +63,10 @@ describe('test images', () => {
       const res = await runCommand('tar', ['--list', '--verbose', '--numeric-owner', '--utc', '-f', file]);
       assert.equal(res.code, 0, res.stderr);
       const lines = res.stdout.trim().split('\n');
-      assert.deepEqual(lines.map((l) => l.split(/\s+/).pop()), ['a/', 'a/z.txt', 'b.txt', `${'d'.repeat(60)}/`,
-        `${'d'.repeat(60)}/${'e'.repeat(60)}/`, long]);
+      assert.deepEqual(
+        lines.map((l) => l.split(/\s+/).pop()),
+        ['a/', 'a/z.txt', 'b.txt', `${'d'.repeat(60)}/`, `${'d'.repeat(60)}/${'e'.repeat(60)}/`, long],
+      );
       for (const l of lines) assert.match(l, /^(drwxr-xr-x|-rw-r--r--) 0\/0 .* 1970-01-01 00:00 /);
       const x = await runCommand('tar', ['-xOf', file, 'a/z.txt']);
       assert.equal(x.stdout, 'zed');
@@ -90,25 +100,48 @@ describe('test images', () => {
 describe('process helpers', () => {
   test('a process that exits before it is ready fails with its exit code and log tail', async () => {
     await assert.rejects(
-      startProcess({ name: 'doomed', cmd: 'sh', args: ['-c', 'echo "fatal: bad config" >&2; exit 3'], ready: async () => false }),
-      (err: Error) => /exited with 3 before it was ready/.test(err.message) && err.message.includes('fatal: bad config'));
+      startProcess({
+        name: 'doomed',
+        cmd: 'sh',
+        args: ['-c', 'echo "fatal: bad config" >&2; exit 3'],
+        ready: async () => false,
+      }),
+      (err: Error) =>
+        /exited with 3 before it was ready/.test(err.message) && err.message.includes('fatal: bad config'),
+    );
   });
 
   test('a process that never becomes ready times out with its log tail', async () => {
     await assert.rejects(
-      startProcess({ name: 'slow', cmd: 'sh', args: ['-c', 'echo still starting; sleep 30'], ready: async () => false, timeoutMs: 300 }),
-      (err: Error) => /timed out after 300 ms/.test(err.message) && err.message.includes('still starting'));
+      startProcess({
+        name: 'slow',
+        cmd: 'sh',
+        args: ['-c', 'echo still starting; sleep 30'],
+        ready: async () => false,
+        timeoutMs: 300,
+      }),
+      (err: Error) => /timed out after 300 ms/.test(err.message) && err.message.includes('still starting'),
+    );
   });
 
   test('a missing binary is reported as such', async () => {
-    await assert.rejects(startProcess({ name: 'ghost', cmd: 'sigward-no-such-binary' }), /could not be started: .*ENOENT/);
+    await assert.rejects(
+      startProcess({ name: 'ghost', cmd: 'sigward-no-such-binary' }),
+      /could not be started: .*ENOENT/,
+    );
   });
 
   test('stop() ends a process with SIGTERM, and with SIGKILL one that ignores SIGTERM', async () => {
     const dir = tempDir('stop');
     try {
-      const started = (name: string, script: string) => startProcess({ name, cmd: 'sh', args: ['-c', script], dir,
-        ready: async () => readFileSync(join(dir, `${name}.log`), 'utf8').includes('up') });
+      const started = (name: string, script: string) =>
+        startProcess({
+          name,
+          cmd: 'sh',
+          args: ['-c', script],
+          dir,
+          ready: async () => readFileSync(join(dir, `${name}.log`), 'utf8').includes('up'),
+        });
       const polite = await started('polite', 'echo up; exec sleep 30');
       await polite.stop();
       assert.equal(polite.exit, 'SIGTERM');
@@ -140,7 +173,11 @@ describe('process helpers', () => {
   });
 
   test('runCommand returns code and output, and kills a command that overruns', async () => {
-    assert.deepEqual(await runCommand('sh', ['-c', 'echo out; echo err >&2; exit 7']), { code: 7, stdout: 'out\n', stderr: 'err\n' });
+    assert.deepEqual(await runCommand('sh', ['-c', 'echo out; echo err >&2; exit 7']), {
+      code: 7,
+      stdout: 'out\n',
+      stderr: 'err\n',
+    });
     const slow = await runCommand('sleep', ['30'], { timeoutMs: 100 });
     assert.notEqual(slow.code, 0);
     assert.match(slow.stderr, /killed after 100 ms/);

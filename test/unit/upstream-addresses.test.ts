@@ -52,8 +52,21 @@ describe('address classification', () => {
     ['localhost', /not an IP address/],
     ['127.1', /not an IP address/],
   ];
-  const isPublic = ['8.8.8.8', '1.1.1.1', '100.63.255.255', '100.128.0.0', '172.15.255.255', '172.32.0.0', '192.169.0.1', '169.253.1.1',
-    '2606:4700:4700::1111', '2a00:1450:4001:80b::200e', '::ffff:8.8.8.8', '64:ff9b::808:808', '2002:808:808::1'];
+  const isPublic = [
+    '8.8.8.8',
+    '1.1.1.1',
+    '100.63.255.255',
+    '100.128.0.0',
+    '172.15.255.255',
+    '172.32.0.0',
+    '192.169.0.1',
+    '169.253.1.1',
+    '2606:4700:4700::1111',
+    '2a00:1450:4001:80b::200e',
+    '::ffff:8.8.8.8',
+    '64:ff9b::808:808',
+    '2002:808:808::1',
+  ];
 
   for (const [address, why] of notPublic) {
     test(`${address} is not public (${why.source})`, () => {
@@ -74,10 +87,14 @@ describe('address classification', () => {
   });
 });
 
-describe('one upstream\'s boundary', () => {
+describe("one upstream's boundary", () => {
   const hub = new UpstreamBoundary({ host: 'docker.io', url: 'https://registry-1.docker.io' });
   const ghcr = new UpstreamBoundary({ host: 'ghcr.io', url: 'https://ghcr.io' });
-  const withRealms = new UpstreamBoundary({ host: 'r.example', url: 'https://r.example', tokenRealms: ['auth.example.com', 'login.example.com:8443', 'alt.example.com:443'] });
+  const withRealms = new UpstreamBoundary({
+    host: 'r.example',
+    url: 'https://r.example',
+    tokenRealms: ['auth.example.com', 'login.example.com:8443', 'alt.example.com:443'],
+  });
   const realmOk = (b: UpstreamBoundary, realm: string): boolean => {
     try {
       b.checkRealm(new URL(realm), true);
@@ -96,7 +113,10 @@ describe('one upstream\'s boundary', () => {
     assert.ok(realmOk(ghcr, 'https://ghcr.io/token'));
     assert.ok(!realmOk(ghcr, 'https://ghcr.io:8443/token'), 'another port of the own host is another service');
     assert.ok(realmOk(withRealms, 'https://auth.example.com/token'));
-    assert.ok(realmOk(withRealms, 'http://auth.example.com/token'), 'a listed host without a port: either default port');
+    assert.ok(
+      realmOk(withRealms, 'http://auth.example.com/token'),
+      'a listed host without a port: either default port',
+    );
     assert.ok(!realmOk(withRealms, 'https://auth.example.com:9000/token'));
     assert.ok(realmOk(withRealms, 'https://login.example.com:8443/token'));
     assert.ok(!realmOk(withRealms, 'https://login.example.com/token'));
@@ -104,21 +124,39 @@ describe('one upstream\'s boundary', () => {
   });
 
   test('the refusal names the upstream and the tokenRealms entry to add', () => {
-    assert.throws(() => ghcr.checkRealm(new URL('https://auth.example.net/token'), true), (e: Error) =>
-      e.message.includes('add tokenRealms: [auth.example.net] to upstream ghcr.io') && /not its own host \(ghcr\.io\)/.test(e.message));
+    assert.throws(
+      () => ghcr.checkRealm(new URL('https://auth.example.net/token'), true),
+      (e: Error) =>
+        e.message.includes('add tokenRealms: [auth.example.net] to upstream ghcr.io') &&
+        /not its own host \(ghcr\.io\)/.test(e.message),
+    );
   });
 
   test('anonymous realms: any public host; a non-public literal only when listed, own, or allowPrivateNetworks', () => {
     ghcr.checkRealm(new URL('https://tokens.example.net/token'), false);
-    assert.throws(() => ghcr.checkRealm(new URL('http://127.0.0.1:9999/token'), false), /loopback address.*allowPrivateNetworks: true/);
+    assert.throws(
+      () => ghcr.checkRealm(new URL('http://127.0.0.1:9999/token'), false),
+      /loopback address.*allowPrivateNetworks: true/,
+    );
     assert.throws(() => ghcr.checkRealm(new URL('http://[fd00::1]/token'), false), /unique local/);
-    new UpstreamBoundary({ host: 'ghcr.io', url: 'https://ghcr.io', allowPrivateNetworks: true }).checkRealm(new URL('http://127.0.0.1:9999/token'), false);
-    new UpstreamBoundary({ host: 'l', url: 'http://127.0.0.1:5000' }).checkRealm(new URL('http://127.0.0.1:5000/token'), true);
+    new UpstreamBoundary({ host: 'ghcr.io', url: 'https://ghcr.io', allowPrivateNetworks: true }).checkRealm(
+      new URL('http://127.0.0.1:9999/token'),
+      false,
+    );
+    new UpstreamBoundary({ host: 'l', url: 'http://127.0.0.1:5000' }).checkRealm(
+      new URL('http://127.0.0.1:5000/token'),
+      true,
+    );
   });
 
   test('redirects: same origin always; elsewhere only whole blobs and manifests, to public literals', () => {
     const from = new URL('https://ghcr.io/v2/a/b/blobs/sha256:x');
-    const ok = (kind: 'blob' | 'manifest' | 'tags' | 'referrers', to: string, headers?: Record<string, string>, b = ghcr): boolean => {
+    const ok = (
+      kind: 'blob' | 'manifest' | 'tags' | 'referrers',
+      to: string,
+      headers?: Record<string, string>,
+      b = ghcr,
+    ): boolean => {
       try {
         b.checkRedirect({ method: 'GET', kind, ...(headers ? { headers } : {}) }, from, new URL(to));
         return true;
@@ -137,19 +175,34 @@ describe('one upstream\'s boundary', () => {
     assert.ok(!ok('blob', 'http://localhost:8080/x'));
     const open = new UpstreamBoundary({ host: 'ghcr.io', url: 'https://ghcr.io', allowPrivateNetworks: true });
     assert.ok(ok('blob', 'http://10.0.0.5/x', undefined, open));
-    assert.ok(!ok('tags', 'http://10.0.0.5/x', undefined, open), 'allowPrivateNetworks does not make a tag list checkable');
+    assert.ok(
+      !ok('tags', 'http://10.0.0.5/x', undefined, open),
+      'allowPrivateNetworks does not make a tag list checkable',
+    );
   });
 
   test('config: tokenRealms are host[:port] names, allowPrivateNetworks a boolean; both default to none/false', () => {
-    const good = parseConfigText('upstreams:\n  - host: r.example\n    tokenRealms: [Auth.Example.com, "auth2.example.com:8443"]\n    allowPrivateNetworks: true\n  - host: s.example\n');
+    const good = parseConfigText(
+      'upstreams:\n  - host: r.example\n    tokenRealms: [Auth.Example.com, "auth2.example.com:8443"]\n    allowPrivateNetworks: true\n  - host: s.example\n',
+    );
     assert.deepEqual(good.problems, []);
     assert.deepEqual(good.config?.upstreams[0]?.tokenRealms, ['auth.example.com', 'auth2.example.com:8443']);
     assert.equal(good.config?.upstreams[0]?.allowPrivateNetworks, true);
     assert.deepEqual(good.config?.upstreams[1]?.tokenRealms, []);
     assert.equal(good.config?.upstreams[1]?.allowPrivateNetworks, false);
-    const bad = parseConfigText('upstreams:\n  - host: r.example\n    tokenRealms: ["https://auth.example.com/token", 7]\n    allowPrivateNetworks: "yes"\n');
-    assert.deepEqual(bad.problems.map((p) => `${p.line}:${p.path}`).sort(), ['3:upstreams[0].tokenRealms[0]', '3:upstreams[0].tokenRealms[1]', '4:upstreams[0].allowPrivateNetworks']);
+    const bad = parseConfigText(
+      'upstreams:\n  - host: r.example\n    tokenRealms: ["https://auth.example.com/token", 7]\n    allowPrivateNetworks: "yes"\n',
+    );
+    assert.deepEqual(bad.problems.map((p) => `${p.line}:${p.path}`).sort(), [
+      '3:upstreams[0].tokenRealms[0]',
+      '3:upstreams[0].tokenRealms[1]',
+      '4:upstreams[0].allowPrivateNetworks',
+    ]);
     assert.match(bad.problems[0]?.message ?? '', /not the URL/);
-    assert.match(parseConfigText('upstreams:\n  - host: r.example\n    tokenRealms: auth.example.com\n').problems[0]?.message ?? '', /must be a list/);
+    assert.match(
+      parseConfigText('upstreams:\n  - host: r.example\n    tokenRealms: auth.example.com\n').problems[0]?.message ??
+        '',
+      /must be a list/,
+    );
   });
 });

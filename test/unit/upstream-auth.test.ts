@@ -39,7 +39,11 @@ describe('bearer token flow', () => {
       const challenge = `Bearer realm="${tokens.url}/token",service="fake-registry",scope="${scope}"`;
       const auth = req.headers.authorization ?? '';
       // Only the newest token is accepted, so a stale cached token must be replaced; "private/*" rejects them all.
-      if (!auth.startsWith('Bearer tok-') || (req.url ?? '').startsWith('/v2/private/') || Number(auth.slice(11)) !== issued) {
+      if (
+        !auth.startsWith('Bearer tok-') ||
+        (req.url ?? '').startsWith('/v2/private/') ||
+        Number(auth.slice(11)) !== issued
+      ) {
         ociError(res, 401, 'UNAUTHORIZED', 'authentication required', { 'www-authenticate': challenge });
         return;
       }
@@ -56,14 +60,21 @@ describe('bearer token flow', () => {
 
   // The token fake is another origin on loopback: listed in tokenRealms, as an operator would list a registry's own
   // token service (boundary.ts; upstream-boundary.test.ts shows what happens without it).
-  const client = (now: () => number, withPassword = true, onRequest?: (i: { method: string; url: string; status: number }) => void) =>
-    new UpstreamClient(upstreamConfig(registry.url, { tokenRealms: [tokens.host], ...(withPassword ? { auth: basicAuth } : {}) }), {
-      dispatcher: agent,
-      limits: LIMITS,
-      now,
-      ...(withPassword ? { password: PASSWORD } : {}),
-      ...(onRequest ? { onRequest } : {}),
-    });
+  const client = (
+    now: () => number,
+    withPassword = true,
+    onRequest?: (i: { method: string; url: string; status: number }) => void,
+  ) =>
+    new UpstreamClient(
+      upstreamConfig(registry.url, { tokenRealms: [tokens.host], ...(withPassword ? { auth: basicAuth } : {}) }),
+      {
+        dispatcher: agent,
+        limits: LIMITS,
+        now,
+        ...(withPassword ? { password: PASSWORD } : {}),
+        ...(onRequest ? { onRequest } : {}),
+      },
+    );
 
   test('one token for many requests: challenge, token with service+scope+Basic, one retry', async () => {
     const start = tokens.requests.length;
@@ -78,7 +89,10 @@ describe('bearer token flow', () => {
     assert.equal(seen[0]?.headers.authorization, BASIC);
     assert.equal(c.auth.tokenFetches, 1);
     // 401, token, retry, then four requests straight through with the cached token.
-    assert.deepEqual(rec.seen.map((r) => r.status), [401, 200, 200, 200, 200, 200, 200]);
+    assert.deepEqual(
+      rec.seen.map((r) => r.status),
+      [401, 200, 200, 200, 200, 200, 200],
+    );
     assert.ok(rec.seen.every((r) => !r.url.includes(PASSWORD)));
   });
 
@@ -120,7 +134,9 @@ describe('bearer token flow', () => {
     try {
       const c = client(() => 1);
       const start = tokens.requests.length;
-      const challenged = () => registry.requests.filter((r) => r.url.startsWith('/v2/team/other/') && r.headers.authorization === undefined).length;
+      const challenged = () =>
+        registry.requests.filter((r) => r.url.startsWith('/v2/team/other/') && r.headers.authorization === undefined)
+          .length;
       const challengedBefore = challenged();
       const pending = Promise.all(Array.from({ length: 12 }, () => c.getManifest('team/other', tag)));
       // The token answer is held until all twelve have been challenged: each then needs a token at the same time.
@@ -145,7 +161,11 @@ describe('bearer token flow', () => {
   });
 
   test('wrong credentials at the token service -> UPSTREAM_UNAUTHORIZED without the password', async () => {
-    const c = new UpstreamClient(upstreamConfig(registry.url, { auth: basicAuth, tokenRealms: [tokens.host] }), { dispatcher: agent, limits: LIMITS, password: 'wrong' });
+    const c = new UpstreamClient(upstreamConfig(registry.url, { auth: basicAuth, tokenRealms: [tokens.host] }), {
+      dispatcher: agent,
+      limits: LIMITS,
+      password: 'wrong',
+    });
     const e = await rejection(c.getManifest('team/app', tag));
     assert.equal(e.code, 'UPSTREAM_UNAUTHORIZED');
     assert.match(e.message, /token service/);
@@ -186,12 +206,19 @@ describe('Basic challenges and bad realms', () => {
   });
 
   test('credentials follow the first Basic challenge, then go up front', async () => {
-    const c = new UpstreamClient(upstreamConfig(registry.url, { auth: basicAuth }), { dispatcher: agent, limits: LIMITS, password: PASSWORD });
+    const c = new UpstreamClient(upstreamConfig(registry.url, { auth: basicAuth }), {
+      dispatcher: agent,
+      limits: LIMITS,
+      password: PASSWORD,
+    });
     const start = registry.requests.length;
     await c.getManifest('a/b', tag);
     await c.getManifest('a/b', tag);
     await c.getManifest('c/d', tag);
-    assert.deepEqual(registry.requests.slice(start).map((r) => r.headers.authorization), [undefined, BASIC, BASIC, BASIC]);
+    assert.deepEqual(
+      registry.requests.slice(start).map((r) => r.headers.authorization),
+      [undefined, BASIC, BASIC, BASIC],
+    );
   });
 
   test('Basic without configured credentials, or with wrong ones -> UPSTREAM_UNAUTHORIZED', async () => {
@@ -199,7 +226,11 @@ describe('Basic challenges and bad realms', () => {
     const e = await rejection(anon.getManifest('a/b', tag));
     assert.equal(e.code, 'UPSTREAM_UNAUTHORIZED');
     assert.match(e.message, /none are configured/);
-    const wrong = new UpstreamClient(upstreamConfig(registry.url, { auth: basicAuth }), { dispatcher: agent, limits: LIMITS, password: 'nope' });
+    const wrong = new UpstreamClient(upstreamConfig(registry.url, { auth: basicAuth }), {
+      dispatcher: agent,
+      limits: LIMITS,
+      password: 'nope',
+    });
     const w = await rejection(wrong.getManifest('a/b', tag));
     assert.equal(w.code, 'UPSTREAM_UNAUTHORIZED');
     assert.ok(!w.message.includes('nope'));

@@ -28,7 +28,10 @@ describe('UpstreamClient blobs and lists', () => {
         res.end();
         return;
       }
-      res.writeHead(206, { 'content-range': `bytes ${start}-${end}/${blob.length}`, 'content-length': String(end - start + 1) });
+      res.writeHead(206, {
+        'content-range': `bytes ${start}-${end}/${blob.length}`,
+        'content-length': String(end - start + 1),
+      });
       res.end(blob.subarray(start, end + 1));
       return;
     }
@@ -57,20 +60,34 @@ describe('UpstreamClient blobs and lists', () => {
         res.writeHead(302, { location: url });
         res.end();
       } else if (url === `/v2/plain/blobs/${digest}`) serveBlob(req.headers.range, res);
-      else if (url.startsWith('/v2/plain/tags/list')) json(res, 200, { name: 'plain', tags: ['a', 'b'] }, { link: '</v2/plain/tags/list?n=2&last=b>; rel="next"' });
-      else if (url.startsWith('/v2/huge/tags/list')) json(res, 200, { name: 'huge', tags: Array.from({ length: 2000 }, (_, i) => `t${i}`) });
-      else if (url.startsWith('/v2/plain/referrers/')) json(res, 200, { schemaVersion: 2, manifests: [] }, { 'content-type': 'application/vnd.oci.image.index.v1+json' });
+      else if (url.startsWith('/v2/plain/tags/list'))
+        json(res, 200, { name: 'plain', tags: ['a', 'b'] }, { link: '</v2/plain/tags/list?n=2&last=b>; rel="next"' });
+      else if (url.startsWith('/v2/huge/tags/list'))
+        json(res, 200, { name: 'huge', tags: Array.from({ length: 2000 }, (_, i) => `t${i}`) });
+      else if (url.startsWith('/v2/plain/referrers/'))
+        json(
+          res,
+          200,
+          { schemaVersion: 2, manifests: [] },
+          { 'content-type': 'application/vnd.oci.image.index.v1+json' },
+        );
       else if (url.startsWith('/v2/old/referrers/')) ociError(res, 404, 'NAME_UNKNOWN', 'not here');
       else if (url.startsWith('/v2/sick/')) ociError(res, 502, 'UNAVAILABLE', 'upstream of upstream down');
       else ociError(res, 404, 'BLOB_UNKNOWN', 'blob unknown to registry');
     });
     agent = new Agent();
     // The storage fake stands for a CDN but listens on loopback, so this upstream is allowed into private networks.
-    client = new UpstreamClient(upstreamConfig(registry.url, { auth: { kind: 'basic', username: 'user', password: { env: 'X' } }, allowPrivateNetworks: true }), {
-      dispatcher: agent,
-      limits: LIMITS,
-      password: 'secret-pass',
-    });
+    client = new UpstreamClient(
+      upstreamConfig(registry.url, {
+        auth: { kind: 'basic', username: 'user', password: { env: 'X' } },
+        allowPrivateNetworks: true,
+      }),
+      {
+        dispatcher: agent,
+        limits: LIMITS,
+        password: 'secret-pass',
+      },
+    );
   });
   after(async () => {
     await agent.close();
@@ -144,7 +161,10 @@ describe('UpstreamClient blobs and lists', () => {
     const r = await client.getReferrers('plain', digest, 'application/vnd.dev.sigstore.bundle.v0.3+json');
     assert.equal(r.status, 200);
     assert.equal(r.contentType, 'application/vnd.oci.image.index.v1+json');
-    assert.equal(registry.requests.at(-1)?.url, `/v2/plain/referrers/${digest}?artifactType=application%2Fvnd.dev.sigstore.bundle.v0.3%2Bjson`);
+    assert.equal(
+      registry.requests.at(-1)?.url,
+      `/v2/plain/referrers/${digest}?artifactType=application%2Fvnd.dev.sigstore.bundle.v0.3%2Bjson`,
+    );
     const none = await client.getReferrers('old', digest);
     assert.equal(none.status, 404);
     assert.equal(none.bytes.length, 0);

@@ -52,7 +52,12 @@ function clientsOf(registry: () => Fake) {
       new UpstreamClient(upstreamConfig(registry().url, over), { dispatcher: agent, limits: LIMITS, ...pw(password) }),
     guarded: (over: Partial<UpstreamConfig>, opts: DispatcherOptions, password?: string): UpstreamClient => {
       const cfg = upstreamConfig(registry().url, over);
-      const ups = new Upstreams([cfg], { limits: LIMITS, passwords: new Map(password === undefined ? [] : [[cfg.host, password]]), caPems: new Map(), dispatcherOptions: { lookup: fakeDns, ...opts } });
+      const ups = new Upstreams([cfg], {
+        limits: LIMITS,
+        passwords: new Map(password === undefined ? [] : [[cfg.host, password]]),
+        caPems: new Map(),
+        dispatcherOptions: { lookup: fakeDns, ...opts },
+      });
       owned.push(ups);
       return ups.get(cfg.host);
     },
@@ -64,7 +69,11 @@ function clientsOf(registry: () => Fake) {
 }
 
 /** `fn` fails with UPSTREAM_INVALID, without the password, and `listener` got neither a connection nor a request. */
-async function refusedUnseen(listener: Fake, what: string, fn: () => Promise<unknown>): Promise<Error & { code?: string }> {
+async function refusedUnseen(
+  listener: Fake,
+  what: string,
+  fn: () => Promise<unknown>,
+): Promise<Error & { code?: string }> {
   const [requests, connections] = [listener.requests.length, listener.connections];
   const e = await rejection(fn());
   assert.equal(listener.requests.length, requests, `${what}: the listener got a request`);
@@ -149,7 +158,10 @@ describe('redirects', () => {
   });
 
   test('allowPrivateNetworks: blob redirects into loopback are followed, by literal and by name', async () => {
-    for (const [c, hows] of [[plain({ allowPrivateNetworks: true }), ['lit']], [guarded({ allowPrivateNetworks: true }, {}), ['lit', 'name']]] as const) {
+    for (const [c, hows] of [
+      [plain({ allowPrivateNetworks: true }), ['lit']],
+      [guarded({ allowPrivateNetworks: true }, {}), ['lit', 'name']],
+    ] as const) {
       for (const how of hows) {
         const before = foreign.requests.length;
         const b = await c.getBlob(how, digest);
@@ -188,8 +200,15 @@ describe('token realms', () => {
         return;
       }
       const repo = /^\/v2\/([^/]+)\//.exec(url)?.[1] ?? '';
-      const realm = repo === 'own' ? `${registry.url}/token` : repo === 'lit' ? `${tokens.url}/token` : `http://auth.example.test:${new URL(tokens.url).port}/token`;
-      res.writeHead(401, { 'www-authenticate': `Bearer realm="${realm}",service="fake",scope="repository:${repo}/x:pull"` });
+      const realm =
+        repo === 'own'
+          ? `${registry.url}/token`
+          : repo === 'lit'
+            ? `${tokens.url}/token`
+            : `http://auth.example.test:${new URL(tokens.url).port}/token`;
+      res.writeHead(401, {
+        'www-authenticate': `Bearer realm="${realm}",service="fake",scope="repository:${repo}/x:pull"`,
+      });
       res.end();
     });
   });
@@ -205,17 +224,27 @@ describe('token realms', () => {
     const lit = await untouched('lit', () => plain({ auth: basicAuth }, PASSWORD).getManifest('lit', tag));
     assert.ok(lit.message.includes(`add tokenRealms: [${tokens.host}] to upstream ${registry.host}`), lit.message);
     // A public-looking name is no better: the credentials go only where the operator said.
-    const named = await untouched('name', () => guarded({ auth: basicAuth }, { classify: loopbackIsPublic }, PASSWORD).getManifest('name', tag));
+    const named = await untouched('name', () =>
+      guarded({ auth: basicAuth }, { classify: loopbackIsPublic }, PASSWORD).getManifest('name', tag),
+    );
     assert.match(named.message, /add tokenRealms: \[auth\.example\.test:\d+\]/);
   });
 
-  test('a listed realm, and a realm on the upstream\'s own origin, get the credentials', async () => {
+  test("a listed realm, and a realm on the upstream's own origin, get the credentials", async () => {
     const before = tokens.requests.length;
     await plain({ auth: basicAuth, tokenRealms: [tokens.host] }, PASSWORD).getManifest('lit', tag);
     assert.equal(tokens.requests.length, before + 1);
     assert.equal(tokens.requests.at(-1)?.headers.authorization, BASIC);
-    await guarded({ auth: basicAuth, tokenRealms: [`auth.example.test:${new URL(tokens.url).port}`] }, {}, PASSWORD).getManifest('name', tag);
-    assert.equal(tokens.requests.at(-1)?.headers.authorization, BASIC, 'a listed name may resolve to a private address: the operator named it');
+    await guarded(
+      { auth: basicAuth, tokenRealms: [`auth.example.test:${new URL(tokens.url).port}`] },
+      {},
+      PASSWORD,
+    ).getManifest('name', tag);
+    assert.equal(
+      tokens.requests.at(-1)?.headers.authorization,
+      BASIC,
+      'a listed name may resolve to a private address: the operator named it',
+    );
     const own = registry.requests.length;
     await plain({ auth: basicAuth }, PASSWORD).getManifest('own', tag);
     const token = registry.requests.slice(own).find((r) => r.url.startsWith('/token'));
@@ -226,7 +255,10 @@ describe('token realms', () => {
     const lit = await untouched('anon lit', () => plain({}).getManifest('lit', tag));
     assert.match(lit.message, /a loopback address that is not its own host/);
     const named = await untouched('anon name', () => guarded({}, {}).getManifest('name', tag));
-    assert.match(named.message, /auth\.example\.test resolves to 127\.0\.0\.1, a loopback address.*add tokenRealms: \[auth\.example\.test:\d+\] \(or allowPrivateNetworks: true\)/);
+    assert.match(
+      named.message,
+      /auth\.example\.test resolves to 127\.0\.0\.1, a loopback address.*add tokenRealms: \[auth\.example\.test:\d+\] \(or allowPrivateNetworks: true\)/,
+    );
   });
 
   test('anonymous: a public realm elsewhere, or any realm with allowPrivateNetworks, is asked without credentials', async () => {

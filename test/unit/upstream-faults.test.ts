@@ -29,14 +29,15 @@ describe('upstream faults', () => {
         res.writeHead(200, { 'content-type': MT.ociManifest, 'content-length': String(manifest.length) });
         res.end(manifest);
       };
-      if (path === 'slow') return; // headers never come; closing the fake ends the exchange
+      if (path === 'slow')
+        return; // headers never come; closing the fake ends the exchange
       else if (path === 'reset-once') {
         if (count === 1) req.socket.destroy();
         else ok();
-      }
-      else if (path === 'reset-always') req.socket.destroy();
+      } else if (path === 'reset-always') req.socket.destroy();
       else if (path === 'limited') ociError(res, 429, 'TOOMANYREQUESTS', 'slow down', { 'retry-after': '7' });
-      else if (path === 'limited-date') ociError(res, 429, 'TOOMANYREQUESTS', 'slow down', { 'retry-after': 'Tue, 01 Jan 2030 00:01:30 GMT' });
+      else if (path === 'limited-date')
+        ociError(res, 429, 'TOOMANYREQUESTS', 'slow down', { 'retry-after': 'Tue, 01 Jan 2030 00:01:30 GMT' });
       else if (path === 'broken') ociError(res, 500, 'UNKNOWN', 'disk on fire\u0007');
       else if (path === 'chatty') {
         res.writeHead(503, { 'content-type': 'text/plain' });
@@ -74,7 +75,10 @@ describe('upstream faults', () => {
     assert.equal(e.code, 'UPSTREAM_UNAVAILABLE');
     assert.equal(perPath.get('reset-always'), 3);
     perPath.delete('reset-once');
-    assert.equal((await rejection(client({ retries: 0 }).getManifest('a/b', tag('reset-once')))).code, 'UPSTREAM_UNAVAILABLE');
+    assert.equal(
+      (await rejection(client({ retries: 0 }).getManifest('a/b', tag('reset-once')))).code,
+      'UPSTREAM_UNAVAILABLE',
+    );
     assert.equal(perPath.get('reset-once'), 1);
   });
 
@@ -127,13 +131,35 @@ describe('upstream faults', () => {
 });
 
 describe('status helpers', () => {
-  const ctx = { upstream: 'r.example', method: 'GET', url: 'https://r.example/v2/a/blobs/x', kind: 'blob' as const, authenticated: false, now: () => 0 };
+  const ctx = {
+    upstream: 'r.example',
+    method: 'GET',
+    url: 'https://r.example/v2/a/blobs/x',
+    kind: 'blob' as const,
+    authenticated: false,
+    now: () => 0,
+  };
   test('parseRetryAfter: seconds, dates, garbage', () => {
-    assert.equal(parseRetryAfter('12', () => 0), 12);
-    assert.equal(parseRetryAfter('Thu, 01 Jan 1970 00:00:30 GMT', () => 0), 30);
-    assert.equal(parseRetryAfter('Thu, 01 Jan 1970 00:00:30 GMT', () => 60_000), 0);
-    assert.equal(parseRetryAfter('soon', () => 0), undefined);
-    assert.equal(parseRetryAfter(undefined, () => 0), undefined);
+    assert.equal(
+      parseRetryAfter('12', () => 0),
+      12,
+    );
+    assert.equal(
+      parseRetryAfter('Thu, 01 Jan 1970 00:00:30 GMT', () => 0),
+      30,
+    );
+    assert.equal(
+      parseRetryAfter('Thu, 01 Jan 1970 00:00:30 GMT', () => 60_000),
+      0,
+    );
+    assert.equal(
+      parseRetryAfter('soon', () => 0),
+      undefined,
+    );
+    assert.equal(
+      parseRetryAfter(undefined, () => 0),
+      undefined,
+    );
   });
   test('404 without a body maps by kind; 401 names the fix; 416 is RANGE_INVALID', () => {
     assert.equal(upstreamStatusError(404, {}, undefined, ctx).code, 'BLOB_UNKNOWN');
@@ -143,7 +169,12 @@ describe('status helpers', () => {
     const anon = upstreamStatusError(401, {}, undefined, ctx);
     assert.equal(anon.code, 'UPSTREAM_UNAUTHORIZED');
     assert.match(anon.message, /configure credentials/);
-    const authd = upstreamStatusError(401, { 'www-authenticate': 'Bearer realm="x",error="insufficient_scope"' }, undefined, { ...ctx, authenticated: true });
+    const authd = upstreamStatusError(
+      401,
+      { 'www-authenticate': 'Bearer realm="x",error="insufficient_scope"' },
+      undefined,
+      { ...ctx, authenticated: true },
+    );
     assert.match(authd.message, /insufficient_scope/);
     assert.match(authd.message, /check the credentials/);
     assert.equal(upstreamStatusError(416, {}, undefined, ctx).code, 'RANGE_INVALID');

@@ -10,11 +10,22 @@ import { ociError, startFake, type Fake } from '../helpers/fake-upstream.ts';
 import { LIMITS, recorder, rejection, upstreamConfig } from '../helpers/upstream-setup.ts';
 
 const manifest = Buffer.from(
-  JSON.stringify({ schemaVersion: 2, mediaType: MT.ociManifest, config: { mediaType: 'x', digest: `sha256:${'a'.repeat(64)}`, size: 2 }, layers: [] }),
+  JSON.stringify({
+    schemaVersion: 2,
+    mediaType: MT.ociManifest,
+    config: { mediaType: 'x', digest: `sha256:${'a'.repeat(64)}`, size: 2 },
+    layers: [],
+  }),
 );
 const manifestDigest = digestOf(manifest);
 // umoci writes no mediaType field; the shape still says "image manifest".
-const noMediaType = Buffer.from(JSON.stringify({ schemaVersion: 2, config: { mediaType: 'x', digest: `sha256:${'b'.repeat(64)}`, size: 2 }, layers: [] }));
+const noMediaType = Buffer.from(
+  JSON.stringify({
+    schemaVersion: 2,
+    config: { mediaType: 'x', digest: `sha256:${'b'.repeat(64)}`, size: 2 },
+    layers: [],
+  }),
+);
 const other = Buffer.from('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}');
 const big = Buffer.alloc(LIMITS.manifestBytes + 1, 0x20);
 
@@ -37,7 +48,11 @@ describe('UpstreamClient manifests', () => {
       if (path.startsWith('/v2/wrong/repo/manifests/')) {
         send(other, { 'content-type': MT.ociIndex });
       } else if (path.endsWith(`/manifests/${manifestDigest}`) || path.endsWith('/manifests/good')) {
-        send(manifest, { 'content-type': MT.ociManifest, 'content-length': String(manifest.length), 'docker-content-digest': manifestDigest });
+        send(manifest, {
+          'content-type': MT.ociManifest,
+          'content-length': String(manifest.length),
+          'docker-content-digest': manifestDigest,
+        });
       } else if (path.endsWith('/manifests/swapped')) {
         send(other, { 'content-type': MT.ociIndex, 'docker-content-digest': manifestDigest });
       } else if (path.endsWith('/manifests/bare')) {
@@ -71,7 +86,9 @@ describe('UpstreamClient manifests', () => {
   });
 
   test('by digest: exact bytes, the requested digest, Content-Type, and the full Accept set plus client extras', async () => {
-    const m = await client.getManifest('test/app', digestRef(manifestDigest), { accept: new Set(['application/vnd.example+json', 'bad type\r\nx: y']) });
+    const m = await client.getManifest('test/app', digestRef(manifestDigest), {
+      accept: new Set(['application/vnd.example+json', 'bad type\r\nx: y']),
+    });
     assert.deepEqual(Buffer.from(m.bytes), manifest);
     assert.equal(m.digest, manifestDigest);
     assert.equal(m.mediaType, MT.ociManifest);

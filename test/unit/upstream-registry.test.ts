@@ -17,30 +17,50 @@ const tag = { kind: 'tag' as const, tag: 'v1' };
 
 describe('Upstreams', () => {
   const a = upstreamConfig('https://registry.a.example', { host: 'a.example', aliases: ['Mirror.A.example'] });
-  const b = upstreamConfig('https://b.example', { host: 'b.example', auth: { kind: 'basic', username: 'bob', password: { file: 'pw.txt' } } });
-  const c = upstreamConfig('https://c.example', { host: 'c.example', auth: { kind: 'basic', username: 'cy', password: { env: 'C_PASS' } } });
+  const b = upstreamConfig('https://b.example', {
+    host: 'b.example',
+    auth: { kind: 'basic', username: 'bob', password: { file: 'pw.txt' } },
+  });
+  const c = upstreamConfig('https://c.example', {
+    host: 'c.example',
+    auth: { kind: 'basic', username: 'cy', password: { env: 'C_PASS' } },
+  });
 
   test('get() by host or alias, case-insensitively; unknown hosts list the configured ones', async () => {
     const ups = new Upstreams([a], { limits: LIMITS, passwords: new Map(), caPems: new Map() });
     try {
       assert.equal(ups.get('a.example').host, 'a.example');
       assert.equal(ups.get('mirror.a.EXAMPLE').host, 'a.example');
-      assert.throws(() => ups.get('evil.example'), (e: unknown) => isSigwardError(e, 'UPSTREAM_UNKNOWN') && e.message.includes('a.example'));
+      assert.throws(
+        () => ups.get('evil.example'),
+        (e: unknown) => isSigwardError(e, 'UPSTREAM_UNKNOWN') && e.message.includes('a.example'),
+      );
     } finally {
       await ups.close();
     }
   });
 
   test('passwords are the ones the loader resolved, by upstream host', async () => {
-    const ups = new Upstreams([a, b, c], { limits: LIMITS, passwords: new Map([['b.example', 'from-file'], ['c.example', 'from-env']]) });
-    assert.deepEqual(ups.all().map((u) => u.host), ['a.example', 'b.example', 'c.example']);
+    const ups = new Upstreams([a, b, c], {
+      limits: LIMITS,
+      passwords: new Map([
+        ['b.example', 'from-file'],
+        ['c.example', 'from-env'],
+      ]),
+    });
+    assert.deepEqual(
+      ups.all().map((u) => u.host),
+      ['a.example', 'b.example', 'c.example'],
+    );
     await ups.close();
   });
 
   test('a basic-auth upstream without a password is CONFIG_INVALID naming the upstream', () => {
     assert.throws(
-      () => new Upstreams([b, c], { limits: LIMITS, passwords: new Map([['c.example', 'from-env']]), caPems: new Map() }),
-      (e: unknown) => isSigwardError(e, 'CONFIG_INVALID') && /b\.example/.test(e.message) && !/from-env/.test(e.message),
+      () =>
+        new Upstreams([b, c], { limits: LIMITS, passwords: new Map([['c.example', 'from-env']]), caPems: new Map() }),
+      (e: unknown) =>
+        isSigwardError(e, 'CONFIG_INVALID') && /b\.example/.test(e.message) && !/from-env/.test(e.message),
     );
   });
 
@@ -53,7 +73,10 @@ describe('Upstreams', () => {
   });
 
   test('createDispatcher refuses a caFile without a certificate', () => {
-    assert.throws(() => createDispatcher([a], new Map([['a.example', 'not a pem']])), (e: unknown) => isSigwardError(e, 'CONFIG_INVALID'));
+    assert.throws(
+      () => createDispatcher([a], new Map([['a.example', 'not a pem']])),
+      (e: unknown) => isSigwardError(e, 'CONFIG_INVALID'),
+    );
   });
 });
 
@@ -82,7 +105,10 @@ describe('per-origin TLS trust', () => {
   test('the caFile of one upstream is trusted for its origin only', async () => {
     const withCa = upstreamConfig(one.url, { caFile: certs.caFile });
     const without = upstreamConfig(two.url);
-    const ups = new Upstreams([withCa, without], { limits: LIMITS, caPems: new Map([[withCa.host, readFileSync(certs.caFile, 'utf8')]]) });
+    const ups = new Upstreams([withCa, without], {
+      limits: LIMITS,
+      caPems: new Map([[withCa.host, readFileSync(certs.caFile, 'utf8')]]),
+    });
     try {
       const m = await ups.get(one.host).getManifest('a/b', tag);
       assert.deepEqual(Buffer.from(m.bytes), manifest);

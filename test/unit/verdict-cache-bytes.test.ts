@@ -17,7 +17,14 @@ function denial(messageChars: number, signatures = 0): StoredVerdict {
     coversChildren: false,
     summary: 'no valid signature',
     message: 'm'.repeat(messageChars),
-    perSignature: Array.from({ length: signatures }, (_, i) => ({ source: `layer ${i}`, format: 'legacy' as const, counted: false, signers: [], reason: 'malformed' as const, message: 'bad' })),
+    perSignature: Array.from({ length: signatures }, (_, i) => ({
+      source: `layer ${i}`,
+      format: 'legacy' as const,
+      counted: false,
+      signers: [],
+      reason: 'malformed' as const,
+      message: 'bad',
+    })),
   };
   return { decision, formats: ['legacy'], found: signatures };
 }

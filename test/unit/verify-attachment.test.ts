@@ -84,28 +84,83 @@ describe('attachment proof', () => {
     assert.equal(claimsAttachment(parsed), true);
     const blobs = new Map([[sha256(realPayload), new Uint8Array(realPayload)]]);
     assert.equal(attachmentProblem(parsed, blobs), undefined);
-    assert.equal(unverifiedPassage({ bytes: realSigManifest, contentType: OCI_M, indexPassThrough: false, layerBlobs: blobs }), 'attachment');
+    assert.equal(
+      unverifiedPassage({ bytes: realSigManifest, contentType: OCI_M, indexPassThrough: false, layerBlobs: blobs }),
+      'attachment',
+    );
   });
 
   const TAR = makeTar({ 'bin/evil': '#!/bin/sh\necho pwned\n' });
   const bad: [string, () => ReturnType<typeof artifact>, RegExp][] = [
-    ['a tar+gzip declared as simple-signing', () => artifact([{ mediaType: SIG, blob: gzipSync(TAR) }]), /gzip-compressed data/],
+    [
+      'a tar+gzip declared as simple-signing',
+      () => artifact([{ mediaType: SIG, blob: gzipSync(TAR) }]),
+      /gzip-compressed data/,
+    ],
     ['a plain tar declared as simple-signing', () => artifact([{ mediaType: SIG, blob: TAR }]), /a tar archive/],
-    ['a JSON/tar polyglot declared as simple-signing', () => artifact([{ mediaType: SIG, blob: jsonTarPolyglot() }]), /a tar archive/],
-    ['a tar declared as a DSSE envelope', () => artifact([{ mediaType: 'application/vnd.dsse.envelope.v1+json', blob: TAR }]), /tar archive/],
-    ['JSON that is not a simple-signing payload', () => artifact([{ mediaType: SIG, blob: new TextEncoder().encode('{"a":1}') }]), /not a simple-signing payload/],
-    ['JSON that is not a DSSE envelope', () => artifact([{ mediaType: 'application/vnd.dsse.envelope.v1+json', blob: new TextEncoder().encode('{"payload":1}') }]), /not a DSSE envelope/],
-    ['a bundle type holding other JSON', () => artifact([{ mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json', blob: new TextEncoder().encode('{"mediaType":"x"}') }]), /not a Sigstore bundle/],
-    ['an SPDX text layer with NUL bytes', () => artifact([{ mediaType: 'text/spdx', blob: Buffer.from('SPDXVersion: 2\0\0') }]), /control bytes/],
-    ['a good payload then a tar+gzip', () => artifact([{ mediaType: SIG, blob: PAYLOAD }, { mediaType: SIG, blob: gzipSync(TAR) }]), /layer 2 .*gzip/],
-    ['a layer whose size is not its blob\'s', () => artifact([{ mediaType: SIG, blob: PAYLOAD, size: PAYLOAD.length + 1 }]), /bytes, not the/],
+    [
+      'a JSON/tar polyglot declared as simple-signing',
+      () => artifact([{ mediaType: SIG, blob: jsonTarPolyglot() }]),
+      /a tar archive/,
+    ],
+    [
+      'a tar declared as a DSSE envelope',
+      () => artifact([{ mediaType: 'application/vnd.dsse.envelope.v1+json', blob: TAR }]),
+      /tar archive/,
+    ],
+    [
+      'JSON that is not a simple-signing payload',
+      () => artifact([{ mediaType: SIG, blob: new TextEncoder().encode('{"a":1}') }]),
+      /not a simple-signing payload/,
+    ],
+    [
+      'JSON that is not a DSSE envelope',
+      () =>
+        artifact([
+          { mediaType: 'application/vnd.dsse.envelope.v1+json', blob: new TextEncoder().encode('{"payload":1}') },
+        ]),
+      /not a DSSE envelope/,
+    ],
+    [
+      'a bundle type holding other JSON',
+      () =>
+        artifact([
+          {
+            mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+            blob: new TextEncoder().encode('{"mediaType":"x"}'),
+          },
+        ]),
+      /not a Sigstore bundle/,
+    ],
+    [
+      'an SPDX text layer with NUL bytes',
+      () => artifact([{ mediaType: 'text/spdx', blob: Buffer.from('SPDXVersion: 2\0\0') }]),
+      /control bytes/,
+    ],
+    [
+      'a good payload then a tar+gzip',
+      () =>
+        artifact([
+          { mediaType: SIG, blob: PAYLOAD },
+          { mediaType: SIG, blob: gzipSync(TAR) },
+        ]),
+      /layer 2 .*gzip/,
+    ],
+    [
+      "a layer whose size is not its blob's",
+      () => artifact([{ mediaType: SIG, blob: PAYLOAD, size: PAYLOAD.length + 1 }]),
+      /bytes, not the/,
+    ],
   ];
   for (const [name, make, why] of bad) {
     test(`not proven: ${name}`, () => {
       const a = make();
       assert.equal(claimsAttachment(a.parsed), true);
       assert.match(attachmentProblem(a.parsed, a.blobs) ?? '', why);
-      assert.equal(unverifiedPassage({ bytes: a.bytes, contentType: OCI_M, indexPassThrough: false, layerBlobs: a.blobs }), 'verdict');
+      assert.equal(
+        unverifiedPassage({ bytes: a.bytes, contentType: OCI_M, indexPassThrough: false, layerBlobs: a.blobs }),
+        'verdict',
+      );
     });
   }
 
@@ -119,14 +174,23 @@ describe('attachment proof', () => {
   });
 
   test('genuine documents of every attachment type are proven', () => {
-    const dsse = new TextEncoder().encode(JSON.stringify({ payloadType: 'application/vnd.in-toto+json', payload: Buffer.from('{}').toString('base64'), signatures: [{ keyid: '', sig: 'AAAA' }] }));
+    const dsse = new TextEncoder().encode(
+      JSON.stringify({
+        payloadType: 'application/vnd.in-toto+json',
+        payload: Buffer.from('{}').toString('base64'),
+        signatures: [{ keyid: '', sig: 'AAAA' }],
+      }),
+    );
     const bundle = fixture('cosign-v3-sign-bundle/bundle.sigstore.json');
     const a = artifact([
       { mediaType: SIG, blob: PAYLOAD },
       { mediaType: 'application/vnd.dsse.envelope.v1+json', blob: dsse },
       { mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json', blob: bundle },
       { mediaType: 'application/vnd.dev.sigstore.bundle+json;version=0.2', blob: bundle },
-      { mediaType: 'application/vnd.in-toto+json', blob: new TextEncoder().encode('{"_type":"https://in-toto.io/Statement/v1"}') },
+      {
+        mediaType: 'application/vnd.in-toto+json',
+        blob: new TextEncoder().encode('{"_type":"https://in-toto.io/Statement/v1"}'),
+      },
       { mediaType: 'text/spdx', blob: new TextEncoder().encode('SPDXVersion: SPDX-2.3\nDataLicense: CC0-1.0\n') },
       { mediaType: 'application/spdx+json', blob: new TextEncoder().encode('{"spdxVersion":"SPDX-2.3"}') },
     ]);
@@ -134,8 +198,19 @@ describe('attachment proof', () => {
   });
 
   test('only image manifests whose every layer has an attachment type claim to be attachments', () => {
-    assert.equal(claimsAttachment(artifact([{ mediaType: 'application/vnd.dev.sigstore.bundle.tar+gzip', blob: PAYLOAD }]).parsed), false);
-    assert.equal(claimsAttachment(artifact([{ mediaType: SIG, blob: PAYLOAD }, { mediaType: 'application/vnd.oci.image.layer.v1.tar', blob: PAYLOAD }]).parsed), false);
+    assert.equal(
+      claimsAttachment(artifact([{ mediaType: 'application/vnd.dev.sigstore.bundle.tar+gzip', blob: PAYLOAD }]).parsed),
+      false,
+    );
+    assert.equal(
+      claimsAttachment(
+        artifact([
+          { mediaType: SIG, blob: PAYLOAD },
+          { mediaType: 'application/vnd.oci.image.layer.v1.tar', blob: PAYLOAD },
+        ]).parsed,
+      ),
+      false,
+    );
     assert.equal(claimsAttachment(artifact([]).parsed), false);
   });
 });

@@ -6,7 +6,12 @@ import { readFileSync } from 'node:fs';
 import { generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
 import { digestOf, type Digest } from '../../src/oci/digest.ts';
 import {
-  dssePae, parseBundle, parseInTotoStatement, parsePublicKey, verifyMessage, verifySignature,
+  dssePae,
+  parseBundle,
+  parseInTotoStatement,
+  parsePublicKey,
+  verifyMessage,
+  verifySignature,
 } from '../../src/verify/index.ts';
 import type { TrustedKey, UntrustedBundle, VerifyContext } from '../../src/verify/types.ts';
 import { buildDsseBundle, cosignSignStatement } from '../../src/sign/bundle.ts';
@@ -18,13 +23,22 @@ const IMAGE = digestOf(Buffer.from('an image manifest'));
 const OTHER = digestOf(Buffer.from('another image manifest'));
 
 const asBundle = (bundle: Uint8Array, source = 'test referrer'): UntrustedBundle => ({
-  format: 'bundle', source, manifestDigest: digestOf(Buffer.from('referrer manifest')), bundle,
+  format: 'bundle',
+  source,
+  manifestDigest: digestOf(Buffer.from('referrer manifest')),
+  bundle,
 });
 
-function testKey(type: 'ec' | 'ed25519' | 'rsa', opts: object = { namedCurve: 'P-256' }): { priv: KeyObject; trusted: TrustedKey } {
-  const { privateKey } = type === 'ec'
-    ? generateKeyPairSync('ec', opts as { namedCurve: string })
-    : type === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ed25519');
+function testKey(
+  type: 'ec' | 'ed25519' | 'rsa',
+  opts: object = { namedCurve: 'P-256' },
+): { priv: KeyObject; trusted: TrustedKey } {
+  const { privateKey } =
+    type === 'ec'
+      ? generateKeyPairSync('ec', opts as { namedCurve: string })
+      : type === 'rsa'
+        ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+        : generateKeyPairSync('ed25519');
   return { priv: privateKey, trusted: parsePublicKey(`${type}-key`, publicKeyPem(privateKey)) };
 }
 
@@ -50,7 +64,10 @@ describe('real cosign v3 keyless bundle (cosign-v3-sign-bundle)', () => {
     const [sig] = env.signatures;
     assert.ok(sig !== undefined);
     assert.equal(verifyMessage(leafKey, dssePae(env.payloadType, env.payload), sig.sig), 'ecdsa-sha256-der');
-    assert.equal(verifyMessage(leafKey, dssePae(env.payloadType, Buffer.concat([env.payload, Buffer.from(' ')])), sig.sig), undefined);
+    assert.equal(
+      verifyMessage(leafKey, dssePae(env.payloadType, Buffer.concat([env.payload, Buffer.from(' ')])), sig.sig),
+      undefined,
+    );
   });
 
   test('statement: Statement v1, subject digest is the image, predicateType is cosign sign', () => {
@@ -59,7 +76,10 @@ describe('real cosign v3 keyless bundle (cosign-v3-sign-bundle)', () => {
     assert.ok(st.ok, st.ok ? '' : st.problem);
     assert.equal(st.value.type, 'https://in-toto.io/Statement/v1');
     assert.equal(st.value.predicateType, 'https://sigstore.dev/cosign/sign/v1');
-    assert.deepEqual(st.value.subjects.map((s) => s.digest), [{ sha256: REAL_DIGEST.slice(7) }]);
+    assert.deepEqual(
+      st.value.subjects.map((s) => s.digest),
+      [{ sha256: REAL_DIGEST.slice(7) }],
+    );
   });
 
   test('verifySignature: unsupported (keyless is not verified), even when the leaf key is trusted', () => {
@@ -82,7 +102,10 @@ describe('key-signed bundles made by src/sign', () => {
   const ctx: VerifyContext = { digest: IMAGE, keys: [trusted] };
 
   test('a cosign-sign statement signed with a trusted key verifies; annotations are the subject annotations', () => {
-    const bundle = buildDsseBundle({ statement: cosignSignStatement({ digest: IMAGE, annotations: { env: 'prod' } }), privateKey: priv });
+    const bundle = buildDsseBundle({
+      statement: cosignSignStatement({ digest: IMAGE, annotations: { env: 'prod' } }),
+      privateKey: priv,
+    });
     const r = verifySignature(asBundle(bundle), ctx);
     assert.equal(r.verified, true, r.message);
     assert.deepEqual(r.signers, ['ec-key']);
@@ -106,7 +129,10 @@ describe('key-signed bundles made by src/sign', () => {
   }
 
   test('Statement v0.1 (cosign attest) is accepted too', () => {
-    const bundle = buildDsseBundle({ statement: cosignSignStatement({ digest: IMAGE, statementType: 'https://in-toto.io/Statement/v0.1' }), privateKey: priv });
+    const bundle = buildDsseBundle({
+      statement: cosignSignStatement({ digest: IMAGE, statementType: 'https://in-toto.io/Statement/v0.1' }),
+      privateKey: priv,
+    });
     assert.equal(verifySignature(asBundle(bundle), ctx).verified, true);
   });
 
@@ -119,13 +145,20 @@ describe('key-signed bundles made by src/sign', () => {
   });
 
   test('subject for another digest -> digest-mismatch naming both', () => {
-    const r = verifySignature(asBundle(buildDsseBundle({ statement: cosignSignStatement({ digest: OTHER }), privateKey: priv })), ctx);
+    const r = verifySignature(
+      asBundle(buildDsseBundle({ statement: cosignSignStatement({ digest: OTHER }), privateKey: priv })),
+      ctx,
+    );
     assert.equal(r.reason, 'digest-mismatch');
     assert.ok(r.message?.includes(OTHER) && r.message.includes(IMAGE), r.message);
   });
 
   test('tampered statement: bad-signature (the hint names the trusted key); without a hint: unknown-key', () => {
-    const good = JSON.parse(Buffer.from(buildDsseBundle({ statement: cosignSignStatement({ digest: IMAGE }), privateKey: priv })).toString('utf8'));
+    const good = JSON.parse(
+      Buffer.from(buildDsseBundle({ statement: cosignSignStatement({ digest: IMAGE }), privateKey: priv })).toString(
+        'utf8',
+      ),
+    );
     const forged = cosignSignStatement({ digest: IMAGE, annotations: { env: 'prod' } });
     good.dsseEnvelope.payload = Buffer.from(forged).toString('base64');
     const r = verifySignature(asBundle(Buffer.from(JSON.stringify(good))), ctx);
@@ -136,7 +169,11 @@ describe('key-signed bundles made by src/sign', () => {
   });
 
   test('tampered signature fails; a bundle signed by an untrusted key is unknown-key', () => {
-    const good = JSON.parse(Buffer.from(buildDsseBundle({ statement: cosignSignStatement({ digest: IMAGE }), privateKey: priv })).toString('utf8'));
+    const good = JSON.parse(
+      Buffer.from(buildDsseBundle({ statement: cosignSignStatement({ digest: IMAGE }), privateKey: priv })).toString(
+        'utf8',
+      ),
+    );
     const sig = Buffer.from(good.dsseEnvelope.signatures[0].sig, 'base64');
     sig[sig.length - 1] = (sig[sig.length - 1] ?? 0) ^ 1;
     good.dsseEnvelope.signatures[0].sig = sig.toString('base64');
@@ -147,7 +184,11 @@ describe('key-signed bundles made by src/sign', () => {
   });
 
   test('tlog entries / timestamps on a key-signed bundle: signature verified, tlog reported as not evaluated', () => {
-    const b = JSON.parse(Buffer.from(buildDsseBundle({ statement: cosignSignStatement({ digest: IMAGE }), privateKey: priv })).toString('utf8'));
+    const b = JSON.parse(
+      Buffer.from(buildDsseBundle({ statement: cosignSignStatement({ digest: IMAGE }), privateKey: priv })).toString(
+        'utf8',
+      ),
+    );
     b.verificationMaterial.tlogEntries = [{ logIndex: '1' }];
     b.verificationMaterial.timestampVerificationData = { rfc3161Timestamps: [{ signedTimestamp: 'AA==' }] };
     const r = verifySignature(asBundle(Buffer.from(JSON.stringify(b))), ctx);
@@ -156,7 +197,11 @@ describe('key-signed bundles made by src/sign', () => {
   });
 
   test('media types: v0.1/v0.2/v0.3 accepted, v0.4 and v1.0 unsupported, others malformed', () => {
-    const b = JSON.parse(Buffer.from(buildDsseBundle({ statement: cosignSignStatement({ digest: IMAGE }), privateKey: priv })).toString('utf8'));
+    const b = JSON.parse(
+      Buffer.from(buildDsseBundle({ statement: cosignSignStatement({ digest: IMAGE }), privateKey: priv })).toString(
+        'utf8',
+      ),
+    );
     const cases: [string, string | true][] = [
       ['application/vnd.dev.sigstore.bundle+json;version=0.1', true],
       ['application/vnd.dev.sigstore.bundle+json;version=0.2', true],

@@ -79,20 +79,63 @@ describe('parseSimpleSigning', () => {
   const real = REAL.toString('utf8');
   const D = 'sha256:634a8f35b5f16dcf4aaa0822adc0b1964bb786fca12f6831de8ddc45e5986a00';
   const cases: [string, string, RegExp][] = [
-    ['duplicate docker-manifest-digest', real.replace(`"docker-manifest-digest":"${D}"`, `"docker-manifest-digest":"${D}","docker-manifest-digest":"${D}"`), /duplicate key/],
+    [
+      'duplicate docker-manifest-digest',
+      real.replace(
+        `"docker-manifest-digest":"${D}"`,
+        `"docker-manifest-digest":"${D}","docker-manifest-digest":"${D}"`,
+      ),
+      /duplicate key/,
+    ],
     ['duplicate critical', real.replace('{"critical"', `{"critical":{},"critical"`), /duplicate key "critical"/],
-    ['capitalised Docker-manifest-digest (cosign spec example)', real.replace('"docker-manifest-digest"', '"Docker-manifest-digest"'), /unknown member critical\.image\."Docker-manifest-digest"/],
-    ['wrong critical.type', real.replace('cosign container image signature', 'atomic container signature'), /critical\.type/],
-    ['critical.type missing', real.replace(',"type":"cosign container image signature"', ''), /critical\.type is missing/],
-    ['critical.type a number', real.replace('"cosign container image signature"', '1'), /critical\.type is a JSON number/],
+    [
+      'capitalised Docker-manifest-digest (cosign spec example)',
+      real.replace('"docker-manifest-digest"', '"Docker-manifest-digest"'),
+      /unknown member critical\.image\."Docker-manifest-digest"/,
+    ],
+    [
+      'wrong critical.type',
+      real.replace('cosign container image signature', 'atomic container signature'),
+      /critical\.type/,
+    ],
+    [
+      'critical.type missing',
+      real.replace(',"type":"cosign container image signature"', ''),
+      /critical\.type is missing/,
+    ],
+    [
+      'critical.type a number',
+      real.replace('"cosign container image signature"', '1'),
+      /critical\.type is a JSON number/,
+    ],
     ['unknown member in critical', real.replace('"type":', '"extra":1,"type":'), /critical\."extra"/],
-    ['unknown member in identity', real.replace('{"docker-reference"', '{"x":"y","docker-reference"'), /critical\.identity\."x"/],
-    ['unknown member in image', real.replace('{"docker-manifest-digest"', '{"x":"y","docker-manifest-digest"'), /critical\.image\."x"/],
-    ['unknown top-level member', real.replace('"optional":null', '"optional":null,"Optional":{}'), /unknown member "Optional"/],
+    [
+      'unknown member in identity',
+      real.replace('{"docker-reference"', '{"x":"y","docker-reference"'),
+      /critical\.identity\."x"/,
+    ],
+    [
+      'unknown member in image',
+      real.replace('{"docker-manifest-digest"', '{"x":"y","docker-manifest-digest"'),
+      /critical\.image\."x"/,
+    ],
+    [
+      'unknown top-level member',
+      real.replace('"optional":null', '"optional":null,"Optional":{}'),
+      /unknown member "Optional"/,
+    ],
     ['digest not a string', real.replace(`"${D}"`, '42'), /docker-manifest-digest is a JSON number/],
     ['digest not a digest', real.replace(`"${D}"`, '"latest"'), /docker-manifest-digest is "latest"/],
-    ['docker-reference not a string', real.replace('"192.168.64.2:5000/cosign-signed-single-sample"', 'null'), /docker-reference is a JSON null/],
-    ['identity missing', real.replace('"identity":{"docker-reference":"192.168.64.2:5000/cosign-signed-single-sample"},', ''), /lacks critical\.identity/],
+    [
+      'docker-reference not a string',
+      real.replace('"192.168.64.2:5000/cosign-signed-single-sample"', 'null'),
+      /docker-reference is a JSON null/,
+    ],
+    [
+      'identity missing',
+      real.replace('"identity":{"docker-reference":"192.168.64.2:5000/cosign-signed-single-sample"},', ''),
+      /lacks critical\.identity/,
+    ],
     ['image an array', real.replace(`{"docker-manifest-digest":"${D}"}`, '[]'), /critical\.image is a JSON array/],
     ['critical missing', '{"optional":null}', /lacks critical/],
     ['optional a string', real.replace('"optional":null', '"optional":"x"'), /optional is a JSON string/],

@@ -12,12 +12,15 @@ const CERT_PEM = readFileSync(new URL('../fixtures/cimage-cosign-pki/certificate
 const pemOf = (k: KeyObject): string => publicKeyPem(k);
 
 function assertKeyInvalid(pem: string, why: RegExp): void {
-  assert.throws(() => parsePublicKey('k', pem), (e: unknown) => {
-    assert.ok(isSigwardError(e, 'KEY_INVALID'), String(e));
-    assert.match(e.message, /^trusted key "k": /);
-    assert.match(e.message, why);
-    return true;
-  });
+  assert.throws(
+    () => parsePublicKey('k', pem),
+    (e: unknown) => {
+      assert.ok(isSigwardError(e, 'KEY_INVALID'), String(e));
+      assert.match(e.message, /^trusted key "k": /);
+      assert.match(e.message, why);
+      return true;
+    },
+  );
 }
 
 describe('parsePublicKey', () => {
@@ -52,7 +55,10 @@ describe('parsePublicKey', () => {
     assertKeyInvalid(pemOf(generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey), /1024 bits is too small/);
   });
   test('refuses other curves, naming the curve', () => {
-    assertKeyInvalid(pemOf(generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).publicKey), /curve secp256k1 is not supported/);
+    assertKeyInvalid(
+      pemOf(generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).publicKey),
+      /curve secp256k1 is not supported/,
+    );
   });
   test('refuses Ed448 and X25519, naming the type', () => {
     assertKeyInvalid(pemOf(generateKeyPairSync('ed448').publicKey), /key type ed448/);
@@ -65,7 +71,9 @@ describe('parsePublicKey', () => {
     assertKeyInvalid(CERT_PEM, /CERTIFICATE.*later feature/s);
   });
   test('refuses a private key, saying to give the public key', () => {
-    const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      .privateKey.export({ type: 'pkcs8', format: 'pem' })
+      .toString();
     assertKeyInvalid(pem, /PRIVATE KEY.*PUBLIC KEY/);
   });
   test('refuses PKCS#1 "RSA PUBLIC KEY", two blocks, no block, bad base64, trailing DER bytes, garbage DER', () => {
@@ -75,17 +83,27 @@ describe('parsePublicKey', () => {
     assertKeyInvalid('MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE', /no PEM block/);
     assertKeyInvalid(COSIGN_PUB.replace('MFkw', 'MF*w'), /not standard base64/);
     const der = Buffer.from(COSIGN_PUB.replace(/-----[A-Z ]+-----/g, '').replace(/\s/g, ''), 'base64');
-    const wrap = (b: Buffer): string => `-----BEGIN PUBLIC KEY-----\n${b.toString('base64')}\n-----END PUBLIC KEY-----\n`;
+    const wrap = (b: Buffer): string =>
+      `-----BEGIN PUBLIC KEY-----\n${b.toString('base64')}\n-----END PUBLIC KEY-----\n`;
     assertKeyInvalid(wrap(Buffer.concat([der, Buffer.from([0, 0])])), /bytes after the DER/);
     assertKeyInvalid(wrap(Buffer.from('not a key at all')), /not a valid DER SubjectPublicKeyInfo/);
-    assertKeyInvalid(`-----BEGIN PUBLIC KEY-----\n${der.toString('base64')}\n-----END PRIVATE KEY-----`, /do not match/);
+    assertKeyInvalid(
+      `-----BEGIN PUBLIC KEY-----\n${der.toString('base64')}\n-----END PRIVATE KEY-----`,
+      /do not match/,
+    );
   });
 });
 
 describe('decodeStdBase64 (Go StdEncoding)', () => {
   const good: [string, number[]][] = [
-    ['', []], ['AA==', [0]], ['AAE=', [0, 1]], ['AAEC', [0, 1, 2]], ['+/+/', [251, 255, 191]],
-    ['AA\n==', [0]], ['AAEC\r\nAAEC\n', [0, 1, 2, 0, 1, 2]], ['A\nA\r=\n=', [0]],
+    ['', []],
+    ['AA==', [0]],
+    ['AAE=', [0, 1]],
+    ['AAEC', [0, 1, 2]],
+    ['+/+/', [251, 255, 191]],
+    ['AA\n==', [0]],
+    ['AAEC\r\nAAEC\n', [0, 1, 2, 0, 1, 2]],
+    ['A\nA\r=\n=', [0]],
   ];
   for (const [text, bytes] of good) {
     test(`accepts ${JSON.stringify(text)}`, () => {
@@ -94,7 +112,20 @@ describe('decodeStdBase64 (Go StdEncoding)', () => {
       assert.deepEqual([...r.value], bytes);
     });
   }
-  const bad = ['AA', 'AAE', 'A===', '=AAA', 'AA=A', 'AA==AA==', 'AA AA', 'AA\tA=', '-_-_', 'AAEC=', 'AA==\u0000', 'ÀAAA'];
+  const bad = [
+    'AA',
+    'AAE',
+    'A===',
+    '=AAA',
+    'AA=A',
+    'AA==AA==',
+    'AA AA',
+    'AA\tA=',
+    '-_-_',
+    'AAEC=',
+    'AA==\u0000',
+    'ÀAAA',
+  ];
   for (const text of bad) {
     test(`refuses ${JSON.stringify(text)}`, () => {
       assert.equal(decodeStdBase64(text).ok, false);
@@ -147,11 +178,17 @@ describe('verifyMessage', () => {
     assert.equal(verifyMessage(k384, msg, signBytes(p384.privateKey, msg)), 'ecdsa-sha256-der');
     assert.equal(verifyMessage(k384, msg, signBytes(p384.privateKey, msg, { hash: 'sha384' })), 'ecdsa-sha384-der');
     assert.equal(verifyMessage(k384, msg, signBytes(p384.privateKey, msg, { hash: 'sha512' })), undefined);
-    assert.equal(verifyMessage(k384, msg, signBytes(p384.privateKey, msg, { hash: 'sha384', ecdsaEncoding: 'ieee-p1363' })), 'ecdsa-sha384-p1363');
+    assert.equal(
+      verifyMessage(k384, msg, signBytes(p384.privateKey, msg, { hash: 'sha384', ecdsaEncoding: 'ieee-p1363' })),
+      'ecdsa-sha384-p1363',
+    );
     const p521 = generateKeyPairSync('ec', { namedCurve: 'P-521' });
     const k521 = parsePublicKey('p521', pemOf(p521.publicKey));
     assert.equal(verifyMessage(k521, msg, signBytes(p521.privateKey, msg, { hash: 'sha512' })), 'ecdsa-sha512-der');
-    assert.equal(verifyMessage(k521, msg, signBytes(p521.privateKey, msg, { hash: 'sha512', ecdsaEncoding: 'ieee-p1363' })), 'ecdsa-sha512-p1363');
+    assert.equal(
+      verifyMessage(k521, msg, signBytes(p521.privateKey, msg, { hash: 'sha512', ecdsaEncoding: 'ieee-p1363' })),
+      'ecdsa-sha512-p1363',
+    );
   });
   test('RSA PKCS#1 v1.5 SHA-256 only (not PSS, not SHA-512)', () => {
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });

@@ -7,7 +7,8 @@ import { digestOf, type Digest } from '../../src/oci/digest.ts';
 import { parsePublicKey, verifySignature } from '../../src/verify/index.ts';
 import type { TrustedKey, UntrustedLegacySignature } from '../../src/verify/types.ts';
 
-const read = (dir: string, name: string): Buffer => readFileSync(new URL(`../fixtures/${dir}/${name}`, import.meta.url));
+const read = (dir: string, name: string): Buffer =>
+  readFileSync(new URL(`../fixtures/${dir}/${name}`, import.meta.url));
 const key = (dir: string, name: string): TrustedKey => parsePublicKey(name, read(dir, `${name}.pub`).toString('utf8'));
 
 /** A layer as the fetcher hands it over, from `<prefix>payload.json`, `<prefix>layer-annotations.json`, `…mediatype.txt`. */
@@ -50,7 +51,10 @@ describe('cimage-cosign-key-only (real cosign sign --key, P-256)', () => {
   test('the two signatures are different bytes (ECDSA is randomized), both over the same payload', () => {
     const a = fixtureLayer(dir);
     const b = fixtureLayer(dir, 'second-sig.');
-    assert.notEqual(a.annotations['dev.cosignproject.cosign/signature'], b.annotations['dev.cosignproject.cosign/signature']);
+    assert.notEqual(
+      a.annotations['dev.cosignproject.cosign/signature'],
+      b.annotations['dev.cosignproject.cosign/signature'],
+    );
     assert.deepEqual(a.payload, b.payload);
   });
 
@@ -102,7 +106,11 @@ describe('connaisseur-key-signatures (real Docker Hub .sig images, alice/bob/cha
   const keys = ['alice', 'bob', 'charlie', 'default'].map((n) => key(dir, n));
   const cases = [
     { sigManifest: 'sig-manifest-071bf7a9.json', image: 'multi-cosigned-alice.json', signers: ['alice'] },
-    { sigManifest: 'sig-manifest-bfec161f-3sigs.json', image: 'multi-cosigned-alice-bob-charlie.json', signers: ['alice', 'bob', 'charlie'] },
+    {
+      sigManifest: 'sig-manifest-bfec161f-3sigs.json',
+      image: 'multi-cosigned-alice-bob-charlie.json',
+      signers: ['alice', 'bob', 'charlie'],
+    },
   ];
   for (const c of cases) {
     const manifest = JSON.parse(read(dir, c.sigManifest).toString('utf8')) as {
@@ -115,8 +123,12 @@ describe('connaisseur-key-signatures (real Docker Hub .sig images, alice/bob/cha
         const payload = read(dir, `payload-${layer.digest.slice(7, 15)}.json`);
         assert.equal(payload.length, layer.size);
         const sig: UntrustedLegacySignature = {
-          format: 'legacy', source: `${c.sigManifest} layer ${i}`, layerDigest: layer.digest,
-          layerMediaType: layer.mediaType, annotations: layer.annotations, payload,
+          format: 'legacy',
+          source: `${c.sigManifest} layer ${i}`,
+          layerDigest: layer.digest,
+          layerMediaType: layer.mediaType,
+          annotations: layer.annotations,
+          payload,
         };
         for (const k of keys) {
           const r = verifySignature(sig, { digest, keys: [k] });
@@ -156,7 +168,10 @@ describe('cimage-cosign-pki (RSA-4096 PKCS#1 v1.5, newline-wrapped base64)', () 
     const b64 = layer.annotations['dev.cosignproject.cosign/signature'] ?? '';
     const at = 10;
     const changed = b64.slice(0, at) + (b64[at] === 'A' ? 'B' : 'A') + b64.slice(at + 1);
-    const r = verifySignature({ ...layer, annotations: { ...layer.annotations, 'dev.cosignproject.cosign/signature': changed } }, { digest, keys: [leafKey] });
+    const r = verifySignature(
+      { ...layer, annotations: { ...layer.annotations, 'dev.cosignproject.cosign/signature': changed } },
+      { digest, keys: [leafKey] },
+    );
     assert.equal(r.verified, false);
     assert.equal(r.reason, 'bad-signature');
     assert.match(r.message ?? '', /team-a/);

@@ -66,7 +66,11 @@ describe('purity of verify/, policy/ and util/', () => {
 
   test('every file reachable from src/verify, src/policy and src/util is pure', () => {
     // util/ is imported by the pure layers, so it is held to their rules.
-    const roots = [...tsFiles(join(ROOT, 'src/verify')), ...tsFiles(join(ROOT, 'src/policy')), ...tsFiles(join(ROOT, 'src/util'))];
+    const roots = [
+      ...tsFiles(join(ROOT, 'src/verify')),
+      ...tsFiles(join(ROOT, 'src/policy')),
+      ...tsFiles(join(ROOT, 'src/util')),
+    ];
     assert.ok(roots.length >= 8, 'src/verify has its files');
     const seen = new Set<string>();
     const queue = [...roots];
@@ -84,7 +88,10 @@ describe('purity of verify/, policy/ and util/', () => {
       }
     }
     assert.ok(seen.has(join(ROOT, 'src/oci/digest.ts')), 'imports are followed out of src/verify');
-    assert.ok(seen.has(join(ROOT, 'src/util/clip.ts')) && seen.has(join(ROOT, 'src/util/single-flight.ts')), 'src/util is scanned');
+    assert.ok(
+      seen.has(join(ROOT, 'src/util/clip.ts')) && seen.has(join(ROOT, 'src/util/single-flight.ts')),
+      'src/util is scanned',
+    );
     assert.deepEqual(problems, []);
   });
 });
@@ -92,15 +99,34 @@ describe('purity of verify/, policy/ and util/', () => {
 describe('keys are parsed once, not per verification', () => {
   const counts = { createPublicKey: 0, createPrivateKey: 0, X509Certificate: 0 };
   const verifyKeys: unknown[] = [];
-  const orig = { createPublicKey: crypto.createPublicKey, createPrivateKey: crypto.createPrivateKey, verify: crypto.verify, X509Certificate: crypto.X509Certificate };
+  const orig = {
+    createPublicKey: crypto.createPublicKey,
+    createPrivateKey: crypto.createPrivateKey,
+    verify: crypto.verify,
+    X509Certificate: crypto.X509Certificate,
+  };
   const patch = (): void => {
     const c = crypto as unknown as Record<string, unknown>;
-    c['createPublicKey'] = (...a: Parameters<typeof crypto.createPublicKey>) => { counts.createPublicKey++; return orig.createPublicKey(...a); };
-    c['createPrivateKey'] = (...a: Parameters<typeof crypto.createPrivateKey>) => { counts.createPrivateKey++; return orig.createPrivateKey(...a); };
-    c['X509Certificate'] = class extends orig.X509Certificate {
-      constructor(...a: ConstructorParameters<typeof crypto.X509Certificate>) { super(...a); counts.X509Certificate++; }
+    c['createPublicKey'] = (...a: Parameters<typeof crypto.createPublicKey>) => {
+      counts.createPublicKey++;
+      return orig.createPublicKey(...a);
     };
-    c['verify'] = (alg: string | null | undefined, data: NodeJS.ArrayBufferView, key: unknown, sig: NodeJS.ArrayBufferView) => {
+    c['createPrivateKey'] = (...a: Parameters<typeof crypto.createPrivateKey>) => {
+      counts.createPrivateKey++;
+      return orig.createPrivateKey(...a);
+    };
+    c['X509Certificate'] = class extends orig.X509Certificate {
+      constructor(...a: ConstructorParameters<typeof crypto.X509Certificate>) {
+        super(...a);
+        counts.X509Certificate++;
+      }
+    };
+    c['verify'] = (
+      alg: string | null | undefined,
+      data: NodeJS.ArrayBufferView,
+      key: unknown,
+      sig: NodeJS.ArrayBufferView,
+    ) => {
       verifyKeys.push(typeof key === 'object' && key !== null && 'key' in key ? key.key : key);
       return orig.verify(alg, data, key as KeyObject, sig);
     };
@@ -128,9 +154,15 @@ describe('keys are parsed once, not per verification', () => {
   });
 
   test('100 legacy and 100 bundle verifications: zero key parsing, every crypto call gets the parsed KeyObject', () => {
-    const trusted = [parsePublicKey('a', publicKeyPem(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey)), parsePublicKey('release', publicKeyPem(privateKey))];
+    const trusted = [
+      parsePublicKey('a', publicKeyPem(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey)),
+      parsePublicKey('release', publicKeyPem(privateKey)),
+    ];
     const payload = simpleSigningPayload({ dockerReference: 'r.test/app', digest: image });
-    const [legacy] = untrustedLayers(buildLegacySignatureImage({ layers: [{ payload, signature: signBytes(privateKey, payload) }] }), 'micro');
+    const [legacy] = untrustedLayers(
+      buildLegacySignatureImage({ layers: [{ payload, signature: signBytes(privateKey, payload) }] }),
+      'micro',
+    );
     assert.ok(legacy);
     const bundle = buildDsseBundle({ statement: cosignSignStatement({ digest: image }), privateKey });
     counts.createPublicKey = 0;
@@ -139,7 +171,13 @@ describe('keys are parsed once, not per verification', () => {
     try {
       for (let i = 0; i < 100; i++) {
         assert.equal(verifySignature(legacy, { digest: image, keys: trusted }).verified, true);
-        assert.equal(verifySignature({ format: 'bundle', source: 'b', manifestDigest: image, bundle }, { digest: image, keys: trusted }).verified, true);
+        assert.equal(
+          verifySignature(
+            { format: 'bundle', source: 'b', manifestDigest: image, bundle },
+            { digest: image, keys: trusted },
+          ).verified,
+          true,
+        );
       }
     } finally {
       restore();
@@ -147,6 +185,9 @@ describe('keys are parsed once, not per verification', () => {
     assert.deepEqual(counts, { createPublicKey: 0, createPrivateKey: 0, X509Certificate: 0 });
     assert.ok(verifyKeys.length >= 400, `crypto.verify was observed (${verifyKeys.length} calls)`);
     const parsed = new Set<unknown>(trusted.map((k) => k.key));
-    assert.ok(verifyKeys.every((k) => parsed.has(k)), 'only the KeyObjects from parsePublicKey are passed to crypto.verify');
+    assert.ok(
+      verifyKeys.every((k) => parsed.has(k)),
+      'only the KeyObjects from parsePublicKey are passed to crypto.verify',
+    );
   });
 });
