@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MiddlewareHandler } from 'hono';
 import type { Logger } from '../log.ts';
 import type { RequestNotes } from '../proxy/answer.ts';
+import { clip } from '../util/clip.ts';
 
 /** The services fill in the digest, outcome and a late error (RequestNotes); routes.ts names the image. */
 export interface RequestState extends RequestNotes {
@@ -45,7 +46,7 @@ export function accessLog(log: Logger): MiddlewareHandler<NodeEnv> {
       const line: Record<string, unknown> = {
         reqId: state.id,
         method,
-        path: path.length > 512 ? `${path.slice(0, 512)}…` : path,
+        path: clip(path, 513, { ascii: false }),
         status: res.statusCode,
         ms: Math.round(ms * 100) / 100,
       };

@@ -18,6 +18,7 @@ import { referrersTag, signatureTag } from '../oci/cosign-tags.ts';
 import type { UntrustedBundle, UntrustedLegacySignature, UntrustedSignature } from '../verify/types.ts';
 import { deferred, FetchPool, LookupBudget, SkipLog, type SkipCause } from './lookup-bounds.ts';
 import type { RegistryClient } from './types.ts';
+import { clip } from '../util/clip.ts';
 
 export interface DiscoveryLimits {
   /** Largest signature layer, bundle blob or referrer manifest fetched. */
@@ -163,7 +164,7 @@ class Lookup {
     const msg = e instanceof Error ? e.message : String(e);
     this.out.unreadable.push({
       source,
-      message: msg.length <= MAX_PROBLEM ? msg : `${msg.slice(0, MAX_PROBLEM - 3)}...`,
+      message: clip(msg, MAX_PROBLEM, { marker: '...', ascii: false }),
     });
   }
 

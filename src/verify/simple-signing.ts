@@ -6,6 +6,7 @@
 import { isDigest, type Digest } from '../oci/digest.ts';
 import { parseStrictJson } from '../oci/json-strict.ts';
 import { isObject, jsonType, ok, problem, unknownField, type Parsed } from './outcome.ts';
+import { clip } from '../util/clip.ts';
 
 export const COSIGN_SIGNATURE_TYPE = 'cosign container image signature';
 
@@ -71,7 +72,7 @@ function member(obj: Record<string, unknown>, key: string, path: string): Parsed
 export function describeValue(v: unknown): string {
   if (v === undefined) return 'missing';
   if (typeof v === 'string') {
-    const shown = v.length > 80 ? `${v.slice(0, 80)}…` : v;
+    const shown = clip(v, 81, { ascii: false });
     return JSON.stringify(shown);
   }
   return `a JSON ${jsonType(v)}`;
