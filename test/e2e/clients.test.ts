@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { startContainerd, type Containerd } from '../helpers/containerd.ts';
 import { buildImage, buildMultiArch, pushImage, type TestImage } from '../helpers/images.ts';
 import { createPodman, podmanWorks } from '../helpers/podman.ts';
-import { removeTempDir, runCommand, tempDir } from '../helpers/proc.ts';
+import { removeTempDir, runCommand, tempDir, waitFor } from '../helpers/proc.ts';
 import { startRegistry, type Registry } from '../helpers/registry.ts';
 import { createSkopeo, type Skopeo } from '../helpers/skopeo.ts';
 import { startSigwardProcess, type RunningSigward } from '../helpers/sigward.ts';
@@ -37,6 +37,14 @@ function accessLines(): AccessLine[] {
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as AccessLine & { msg?: string })
     .filter((l) => l.msg === 'request');
+}
+
+/** The access lines once `ready` holds for them. The daemon's logger writes asynchronously, so the last lines of a
+ * pull may reach the file a moment after the client is done; past the wait the caller's assertions say what is
+ * missing. */
+async function settledAccessLines(ready: (lines: AccessLine[]) => boolean): Promise<AccessLine[]> {
+  await waitFor(async () => ready(accessLines()), 'the daemon to log the access lines', 5_000).catch(() => undefined);
+  return accessLines();
 }
 
 /** Every blob of an image (children included) is in the OCI layout, and its bytes hash to its name. */
@@ -103,13 +111,11 @@ describe('skopeo through the daemon (path-prefix location)', () => {
     assert.equal(top.digest, multi.digest);
     assert.equal(top.mediaType, multi.mediaType);
     assertLayoutHolds(dir, multi);
-    const seen = accessLines().filter((l) => l.path.startsWith('/v2/example.test/test/multi/'));
-    for (const child of multi.manifests) {
-      assert.ok(
-        seen.some((l) => l.path === `/v2/example.test/test/multi/manifests/${child.digest}` && l.status === 200),
-        `child ${child.digest} via sigward`,
-      );
-    }
+    const childServed = (lines: AccessLine[], digest: string): boolean =>
+      lines.some((l) => l.path === `/v2/example.test/test/multi/manifests/${digest}` && l.status === 200);
+    const seen = await settledAccessLines((lines) => multi.manifests.every((c) => childServed(lines, c.digest)));
+    for (const child of multi.manifests)
+      assert.ok(childServed(seen, child.digest), `child ${child.digest} via sigward`);
   });
 
   test('copy of a single image by tag and by digest', async () => {
@@ -120,7 +126,8 @@ describe('skopeo through the daemon (path-prefix location)', () => {
       assert.equal(layoutTop(dir).digest, single.digest, ref);
       assertLayoutHolds(dir, single);
     }
-    assert.ok(accessLines().some((l) => l.path === `/v2/example.test/test/single/manifests/${single.digest}`));
+    const byDigest = (l: AccessLine): boolean => l.path === `/v2/example.test/test/single/manifests/${single.digest}`;
+    assert.ok((await settledAccessLines((lines) => lines.some(byDigest))).some(byDigest));
   });
 
   test('inspect --raw prints the manifests byte-exact', async () => {
@@ -169,7 +176,9 @@ describe('containerd ctr through the daemon (hosts.toml, sigward the only host)'
     assert.equal(cols[2], single.digest);
     assert.equal(cols[1], single.mediaType);
     // containerd resolves with HEAD, then fetches by digest, every request with ?ns= of the image's registry.
-    const lines = accessLines();
+    const lines = await settledAccessLines((ls) =>
+      [...single.blobs.keys()].every((d) => ls.some((l) => l.path === `/v2/test/single/blobs/${d}?ns=example.test`)),
+    );
     assert.ok(
       lines.some(
         (l) => l.method === 'HEAD' && l.path === '/v2/test/single/manifests/v1?ns=example.test' && l.status === 200,
@@ -192,7 +201,11 @@ describe('containerd ctr through the daemon (hosts.toml, sigward the only host)'
     assert.equal(cols[2], multi.digest);
     assert.match(cols.join(' '), /linux\/amd64/);
     assert.match(cols.join(' '), /linux\/arm64/);
-    const lines = accessLines();
+    const lines = await settledAccessLines((ls) =>
+      multi.manifests.every((c) =>
+        [...c.blobs.keys()].every((d) => ls.some((l) => l.path === `/v2/test/multi/blobs/${d}?ns=example.test`)),
+      ),
+    );
     for (const child of multi.manifests) {
       for (const digest of child.blobs.keys()) {
         assert.ok(
@@ -238,11 +251,9 @@ describe('podman through the daemon (rootful, vfs)', () => {
         multi.manifests.find((m) => m.platform?.architecture === 'amd64'),
         "multi.manifests.find((m) => m.platform?.architecture === 'amd64')",
       );
-      assert.ok(
-        accessLines().some(
-          (l) => l.path === `/v2/example.test/test/multi/manifests/${amd64.digest}` && l.status === 200,
-        ),
-      );
+      const amd64Served = (l: AccessLine): boolean =>
+        l.path === `/v2/example.test/test/multi/manifests/${amd64.digest}` && l.status === 200;
+      assert.ok((await settledAccessLines((ls) => ls.some(amd64Served))).some(amd64Served));
     } finally {
       podman.remove();
     }
