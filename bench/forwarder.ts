@@ -6,7 +6,7 @@
 import http from 'node:http';
 import { listenOnLoopback } from '../test/helpers/proc.ts';
 
-/** What one upstream request was for, from its path (distribution-spec "Pull", cosign-formats.md §1, §7.4). */
+/** What one upstream request was for, from its path (distribution-spec "Pull"). */
 export type RequestKind =
   | 'manifest-tag'
   | 'manifest-digest'

@@ -1,7 +1,7 @@
 // The three contenders, all on 127.0.0.1 with OS-chosen ports:
 //   direct  - distribution 2.8 (Debian's docker-registry) holding the images: the ceiling
 //   sigward - the daemon under test, a separate process in front of `direct`
-//   peer    - distribution in pull-through mode in front of `direct` (real-clients.md 1(e)): the tool to beat
+//   peer    - distribution in pull-through mode in front of `direct`: the tool to beat
 // Access logs are off everywhere (distribution accesslog disabled + level error; sigward at log level warn).
 //   ceiling - a raw node relay in front of `direct` (relay.ts), for the blob figures only: what node itself relays
 // sigward knows the upstream under a second name too: the counting forwarder's address (forwarder.ts), used only

@@ -1,4 +1,4 @@
-// Medians and ratios. Machine speed drifts by ~30% within an hour (design.md, "Pitfalls measured"), so every scenario
+// Medians and ratios. Machine speed drifts by ~30% within an hour (measured on these machines), so every scenario
 // lets the contenders take turns in short rounds (direct, sigward, peer, direct, sigward, peer, ...) and reports the
 // median of each contender's rounds: a slow minute then hits every contender alike instead of one of them.
 

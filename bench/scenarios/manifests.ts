@@ -1,5 +1,5 @@
 // Manifest GETs by tag and by digest with wrk, at 1 and 32 connections. By tag, every contender must ask its
-// upstream (tags move; distribution's proxy sends a HEAD upstream each time, real-clients.md 1(e)); by digest, a
+// upstream (tags move; distribution's proxy sends a HEAD upstream each time); by digest, a
 // warm cache may answer alone. Before measuring, every contender fetches both references once (the peer's first
 // pull is cold; sigward's digest cache fills) and runs one short unrecorded wrk (JIT and connection warm-up).
 // The same load runs over the unsigned small image (proxy path + policy lookup) and over a signed one (the signature
@@ -12,7 +12,7 @@ import { progress, type Settings } from '../settings.ts';
 import { CONTENDERS, type Contender, type Stack } from '../stack.ts';
 import { runWrk, type WrkResult } from '../wrk.ts';
 
-/** distribution negotiates on Accept even for digests: without the OCI type it answers 404 (real-clients.md). */
+/** distribution negotiates on Accept even for digests: without the OCI type it answers 404. */
 const HEADERS = { Accept: ALL_MANIFEST_TYPES };
 
 interface Case {

@@ -1,6 +1,7 @@
 // The one place where answers become writes on node's ServerResponse: the services below return answers
 // (proxy/answer.ts) and throw SigwardError; this writes both. Straight to node's response, no web Response objects:
-// that is the fast path for bytes (design.md, "pitfalls"), and the only way to set a custom HTTP reason phrase.
+// that is the fast path for bytes (web Response objects measured slower here), and the only way to set a custom
+// HTTP reason phrase.
 import type { ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { SigwardError } from '../errors.ts';

@@ -1,4 +1,4 @@
-// Which upstream and repository a request means. Three request shapes (design.md, "routing"):
+// Which upstream and repository a request means. Three request shapes (one per runtime family):
 //   /v2/<host>/<repo>/…        path-prefix mirrors (containers registries.conf location = sigward/<host>)
 //   /v2/<repo>/…?ns=<host>     containerd hosts.toml (ns = the registry host of the image reference)
 //   /v2/<repo>/…               docker `registry-mirrors`: the default upstream (Docker Hub), `library/` for one segment

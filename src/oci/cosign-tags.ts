@@ -1,4 +1,5 @@
-// Where cosign puts signatures (../shared/docs/cosign-formats.md §1.1, §7.4): the `.sig`/`.att`/`.sbom` tags derived
+// Where cosign puts signatures (cosign's pkg/oci/remote: SignatureTag and friends; the OCI 1.1 referrers tag
+// schema): the `.sig`/`.att`/`.sbom` tags derived
 // from the signed digest, and the referrers tag schema (`sha256-<hex>`, no suffix). Pure.
 import type { Digest } from './digest.ts';
 

@@ -1,6 +1,6 @@
 // Strict JSON for signed payloads (RFC 8259). JSON.parse silently keeps the LAST of duplicate keys and Go's
 // encoding/json does the same, so `{"digest":"A","digest":"B"}` could mean different things to different readers
-// of one signed document; containers/image refuses such input and so do we (cosign-formats.md §3.2, §11.1).
+// of one signed document; containers/image refuses such input and so do we.
 // Also refused: invalid UTF-8 (fatal decoding), a byte-order mark, trailing data, and nesting deeper than 64.
 
 /** The same shape as verify/'s Parsed<T>: parsers of untrusted bytes answer, they do not throw. */

@@ -1,5 +1,5 @@
 // Media types sigward handles. Sources: OCI image-spec media-types.md, distribution manifest docs, cosign (see
-// ../shared/docs/cosign-formats.md).
+// cosign's pkg/oci and pkg/cosign/bundle constants).
 
 export const MT = {
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',

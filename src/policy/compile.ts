@@ -1,4 +1,5 @@
-// The policy is compiled ONCE per config load (design.md convention 8): keys parsed, patterns compiled, every problem
+// The policy is compiled ONCE per config load (as containers/image compiles its policy.json): keys parsed, patterns
+// compiled, every problem
 // collected with its YAML path, then one deeply frozen object with its semantic hash. Pure: the caller passes the key
 // file reader (the config loader wires node:fs), so nothing here touches the file system.
 import type { Problems } from '../util/yaml-reader.ts';

@@ -1,7 +1,7 @@
 // Building a Decision: the allow/deny bit, the warn-mode twist, and the words. `summary` goes into the HTTP reason
 // phrase (the only text containerd shows: ASCII, one short line); `message` goes into the 403 body and the logs and
-// names the image, the digest, the policy, every signature seen and why each did or did not count (design.md
-// convention 7: fail closed and say why).
+// names the image, the digest, the policy, every signature seen and why each did or did not count (fail
+// closed and say why).
 import { clip } from '../util/clip.ts';
 import { deepFreeze } from './freeze.ts';
 import type {

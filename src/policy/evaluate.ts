@@ -1,8 +1,8 @@
 // From the signature checks of one digest (verify/ already did the crypto and the digest claim) to a Decision.
 // A verified signature counts only when it names a key of the rule, carries every required annotation with the same
-// STRING value (cosign's `-a` compares the CLI string with the decoded JSON value, so a number never matches:
-// cosign-formats.md §3.3), and, with matchReference, its signed docker-reference names the repository being pulled
-// (cosign ignores that claim; containers/image enforces it: §3.3). Threshold and required count DISTINCT keys.
+// STRING value (cosign's `-a` compares the CLI string with the decoded JSON value, so a number never matches),
+// and, with matchReference, its signed docker-reference names the repository being pulled
+// (cosign ignores that claim; containers/image enforces it). Threshold and required count DISTINCT keys.
 // Material listed in `SignatureCheck.notEvaluated` (certificates, Rekor bundles, timestamps) is neither needed nor
 // credited: these rules are key rules, and unchecked evidence never makes a signature count.
 import type { SignatureCheck } from '../verify/types.ts';

@@ -82,7 +82,7 @@ function readAnnotations(v: unknown, path: Path, problems: Problems): Record<str
   for (const [k, val] of Object.entries(v)) {
     if (typeof val === 'string') out[k] = val;
     else {
-      // cosign compares the CLI string with the decoded JSON value (cosign-formats.md §3.3): only strings can match.
+      // cosign compares the CLI string with the decoded JSON value: only strings can match.
       problems.add(
         [...path, k],
         `must be a string; annotation values are compared as strings, like cosign verify -a (quote it: "${String(val)}")`,
@@ -93,7 +93,7 @@ function readAnnotations(v: unknown, path: Path, problems: Problems): Record<str
 }
 
 /** cosign's COSIGN_REPOSITORY: `<host>/<repository>` where the signatures of every image this policy matches are
- * stored (cosign-formats.md §1.2). The host must be a configured upstream (checked by the config loader). */
+ * stored. The host must be a configured upstream (checked by the config loader). */
 function readSignatureRepository(
   v: unknown,
   path: Path,

@@ -1,5 +1,5 @@
-// Multi-arch: which manifests need their own signature. cosign signs only the index unless `--recursive`
-// (cosign-formats.md §1.3), and runtimes then fetch the platform manifests by digest; containers/image instead checks
+// Multi-arch: which manifests need their own signature. cosign signs only the index unless `--recursive`, and
+// runtimes then fetch the platform manifests by digest; containers/image instead checks
 // the platform manifest it pulls (podman #21209). The proxy sees both GETs, so each policy chooses:
 //
 //   platforms | index                          | child (listed in a verified index)  | single (any other manifest)

@@ -1,4 +1,4 @@
-// Signature discovery for one manifest digest (cosign-formats.md §1, §7.4): cosign v3 bundles through the referrers
+// Signature discovery for one manifest digest: cosign v3 bundles through the referrers
 // API (falling back to the `sha256-<hex>` referrers tag schema), and legacy `sha256-<hex>.sig` images, looked up in
 // parallel. A 404 means "no signatures"; any other upstream failure means "could not verify" (VERIFY_UNAVAILABLE:
 // 503, nothing cached). Every blob is size-capped and digest-checked before it reaches the verifier.
@@ -353,7 +353,7 @@ async function bundleSignatures(lk: Lookup, digest: Digest): Promise<void> {
   }
   if (refs.length === 0) return;
   // Query without an artifactType filter and inspect each referrer: ghcr.io lists cosign bundles with the empty
-  // artifact type (cosign-formats.md §7.4). Attestations of other kinds are skipped cheaply by their layer type.
+  // artifact type. Attestations of other kinds are skipped cheaply by their layer type.
   // Reservations are made after the legacy path's, in list order, so what fits never depends on timing.
   await lk.legacyPlanned.promise;
   const wanted: { r: Descriptor; source: string }[] = [];

@@ -1,4 +1,4 @@
-// Who may download what through /sget (issue 4, item 1). One rule per request shape, so a person can predict it:
+// Who may download what through /sget. One rule per request shape, so a person can predict it:
 //
 //   by tag            only a `signed` policy whose verification of the tag's CURRENT digest passes. No policy,
 //                     `allow: unsigned`, `reject`, warn mode and `policy.default` never let a tag through: a tag is a

@@ -1,4 +1,4 @@
-// Which blob of an artifact sget hands out (issue 4, item 2). `cosign upload blob`, oras and wasm pushes store one
+// Which blob of an artifact sget hands out. `cosign upload blob`, oras and wasm pushes store one
 // file as the only layer of an OCI manifest; with several layers the client names one by its title annotation
 // (`org.opencontainers.image.title`, the file name oras records). Pure.
 import { SigwardError } from '../errors.ts';

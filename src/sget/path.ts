@@ -1,4 +1,4 @@
-// The request shapes of the verified-download endpoint (issue 4). Pure.
+// The request shapes of the verified-download endpoint. Pure.
 //   /sget/<host>/<repo>@<digest>          an artifact by manifest digest (the digest is the trust anchor)
 //   /sget/<host>/<repo>:<tag>             an artifact by tag (resolved to a digest, whose signature must verify)
 //   /sget/<host>/<repo>/blobs/<digest>    one blob by its own digest

@@ -1,4 +1,4 @@
-// Seals for files in the sget store (issue 4, item 3: "sealed so tampering on disk is caught"). A seal is an
+// Seals for files in the sget store (so tampering on disk is caught). A seal is an
 // HMAC-SHA256, under a random key kept next to the store (0600), over the digest and the file's identity as the
 // kernel reports it: inode, size, mtime and ctime in nanoseconds. Any write to the file, a replacement by rename,
 // or a touch that puts the mtime back changes the ctime, which no unprivileged process can set, so a file whose

@@ -1,4 +1,4 @@
-// Spool, check, commit (issue 4, item 3): an upstream blob is written to a temporary file in the store while it is
+// Spool, check, commit: an upstream blob is written to a temporary file in the store while it is
 // counted and hashed, with backpressure (stream.pipeline); only when its size and digest match is it renamed into
 // the store (which then makes it durable and seals it: store.ts). On any failure the temporary file is removed and
 // nothing is served. A spool belongs to no client: the caller runs it once per digest (single-flight), and a client

@@ -1,4 +1,4 @@
-// The content-addressed store of verified artifacts behind /sget (issue 4, item 3). Only files whose size and digest
+// The content-addressed store of verified artifacts behind /sget. Only files whose size and digest
 // were checked are ever renamed into it; it is bounded (least recently used evicted) and survives restarts, each file
 // sealed (seal.ts) so that one changed on disk is re-hashed before it is served and dropped if it no longer matches.
 //

@@ -1,5 +1,5 @@
 // New-format (cosign v3) signatures: an in-toto statement in a DSSE envelope inside a Sigstore bundle v0.3,
-// stored as the single layer of an OCI 1.1 referrer manifest (cosign-formats.md §7.2–§7.4). Key-signed only:
+// stored as the single layer of an OCI 1.1 referrer manifest. Key-signed only:
 // `publicKey.hint`, no tlog entries, no timestamps (this build does not talk to Rekor or a TSA).
 import type { KeyObject } from 'node:crypto';
 import { digestOf, digestAlgorithm, digestHex, type Digest } from '../oci/digest.ts';
@@ -128,7 +128,7 @@ export function buildBundleReferrer(input: ReferrerInput): ReferrerManifest {
 export type IndexEntry = Omit<DescriptorFields, 'annotations'>;
 
 /** The referrers tag-schema index (`sha256-<hex>` tag) as ggcr maintains it: entries sorted by digest, no
- * annotations copied, duplicates by digest skipped (cosign-formats.md §7.4). */
+ * annotations copied, duplicates by digest skipped. */
 export function buildReferrersTagIndex(entries: readonly IndexEntry[]): {
   readonly index: Uint8Array;
   readonly digest: Digest;

@@ -1,5 +1,5 @@
 // The legacy `sha256-<hex>.sig` signature image, laid out byte for byte as cosign (via go-containerregistry)
-// writes it (cosign-formats.md §2.1, §2.2): one layer per signature, media type simple-signing, the signature
+// writes it: one layer per signature, media type simple-signing, the signature
 // in the `dev.cosignproject.cosign/signature` annotation, a deterministic config blob, a compact manifest.
 import { digestOf, type Digest } from '../oci/digest.ts';
 import { MT } from '../oci/mediatypes.ts';

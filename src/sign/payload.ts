@@ -1,5 +1,5 @@
 // The simple-signing payload bytes cosign signs for a legacy `.sig` layer (sigstore/sigstore
-// pkg/signature/payload/payload.go, marshalled by Go's json.Marshal; cosign-formats.md §3.1):
+// pkg/signature/payload/payload.go, marshalled by Go's json.Marshal):
 // {"critical":{"identity":{"docker-reference":R},"image":{"docker-manifest-digest":D},"type":T},"optional":O}
 // compact, no trailing newline, `optional` null without `-a` annotations or a map with sorted keys.
 import { COSIGN_SIGNATURE_TYPE } from '../verify/simple-signing.ts';

@@ -1,5 +1,6 @@
-// The one undici Agent every upstream request goes through (design.md: "one injected Agent, never a global
-// dispatcher"). Connections are pooled and kept alive per origin; pipelining stays at 1 because registries and
+// The one undici Agent every upstream request goes through (one injected Agent, never a global dispatcher:
+// tests and fault injection replace it). Connections are pooled and kept alive per origin; pipelining stays at 1
+// because registries and
 // the proxies in front of them do not all handle pipelined requests well, and a stalled blob would block the queue.
 //
 // TLS trust is chosen per origin: an upstream with `caFile` trusts exactly that bundle (it replaces the system store

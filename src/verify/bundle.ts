@@ -1,4 +1,4 @@
-// Sigstore bundles found as OCI referrers: what cosign v3 `sign` writes (cosign-formats.md §7). Parsed from the
+// Sigstore bundles found as OCI referrers: what cosign v3 `sign` writes. Parsed from the
 // protobuf-JSON form (sigstore/protobuf-specs sigstore_bundle.proto; camelCase names, unknown members refused as
 // protojson does for sigstore-go). Checked here: key-signed DSSE bundles. Certificates (keyless) and
 // transparency-log entries are a later feature: a keyless bundle is `unsupported`, never verified, and tlog or

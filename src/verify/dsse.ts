@@ -1,4 +1,4 @@
-// DSSE envelopes (secure-systems-lab/dsse protocol.md; cosign-formats.md §6, §7.6). The signature covers the
+// DSSE envelopes (secure-systems-lab/dsse protocol.md). The signature covers the
 // Pre-Authentication Encoding of (payloadType, payload), never the envelope JSON, so the envelope is parsed
 // structurally and only the PAE bytes are verified.
 import { decodeStdBase64 } from './signature-bytes.ts';

@@ -1,4 +1,4 @@
-// in-toto Statements carried by DSSE (in-toto/attestation spec v1 statement.md; cosign-formats.md §6, §7.2).
+// in-toto Statements carried by DSSE (in-toto/attestation spec v1 statement.md).
 // cosign `attest` writes Statement v0.1, cosign v3 `sign` writes v1: both are accepted. Duplicate keys are refused
 // (strict JSON); members this check does not use (e.g. `predicate`, absent before cosign v3.0.5) are ignored, as
 // the in-toto spec asks of consumers; members it does use must have the right types.

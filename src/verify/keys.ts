@@ -1,6 +1,6 @@
 // Public keys named in the `trust` section. Parsed ONCE at config load into node KeyObjects, so verifying a
 // signature never touches PEM again. Format: PEM `PUBLIC KEY` = DER SubjectPublicKeyInfo, what `cosign
-// generate-key-pair` / `cosign public-key` write (sigstore/sigstore pkg/cryptoutils/publickey.go; cosign-formats.md §8.2).
+// generate-key-pair` / `cosign public-key` write (sigstore/sigstore pkg/cryptoutils/publickey.go).
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { SigwardError } from '../errors.ts';
 import { decodeStdBase64 } from './signature-bytes.ts';

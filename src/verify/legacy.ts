@@ -1,4 +1,4 @@
-// One layer of a legacy `sha256-<hex>.sig` image, checked with keys (cosign-formats.md §2, §3; cosign
+// One layer of a legacy `sha256-<hex>.sig` image, checked with keys (cosign
 // pkg/cosign/verify.go verifyOCISignature + SimpleClaimVerifier). Order, after containers/image: media type,
 // signature decoding, crypto over the EXACT layer bytes, only then strict payload parsing, then the digest claim.
 // Nothing in the payload is looked at before a trusted key has verified it.
@@ -17,7 +17,7 @@ import type {
   VerifyContext,
 } from './types.ts';
 
-/** Layer annotation keys cosign writes (pkg/oci/static/signature.go; cosign-formats.md §2.2). */
+/** Layer annotation keys cosign writes (pkg/oci/static/signature.go). */
 export const ANNOTATION = {
   signature: 'dev.cosignproject.cosign/signature',
   certificate: 'dev.sigstore.cosign/certificate',

@@ -1,13 +1,13 @@
 // Signature bytes: decoding cosign's base64 and checking one signature over exact message bytes with one key.
 //
-// Base64 (cosign-formats.md §2.3): cosign decodes with Go's base64.StdEncoding, which requires the `+/` alphabet
+// Base64: cosign decodes with Go's base64.StdEncoding, which requires the `+/` alphabet
 // and `=` padding to a multiple of 4, silently drops every `\r` and `\n`, and refuses anything else. We accept
 // exactly that: CR/LF anywhere are removed (real example: cimage-cosign-pki, 76-column wrapped), then the text
 // must be canonical padded base64. Spaces, tabs, `-_` (URL alphabet), missing padding and data after padding are
 // refused, unlike node's Buffer.from(s, 'base64') which skips any invalid character. Like Go's non-strict decoder,
 // non-zero bits in the final padded group are tolerated (they do not change the decoded bytes).
 //
-// Schemes (sigstore/sigstore pkg/signature: ecdsa.go, rsapkcs1v15.go, ed25519.go; cosign-formats.md §2.3):
+// Schemes (sigstore/sigstore pkg/signature: ecdsa.go, rsapkcs1v15.go, ed25519.go):
 // - ECDSA: ASN.1 DER SEQUENCE{r,s}; when that does not verify and the length is exactly 2x the field size, the
 //   raw IEEE P1363 r||s form is tried, as sigstore's verifier does. Low-S is NOT required: Go never normalises S.
 //   Hash: SHA-256 for every curve (cosign's `verify --key` default, and every cosign <= v2.5 signer). P-384 and

@@ -1,5 +1,5 @@
-// The simple-signing payload of a legacy cosign signature (sigstore/sigstore pkg/signature/payload/payload.go;
-// cosign-formats.md §3). Parsed strictly, like containers/image signature/internal/sigstore_payload.go: exact
+// The simple-signing payload of a legacy cosign signature (sigstore/sigstore pkg/signature/payload/payload.go).
+// Parsed strictly, like containers/image signature/internal/sigstore_payload.go: exact
 // lowercase member names, no duplicates, no unknown members in `critical`, `identity` or `image`, and
 // `critical.type` must be the cosign constant. cosign itself is laxer (Go's case-insensitive matching, last
 // duplicate wins), but it only ever emits this exact shape, so no genuine cosign signature is refused.

@@ -122,7 +122,7 @@ describe('curl against the daemon', () => {
   });
 
   test("curl's own Accept (*/*) gets the manifest too: sigward asks the upstream with the full list", async () => {
-    // distribution alone answers 404 here for an OCI manifest (real-clients.md §3); sigward does not pass that on.
+    // distribution alone answers 404 here for an OCI manifest; sigward does not pass that on.
     const r = await curl(`/v2/example.test/test/single/manifests/${single.digest}`, ['-f']);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(r.body, single.bytes);

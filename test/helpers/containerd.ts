@@ -1,5 +1,5 @@
 // A private containerd (Debian's 1.6) for ctr pulls through sigward: its own root, state, sockets and config in a
-// temp dir, the CRI plugin and snapshotters that need special filesystems disabled (real-clients.md §3). Needs root.
+// temp dir, the CRI plugin and snapshotters that need special filesystems disabled. Needs root.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeTempDir, runCommand, startProcess, tempDir, type CommandResult } from './proc.ts';

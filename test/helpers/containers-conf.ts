@@ -1,6 +1,6 @@
 // The containers/image configuration shared by the skopeo and podman helpers (containers-registries.conf(5),
 // containers-policy.json(5)). sigward is the `location` of a fake registry prefix, never a `[[registry.mirror]]`:
-// c/image falls back from a failing mirror to the primary, which would bypass enforcement (real-clients.md §4).
+// c/image falls back from a failing mirror to the primary, which would bypass enforcement.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 

@@ -30,7 +30,7 @@ export interface FetchedManifest {
 
 type Body = () => Buffer | Readable | undefined;
 
-/** Every manifest type, because distribution 2.8 negotiates on Accept even for a digest (real-clients.md §3). */
+/** Every manifest type, because distribution 2.8 negotiates on Accept even for a digest. */
 export const ALL_MANIFEST_TYPES = [
   'application/vnd.oci.image.manifest.v1+json',
   'application/vnd.oci.image.index.v1+json',

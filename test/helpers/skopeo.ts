@@ -1,6 +1,6 @@
 // skopeo as a pull client of sigward. skopeo 1.9 ignores CONTAINERS_REGISTRIES_CONF, so the registries.conf goes
 // through the hidden global flag `--registries-conf`; `--policy`, `--registries.d` and `--tmpdir` keep every other
-// input inside a temp dir too (real-clients.md §3).
+// input inside a temp dir too.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { containersEnv, dockerRef, writeContainersFiles, type ContainersConfOptions } from './containers-conf.ts';

@@ -1,7 +1,7 @@
 // An in-process JWT token issuer for distribution's `auth: token` mode (the Docker token protocol).
 // distribution 2.8 (registry/auth/token/token.go) checks: iss == issuer, aud == service, exp/nbf (60 s leeway), and a
 // signing key it trusts; we put the signer certificate in the JWT header `x5c`, and the same self-signed certificate is
-// the registry's whole `rootcertbundle`. Clients reach us two ways (see ../shared/docs/real-clients.md §1c):
+// the registry's whole `rootcertbundle`. Clients reach us two ways:
 //   GET  /token?service=S&scope=repository:NAME:pull[,push]     skopeo/podman/curl, Basic auth or anonymous
 //   POST /token (form grant_type=password&username&password&service&scope)   containerd's OAuth2 flow
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
