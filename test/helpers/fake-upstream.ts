@@ -82,6 +82,30 @@ export interface FakeUpstream {
 
 export const sha256 = (data: Uint8Array): string => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 
+/** The OCI manifest of a one-file artifact (what `cosign upload blob` or oras push): an empty config and one titled
+ * layer holding `data`. `size` is the declared layer size (default: the real one), for lying manifests. */
+export function oneFileManifest(
+  data: Uint8Array,
+  opts: { mediaType?: string; title?: string; size?: number } = {},
+): Buffer {
+  const config = Buffer.from('{}');
+  return Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(config), size: config.length },
+      layers: [
+        {
+          mediaType: opts.mediaType ?? 'application/octet-stream',
+          digest: sha256(data),
+          size: opts.size ?? data.length,
+          annotations: { 'org.opencontainers.image.title': opts.title ?? 'file.bin' },
+        },
+      ],
+    }),
+  );
+}
+
 /** A JSON answer with an exact Content-Length. */
 export function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const bytes = Buffer.from(JSON.stringify(body));

@@ -27,6 +27,9 @@ export interface TlsFiles {
   keyFile: string;
 }
 
+/** `openssl req` for a self-signed RSA certificate valid for 30 days; the subject follows. */
+const SELF_SIGNED = ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '30', '-subj'];
+
 /** Make a CA and a server certificate for IP:127.0.0.1 and DNS:localhost under `dir`. */
 export async function makeTlsCerts(dir: string): Promise<TlsFiles> {
   const certDir = join(dir, 'ca');
@@ -36,14 +39,7 @@ export async function makeTlsCerts(dir: string): Promise<TlsFiles> {
   const keyFile = join(dir, 'server.key');
   await openssl(
     [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '30',
-      '-subj',
+      ...SELF_SIGNED,
       '/CN=sigward-test-ca',
       '-keyout',
       'ca.key',
@@ -106,23 +102,6 @@ export async function makeSigningCert(dir: string, commonName = 'sigward-test-to
   mkdirSync(dir, { recursive: true });
   const keyFile = join(dir, 'signing.key');
   const certFile = join(dir, 'signing.crt');
-  await openssl(
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '30',
-      '-subj',
-      `/CN=${commonName}`,
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-    ],
-    dir,
-  );
+  await openssl([...SELF_SIGNED, `/CN=${commonName}`, '-keyout', keyFile, '-out', certFile], dir);
   return { keyFile, certFile, keyPem: readFileSync(keyFile, 'utf8'), certPem: readFileSync(certFile, 'utf8') };
 }

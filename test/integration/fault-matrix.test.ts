@@ -9,7 +9,13 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdirSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sha256, startFakeUpstream, type FakeHandler, type FakeUpstream } from '../helpers/fake-upstream.ts';
+import {
+  oneFileManifest,
+  sha256,
+  startFakeUpstream,
+  type FakeHandler,
+  type FakeUpstream,
+} from '../helpers/fake-upstream.ts';
 import { startSigward, type RunningSigward } from '../helpers/sigward.ts';
 import { ociErrorOf, rawGet, type RawResponse } from '../helpers/raw-http.ts';
 import { removeTempDir, tempDir, waitFor } from '../helpers/proc.ts';
@@ -126,22 +132,11 @@ interface Artifact {
 /** A one-file artifact at `repo`, honestly served and signed by `key` (legacy `.sig`); faults are scripted over it. */
 function publish(fake: FakeUpstream, repo: string, size: number, opts: { declaredSize?: number } = {}): Artifact {
   const data = bytes(repo, size);
-  const config = Buffer.from('{}');
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(config), size: 2 },
-      layers: [
-        {
-          mediaType: 'application/x-sh',
-          digest: sha256(data),
-          size: opts.declaredSize ?? data.length,
-          annotations: { 'org.opencontainers.image.title': 'install.sh' },
-        },
-      ],
-    }),
-  );
+  const manifest = oneFileManifest(data, {
+    mediaType: 'application/x-sh',
+    title: 'install.sh',
+    size: opts.declaredSize ?? data.length,
+  });
   const digest = sha256(manifest);
   const payload = simpleSigningPayload({ dockerReference: `${HOST}/${repo}`, digest, optional: null });
   const sig = buildLegacySignatureImage({ layers: [{ payload, signature: signBytes(key.privateKey, payload) }] });

@@ -8,6 +8,7 @@ import { readdirSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import {
+  oneFileManifest,
   serveBlob,
   serveManifest,
   sha256,
@@ -36,22 +37,7 @@ function host(
   data: Buffer,
   blob?: FakeHandler,
 ): { manifest: string; file: string; blobPath: string } {
-  const config = Buffer.from('{}');
-  const m = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(config), size: 2 },
-      layers: [
-        {
-          mediaType: 'application/x-sh',
-          digest: sha256(data),
-          size: data.length,
-          annotations: { 'org.opencontainers.image.title': 'install.sh' },
-        },
-      ],
-    }),
-  );
+  const m = oneFileManifest(data, { mediaType: 'application/x-sh', title: 'install.sh' });
   const blobPath = `/v2/${repo}/blobs/${sha256(data)}`;
   fake.route(`/v2/${repo}/manifests/${sha256(m)}`, (req, res) => serveManifest(res, m, OCI_MANIFEST, req.method));
   fake.route(blobPath, blob ?? ((_req, res) => serveBlob(res, data)));

@@ -6,7 +6,14 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { serveBlob, serveManifest, sha256, startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
+import {
+  oneFileManifest,
+  serveBlob,
+  serveManifest,
+  sha256,
+  startFakeUpstream,
+  type FakeUpstream,
+} from '../helpers/fake-upstream.ts';
 import { startSigward, type RunningSigward } from '../helpers/sigward.ts';
 import { ociErrorOf, rawGet } from '../helpers/raw-http.ts';
 import { removeTempDir, tempDir } from '../helpers/proc.ts';
@@ -22,22 +29,7 @@ function bytes(seed: string, size: number): Buffer {
 
 /** A one-file artifact served by the fake upstream under `repo`; returns its manifest digest and file. */
 function host(fake: FakeUpstream, repo: string, data: Buffer, title = 'file.bin'): { manifest: string; file: string } {
-  const config = Buffer.from('{}');
-  const m = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(config), size: 2 },
-      layers: [
-        {
-          mediaType: 'application/octet-stream',
-          digest: sha256(data),
-          size: data.length,
-          annotations: { 'org.opencontainers.image.title': title },
-        },
-      ],
-    }),
-  );
+  const m = oneFileManifest(data, { title });
   fake.route(`/v2/${repo}/manifests/${sha256(m)}`, (req, res) => serveManifest(res, m, OCI_MANIFEST, req.method));
   fake.route(`/v2/${repo}/blobs/${sha256(data)}`, (_req, res) => serveBlob(res, data));
   return { manifest: sha256(m), file: sha256(data) };
