@@ -1,6 +1,7 @@
 // The one error taxonomy of sigward. Every layer throws SigwardError with a typed code; HTTP_MAPPING below gives
-// each code one status and OCI error code, and http/respond.ts is the one place that writes them out. `cause`
-// chains keep the original error. A signature that does not verify is not an error: it is a verdict (policy/).
+// each code one status and OCI error code, http/respond.ts turns an error into status, reason phrase and body, and
+// http/answer.ts writes it out. `cause` chains keep the original error. A signature that does not verify is not an
+// error: it is a verdict (policy/).
 
 /** Codes, grouped by the layer that raises them. Each maps to exactly one HTTP status and OCI code (below). */
 export type ErrorCode =
