@@ -12,7 +12,7 @@ import type { CompiledPolicy, Decision, ManifestKind, Resolution, SignedRule } f
 import { verifySignature } from '../verify/index.ts';
 import { attachmentProblem, claimsAttachment } from '../verify/attachment.ts';
 import type { Logger } from '../log.ts';
-import { passageOf } from './passage.ts';
+import { isReferrersTagIndex } from './passage.ts';
 import {
   discoverSignatures,
   fetchBlobCapped,
@@ -145,8 +145,7 @@ export class SignatureGate {
         );
       }
     }
-    if (passageOf(parsed, tag, false, EMPTY) === 'attachment-index') {
-      // A referrers tag-schema index: a list of pointers; whatever it points to is gated when fetched.
+    if (isReferrersTagIndex(parsed, tag)) {
       return { kind: 'passage', outcome: 'attachment-index' };
     }
     const { decision } = await this.decide(target, m, parsed, tag, reqId);
@@ -365,5 +364,3 @@ function withHint(d: Decision, parsed: ParsedManifest, tag: string | undefined):
   if (tag !== undefined || parsed.isIndex || !UNSIGNED_OUTCOMES.has(d.outcome)) return d.message;
   return `${d.message}\nIf this is a platform manifest of a multi-arch image signed at its index (cosign's default), pull the image by its tag or index digest: sigward lets a platform manifest through once a verified index of the same repository lists it.`;
 }
-
-const EMPTY: ReadonlyMap<string, Uint8Array> = new Map();

@@ -14,6 +14,11 @@ import { attachmentProblem } from '../verify/attachment.ts';
 
 export type Passage = 'attachment' | 'attachment-index' | 'index-pass-through' | 'verdict';
 
+/** A referrers tag-schema index (fetched by its `sha256-<hex>` tag): pointers only, each gated when fetched. */
+export function isReferrersTagIndex(parsed: ParsedManifest, tag: string | undefined): boolean {
+  return parsed.isIndex && tag !== undefined && isAttachmentTag(tag);
+}
+
 /** The passage for an already parsed manifest; `layerBlobs` are its layers' blobs by digest (for attachments). */
 export function passageOf(
   parsed: ParsedManifest,
@@ -21,8 +26,8 @@ export function passageOf(
   indexPassThrough: boolean,
   layerBlobs: ReadonlyMap<string, Uint8Array>,
 ): Passage {
+  if (isReferrersTagIndex(parsed, tag)) return 'attachment-index';
   if (parsed.isIndex) {
-    if (tag !== undefined && isAttachmentTag(tag)) return 'attachment-index';
     return indexPassThrough ? 'index-pass-through' : 'verdict';
   }
   return attachmentProblem(parsed, layerBlobs) === undefined ? 'attachment' : 'verdict';
