@@ -35,6 +35,7 @@ export type ErrorCode =
   // local configuration and files
   | 'CONFIG_INVALID'
   | 'KEY_INVALID'
+  | 'TRUST_INVALID'
   | 'STORE_FAILED'
   // the sget store cannot take a download now (directory unusable, disk full): 503, nothing served
   | 'STORE_UNAVAILABLE'
@@ -96,6 +97,7 @@ export const HTTP_MAPPING: Readonly<Record<ErrorCode, { status: number; oci: str
   CONFLICT: { status: 409, oci: 'UNSUPPORTED' },
   CONFIG_INVALID: { status: 500, oci: 'UNKNOWN' },
   KEY_INVALID: { status: 500, oci: 'UNKNOWN' },
+  TRUST_INVALID: { status: 500, oci: 'UNKNOWN' },
   STORE_FAILED: { status: 500, oci: 'UNKNOWN' },
   STORE_UNAVAILABLE: { status: 503, oci: 'UNAVAILABLE' },
   INTERNAL: { status: 500, oci: 'UNKNOWN' },

@@ -3,7 +3,9 @@
 // collected with its YAML path, then one deeply frozen object with its semantic hash. Pure: the caller passes the key
 // file reader (the config loader wires node:fs), so nothing here touches the file system.
 import type { Problems } from '../util/yaml-reader.ts';
+import { parseTrustedRoot, privateCa } from '../verify/authority.ts';
 import { parsePublicKey } from '../verify/keys.ts';
+import { compileAuthorities } from './authorities.ts';
 import type { TrustedKey } from '../verify/types.ts';
 import { evaluate } from './evaluate.ts';
 import { deepFreeze } from './freeze.ts';
@@ -24,7 +26,12 @@ export function compilePolicy(source: PolicySource, problems: Problems, deps: Co
     readKeyFile: deps.readKeyFile,
     parseKey: deps.parseKey ?? parsePublicKey,
   });
-  const { defaultAction, rules } = parsePolicySection(source.policy, problems, { keys, declared, hosts });
+  const authorities = compileAuthorities(source.trust, problems, {
+    readFile: deps.readKeyFile,
+    parseRoot: deps.parseRoot ?? parseTrustedRoot,
+    parseCa: deps.parseCa ?? privateCa,
+  });
+  const { defaultAction, rules } = parsePolicySection(source.policy, problems, { keys, declared, hosts, authorities });
   findAmbiguities(rules, problems);
   if (problems.list.length !== before) return undefined;
 
@@ -37,6 +44,8 @@ export function compilePolicy(source: PolicySource, problems: Problems, deps: Co
     defaultAction,
     rules: compiledRules,
     keys: keyTable,
+    roots: Object.fromEntries(authorities.roots),
+    cas: Object.fromEntries(authorities.cas),
     resolve,
     evaluate: (res, checks, ctx) => evaluate(res, checks, ctx, hosts),
     decideWithoutSignatures: (res, ctx) => decideWithoutSignatures(res, ctx),

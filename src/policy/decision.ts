@@ -35,13 +35,36 @@ function list(names: readonly string[]): string {
 /** What a signed rule asks for, as one sentence. */
 export function describeRequirements(rule: SignedRule, res: Resolution): string {
   const keys = rule.keys.map((k) => k.name);
-  const parts = [
-    rule.threshold > 1
-      ? `valid signatures by at least ${rule.threshold} distinct keys of ${list(keys)}`
-      : `a valid signature by ${keys.length === 1 ? 'the key' : 'any of the keys'} ${list(keys)}`,
-  ];
-  if (rule.required.length > 0)
-    parts.push(`including ${rule.required.length === 1 ? 'key' : 'each of the keys'} ${list(rule.required)}`);
+  const ids = rule.identities.map(describeIdentity);
+  const parts: string[] = [];
+  if (ids.length === 0) {
+    parts.push(
+      rule.threshold > 1
+        ? `valid signatures by at least ${rule.threshold} distinct keys of ${list(keys)}`
+        : `a valid signature by ${keys.length === 1 ? 'the key' : 'any of the keys'} ${list(keys)}`,
+    );
+  } else {
+    const signers = [
+      ...(keys.length === 0 ? [] : [`${keys.length === 1 ? 'the key' : 'the keys'} ${list(keys)}`]),
+      `${ids.length === 1 ? 'the identity' : 'the identities'} ${ids.join('; ')}`,
+    ].join(' or ');
+    parts.push(
+      rule.threshold > 1
+        ? `valid signatures by at least ${rule.threshold} distinct signers of ${signers}`
+        : `a valid signature by ${keys.length + ids.length === 1 ? '' : 'any of '}${signers}`,
+    );
+    if (rule.identities.some((i) => i.authority.kind === 'root')) {
+      parts.push(
+        rule.identityTlog ? 'with certificates logged in a transparency log' : 'with certificates timestamped',
+      );
+    }
+  }
+  if (rule.keyTlog !== undefined && keys.length > 0)
+    parts.push(`key signatures logged in trust root ${rule.keyTlog.name}`);
+  if (rule.required.length > 0) {
+    const noun = ids.length === 0 ? ['key', 'each of the keys'] : ['the signer', 'each of the signers'];
+    parts.push(`including ${rule.required.length === 1 ? noun[0] : noun[1]} ${list(rule.required)}`);
+  }
   const ann = Object.entries(rule.annotations);
   if (ann.length > 0)
     parts.push(
@@ -49,6 +72,14 @@ export function describeRequirements(rule: SignedRule, res: Resolution): string 
     );
   if (rule.matchReference) parts.push(`whose docker-reference names ${res.host}/${res.repository}`);
   return `Policy "${rule.name}" requires ${parts.join(', ')}.`;
+}
+
+function describeIdentity(i: SignedRule['identities'][number]): string {
+  const m = (x: { exact: string } | { regexp: string }): string => ('exact' in x ? x.exact : `/${x.regexp}/`);
+  const from =
+    i.authority.kind === 'ca' ? `CA ${i.authority.name}` : i.issuer === undefined ? 'any issuer' : m(i.issuer);
+  const gh = Object.entries(i.github).map(([k, v]) => `${k}=${v}`);
+  return `${i.name} (${m(i.subject)} from ${from}${gh.length > 0 ? `, github ${gh.join(' ')}` : ''})`;
 }
 
 /** Signatures listed one per line; past them, identical outcomes are grouped (a hostile image may list thousands). */

@@ -3,8 +3,9 @@
 // STRING value (cosign's `-a` compares the CLI string with the decoded JSON value, so a number never matches),
 // and, with matchReference, its signed docker-reference names the repository being pulled
 // (cosign ignores that claim; containers/image enforces it). Threshold and required count DISTINCT keys.
+// Signers are key names and identity names alike (verify/ matched certificates against the rule's identities).
 // Material listed in `SignatureCheck.notEvaluated` (certificates, Rekor bundles, timestamps) is neither needed nor
-// credited: these rules are key rules, and unchecked evidence never makes a signature count.
+// credited: unchecked evidence never makes a signature count.
 import type { SignatureCheck } from '../verify/types.ts';
 import { decision, describeRequirements, signatureLines } from './decision.ts';
 import { DEFAULT_HOST_NAMES, referenceName, type HostNames } from './hosts.ts';
@@ -35,7 +36,7 @@ export function judgeSignature(
       message: check.message ?? 'it did not verify',
     };
   }
-  const accepted = new Set(rule.keys.map((k) => k.name));
+  const accepted = new Set([...rule.keys.map((k) => k.name), ...rule.identities.map((i) => i.name)]);
   const signers = [...new Set(check.signers.filter((s) => accepted.has(s)))].sort();
   if (signers.length === 0) {
     const by =

@@ -2,7 +2,8 @@
 // it, so it must change whenever a decision could change and should not change otherwise:
 //   in:  default action, host aliases, each rule's name, kind, mode, canonical patterns, key names with their key ids
 //        (sha256 of the SPKI DER: the key material, not the file path), threshold, required, annotations,
-//        matchReference, platforms, attachments, signatureRepository;
+//        matchReference, platforms, attachments, signatureRepository, identities (with the fingerprint of the
+//        trust root or CA they chain to: a changed trusted_root.json is a changed policy) and the tlog settings;
 //   out: comments, formatting, file paths of keys, unused trust keys, and every ORDER that has no effect: the order of
 //        mappings' fields, of policies (resolution never depends on it: equal-specificity ties are refused), of
 //        patterns, keys and required keys inside a policy (all sets).
@@ -30,6 +31,18 @@ function ruleSemantics(r: CompiledRule): Record<string, unknown> {
   return {
     ...base,
     keys: r.keys.map((k) => ({ name: k.name, keyId: k.keyId })).sort((a, b) => byString(a.name, b.name)),
+    identities: r.identities
+      .map((i) => ({
+        name: i.name,
+        authority: { kind: i.authority.kind, name: i.authority.name, fingerprint: i.authority.fingerprint },
+        subject: 'exact' in i.subject ? { exact: i.subject.exact } : { regexp: i.subject.regexp },
+        issuer:
+          i.issuer === undefined ? null : 'exact' in i.issuer ? { exact: i.issuer.exact } : { regexp: i.issuer.regexp },
+        github: i.github,
+      }))
+      .sort((a, b) => byString(a.name, b.name)),
+    identityTlog: r.identityTlog,
+    keyTlog: r.keyTlog === undefined ? null : { name: r.keyTlog.name, fingerprint: r.keyTlog.fingerprint },
     threshold: r.threshold,
     required: [...r.required].sort(byString),
     annotations: r.annotations,

@@ -17,6 +17,8 @@ import { isHost, isRepositoryName, looksLikeHost } from '../oci/reference.ts';
 import { canonicalName } from './hosts.ts';
 import type { HostNames } from './hosts.ts';
 import { NAME_RE } from './trust.ts';
+import type { Authorities } from './authorities.ts';
+import { readIdentities } from './identities.ts';
 import type { Attachments, CompiledRule, DefaultAction, Mode, Platforms } from './types.ts';
 
 export interface ParsedRule {
@@ -32,6 +34,7 @@ export interface RuleContext {
   /** Every name declared under trust.keys, including those whose key failed to load (already reported). */
   readonly declared: ReadonlySet<string>;
   readonly hosts: HostNames;
+  readonly authorities: Authorities;
 }
 
 const RULE_KEYS = [
@@ -46,6 +49,9 @@ const RULE_KEYS = [
   'platforms',
   'attachments',
   'signatureRepository',
+  'identities',
+  'root',
+  'tlog',
   'allow',
   'reject',
 ] as const;
@@ -58,6 +64,9 @@ const SIGNATURE_FIELDS = [
   'platforms',
   'attachments',
   'signatureRepository',
+  'identities',
+  'root',
+  'tlog',
 ] as const;
 
 /** Distinct names with the list index each was written at. */
@@ -115,33 +124,85 @@ function readSignatureRepository(
   return canonicalName(hosts, host, repository);
 }
 
+/** The rule's Fulcio trust root: its `root:`, else the only one configured. */
+function ruleRoot(o: Record<string, unknown>, path: Path, problems: Problems, ctx: RuleContext) {
+  const { roots, declaredRoots } = ctx.authorities;
+  const name = readString(o.root, [...path, 'root'], problems);
+  if (name !== undefined) {
+    if (!declaredRoots.has(name)) {
+      problems.add(
+        [...path, 'root'],
+        `no trust root named "${name}" under trust.roots (declared: ${[...declaredRoots].join(', ') || 'none'})`,
+      );
+    }
+    return { root: roots.get(name), noRoot: '' };
+  }
+  if (declaredRoots.size === 1) {
+    const [only] = declaredRoots;
+    return { root: only === undefined ? undefined : roots.get(only), noRoot: '' };
+  }
+  return {
+    root: undefined,
+    noRoot:
+      declaredRoots.size === 0
+        ? 'a keyless identity needs a Sigstore trust root: add one under trust.roots (config/ ships the public-good trusted_root.json), or give `ca:` for a private CA'
+        : `${declaredRoots.size} trust roots are configured: say which one this policy uses with \`root:\``,
+  };
+}
+
 function readSigned(o: Record<string, unknown>, path: Path, problems: Problems, ctx: RuleContext) {
   const listed = readNames(o.keys, [...path, 'keys'], problems, 'key');
   const names = listed.map((x) => x.name);
-  if (o.keys === undefined || o.keys === null || (Array.isArray(o.keys) && o.keys.length === 0)) {
+  const { root, noRoot } = ruleRoot(o, path, problems, ctx);
+  const identities = readIdentities(o.identities, [...path, 'identities'], problems, {
+    authorities: ctx.authorities,
+    root,
+    noRoot,
+  });
+  const hasIdentities = Array.isArray(o.identities) && o.identities.length > 0;
+  const noKeys = o.keys === undefined || o.keys === null || (Array.isArray(o.keys) && o.keys.length === 0);
+  if (noKeys && !hasIdentities) {
     problems.add(
       [...path, 'keys'],
-      'is required: the names of trust.keys entries whose signature this policy accepts (or use `allow: unsigned` / `reject: true`)',
+      'is required: the names of trust.keys entries whose signature this policy accepts, or `identities:` for ' +
+        'certificate (keyless) signatures (or use `allow: unsigned` / `reject: true`)',
     );
   }
   const declared = [...ctx.declared].join(', ') || 'none';
   for (const { name, at } of listed) {
     if (!ctx.declared.has(name))
       problems.add([...path, 'keys', at], `no key named "${name}" under trust.keys (declared: ${declared})`);
+    if (identities.some((i) => i.name === name))
+      problems.add(
+        [...path, 'keys', at],
+        `"${name}" is also the name of an identity of this policy; names must differ`,
+      );
+  }
+  const signerNames = [...names, ...identities.map((i) => i.name)];
+  const tlog = readEnum<'required' | 'optional'>(o.tlog, [...path, 'tlog'], problems, ['required', 'optional']);
+  const fulcio = identities.some((i) => i.authority.kind === 'root');
+  if (tlog === 'required' && !fulcio && root === undefined) {
+    problems.add(
+      [...path, 'tlog'],
+      'is required, but this policy has no Sigstore trust root to check log entries against: add one under trust.roots (and `root:` here when there are several)',
+    );
   }
   const threshold = readInt(o.threshold, [...path, 'threshold'], problems, { min: 1, max: 1000 });
-  if (threshold !== undefined && names.length > 0 && threshold > names.length) {
+  if (threshold !== undefined && signerNames.length > 0 && threshold > signerNames.length) {
+    const n = signerNames.length;
     problems.add(
       [...path, 'threshold'],
-      `is ${threshold}, but keys lists only ${names.length} key${names.length === 1 ? '' : 's'}: a threshold counts distinct keys of \`keys\``,
+      identities.length === 0
+        ? `is ${threshold}, but keys lists only ${n} key${n === 1 ? '' : 's'}: a threshold counts distinct keys of \`keys\``
+        : `is ${threshold}, but keys and identities name only ${n} signer${n === 1 ? '' : 's'}: a threshold counts distinct keys and identities`,
     );
   }
   const required = readNames(o.required, [...path, 'required'], problems, 'required key');
   for (const { name, at } of required) {
-    if (!names.includes(name))
+    if (!signerNames.includes(name))
       problems.add(
         [...path, 'required', at],
-        `"${name}" is not in this policy's keys (${names.join(', ') || 'none'}); add it there too`,
+        `"${name}" is not in this policy's keys or identities (${signerNames.join(', ') || 'none'}); add it there too`,
       );
   }
   const signatureRepository = readSignatureRepository(
@@ -153,6 +214,9 @@ function readSigned(o: Record<string, unknown>, path: Path, problems: Problems, 
   return {
     ...(signatureRepository !== undefined ? { signatureRepository } : {}),
     keys: names.flatMap((n) => (ctx.keys.has(n) ? [ctx.keys.get(n) as TrustedKey] : [])),
+    identities,
+    identityTlog: tlog !== 'optional',
+    ...(tlog === 'required' && root !== undefined ? { keyTlog: root } : {}),
     threshold: threshold ?? 1,
     required: required.map((x) => x.name),
     annotations: readAnnotations(o.annotations, [...path, 'annotations'], problems),

@@ -57,7 +57,7 @@ export function compileTrust(
 ): { keys: Map<string, TrustedKey>; declared: Set<string> } {
   const keys = new Map<string, TrustedKey>();
   const declared = new Set<string>();
-  const trust = readObj(raw, ['trust'], problems, ['keys']);
+  const trust = readObj(raw, ['trust'], problems, ['keys', 'roots', 'cas']);
   const list = trust?.keys;
   if (list === undefined || list === null) return { keys, declared };
   if (!isObj(list)) {

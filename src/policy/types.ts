@@ -1,6 +1,6 @@
 // Contracts of the policy layer: the compiled (immutable) policy, the resolution of one repository to one rule, and
 // the decision the manifest gate acts on. Pure data; nothing here does I/O or reads the clock.
-import type { RejectReason, SignatureCheck, TrustedKey } from '../verify/types.ts';
+import type { RejectReason, SignatureCheck, TrustAuthority, TrustedIdentity, TrustedKey } from '../verify/types.ts';
 import type { HostNames } from './hosts.ts';
 
 /** What happens to an image that no policy matches. `warn` serves it but records the would-be denial. */
@@ -30,9 +30,16 @@ export interface SignedRule extends RuleBase {
   readonly kind: 'signed';
   /** The keys any of which may sign, in declaration order: hand these to verify/ as `VerifyContext.keys`. */
   readonly keys: readonly TrustedKey[];
-  /** How many DISTINCT keys of `keys` must have signed (1 unless set). */
+  /** Certificate identities any of which may sign (keyless Fulcio certificates or private-CA certificates): hand
+   * these to verify/ as `VerifyContext.identities`. Their names count like key names. */
+  readonly identities: readonly TrustedIdentity[];
+  /** Certificate signatures from a trust root need a verified transparency-log entry (`tlog`, default required). */
+  readonly identityTlog: boolean;
+  /** With `tlog: required`: key signatures count only when logged in this root's transparency logs. */
+  readonly keyTlog?: TrustAuthority;
+  /** How many DISTINCT signers (keys of `keys`, identities of `identities`) must have signed (1 unless set). */
   readonly threshold: number;
-  /** Key names that must each have signed (a subset of `keys`). */
+  /** Key or identity names that must each have signed. */
   readonly required: readonly string[];
   /** Signed annotations that must be present with exactly this string value (cosign `verify -a k=v`). */
   readonly annotations: Readonly<Record<string, string>>;
@@ -134,6 +141,9 @@ export interface CompiledPolicy {
   readonly defaultAction: DefaultAction;
   /** Rules in declaration order (order never decides a match: see resolve.ts). */
   readonly rules: readonly CompiledRule[];
+  /** Every Sigstore trust root under `trust.roots` and private CA under `trust.cas`, by name. */
+  readonly roots: Readonly<Record<string, TrustAuthority>>;
+  readonly cas: Readonly<Record<string, TrustAuthority>>;
   /** Every key declared under `trust.keys`, by name. */
   readonly keys: Readonly<Record<string, TrustedKey>>;
   /** The one rule for this repository: most specific pattern wins. */
@@ -154,10 +164,14 @@ export interface PolicySource {
 
 /** Ports the core needs from the caller (the config loader wires node:fs and verify/keys.ts). */
 export interface CompileDeps {
-  /** The file's text, or an Error whose message says what went wrong (not found, permission denied). */
+  /** A trust file's text (key, trusted_root.json, CA PEM), or an Error whose message says what went wrong. */
   readonly readKeyFile: (path: string) => string | Error;
   /** PEM -> TrustedKey; throws SigwardError KEY_INVALID. Defaults to verify/keys.ts parsePublicKey. */
   readonly parseKey?: (name: string, pem: string) => TrustedKey;
+  /** trusted_root.json -> TrustAuthority; throws SigwardError TRUST_INVALID. Defaults to verify/authority.ts. */
+  readonly parseRoot?: (name: string, json: string) => TrustAuthority;
+  /** PEM roots (+ intermediates) -> TrustAuthority; throws TRUST_INVALID. Defaults to verify/authority.ts. */
+  readonly parseCa?: (name: string, rootsPem: string, intermediatesPem?: string) => TrustAuthority;
   /** Registry host names and aliases, from the upstream config. Defaults to Docker Hub's names only. */
   readonly hosts?: HostNames;
 }

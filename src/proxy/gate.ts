@@ -35,6 +35,8 @@ export interface GateDeps {
   readonly attachmentLimits?: AttachmentLimits;
   /** limits.signatureMemory. */
   readonly signatureMemory?: number;
+  /** The clock private-CA certificates are checked at (milliseconds since the epoch; Date.now unless injected). */
+  readonly now?: () => number;
 }
 
 /** What sigward reads to prove a signature artifact inert (its layer blobs, held in memory while checked). An
@@ -306,7 +308,16 @@ export class SignatureGate {
         };
     // A lookup holds at most limits.signatureBytesPerLookup; all lookups and proofs together at most the shared budget.
     const found = await this.memory.run(this.limits.lookupBytes, () => discoverSignatures(loc, digest, this.limits));
-    const checks = found.signatures.map((sig) => verifySignature(sig, { digest, keys: rule.keys }));
+    const verifyCtx = {
+      digest,
+      keys: rule.keys,
+      identities: rule.identities,
+      identityTlog: rule.identityTlog,
+      ...(rule.keyTlog !== undefined ? { keyTlog: rule.keyTlog } : {}),
+      // Only private-CA certificates are checked at this time; Fulcio ones only at a logged or timestamped time.
+      now: new Date((this.deps.now ?? Date.now)()),
+    };
+    const checks = found.signatures.map((sig) => verifySignature(sig, verifyCtx));
     for (const u of found.unreadable) {
       checks.push({
         format: u.source.includes('referrer') ? 'bundle' : 'legacy',

@@ -9,8 +9,10 @@ import { parseStrictJson } from '../oci/json-strict.ts';
 import { dssePae, IN_TOTO_PAYLOAD_TYPE, parseDsseEnvelope, type DsseEnvelope } from './dsse.ts';
 import { COSIGN_SIGN_PREDICATE, parseInTotoStatement } from './intoto.ts';
 import { mismatch, noKeyMessage } from './legacy.ts';
-import { isObject, jsonType, ok, problem, rejected, unknownField, type Parsed } from './outcome.ts';
+import { drop, isObject, jsonType, ok, problem, rejected, unknownField, type Parsed } from './outcome.ts';
 import { keysThatVerify } from './signature-bytes.ts';
+import { certificateSigners, loggedKeySignature, type Failure } from './keyless.ts';
+import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import type { SignatureCheck, UnevaluatedMaterial, UntrustedBundle, VerifyContext } from './types.ts';
 
 export type BundleMaterial =
@@ -145,29 +147,9 @@ export function verifyBundle(sig: UntrustedBundle, ctx: VerifyContext): Signatur
       `DSSE envelope has ${env.signatures.length} signatures; a Sigstore bundle carries exactly one`,
     );
   }
-  if (b.material.kind !== 'publicKey') {
-    return reject(
-      'unsupported',
-      `bundle is keyless (signed with a ${b.material.kind === 'certificate' ? 'certificate' : 'certificate chain'}); ` +
-        'keyless verification (certificate identity + transparency log) is not available in this build, so it was not verified',
-    );
-  }
-
-  const [only] = env.signatures;
-  const signers = only === undefined ? [] : keysThatVerify(ctx.keys, dssePae(env.payloadType, env.payload), only.sig);
-  if (signers.length === 0) {
-    // cosign's hint is base64(SHA-256(SPKI DER)) (internal/key/svkeypair.go); it only chooses the reason here.
-    const hint = b.material.hint;
-    const hinted =
-      hint === '' ? undefined : ctx.keys.find((k) => Buffer.from(k.keyId, 'hex').toString('base64') === hint);
-    if (hinted !== undefined) {
-      return reject(
-        'bad-signature',
-        `the DSSE signature does not verify with key "${hinted.name}", which the bundle names: the statement or signature was altered`,
-      );
-    }
-    return reject('unknown-key', noKeyMessage(ctx.keys));
-  }
+  const signed = bundleSigners(sig, b, ctx, notEvaluated);
+  if (!signed.ok) return reject(signed.reason, signed.message);
+  const signers = signed.signers;
 
   const statement = parseInTotoStatement(env.payload);
   if (!statement.ok) return reject('payload-invalid', `signed in-toto statement ${statement.problem}`);
@@ -196,6 +178,62 @@ export function verifyBundle(sig: UntrustedBundle, ctx: VerifyContext): Signatur
     annotations: subject.annotations,
   };
   return notEvaluated.length > 0 ? { ...check, notEvaluated } : check;
+}
+
+/** Who signed: for a key bundle the trusted keys that verify the DSSE signature (then, with `keyTlog`, its log
+ * entry); for a certificate bundle the policy identities that accept it. `notEvaluated` loses what was checked. */
+function bundleSigners(
+  sig: UntrustedBundle,
+  b: ParsedBundle,
+  ctx: VerifyContext,
+  notEvaluated: UnevaluatedMaterial[],
+): { readonly ok: true; readonly signers: readonly string[] } | Failure {
+  const env = (b.content as { envelope: DsseEnvelope }).envelope;
+  if (b.material.kind !== 'publicKey') {
+    if ((ctx.identities ?? []).length === 0) return certificateSigners(undefined, undefined, 'bundle', ctx);
+    for (const m of ['certificate', 'tlog-entries', 'rfc3161-timestamp'] as const) drop(notEvaluated, m);
+    const proto = protoBundle(sig.bundle);
+    if (!proto.ok) return { ok: false, reason: 'malformed', message: proto.problem };
+    return certificateSigners(proto.value, undefined, 'bundle', ctx);
+  }
+  const [only] = env.signatures;
+  const byKey = only === undefined ? [] : keysThatVerify(ctx.keys, dssePae(env.payloadType, env.payload), only.sig);
+  if (byKey.length === 0) {
+    // cosign's hint is base64(SHA-256(SPKI DER)) (internal/key/svkeypair.go); it only chooses the reason here.
+    const hint = b.material.hint;
+    const hinted =
+      hint === '' ? undefined : ctx.keys.find((k) => Buffer.from(k.keyId, 'hex').toString('base64') === hint);
+    if (hinted !== undefined) {
+      return {
+        ok: false,
+        reason: 'bad-signature',
+        message: `the DSSE signature does not verify with key "${hinted.name}", which the bundle names: the statement or signature was altered`,
+      };
+    }
+    return { ok: false, reason: 'unknown-key', message: noKeyMessage(ctx.keys) };
+  }
+  const root = ctx.keyTlog;
+  if (root === undefined) return { ok: true, signers: byKey };
+  drop(notEvaluated, 'tlog-entries');
+  const proto = protoBundle(sig.bundle);
+  if (!proto.ok) return { ok: false, reason: 'malformed', message: proto.problem };
+  const logged: string[] = [];
+  let failure: Failure | undefined;
+  for (const key of ctx.keys.filter((k) => byKey.includes(k.name))) {
+    const why = loggedKeySignature(proto.value, undefined, key, root);
+    if (why === undefined) logged.push(key.name);
+    else failure ??= why;
+  }
+  return logged.length > 0 || failure === undefined ? { ok: true, signers: logged } : failure;
+}
+
+/** The bundle in @sigstore/bundle's form (its own validation), for @sigstore/verify. */
+function protoBundle(bytes: Uint8Array): Parsed<Bundle> {
+  try {
+    return ok(bundleFromJSON(JSON.parse(Buffer.from(bytes).toString('utf8'))));
+  } catch (e) {
+    return problem(`bundle cannot be read by the sigstore verifier: ${(e as Error).message}`);
+  }
 }
 
 function unevaluated(b: ParsedBundle): UnevaluatedMaterial[] {

@@ -6,9 +6,11 @@ import { X509Certificate } from 'node:crypto';
 import { clip } from '../util/clip.ts';
 import { isDigest, matchesDigest, type Digest } from '../oci/digest.ts';
 import { MT } from '../oci/mediatypes.ts';
-import { rejected } from './outcome.ts';
+import { drop, rejected } from './outcome.ts';
 import { decodeStdBase64, keysThatVerify } from './signature-bytes.ts';
 import { parseSimpleSigning } from './simple-signing.ts';
+import { certificateSigners, loggedKeySignature, type Failure } from './keyless.ts';
+import { chainCertificates, leafCertificate, legacyAsBundle } from './legacy-bundle.ts';
 import type {
   SignatureCheck,
   TrustedKey,
@@ -27,7 +29,7 @@ export const ANNOTATION = {
 } as const;
 
 export function verifyLegacySignature(sig: UntrustedLegacySignature, ctx: VerifyContext): SignatureCheck {
-  // Certificate / Rekor / TSA material is a later feature: it is reported as not evaluated, never as checked.
+  // Certificate / Rekor / TSA material not checked by this policy is reported as not evaluated, never as checked.
   const notEvaluated = unevaluated(sig.annotations);
   const reject = (reason: Parameters<typeof rejected>[1], message: string): SignatureCheck =>
     rejected(sig, reason, message, notEvaluated);
@@ -52,20 +54,9 @@ export function verifyLegacySignature(sig: UntrustedLegacySignature, ctx: Verify
   const signature = decodeStdBase64(b64);
   if (!signature.ok) return reject('malformed', `the "${ANNOTATION.signature}" annotation ${signature.problem}`);
 
-  const signers = keysThatVerify(ctx.keys, sig.payload, signature.value);
-  if (signers.length === 0) {
-    const named = certificateKey(sig.annotations, ctx.keys);
-    if (named !== undefined) {
-      return reject(
-        'bad-signature',
-        `the signature does not verify with key "${named}", which its certificate names: the payload or signature was altered`,
-      );
-    }
-    const keyless = notEvaluated.includes('certificate')
-      ? '; it carries a certificate (a keyless or certificate-based signature), and certificate verification is not available in this build'
-      : '';
-    return reject('unknown-key', noKeyMessage(ctx.keys) + keyless);
-  }
+  const signed = legacySigners(sig, signature.value, ctx, notEvaluated);
+  if (!signed.ok) return reject(signed.reason, signed.message);
+  const signers = signed.signers;
 
   const payload = parseSimpleSigning(sig.payload);
   if (!payload.ok) return reject('payload-invalid', `signed payload ${payload.problem}`);
@@ -91,6 +82,64 @@ export function noKeyMessage(keys: readonly TrustedKey[]): string {
 
 export function mismatch(signed: string, served: Digest): string {
   return `signed for manifest ${clip(signed)}, but the manifest being served is ${served} (a signature copied from another image)`;
+}
+
+type Signed = { readonly ok: true; readonly signers: string[] } | Failure;
+
+/** Who signed: trusted keys first (then, with `keyTlog`, the key signature's log entry), else the policy's
+ * certificate identities. `notEvaluated` loses what was checked here. */
+function legacySigners(
+  sig: UntrustedLegacySignature,
+  signature: Buffer,
+  ctx: VerifyContext,
+  notEvaluated: UnevaluatedMaterial[],
+): Signed {
+  const material = {
+    ...(sig.annotations[ANNOTATION.bundle] ? { rekorBundle: sig.annotations[ANNOTATION.bundle] } : {}),
+    ...(sig.annotations[ANNOTATION.rfc3161] ? { rfc3161: sig.annotations[ANNOTATION.rfc3161] } : {}),
+  };
+  const byKey = keysThatVerify(ctx.keys, sig.payload, signature);
+  if (byKey.length > 0) {
+    const root = ctx.keyTlog;
+    if (root === undefined) return { ok: true, signers: byKey };
+    drop(notEvaluated, 'rekor-bundle');
+    const logged: string[] = [];
+    let failure: Failure | undefined;
+    for (const key of ctx.keys.filter((k) => byKey.includes(k.name))) {
+      const b = legacyAsBundle(sig.payload, signature, material, { hint: key.name });
+      const why = b.ok
+        ? loggedKeySignature(b.value, Buffer.from(sig.payload), key, root)
+        : ({ ok: false, reason: 'tlog-invalid', message: b.problem } as const);
+      if (why === undefined) logged.push(key.name);
+      else failure ??= why;
+    }
+    return logged.length > 0 || failure === undefined ? { ok: true, signers: logged } : failure;
+  }
+  const pem = sig.annotations[ANNOTATION.certificate];
+  if (pem && (ctx.identities ?? []).length > 0) {
+    const leaf = leafCertificate(pem);
+    if (!leaf.ok) return { ok: false, reason: 'malformed', message: leaf.problem };
+    const chainPem = sig.annotations[ANNOTATION.chain];
+    const chain = chainPem ? chainCertificates(chainPem) : { ok: true as const, value: [] };
+    if (!chain.ok) return { ok: false, reason: 'malformed', message: chain.problem };
+    const b = legacyAsBundle(sig.payload, signature, material, { certificate: leaf.value });
+    if (!b.ok) return { ok: false, reason: 'malformed', message: b.problem };
+    for (const m of ['certificate', 'rekor-bundle', 'rfc3161-timestamp'] as const) drop(notEvaluated, m);
+    const r = certificateSigners(b.value, Buffer.from(sig.payload), 'legacy', ctx, chain.value);
+    return r.ok ? { ok: true, signers: [...r.signers] } : r;
+  }
+  const named = certificateKey(sig.annotations, ctx.keys);
+  if (named !== undefined) {
+    return {
+      ok: false,
+      reason: 'bad-signature',
+      message: `the signature does not verify with key "${named}", which its certificate names: the payload or signature was altered`,
+    };
+  }
+  const keyless = notEvaluated.includes('certificate')
+    ? '; it carries a certificate (a keyless or certificate-based signature), and the policy names no certificate identities to check it against'
+    : '';
+  return { ok: false, reason: 'unknown-key', message: noKeyMessage(ctx.keys) + keyless };
 }
 
 function unevaluated(annotations: Readonly<Record<string, string>>): UnevaluatedMaterial[] {

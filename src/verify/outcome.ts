@@ -39,3 +39,9 @@ export function jsonType(v: unknown): string {
 export function unknownField(obj: Record<string, unknown>, allowed: readonly string[]): string | undefined {
   return Object.keys(obj).find((k) => !allowed.includes(k));
 }
+
+/** Remove `m` from a list of unevaluated material (it was checked after all). */
+export function drop(list: UnevaluatedMaterial[], m: UnevaluatedMaterial): void {
+  const i = list.indexOf(m);
+  if (i >= 0) list.splice(i, 1);
+}

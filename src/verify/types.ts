@@ -2,6 +2,9 @@
 // Unverified inputs are named `Untrusted*` until a check promotes them (containers/image convention).
 import type { KeyObject } from 'node:crypto';
 import type { Digest } from '../oci/digest.ts';
+import type { TrustAuthority } from './authority.ts';
+
+export type { TrustAuthority } from './authority.ts';
 
 export type KeyAlgorithm = 'ecdsa-p256' | 'ecdsa-p384' | 'ecdsa-p521' | 'rsa' | 'ed25519';
 
@@ -52,6 +55,10 @@ export type RejectReason =
   | 'missing-annotation' // a required `-a key=value` annotation is absent or different
   | 'wrong-reference' // docker-reference does not name the repository when the policy requires it
   | 'over-limit' // not read: past a per-lookup limit (limits.signaturesPerLookup and friends); never "verified"
+  | 'untrusted-certificate' // the certificate does not chain to a trusted CA at a trusted time, lacks an SCT, or is no signing certificate
+  | 'tlog-invalid' // a transparency-log entry is missing, not signed by a trusted log, or about other content
+  | 'timestamp-invalid' // no trusted time: an RFC 3161 timestamp that does not verify, or none where one is needed
+  | 'wrong-identity' // the certificate is trusted but names a signer (subject, issuer, claims) the policy does not accept
   | 'unsupported'; // needs checks this build does not do (certificates, transparency log): never "verified"
 
 /** The outcome of checking ONE signature against a digest and a set of allowed keys. */
@@ -82,9 +89,37 @@ export type UnevaluatedMaterial =
   | 'rfc3161-timestamp' // legacy `dev.sigstore.cosign/rfc3161timestamp` or bundle `timestampVerificationData`
   | 'tlog-entries'; // bundle `verificationMaterial.tlogEntries`
 
+/** An exact string, or a JavaScript regular expression limited to what Go's RE2 also means the same way,
+ * unanchored unless the pattern anchors itself (as cosign's `--certificate-identity-regexp`). */
+export type StringMatch = { readonly exact: string } | { readonly regexp: string; readonly re: RegExp };
+
+/** The GitHub workflow claims cosign's `--certificate-github-workflow-*` flags check. */
+export type GithubClaim = 'trigger' | 'sha' | 'name' | 'repository' | 'ref';
+
+/** A signer identity a policy accepts: a certificate from `authority` whose identity matches. */
+export interface TrustedIdentity {
+  /** Counted by threshold/required like a key name. */
+  readonly name: string;
+  readonly authority: TrustAuthority;
+  /** The OIDC issuer (Fulcio certificates); absent for private-CA identities, which have none. */
+  readonly issuer?: StringMatch;
+  readonly subject: StringMatch;
+  readonly github: Readonly<Partial<Record<GithubClaim, string>>>;
+}
+
 export interface VerifyContext {
   /** The manifest digest being served. */
   readonly digest: Digest;
   /** Keys the applicable policy allows. */
   readonly keys: readonly TrustedKey[];
+  /** Certificate identities the applicable policy allows (keyless or private-CA signatures). */
+  readonly identities?: readonly TrustedIdentity[];
+  /** Certificate signatures from a trust root must carry a verified transparency-log entry (default true). Without
+   * one, a certificate needs an RFC 3161 timestamp for its signing time. */
+  readonly identityTlog?: boolean;
+  /** When set, key signatures count only with a transparency-log entry verified against this root's logs. */
+  readonly keyTlog?: TrustAuthority;
+  /** When private-CA certificates must be valid (they have no trusted timestamp): the caller's clock. Fulcio
+   * certificates are never checked against it, only against the log's or a timestamp authority's time. */
+  readonly now?: Date;
 }

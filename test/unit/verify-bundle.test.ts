@@ -1,4 +1,4 @@
-// Sigstore bundles: the real cosign v3 keyless bundle (parsed, never verified) and key-signed bundles made with
+// Sigstore bundles: the real cosign v3 keyless bundle (parsed here; verified in verify-keyless tests) and key-signed bundles made with
 // src/sign (the vector collection has no real key-signed bundle).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -82,16 +82,16 @@ describe('real cosign v3 keyless bundle (cosign-v3-sign-bundle)', () => {
     );
   });
 
-  test('verifySignature: unsupported (keyless is not verified), even when the leaf key is trusted', () => {
+  test('verifySignature without identities: not verified (a keyless signature needs `identities:`), even when the leaf key is trusted', () => {
     const raw = JSON.parse(REAL.toString('utf8')) as { verificationMaterial: { certificate: { rawBytes: string } } };
     const leaf = new X509Certificate(Buffer.from(raw.verificationMaterial.certificate.rawBytes, 'base64'));
     const leafKey = parsePublicKey('leaf', leaf.publicKey.export({ type: 'spki', format: 'pem' }).toString());
     for (const keys of [[], [leafKey]]) {
       const r = verifySignature(asBundle(REAL), { digest: REAL_DIGEST, keys });
       assert.equal(r.verified, false);
-      assert.equal(r.reason, 'unsupported');
+      assert.equal(r.reason, 'unknown-key');
       assert.deepEqual(r.signers, []);
-      assert.match(r.message ?? '', /keyless/);
+      assert.match(r.message ?? '', /keyless.*no certificate identities/);
       assert.deepEqual(r.notEvaluated, ['certificate', 'tlog-entries', 'rfc3161-timestamp']);
     }
   });

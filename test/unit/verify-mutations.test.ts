@@ -322,7 +322,7 @@ describe('bundle one-field mutations', () => {
         b.verificationMaterial = { certificate: { rawBytes: 'AA==' } };
         return as(b);
       },
-      'unsupported',
+      'unknown-key',
     ],
     [
       'x509CertificateChain instead of publicKey',
@@ -331,7 +331,7 @@ describe('bundle one-field mutations', () => {
         b.verificationMaterial = { x509CertificateChain: { certificates: [] } };
         return as(b);
       },
-      'unsupported',
+      'unknown-key',
     ],
     [
       'publicKey and certificate both',

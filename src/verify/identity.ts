@@ -1,0 +1,152 @@
+// Who a certificate says signed: the subject alternative names, the OIDC issuer and the Fulcio claims, read from a
+// certificate whose chain has already been verified, and matched against the identities a policy accepts.
+//
+// Reading (cosign pkg/cosign/verify.go CheckCertificatePolicy and certextensions.go; sigstore-go
+// pkg/fulcio/certificate/extensions.go):
+// - subject candidates: legacy `.sig` layers match against EVERY SAN (email, URI, DNS, IP, Fulcio OtherName), as
+//   cosign's legacy path does; bundles match the first URI SAN, else the first email, else the OtherName, as
+//   sigstore-go does;
+// - issuer: OID 1.3.6.1.4.1.57264.1.8 (a DER UTF8String) or 1.3.6.1.4.1.57264.1.1 (the raw bytes). Real certificates
+//   carry .1 alone (before 2023) or both with equal values; two different values are refused, not guessed at;
+// - GitHub workflow claims .2 to .6 are raw bytes (cosign's --certificate-github-workflow-* flags compare them);
+// - extended key usage must include codeSigning when the extension is present (Go's x509 treats an absent one as any).
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { ExtendedKeyUsage, SubjectAlternativeName, id_ce_extKeyUsage, id_ce_subjectAltName } from '@peculiar/asn1-x509';
+import type { X509Certificate } from '@sigstore/core';
+import { clip } from '../util/clip.ts';
+import { ok, problem, type Parsed } from './outcome.ts';
+import type { GithubClaim, StringMatch, TrustedIdentity } from './types.ts';
+
+const FULCIO = '1.3.6.1.4.1.57264.1';
+const OID_CODE_SIGNING = '1.3.6.1.5.5.7.3.3';
+const OID_OTHERNAME_SAN = `${FULCIO}.7`;
+
+/** The raw-valued GitHub workflow claims (deprecated OIDs that Fulcio still writes). */
+export const GITHUB_CLAIM_OID: Readonly<Record<GithubClaim, string>> = {
+  trigger: `${FULCIO}.2`,
+  sha: `${FULCIO}.3`,
+  name: `${FULCIO}.4`,
+  repository: `${FULCIO}.5`,
+  ref: `${FULCIO}.6`,
+};
+
+export interface SubjectName {
+  readonly type: 'email' | 'uri' | 'dns' | 'ip' | 'othername';
+  readonly value: string;
+}
+
+export interface CertificateIdentity {
+  /** Every SAN, in certificate order. */
+  readonly names: readonly SubjectName[];
+  readonly issuer?: string;
+  readonly github: Readonly<Partial<Record<GithubClaim, string>>>;
+}
+
+/** Read the identity of a verified leaf; a problem when it cannot be a signing identity (no SAN, no codeSigning,
+ * two different issuers, an undecodable extension). */
+export function certificateIdentity(cert: X509Certificate): Parsed<CertificateIdentity> {
+  try {
+    const eku = cert.extension(id_ce_extKeyUsage);
+    if (eku !== undefined) {
+      const usages = AsnConvert.parse(eku.value, ExtendedKeyUsage).map(String);
+      if (!usages.includes(OID_CODE_SIGNING)) {
+        return problem(`its extended key usage (${usages.join(', ')}) does not include code signing`);
+      }
+    }
+    const names = subjectNames(cert);
+    if (names.length === 0) return problem('it has no subject alternative name, so it names no signer');
+    const v1 = cert.extension(`${FULCIO}.1`)?.value.toString('utf8');
+    const v2ext = cert.extension(`${FULCIO}.8`);
+    const v2 = v2ext === undefined ? undefined : derString(v2ext.value);
+    if (v1 !== undefined && v2 !== undefined && v1 !== v2) {
+      return problem(`it names two different OIDC issuers (${clip(v1)} and ${clip(v2)})`);
+    }
+    const github: Partial<Record<GithubClaim, string>> = {};
+    for (const [claim, oid] of Object.entries(GITHUB_CLAIM_OID) as [GithubClaim, string][]) {
+      const ext = cert.extension(oid);
+      if (ext !== undefined) github[claim] = ext.value.toString('utf8');
+    }
+    const issuer = v2 ?? v1;
+    return ok(issuer === undefined ? { names, github } : { names, issuer, github });
+  } catch (e) {
+    return problem(`its extensions cannot be decoded (${(e as Error).message})`);
+  }
+}
+
+function subjectNames(cert: X509Certificate): SubjectName[] {
+  const ext = cert.extension(id_ce_subjectAltName);
+  if (ext === undefined) return [];
+  const out: SubjectName[] = [];
+  for (const g of AsnConvert.parse(ext.value, SubjectAlternativeName)) {
+    if (g.rfc822Name !== undefined) out.push({ type: 'email', value: g.rfc822Name });
+    else if (g.uniformResourceIdentifier !== undefined) out.push({ type: 'uri', value: g.uniformResourceIdentifier });
+    else if (g.dNSName !== undefined) out.push({ type: 'dns', value: g.dNSName });
+    else if (g.iPAddress !== undefined) out.push({ type: 'ip', value: g.iPAddress });
+    else if (g.otherName !== undefined && g.otherName.typeId === OTHERNAME_TYPE) {
+      out.push({ type: 'othername', value: derString(Buffer.from(g.otherName.value)) });
+    }
+  }
+  return out;
+}
+const OTHERNAME_TYPE = OID_OTHERNAME_SAN;
+
+/** A DER UTF8String/IA5String/PrintableString's text (the value of Fulcio's .8 to .22 extensions). */
+function derString(der: Buffer): string {
+  const tag = der[0];
+  if (tag !== 0x0c && tag !== 0x16 && tag !== 0x13) throw new Error(`expected a DER string, found tag ${tag}`);
+  let len = der[1] ?? 0;
+  let at = 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + (der[2 + i] ?? 0);
+    at = 2 + n;
+  }
+  if (at + len !== der.length) throw new Error('DER string length does not match its bytes');
+  return der.subarray(at).toString('utf8');
+}
+
+/** Subjects a policy identity may match: every SAN for legacy layers; for bundles the first URI, else the first
+ * email, else the OtherName (sigstore-go's summary). */
+export function subjectCandidates(id: CertificateIdentity, format: 'legacy' | 'bundle'): string[] {
+  if (format === 'legacy') return id.names.map((n) => n.value);
+  for (const type of ['uri', 'email', 'othername'] as const) {
+    const first = id.names.find((n) => n.type === type);
+    if (first !== undefined) return [first.value];
+  }
+  return [];
+}
+
+export function matches(m: StringMatch, value: string): boolean {
+  return 'exact' in m ? m.exact === value : m.re.test(value);
+}
+
+export function describeMatch(m: StringMatch): string {
+  return 'exact' in m ? JSON.stringify(m.exact) : `/${m.regexp}/`;
+}
+
+/** Why `want` does not accept this certificate identity, or undefined when it does. */
+export function identityMismatch(
+  want: TrustedIdentity,
+  id: CertificateIdentity,
+  format: 'legacy' | 'bundle',
+): string | undefined {
+  if (want.issuer !== undefined) {
+    if (id.issuer === undefined) return 'the certificate names no OIDC issuer';
+    if (!matches(want.issuer, id.issuer)) {
+      return `issuer ${JSON.stringify(clip(id.issuer))} does not match ${describeMatch(want.issuer)}`;
+    }
+  }
+  const subjects = subjectCandidates(id, format);
+  if (!subjects.some((s) => matches(want.subject, s))) {
+    const got = subjects.length === 0 ? 'no usable subject' : subjects.map((s) => JSON.stringify(clip(s))).join(', ');
+    return `subject ${got} does not match ${describeMatch(want.subject)}`;
+  }
+  for (const [claim, value] of Object.entries(want.github) as [GithubClaim, string][]) {
+    const got = id.github[claim];
+    if (got !== value) {
+      return `GitHub ${claim} ${got === undefined ? 'is absent' : JSON.stringify(clip(got))}, want ${JSON.stringify(value)}`;
+    }
+  }
+  return undefined;
+}
