@@ -7,6 +7,7 @@ import { createHash, X509Certificate as NodeX509 } from 'node:crypto';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toTrustMaterial, type TrustMaterial } from '@sigstore/verify';
 import { SigwardError } from '../errors.ts';
+import { rememberTrusted } from './trusted-certificates.ts';
 
 export const TRUSTED_ROOT_MEDIA_TYPE_RE =
   /^application\/vnd\.dev\.sigstore\.trustedroot(?:\+json;version=0\.1|\.v0\.[12]\+json)$/;
@@ -105,6 +106,8 @@ export function privateCa(name: string, rootsPem: string, intermediatesPem?: str
 /** Frozen at the top only: the compiled policy is deep-frozen, but the sigstore objects inside `material` are the
  * library's own (they may cache what they parse), so freezing stops here. */
 function authority(a: TrustAuthority): TrustAuthority {
+  rememberTrusted(a.material.certificateAuthorities.flatMap((ca) => ca.certChain));
+  rememberTrusted(a.material.timestampAuthorities.flatMap((ca) => ca.certChain));
   Object.freeze(a.counts);
   return Object.freeze(a);
 }

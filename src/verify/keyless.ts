@@ -13,6 +13,7 @@ import { verifyCertificateChain } from '@sigstore/verify/dist/key/certificate.js
 import type { TrustAuthority } from './authority.ts';
 import { certificateIdentity, identityMismatch, type CertificateIdentity } from './identity.ts';
 import { bindingProblem } from './tlog-binding.ts';
+import { encode, rememberEncoding } from './trusted-certificates.ts';
 import type { RejectReason, TrustedKey, VerifyContext } from './types.ts';
 
 export type Failure = { readonly ok: false; readonly reason: RejectReason; readonly message: string };
@@ -43,6 +44,7 @@ export function certificateSigners(
   }
   if (entity.key.$case !== 'certificate') return fail('malformed', 'it carries no certificate');
   const leaf = entity.key.certificate;
+  rememberEncoding(leaf);
   const authorities = [...new Set(identities.map((i) => i.authority))];
   const failures: Failure[] = [];
   const signers: string[] = [];
@@ -127,7 +129,7 @@ function checkUnder(
     if (!signatureVerifies(entity, leaf))
       return fail('bad-signature', 'the signature does not verify with the key of its certificate');
   }
-  const binding = bindingProblem(entity.tlogEntries, { certificate: leaf.root.toDER() });
+  const binding = bindingProblem(entity.tlogEntries, { certificate: encode(leaf) });
   if (binding !== undefined) return fail('tlog-invalid', binding);
   const identity = certificateIdentity(leaf);
   if (!identity.ok) return fail('untrusted-certificate', `the certificate cannot sign: ${identity.problem}`);

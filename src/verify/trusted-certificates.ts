@@ -1,0 +1,56 @@
+// Certificates of the trust material are checked once, not once per signature. @sigstore/verify rebuilds each chain
+// from scratch for every signature: it re-encodes every certificate to DER to compare two of them, and re-verifies the
+// intermediate's signature by the root and the root's own signature (P-384 for the public-good root: ~0.5 ms each on
+// these machines). Both answers are constant for certificates of a trust root, which are parsed once at config load
+// and never changed, so for those (and only those) this module remembers their DER and the outcome of verifying one
+// by another. A certificate that comes with a signature (the leaf) is encoded once per check and always verified.
+import { X509Certificate } from '@sigstore/core';
+
+const trusted = new WeakSet<X509Certificate>();
+const derOf = new WeakMap<X509Certificate, Buffer>();
+const verdicts = new WeakMap<X509Certificate, Map<X509Certificate | null, boolean>>();
+
+/** Mark certificates of trust material (parsed once, never mutated) so their DER and mutual checks are remembered. */
+export function rememberTrusted(certs: Iterable<X509Certificate>): void {
+  for (const c of certs) {
+    trusted.add(c);
+    derOf.set(c, c.root.toDER());
+  }
+}
+
+/** Remember the DER of a certificate that came with a signature, for the one verification it is used in (it is
+ * never changed during it: the verifier clones a certificate before it edits one). */
+export function rememberEncoding(cert: X509Certificate): void {
+  if (!derOf.has(cert)) derOf.set(cert, cert.root.toDER());
+}
+
+const proto = X509Certificate.prototype;
+/** The certificate's DER (remembered when it was registered). */
+export const encode = (c: X509Certificate): Buffer => derOf.get(c) ?? c.root.toDER();
+// The library's own check, called with the certificate as `this` (never detached from one).
+// eslint-disable-next-line @typescript-eslint/unbound-method
+const originalVerify = proto.verify;
+
+proto.equals = function equals(this: X509Certificate, other: X509Certificate): boolean {
+  return encode(this).equals(encode(other));
+};
+
+proto.clone = function clone(this: X509Certificate): X509Certificate {
+  return X509Certificate.parse(Buffer.from(encode(this)));
+};
+
+proto.verify = function verify(this: X509Certificate, issuer?: X509Certificate): boolean {
+  if (!trusted.has(this) || (issuer !== undefined && !trusted.has(issuer))) return originalVerify.call(this, issuer);
+  let byIssuer = verdicts.get(this);
+  if (byIssuer === undefined) {
+    byIssuer = new Map();
+    verdicts.set(this, byIssuer);
+  }
+  const key = issuer ?? null;
+  let ok = byIssuer.get(key);
+  if (ok === undefined) {
+    ok = originalVerify.call(this, issuer);
+    byIssuer.set(key, ok);
+  }
+  return ok;
+};
