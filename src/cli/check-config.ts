@@ -1,4 +1,5 @@
 // `sigward check-config FILE`: report every problem of a config at once (YAML path and line), exit non-zero.
+import type { CompiledPolicy } from '../policy/types.ts';
 import { loadConfig } from '../config/load.ts';
 import { SigwardError } from '../errors.ts';
 import type { Io } from './io.ts';
@@ -27,5 +28,19 @@ export async function checkConfigCommand(argv: readonly string[], io: Io): Promi
     `policy ${p.hash.slice(0, 12)}: ${Object.keys(p.keys).length} trusted key(s), ${p.rules.length} polic${p.rules.length === 1 ? 'y' : 'ies'}` +
       `${p.rules.length ? ` (${p.rules.map((r) => `${r.name}: ${r.kind}${r.mode === 'warn' ? ', warn' : ''}`).join('; ')})` : ''}, default ${p.defaultAction}`,
   );
+  for (const line of trustLines(p)) io.out(line);
   return 0;
+}
+
+/** One line per trust root and private CA: what it carries, and that it is used offline (pinned, no network). */
+export function trustLines(p: CompiledPolicy): string[] {
+  const roots = Object.values(p.roots).map(
+    (r) =>
+      `trust root ${r.name}: ${r.counts.cas} Fulcio CA(s), ${r.counts.ctlogs} CT log(s), ${r.counts.tlogs} Rekor log(s), ` +
+      `${r.counts.tsas} timestamp authority(ies); pinned trusted_root.json, verified offline (sha256 ${r.fingerprint.slice(0, 12)})`,
+  );
+  const cas = Object.values(p.cas).map(
+    (c) => `private CA ${c.name}: ${c.counts.cas} root(s); certificates checked at the current time, no logs`,
+  );
+  return [...roots, ...cas];
 }

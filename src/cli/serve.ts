@@ -53,7 +53,8 @@ export async function serveCommand(argv: readonly string[], io: Io): Promise<num
   );
   const p = loaded.policy;
   io.out(
-    `policy ${p.hash.slice(0, 12)}: ${p.rules.length} polic${p.rules.length === 1 ? 'y' : 'ies'}, ${Object.keys(p.keys).length} trusted key(s), default ${p.defaultAction}`,
+    `policy ${p.hash.slice(0, 12)}: ${p.rules.length} polic${p.rules.length === 1 ? 'y' : 'ies'}, ${Object.keys(p.keys).length} trusted key(s), ` +
+      `${Object.keys(p.roots).length} trust root(s), ${Object.keys(p.cas).length} private CA(s), default ${p.defaultAction}`,
   );
   sw.logger.info(
     { listen: shown, config: loaded.file, policyHash: p.hash, policies: p.rules.length, default: p.defaultAction },
