@@ -117,6 +117,10 @@ export function subjectCandidates(id: CertificateIdentity, format: 'legacy' | 'b
   return [];
 }
 
+/** How much of a certificate's subject, issuer or claim a mismatch message quotes: GitHub workflow URIs often run
+ * past 100 characters, and what differs (a tag, a branch) is at their end. */
+const QUOTED = 256;
+
 export function matches(m: StringMatch, value: string): boolean {
   return 'exact' in m ? m.exact === value : m.re.test(value);
 }
@@ -134,18 +138,19 @@ export function identityMismatch(
   if (want.issuer !== undefined) {
     if (id.issuer === undefined) return 'the certificate names no OIDC issuer';
     if (!matches(want.issuer, id.issuer)) {
-      return `issuer ${JSON.stringify(clip(id.issuer))} does not match ${describeMatch(want.issuer)}`;
+      return `issuer ${JSON.stringify(clip(id.issuer, QUOTED))} does not match ${describeMatch(want.issuer)}`;
     }
   }
   const subjects = subjectCandidates(id, format);
   if (!subjects.some((s) => matches(want.subject, s))) {
-    const got = subjects.length === 0 ? 'no usable subject' : subjects.map((s) => JSON.stringify(clip(s))).join(', ');
+    const got =
+      subjects.length === 0 ? 'no usable subject' : subjects.map((s) => JSON.stringify(clip(s, QUOTED))).join(', ');
     return `subject ${got} does not match ${describeMatch(want.subject)}`;
   }
   for (const [claim, value] of Object.entries(want.github) as [GithubClaim, string][]) {
     const got = id.github[claim];
     if (got !== value) {
-      return `GitHub ${claim} ${got === undefined ? 'is absent' : JSON.stringify(clip(got))}, want ${JSON.stringify(value)}`;
+      return `GitHub ${claim} ${got === undefined ? 'is absent' : JSON.stringify(clip(got, QUOTED))}, want ${JSON.stringify(value)}`;
     }
   }
   return undefined;
