@@ -121,10 +121,19 @@ function checkUnder(
   } else {
     if (ctx.now === undefined)
       return fail('untrusted-certificate', 'no time was given to check a private-CA certificate at');
+    let path: X509Certificate[];
     try {
-      verifyCertificateChain(ctx.now, leaf, withIntermediates(authority.material, intermediates));
+      path = verifyCertificateChain(ctx.now, leaf, withIntermediates(authority.material, intermediates));
     } catch (e) {
       return sigstoreFailure(e, '');
+    }
+    // The chain builder accepts a path through ANY certificate it was given, and the signature's own intermediates
+    // were given to it too: a self-signed one of them (issuer name not its subject) would pass for a root.
+    if (!path.some((c) => ofAuthority(authority.material, c))) {
+      return fail(
+        'untrusted-certificate',
+        'its certificate path does not reach a certificate of the CA, only ones the signature brought itself',
+      );
     }
     if (!signatureVerifies(entity, leaf))
       return fail('bad-signature', 'the signature does not verify with the key of its certificate');
@@ -142,6 +151,11 @@ function signatureVerifies(entity: SignedEntity, leaf: X509Certificate): boolean
   } catch {
     return false;
   }
+}
+
+/** Whether `cert` is one of the authority's own certificates (not one a signature brought). */
+function ofAuthority(material: TrustMaterial, cert: X509Certificate): boolean {
+  return material.certificateAuthorities.some((ca) => ca.certChain.some((c) => c.equals(cert)));
 }
 
 /** A private CA's chains with a signature's own intermediates added (never its self-signed certificates: a path

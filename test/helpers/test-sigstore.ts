@@ -11,6 +11,7 @@
 //   ss.signBundle({ statement | digest, identity, tlog?, tsa? })   // -> SignedBundle: cosign v3 bundle v0.3
 //   createTestCa({ now? }).issue({ subject, notBefore?, notAfter?, eku? })   // private PKI, no Fulcio/SCT/Rekor
 //   mergeTrustedRoots(a, b, ...)   // one trusted root trusting every authority of the given ones
+//   rekorBundleAnnotation(entry) / tlogEntryJson(entry, logId, kind)   // an entry a test re-made, in either form
 //
 // Defaults keep every time consistent: the leaf is valid [notBefore, notBefore + 10m]; the SCT is stamped at
 // notBefore; the Rekor integratedTime and the TSA genTime are notBefore + 1m (== `now` for a default leaf).
@@ -136,7 +137,7 @@ export interface TestSigstore {
 const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64');
 
 /** cosign's `dev.sigstore.cosign/bundle` (pkg/cosign/bundle RekorBundle, Go member order). */
-function rekorBundleAnnotation(e: RekorEntry): string {
+export function rekorBundleAnnotation(e: RekorEntry): string {
   return goStruct([
     ['SignedEntryTimestamp', goString(b64(e.set))],
     [
@@ -152,7 +153,7 @@ function rekorBundleAnnotation(e: RekorEntry): string {
 }
 
 /** A bundle `tlogEntries` member for a Rekor v1 entry (protojson: int64 as strings, bytes as base64). */
-function tlogEntryJson(e: RekorEntry, logId: Buffer, kind: string): RawJson {
+export function tlogEntryJson(e: RekorEntry, logId: Buffer, kind: string): RawJson {
   const p = e.proof;
   return goStruct([
     ['logIndex', goString(String(e.logIndex))],
