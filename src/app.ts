@@ -73,6 +73,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
     limits: discoveryLimits(config.limits),
     attachmentLimits: attachmentLimits(config.limits),
     signatureMemory: config.limits.signatureMemory,
+    ...(deps.now ? { now: deps.now } : {}),
   });
   const hashing = new HashThread();
   // Kept next to the sget store: an unusable cache.dir degrades to memory only (logged), never stops the daemon.
