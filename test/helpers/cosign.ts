@@ -1,6 +1,7 @@
 // Sign images in a real registry exactly as cosign lays signatures out, with the project's own signer (src/sign/):
 // legacy `sha256-<hex>.sig` images, and cosign v3 bundles as OCI 1.1 referrers indexed through the referrers tag
-// schema (distribution 2.8 has no referrers API).
+// schema (distribution 2.8 has no referrers API). pushLegacySignature and pushBundleReferrer lay out signatures made
+// elsewhere (the keyless ones of test-sigstore.ts) the same way.
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { simpleSigningPayload, type OptionalValue } from '../../src/sign/payload.ts';
 import { buildLegacySignatureImage, type LegacyLayerInput } from '../../src/sign/legacy-image.ts';
@@ -64,12 +65,36 @@ export async function signLegacy(
       : payload;
     return { payload: stored, signature };
   });
+  return pushLegacySignature(reg, opts.signatureRepository ?? repo, digest, layers);
+}
+
+/** Push a `.sig` image of already-signed `layers` (payload, signature, annotations such as a keyless signature's
+ * certificate, chain and Rekor bundle) for `digest` into `repo`, laid out as cosign writes it. Returns its digest. */
+export async function pushLegacySignature(
+  reg: RegistryTarget,
+  repo: string,
+  digest: string,
+  layers: readonly LegacyLayerInput[],
+): Promise<string> {
   const img = buildLegacySignatureImage({ layers });
-  const target = opts.signatureRepository ?? repo;
-  await pushBlob(reg, target, img.config.bytes, img.config.digest);
-  for (const l of img.layers) await pushBlob(reg, target, l.bytes, l.digest);
-  await pushManifest(reg, target, signatureTag(digest as Digest), Buffer.from(img.manifest), img.manifestMediaType);
+  await pushBlob(reg, repo, img.config.bytes, img.config.digest);
+  for (const l of img.layers) await pushBlob(reg, repo, l.bytes, l.digest);
+  await pushManifest(reg, repo, signatureTag(digest as Digest), Buffer.from(img.manifest), img.manifestMediaType);
   return img.manifestDigest;
+}
+
+/** One entry of a referrers tag index. */
+export interface ReferrerEntry {
+  mediaType: string;
+  digest: string;
+  size: number;
+  artifactType?: string;
+}
+
+/** A pushed referrer's manifest digest and the index entries now listed under the subject's referrers tag. */
+export interface PushedReferrer {
+  referrer: string;
+  entries: ReferrerEntry[];
 }
 
 export interface BundleSignOptions {
@@ -87,11 +112,8 @@ export async function signBundle(
   reg: RegistryTarget,
   repo: string,
   opts: BundleSignOptions,
-  existing: { mediaType: string; digest: string; size: number; artifactType?: string }[] = [],
-): Promise<{
-  referrer: string;
-  entries: { mediaType: string; digest: string; size: number; artifactType?: string }[];
-}> {
+  existing: ReferrerEntry[] = [],
+): Promise<PushedReferrer> {
   const predicateType = opts.predicateType ?? COSIGN_SIGN_PREDICATE;
   const statement = cosignSignStatement({
     digest: (opts.statementDigest ?? opts.subject.digest) as Digest,
@@ -99,7 +121,20 @@ export async function signBundle(
     predicateType,
   });
   const bundle = buildDsseBundle({ statement, privateKey: opts.key.privateKey });
-  const ref = buildBundleReferrer({ bundle, subject: opts.subject, created: '2026-11-22T00:00:00Z', predicateType });
+  return pushBundleReferrer(reg, repo, bundle, opts.subject, existing, predicateType);
+}
+
+/** Push `bundle` (a bundle JSON, signed any way) as a cosign v3 referrer of `subject` and (re)write the
+ * `sha256-<hex>` referrers tag index listing it together with `existing` entries. */
+export async function pushBundleReferrer(
+  reg: RegistryTarget,
+  repo: string,
+  bundle: Uint8Array,
+  subject: BundleSignOptions['subject'],
+  existing: ReferrerEntry[] = [],
+  predicateType = COSIGN_SIGN_PREDICATE,
+): Promise<PushedReferrer> {
+  const ref = buildBundleReferrer({ bundle, subject, created: '2026-11-22T00:00:00Z', predicateType });
   await pushBlob(reg, repo, ref.config.bytes, ref.config.digest);
   await pushBlob(reg, repo, ref.layer.bytes, ref.layer.digest);
   await pushManifest(
@@ -122,7 +157,7 @@ export async function signBundle(
   await pushManifest(
     reg,
     repo,
-    referrersTag(opts.subject.digest as Digest),
+    referrersTag(subject.digest as Digest),
     Buffer.from(index.index),
     'application/vnd.oci.image.index.v1+json',
   );
