@@ -5,6 +5,7 @@
 // and never changed, so for those (and only those) this module remembers their DER and the outcome of verifying one
 // by another. A certificate that comes with a signature (the leaf) is encoded once per check and always verified.
 import { X509Certificate } from '@sigstore/core';
+import './der-cache.ts';
 
 const trusted = new WeakSet<X509Certificate>();
 const derOf = new WeakMap<X509Certificate, Buffer>();
