@@ -116,16 +116,29 @@ function evaluateSigned(
   const signed = new Set<string>();
   for (const v of perSignature) if (v.counted) for (const s of v.signers) signed.add(s);
   const signers = [...signed].sort();
-  const distinct = new Set(signers.map((s) => keyIdOf.get(s) ?? s)).size;
+  // Distinct signers: a key counts by its key id; a certificate signature counts once, as its certificate's signer,
+  // however many identities accepted it (one person cannot meet a threshold of two by matching two identities).
+  const units = new Set<string>();
+  perSignature.forEach((v, i) => {
+    if (!v.counted) return;
+    const cert = checks[i]?.certificateSigner;
+    for (const s of v.signers) {
+      const keyId = keyIdOf.get(s);
+      units.add(keyId !== undefined ? `key ${keyId}` : cert !== undefined ? `certificate ${cert}` : `name ${s}`);
+    }
+  });
+  const distinct = units.size;
   const missingRequired = rule.required.filter((r) => !signed.has(r));
   const lines = [describeRequirements(rule, res), ...signatureLines(perSignature)];
   const common = { mode: rule.mode, signers, perSignature, details: lines, coversChildren };
   const unmet: string[] = [];
+  // Identities count like keys; a rule that has any says "signer" for both.
+  const noun = rule.identities.length === 0 ? 'key' : 'signer';
   if (missingRequired.length > 0)
-    unmet.push(`key${missingRequired.length === 1 ? '' : 's'} ${missingRequired.join(', ')} did not sign`);
+    unmet.push(`${noun}${missingRequired.length === 1 ? '' : 's'} ${missingRequired.join(', ')} did not sign`);
   if (distinct < rule.threshold) {
     unmet.push(
-      `only ${distinct} distinct key${distinct === 1 ? '' : 's'} signed${signers.length > 0 ? ` (${signers.join(', ')})` : ''}, ${rule.threshold} are required`,
+      `only ${distinct} distinct ${noun}${distinct === 1 ? '' : 's'} signed${signers.length > 0 ? ` (${signers.join(', ')})` : ''}, ${rule.threshold} are required`,
     );
   }
 
@@ -162,7 +175,7 @@ function evaluateSigned(
       ...common,
       outcome: 'threshold-not-met',
       satisfied: false,
-      short: `threshold not met: ${distinct} of ${rule.threshold} distinct keys signed`,
+      short: `threshold not met: ${distinct} of ${rule.threshold} distinct ${noun}s signed`,
       why: unmet.join('; '),
     });
   }

@@ -175,6 +175,7 @@ export function verifyBundle(sig: UntrustedBundle, ctx: VerifyContext): Signatur
     source: sig.source,
     verified: true,
     signers,
+    ...(signed.signer !== undefined ? { certificateSigner: signed.signer } : {}),
     annotations: subject.annotations,
   };
   return notEvaluated.length > 0 ? { ...check, notEvaluated } : check;
@@ -187,7 +188,7 @@ function bundleSigners(
   b: ParsedBundle,
   ctx: VerifyContext,
   notEvaluated: UnevaluatedMaterial[],
-): { readonly ok: true; readonly signers: readonly string[] } | Failure {
+): { readonly ok: true; readonly signers: readonly string[]; readonly signer?: string } | Failure {
   const env = (b.content as { envelope: DsseEnvelope }).envelope;
   if (b.material.kind !== 'publicKey') {
     if ((ctx.identities ?? []).length === 0) return certificateSigners(undefined, undefined, 'bundle', ctx);

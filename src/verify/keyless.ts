@@ -17,7 +17,8 @@ import { encode, rememberEncoding } from './trusted-certificates.ts';
 import type { RejectReason, TrustedKey, VerifyContext } from './types.ts';
 
 export type Failure = { readonly ok: false; readonly reason: RejectReason; readonly message: string };
-export type SignersResult = { readonly ok: true; readonly signers: readonly string[] } | Failure;
+export type SignersResult =
+  { readonly ok: true; readonly signers: readonly string[]; readonly signer?: string } | Failure;
 
 /** Names of the policy identities that accept this certificate-signed bundle. `intermediates` (from a legacy layer's
  * chain annotation) may complete paths to a private CA; Sigstore roots use only their own chains. */
@@ -48,6 +49,7 @@ export function certificateSigners(
   const authorities = [...new Set(identities.map((i) => i.authority))];
   const failures: Failure[] = [];
   const signers: string[] = [];
+  let signer: string | undefined;
   const mismatches: string[] = [];
   for (const authority of authorities) {
     const checked = checkUnder(authority, entity, leaf, ctx, intermediates);
@@ -55,17 +57,24 @@ export function certificateSigners(
       failures.push({ ...checked, message: `${authority.kind} "${authority.name}": ${checked.message}` });
       continue;
     }
+    signer ??= signerOf(checked.identity);
     for (const want of identities.filter((i) => i.authority === authority)) {
       const why = identityMismatch(want, checked.identity, format);
       if (why === undefined) signers.push(want.name);
       else mismatches.push(`identity "${want.name}": ${why}`);
     }
   }
-  if (signers.length > 0) return { ok: true, signers };
+  if (signers.length > 0) return signer === undefined ? { ok: true, signers } : { ok: true, signers, signer };
   if (mismatches.length > 0) return fail('wrong-identity', `the certificate is trusted but ${mismatches.join('; ')}`);
   const [first] = failures;
   if (failures.length === 1 && first !== undefined) return first;
   return fail(first?.reason ?? 'untrusted-certificate', failures.map((f) => f.message).join('; '));
+}
+
+/** One certificate signer, whichever identities accept it: the OIDC issuer and every subject name. Threshold counting
+ * counts these, so one certificate matched by two identities (or two certificates of one person) is one signer. */
+function signerOf(id: CertificateIdentity): string {
+  return JSON.stringify([id.issuer ?? '', id.names.map((n) => `${n.type}:${n.value}`).sort()]);
 }
 
 /** A key signature that must be logged: its tlog entry verified against `root`'s logs and bound to `key`. */

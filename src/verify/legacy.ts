@@ -68,6 +68,7 @@ export function verifyLegacySignature(sig: UntrustedLegacySignature, ctx: Verify
     source: sig.source,
     verified: true,
     signers,
+    ...(signed.signer !== undefined ? { certificateSigner: signed.signer } : {}),
     annotations: payload.value.optional,
     dockerReference: payload.value.dockerReference,
   };
@@ -84,7 +85,7 @@ export function mismatch(signed: string, served: Digest): string {
   return `signed for manifest ${clip(signed)}, but the manifest being served is ${served} (a signature copied from another image)`;
 }
 
-type Signed = { readonly ok: true; readonly signers: string[] } | Failure;
+type Signed = { readonly ok: true; readonly signers: string[]; readonly signer?: string } | Failure;
 
 /** Who signed: trusted keys first (then, with `keyTlog`, the key signature's log entry), else the policy's
  * certificate identities. `notEvaluated` loses what was checked here. */
@@ -126,7 +127,10 @@ function legacySigners(
     if (!b.ok) return { ok: false, reason: 'malformed', message: b.problem };
     for (const m of ['certificate', 'rekor-bundle', 'rfc3161-timestamp'] as const) drop(notEvaluated, m);
     const r = certificateSigners(b.value, Buffer.from(sig.payload), 'legacy', ctx, chain.value);
-    return r.ok ? { ok: true, signers: [...r.signers] } : r;
+    if (!r.ok) return r;
+    return r.signer === undefined
+      ? { ok: true, signers: [...r.signers] }
+      : { ok: true, signers: [...r.signers], signer: r.signer };
   }
   const named = certificateKey(sig.annotations, ctx.keys);
   if (named !== undefined) {

@@ -74,6 +74,10 @@ export interface SignatureCheck {
   readonly message?: string;
   /** Signed annotations: simple-signing `optional`, or the in-toto subject's `annotations`. Only set when verified. */
   readonly annotations?: Readonly<Record<string, unknown>>;
+  /** For a certificate signature: who signed as one unit (issuer and subject names of the certificate), so that a
+   * threshold counts one certificate once however many policy identities accept it. Absent for key signatures, whose
+   * key ids are the units. */
+  readonly certificateSigner?: string;
   /** Signed `critical.identity.docker-reference` (legacy only), when verified. */
   readonly dockerReference?: string;
   /** Material the signature carries that this check did NOT evaluate (certificates, Rekor bundles, tlog entries,
