@@ -34,6 +34,9 @@ COPY --from=deps /opt/sigward/node_modules ./node_modules
 COPY package.json ./
 COPY bin ./bin
 COPY --from=build /opt/sigward/dist ./dist
+# The public-good Sigstore trust root (see its PROVENANCE.md), for `trust.roots.<name>.trustedRoot:
+# /opt/sigward/config/sigstore-public-good.trusted_root.json`; the config itself is mounted at /etc/sigward.
+COPY config/sigstore-public-good.trusted_root.json config/sigstore-public-good.PROVENANCE.md ./config/
 USER sigward
 VOLUME ["/var/cache/sigward"]
 EXPOSE 5050

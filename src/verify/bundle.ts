@@ -1,8 +1,8 @@
 // Sigstore bundles found as OCI referrers: what cosign v3 `sign` writes. Parsed from the
 // protobuf-JSON form (sigstore/protobuf-specs sigstore_bundle.proto; camelCase names, unknown members refused as
-// protojson does for sigstore-go). Checked here: key-signed DSSE bundles. Certificates (keyless) and
-// transparency-log entries are a later feature: a keyless bundle is `unsupported`, never verified, and tlog or
-// timestamp material on a key-signed bundle is reported in `notEvaluated`.
+// protojson does for sigstore-go). Key-signed DSSE bundles are checked here with the trusted keys; certificate
+// (keyless) bundles go to keyless.ts with the policy's identities, and so do the tlog entries of key-signed ones when
+// the policy requires a log (`keyTlog`); tlog or timestamp material nobody checked is reported in `notEvaluated`.
 import { clip } from '../util/clip.ts';
 import { digestAlgorithm, digestHex } from '../oci/digest.ts';
 import { parseStrictJson } from '../oci/json-strict.ts';
