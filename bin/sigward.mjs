@@ -2,9 +2,13 @@
 // The `sigward` command. Runs the compiled JavaScript in dist/ (`npm run build`) when it is at least as new as every
 // source file; otherwise runs the TypeScript sources through tsx's loader. The compiled form is what a daemon should
 // run: tsx's loader lives in a second thread with its own V8 heap (about 35 MiB of extra memory).
+// On a Node older than sigward supports it exits at once, saying how to get Node 24, before loading either.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { exitUnlessSupportedNode } from './node-version.mjs';
+
+exitUnlessSupportedNode();
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const stamp = join(root, 'dist', '.stamp');
@@ -18,7 +22,8 @@ function newestSource(dir) {
   return newest;
 }
 
-const compiled = existsSync(stamp) && (!existsSync(join(root, 'src')) || statSync(stamp).mtimeMs >= newestSource(join(root, 'src')));
+const compiled =
+  existsSync(stamp) && (!existsSync(join(root, 'src')) || statSync(stamp).mtimeMs >= newestSource(join(root, 'src')));
 if (compiled) {
   await import('../dist/main.js');
 } else {

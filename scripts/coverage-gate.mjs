@@ -1,22 +1,23 @@
 #!/usr/bin/env node
 // `npm run coverage`: line and branch coverage of the pure core (src/verify/, src/policy/) from node's own test
 // coverage, with a floor per file and per directory. It runs the unit tests that import those directories, through
-// tsx as `npm test` does, writes coverage/lcov.info, prints a table and exits non-zero below a floor or when a test
-// fails.
+// tsx as `npm test` does, with node's report limited to those directories (--test-coverage-include), writes
+// coverage/lcov.info, prints a table and exits non-zero below a floor or when a test fails.
 //
-// Node 20 has neither --test-coverage-include nor the run() coverage option, so the lcov report (every file the tests
-// loaded) is filtered here; where node has --test-coverage-include (22.5+), it is used as well.
 // The floors are the coverage measured when the gate was set, rounded down a little: raise them as tests are
 // added; lowering one needs a reason in the commit.
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import ts from 'typescript';
+import { exitUnlessSupportedNode } from '../bin/node-version.mjs';
+
+exitUnlessSupportedNode();
 
 const GATED = ['src/verify', 'src/policy'];
 /**
- * Percent floors, set from what node 20 and 24 measured when the gate was added (the lower of the two, rounded
- * down): verify/ 98.8% lines, 85.9% branches; policy/ 96.7% and 94.0%; every file at least 88.8% lines and, but
+ * Percent floors, below what node 22 and 24 both measure (the lower of the two, rounded down; in the runs that set
+ * them they differed by one branch at most): verify/ 98.6% lines, 86.1% branches; policy/ 96.7% and 94.0%; every file at least 88.9% lines and, but
  * for the two below, 78.6% branches. Branch figures move by a branch or so from run to run (V8's block ranges
  * depend on how a function was compiled); the floors leave room for that.
  */
@@ -60,9 +61,6 @@ if (tests.length === 0) {
 mkdirSync(join(root, 'coverage'), { recursive: true });
 // A run that dies before writing its report must not be judged on the previous one.
 rmSync(lcovPath, { force: true });
-const include = process.allowedNodeEnvironmentFlags.has('--test-coverage-include')
-  ? GATED.map((d) => `--test-coverage-include=${d}/**`)
-  : [];
 console.log(`coverage: node ${process.version}, ${tests.length} unit test files`);
 const run = spawnSync(
   process.execPath,
@@ -73,7 +71,7 @@ const run = spawnSync(
     '--enable-source-maps',
     '--test',
     '--experimental-test-coverage',
-    ...include,
+    ...GATED.map((d) => `--test-coverage-include=${d}/**`),
     '--test-concurrency=2',
     '--test-reporter=dot',
     '--test-reporter-destination=stdout',
@@ -106,9 +104,9 @@ function readLcov(text) {
 
 /**
  * The lines of a module that hold code that runs. Node reports every line of a source-mapped module, comments and
- * type declarations included (node 20 marks a file's leading comments uncovered, node 24 does not), so lines are
- * counted here only where a token of runtime code sits: a doc comment or an interface neither lowers nor raises a
- * figure, and node 20 and 24 agree.
+ * type declarations included (a file's leading comments are marked uncovered, and node 22 and 24 report different
+ * sets of lines for one file), so lines are counted here only where a token of runtime code sits: a doc comment or an
+ * interface neither lowers nor raises a figure, and node 22 and 24 agree.
  */
 function codeLines(sf) {
   const lines = new Set();
@@ -124,9 +122,9 @@ function codeLines(sf) {
       (ts.isFunctionDeclaration(n) || ts.isMethodDeclaration(n) || ts.isConstructorDeclaration(n)) &&
       n.body !== undefined
     ) {
-      // A declaration's header lines are reported covered or not from one run to the next (seen on node 20 and 24
-      // through tsx's source maps), so only the body's statements count; whether a default parameter value was
-      // used shows in the branch figures.
+      // A declaration's header lines are reported covered or not from one run to the next (seen through tsx's
+      // source maps), so only the body's statements count; whether a default parameter value was used shows in the
+      // branch figures.
       return n.body.statements.forEach(visit);
     }
     const children = n.getChildren(sf);

@@ -1,10 +1,14 @@
 #!/usr/bin/env node
 // `npm test`: node's test runner via tsx over every *.test.ts file under test/.
-// Node 20's runner does not expand globs, so the files are listed here explicitly.
-// Extra arguments are passed through (e.g. `npm test -- test/unit` or `--test-name-pattern=...`).
+// The files are collected here and handed to the runner as a list: a directory argument (`npm test -- test/unit`)
+// means every *.test.ts file under it. Other arguments are passed through (e.g. `--test-name-pattern=...`).
+// On a Node older than sigward supports it exits at once, saying how to get Node 24.
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { exitUnlessSupportedNode } from '../bin/node-version.mjs';
+
+exitUnlessSupportedNode();
 
 const root = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);

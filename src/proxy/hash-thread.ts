@@ -130,7 +130,8 @@ export class HashThread {
         ),
       );
     };
-    w.on('error', (e) => lost(e.message));
+    // A worker can throw anything, not only an Error.
+    w.on('error', (e: unknown) => lost(e instanceof Error ? e.message : String(e)));
     w.on('exit', (code) => lost(`exit code ${code}`));
     this.worker = w;
     return w;
