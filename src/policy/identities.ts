@@ -78,6 +78,8 @@ export function readIdentities(v: unknown, path: Path, problems: Problems, ctx: 
     return [];
   }
   const out: TrustedIdentity[] = [];
+  // Every name written, also of identities that fail for another reason: a duplicate is reported in the same run.
+  const seen = new Set<string>();
   v.forEach((item, i) => {
     const at: Path = [...path, i];
     const o = readObj(item, at, problems, IDENTITY_KEYS);
@@ -93,6 +95,9 @@ export function readIdentities(v: unknown, path: Path, problems: Problems, ctx: 
         `"${name}" must be 1-64 characters of A-Z a-z 0-9 . _ - (starting with a letter or digit)`,
       );
     }
+    const duplicate = seen.has(name);
+    if (duplicate) problems.add([...at, 'name'], `"${name}" is already the name of another identity of this policy`);
+    seen.add(name);
     const subject = readMatch(o, 'subject', 'subjectRegExp', at, problems);
     if (o.subject === undefined && o.subjectRegExp === undefined) {
       problems.add(at, 'needs `subject` (the certificate identity: an email or URI) or `subjectRegExp`');
@@ -126,11 +131,7 @@ export function readIdentities(v: unknown, path: Path, problems: Problems, ctx: 
       }
       if (!isObj(o.github)) return;
     }
-    if (out.some((x) => x.name === name)) {
-      problems.add([...at, 'name'], `"${name}" is already the name of another identity of this policy`);
-      return;
-    }
-    if (subject === undefined || authority === undefined) return;
+    if (duplicate || subject === undefined || authority === undefined) return;
     out.push({ name, authority, subject, ...(issuer !== undefined ? { issuer } : {}), github });
   });
   return out;

@@ -7,6 +7,7 @@ import { createHash, X509Certificate as NodeX509 } from 'node:crypto';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toTrustMaterial, type TrustMaterial } from '@sigstore/verify';
 import { SigwardError } from '../errors.ts';
+import { clip } from '../util/clip.ts';
 import { rememberTrusted } from './trusted-certificates.ts';
 
 export const TRUSTED_ROOT_MEDIA_TYPE_RE =
@@ -32,7 +33,7 @@ export function parseTrustedRoot(name: string, text: string): TrustAuthority {
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw invalid(name, `is not JSON (${(e as Error).message}); expected a trusted_root.json`);
+    throw invalid(name, `is not JSON (${clip((e as Error).message, 120)}); expected a trusted_root.json`);
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw invalid(name, 'is not a JSON object; expected a trusted_root.json');
@@ -75,15 +76,15 @@ export function privateCa(name: string, rootsPem: string, intermediatesPem?: str
   if (roots.length === 0) throw invalid(name, 'roots: no CERTIFICATE block found; give the PEM root certificate(s)');
   for (const [i, der] of roots.entries()) {
     const c = new NodeX509(der);
-    if (!c.ca) throw invalid(name, `roots: certificate ${i + 1} (${c.subject || 'empty subject'}) is not a CA`);
+    if (!c.ca) throw invalid(name, `roots: certificate ${i + 1} (${subjectOf(c)}) is not a CA`);
     if (!c.checkIssued(c) || !c.verify(c.publicKey)) {
-      throw invalid(name, `roots: certificate ${i + 1} (${c.subject || 'empty subject'}) is not self-signed`);
+      throw invalid(name, `roots: certificate ${i + 1} (${subjectOf(c)}) is not self-signed`);
     }
   }
   const intermediates = intermediatesPem === undefined ? [] : certificates(name, 'intermediates', intermediatesPem);
   for (const [i, der] of intermediates.entries()) {
     const c = new NodeX509(der);
-    if (!c.ca) throw invalid(name, `intermediates: certificate ${i + 1} (${c.subject || 'empty subject'}) is not a CA`);
+    if (!c.ca) throw invalid(name, `intermediates: certificate ${i + 1} (${subjectOf(c)}) is not a CA`);
   }
   // Through the same builder as a trusted_root.json (a CA valid at all times, no logs, no keys), so chains are
   // checked by the same code.
@@ -135,6 +136,11 @@ export function certificates(name: string, what: string, pem: string): Uint8Arra
   }
   if (out.length !== labels.length) throw invalid(name, `${what}: a CERTIFICATE block is malformed`);
   return out;
+}
+
+/** A certificate's subject on one line (node separates its RDNs with newlines; a problem is one line). */
+function subjectOf(c: NodeX509): string {
+  return c.subject.replaceAll('\n', ', ') || 'empty subject';
 }
 
 function b64(der: Uint8Array): string {
