@@ -2,6 +2,8 @@
 // peer), in one run, contenders alternating in short rounds, medians reported as ratios. BENCH_QUICK=1 for a smoke
 // run. Everything it starts is stopped and every temp file removed at the end, on error, and on Ctrl-C (the
 // process helpers' safety net kills children and removes temp dirs at exit). See bench/README.md.
+import { pushKeylessFixtures, type KeylessFixtures } from './keyless-fixtures.ts';
+import { keylessScenario } from './scenarios/keyless.ts';
 import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { pushFixtures, type Fixtures } from './fixtures.ts';
@@ -74,9 +76,13 @@ async function main(): Promise<void> {
     let sfxPushed: Promise<SignedFixtures> | undefined;
     const signedFixtures = (): Promise<SignedFixtures> =>
       (sfxPushed ??= pushSignedFixtures(stack.upstream, stack.key, settings));
+    let kfxPushed: Promise<KeylessFixtures> | undefined;
+    const keylessFixtures = (): Promise<KeylessFixtures> =>
+      (kfxPushed ??= pushKeylessFixtures(stack.upstream, stack.sigstore, settings));
     if (settings.only === undefined) {
       await fixtures();
       await signedFixtures();
+      await keylessFixtures();
     }
     extra.sigwardRssIdleMiB = mibOf(stack.sigward.pid);
     // The micro-benchmark runs in this process while the daemons idle; the signature-gate and sget scenarios come
@@ -117,6 +123,7 @@ async function main(): Promise<void> {
         },
       ],
       ['hostile .sig', (s) => hostileSigScenario(s, settings)],
+      ['keyless', async (s) => keylessScenario(s, await keylessFixtures(), await signedFixtures(), settings)],
     ];
     const selected = scenarios.filter(
       ([name]) => settings.only === undefined || settings.only.some((w) => name.toLowerCase().includes(w)),

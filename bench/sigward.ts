@@ -8,6 +8,7 @@ import { request } from 'undici';
 import { stringify } from 'yaml';
 import type { LogLevel } from '../src/config/types.ts';
 import { startProcess, tailFile } from '../test/helpers/proc.ts';
+import { KEYLESS_IDENTITY, KEYLESS_ISSUER, KEYLESS_PREFIX } from './keyless-fixtures.ts';
 
 export interface SigwardConfigInput {
   /** The one upstream (the benchmark's distribution), made the default for bare /v2/<repo>/ requests too. */
@@ -31,7 +32,8 @@ export const SIGNED_PREFIX = 'bench/signed';
  * The benchmark's policy. The proxy-path images are unsigned, so one explicit `allow: unsigned` rule covers
  * `<upstream>/bench/**` (every such decision still goes through policy resolution; it logs at debug, so nothing at
  * `warn`). `<host>/bench/signed/*` is more specific (a literal segment beats `**`), so there a valid signature by
- * `keyName` is required, under the upstream's own name and under the forwarder's. Anything else stays denied.
+ * `keyName` is required, under the upstream's own name and under the forwarder's; at `<host>/bench/keyless/*` a
+ * keyless signature by the bench sigstore's identity (trust root `bench-sigstore`). Anything else stays denied.
  */
 export function benchPolicy(
   upstreamHost: string,
@@ -43,6 +45,11 @@ export function benchPolicy(
     policies: [
       { name: 'bench-unsigned', match: [`${upstreamHost}/bench/**`], allow: 'unsigned' },
       { name: 'bench-signed', match: signedHosts.map((h) => `${h}/${SIGNED_PREFIX}/*`), keys: [keyName] },
+      {
+        name: 'bench-keyless',
+        match: signedHosts.map((h) => `${h}/${KEYLESS_PREFIX}/*`),
+        identities: [{ issuer: KEYLESS_ISSUER, subject: KEYLESS_IDENTITY }],
+      },
     ],
   };
 }

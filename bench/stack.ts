@@ -6,8 +6,10 @@
 //   ceiling - a raw node relay in front of `direct` (relay.ts), for the blob figures only: what node itself relays
 // sigward knows the upstream under a second name too: the counting forwarder's address (forwarder.ts), used only
 // by the cold signed-pull scenarios; every load figure goes to the upstream without it.
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { newKey, type TestKey } from '../test/helpers/cosign.ts';
+import { createTestSigstore, type TestSigstore } from '../test/helpers/test-sigstore.ts';
 import { removeTempDir, tempDir } from '../test/helpers/proc.ts';
 import { startRegistry, type Registry } from '../test/helpers/registry.ts';
 import { startForwarder, type Forwarder } from './forwarder.ts';
@@ -31,6 +33,8 @@ export interface Stack {
   readonly relay: RelayProcess;
   /** The key the signed images are signed with; sigward trusts it as `bench`. */
   readonly key: TestKey;
+  /** The keyless images' sigstore; sigward trusts its root as `bench-sigstore`. */
+  readonly sigstore: TestSigstore;
   /** The benchmark's own temp dir (config, build files). */
   readonly tmp: string;
   /** Full URL of `/v2/<repo>/<rest>` as each contender is asked for it. */
@@ -117,9 +121,13 @@ export async function startStack(starter: Starter, settings: Settings): Promise<
   const upstream = await starter.upstream();
   const forwarder = await starter.forwarder(upstream);
   const key = newKey(KEY_NAME);
+  // The keyless scenario's own sigstore; sigward trusts its trusted_root.json as the trust root `bench-sigstore`.
+  const sigstore = createTestSigstore();
+  const rootFile = join(starter.tmp, 'bench-sigstore.trusted_root.json');
+  writeFileSync(rootFile, sigstore.trustedRootJson);
   const sigward = await starter.sigward(upstream, {
     extraUpstreams: [{ host: forwarder.host, url: forwarder.url }],
-    trust: { keys: { [KEY_NAME]: { pem: key.publicPem } } },
+    trust: { keys: { [KEY_NAME]: { pem: key.publicPem } }, roots: { 'bench-sigstore': { trustedRoot: rootFile } } },
     policy: benchPolicy(upstream.host, [upstream.host, forwarder.host], KEY_NAME),
     sget: sgetSection(settings),
   });
@@ -132,6 +140,7 @@ export async function startStack(starter: Starter, settings: Settings): Promise<
     forwarder,
     relay,
     key,
+    sigstore,
     tmp: starter.tmp,
     sigwardUrl: (host, repo, rest) => `${sigward.url}/v2/${repo}/${rest}?ns=${host}`,
     sgetUrl: (what) => `${sigward.url}/sget/${upstream.host}/${what}`,

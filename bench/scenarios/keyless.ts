@@ -1,0 +1,339 @@
+// Keyless (certificate) signatures, four figures:
+//   - cold pulls by tag of images signed by the bench's own test sigstore (legacy `.sig` with certificate, chain,
+//     Rekor bundle; and cosign v3 bundles), against a direct GET of the same manifest, alternating per image;
+//   - warm pulls by tag of a keyless-signed image against a key-signed one (both: tag resolved upstream, verdict
+//     cached), alternating in blocks;
+//   - keyless signature checks per second on one core, in-process (verifySignature), over the real public-good
+//     vector (test/fixtures/cimage-cosign-fulcio-rekor: P-384 Fulcio intermediate) and over the test sigstore
+//     (P-256 everywhere), with the ceiling measured in the same run: the ECDSA verifications a check cannot skip
+//     (the leaf's signature by its issuer, the SCT, the SET and the signature itself);
+//   - daemon start to listening, with and without the public-good trust root in the config.
+import { spawn } from 'node:child_process';
+import { generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { digestOf } from '../../src/oci/digest.ts';
+import { simpleSigningPayload } from '../../src/sign/payload.ts';
+import { parseTrustedRoot } from '../../src/verify/authority.ts';
+import { verifySignature } from '../../src/verify/index.ts';
+import type { UntrustedLegacySignature, VerifyContext } from '../../src/verify/types.ts';
+import { MT } from '../../src/oci/mediatypes.ts';
+import type { KeylessFixtures } from '../keyless-fixtures.ts';
+import { KEYLESS_IDENTITY, KEYLESS_ISSUER } from '../keyless-fixtures.ts';
+import { newProbe, prewarmSignatures, timeSignaturePath } from '../probe.ts';
+import { row, type Row } from '../rows.ts';
+import { progress, type Settings } from '../settings.ts';
+import type { SignedFixtures } from '../signed-fixtures.ts';
+import type { Stack } from '../stack.ts';
+import { median } from '../stats.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const fixture = (p: string): Buffer => readFileSync(join(ROOT, 'test/fixtures', p));
+const PUBLIC_GOOD = join(ROOT, 'config/sigstore-public-good.trusted_root.json');
+
+/** Checks per second over one round of at least `ms`; throws if a check does not verify. */
+function opsRound(check: () => boolean, ms: number): number {
+  const t0 = process.hrtime.bigint();
+  const until = t0 + BigInt(ms) * 1_000_000n;
+  let n = 0;
+  let now = t0;
+  while (now < until) {
+    for (let i = 0; i < 16; i++)
+      if (!check()) throw new Error('a keyless check did not verify: it would time a failure');
+    n += 16;
+    now = process.hrtime.bigint();
+  }
+  return n / (Number(now - t0) / 1e9);
+}
+
+function rounds(label: string, check: () => boolean, settings: Settings): number[] {
+  opsRound(check, 200);
+  const out: number[] = [];
+  for (let r = 0; r < Math.max(3, settings.rounds); r++) {
+    out.push(opsRound(check, settings.microMs));
+    progress(`${label} round ${r + 1}: ${out.at(-1)!.toFixed(0)}/s`);
+  }
+  return out;
+}
+
+/** The real public-good vector: a 2023 cosign keyless legacy layer, checked with the shipped trusted root. */
+function publicGoodCheck(): () => boolean {
+  const dir = 'cimage-cosign-fulcio-rekor/';
+  const payload = fixture(`${dir}payload.json`);
+  const sig: UntrustedLegacySignature = {
+    format: 'legacy',
+    source: 'cimage-cosign-fulcio-rekor',
+    layerDigest: digestOf(payload),
+    layerMediaType: fixture(`${dir}layer-mediatype.txt`).toString('utf8').trim(),
+    annotations: JSON.parse(fixture(`${dir}layer-annotations.json`).toString('utf8')) as Record<string, string>,
+    payload,
+  };
+  const root = parseTrustedRoot('public-good', readFileSync(PUBLIC_GOOD, 'utf8'));
+  const ctx: VerifyContext = {
+    digest: digestOf(fixture(`${dir}image-manifest.json`)),
+    keys: [],
+    identities: [
+      {
+        name: 'mitr',
+        authority: root,
+        subject: { exact: 'mitr@redhat.com' },
+        issuer: { exact: 'https://github.com/login/oauth' },
+        github: {},
+      },
+    ],
+  };
+  return () => verifySignature(sig, ctx).verified;
+}
+
+/** A fresh legacy keyless signature by the bench's test sigstore (P-256 CA chain). */
+function testSigstoreCheck(stack: Stack): () => boolean {
+  const digest = digestOf(Buffer.from('keyless micro-benchmark image'));
+  const payload = simpleSigningPayload({ dockerReference: 'bench.test/keyless', digest });
+  const signed = stack.sigstore.signLegacy({ payload, identity: KEYLESS_IDENTITY });
+  const sig: UntrustedLegacySignature = {
+    format: 'legacy',
+    source: 'bench sigstore',
+    layerDigest: digestOf(payload),
+    layerMediaType: MT.cosignSimpleSigning,
+    annotations: signed.annotations,
+    payload,
+  };
+  const root = parseTrustedRoot('bench-sigstore', stack.sigstore.trustedRootJson);
+  const ctx: VerifyContext = {
+    digest,
+    keys: [],
+    identities: [
+      {
+        name: 'bench',
+        authority: root,
+        subject: { exact: KEYLESS_IDENTITY },
+        issuer: { exact: KEYLESS_ISSUER },
+        github: {},
+      },
+    ],
+  };
+  return () => verifySignature(sig, ctx).verified;
+}
+
+/** ECDSA verifications per second for one curve (sha256 for P-256, sha384 for P-384, as the certificates use). */
+function ecdsaRate(curve: 'P-256' | 'P-384', ms: number): number {
+  const { privateKey, publicKey }: { privateKey: KeyObject; publicKey: KeyObject } = generateKeyPairSync('ec', {
+    namedCurve: curve,
+  });
+  const hash = curve === 'P-384' ? 'sha384' : 'sha256';
+  const msg = Buffer.alloc(700, 7); // about a Fulcio leaf's TBSCertificate
+  const s = sign(hash, msg, privateKey);
+  return opsRound(() => verify(hash, msg, publicKey, s), ms);
+}
+
+/** ms from spawn to `sigward listening on` for `sigward serve --config file`. */
+function timeStart(configFile: string): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, 'bin/sigward.mjs'), 'serve', '--config', configFile, '--listen', '127.0.0.1:0'],
+    {
+      cwd: ROOT,
+      env: { ...process.env, NODE_ENV: 'production' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`sigward did not start within 30 s: ${err.slice(0, 400)}`));
+    }, 30_000);
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (!out.includes('sigward listening on')) return;
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      clearTimeout(timer);
+      child.once('exit', () => resolve(ms));
+      child.kill('SIGTERM');
+    });
+    child.once('exit', (code) => {
+      if (!out.includes('sigward listening on')) {
+        clearTimeout(timer);
+        reject(new Error(`sigward exited (${String(code)}) before listening: ${err.slice(0, 400)}`));
+      }
+    });
+  });
+}
+
+async function startupRows(stack: Stack, settings: Settings): Promise<Row[]> {
+  const base = {
+    listen: '127.0.0.1:0',
+    log: { level: 'warn' },
+    upstreams: [{ host: stack.upstream.host, url: stack.upstream.url, default: true }],
+  };
+  const plain = join(stack.tmp, 'start-plain.yaml');
+  const withRoot = join(stack.tmp, 'start-root.yaml');
+  writeFileSync(plain, stringify({ ...base, policy: { default: 'deny' } }));
+  writeFileSync(
+    withRoot,
+    stringify({
+      ...base,
+      trust: { roots: { 'public-good': { trustedRoot: PUBLIC_GOOD } } },
+      policy: {
+        default: 'deny',
+        policies: [
+          {
+            name: 'k',
+            match: [`${stack.upstream.host}/k/**`],
+            identities: [{ issuer: 'https://accounts.google.com', subject: 'a@b.c' }],
+          },
+        ],
+      },
+    }),
+  );
+  const without: number[] = [];
+  const withR: number[] = [];
+  await timeStart(plain); // the first start pays for cold files
+  for (let i = 0; i < Math.max(5, settings.rounds); i++) {
+    without.push(await timeStart(plain));
+    withR.push(await timeStart(withRoot));
+  }
+  progress(
+    `daemon start: ${median(without).toFixed(0)} ms without a trust root, ${median(withR).toFixed(0)} ms with the public-good root`,
+  );
+  return [
+    row('start.ms', 'daemon start to listening', 'ms', 'lower', { sigward: without }, { note: 'no trust root' }),
+    row('start.root.ms', 'daemon start to listening, public-good trust root', 'ms', 'lower', { sigward: withR }),
+    row(
+      'start.root.added',
+      'daemon start, added by the public-good trust root',
+      'ms',
+      'lower',
+      { sigward: withR.map((v, i) => v - (without[i] ?? v)) },
+      { note: 'per pair of starts, alternating: with root - without' },
+    ),
+  ];
+}
+
+export async function keylessScenario(
+  stack: Stack,
+  kfx: KeylessFixtures,
+  sfx: SignedFixtures,
+  settings: Settings,
+): Promise<Row[]> {
+  const probe = newProbe();
+  const up = stack.upstream.host;
+  const via = (repo: string, tag: string): string => stack.sigwardUrl(up, repo, `manifests/${tag}`);
+  const direct = (repo: string, tag: string): string => stack.url('direct', repo, `manifests/${tag}`);
+  const rows: Row[] = [];
+  try {
+    await probe.get(via(kfx.wrongIdentity.repo, kfx.wrongIdentity.tag), kfx.wrongIdentity.digest, 403);
+    for (let i = 0; i < 3; i++) {
+      await probe.get(direct(kfx.warm.repo, kfx.warm.tag), kfx.warm.digest);
+      await probe.get(via(kfx.warm.repo, kfx.warm.tag), kfx.warm.digest);
+      await probe.get(via(sfx.warm.repo, sfx.warm.tag), sfx.warm.digest);
+    }
+    const s = { direct: [] as number[], cold: [] as number[], budget: [] as number[], overPath: [] as number[] };
+    const b = { direct: [] as number[], cold: [] as number[], budget: [] as number[] };
+    for (let i = 0; i < kfx.legacy.length; i++) {
+      const img = kfx.legacy[i]!;
+      const bimg = kfx.bundle[i]!;
+      await prewarmSignatures(probe, stack.upstream.url, img.repo, img.tag, img.digest);
+      await prewarmSignatures(probe, stack.upstream.url, bimg.repo, bimg.tag, bimg.digest);
+      const { sigMs, layerMs } = await timeSignaturePath(probe, stack.upstream.url, img.repo, img.digest);
+      const d = await probe.get(direct(img.repo, img.tag), img.digest);
+      const c = await probe.get(via(img.repo, img.tag), img.digest);
+      s.direct.push(d);
+      s.cold.push(c);
+      s.budget.push(c - 3 * d);
+      s.overPath.push(c - (d + sigMs + layerMs));
+      const bd = await probe.get(direct(bimg.repo, bimg.tag), bimg.digest);
+      const bc = await probe.get(via(bimg.repo, bimg.tag), bimg.digest);
+      b.direct.push(bd);
+      b.cold.push(bc);
+      b.budget.push(bc - 3 * bd);
+      progress(
+        `keyless cold pull ${i + 1}/${kfx.legacy.length}: legacy direct ${d.toFixed(2)} ms, sigward ${c.toFixed(2)} ms; bundle direct ${bd.toFixed(2)} ms, sigward ${bc.toFixed(2)} ms`,
+      );
+    }
+    rows.push(
+      row(
+        'keyless.cold.ms',
+        'cold keyless pull by tag (legacy .sig)',
+        'ms',
+        'lower',
+        { direct: s.direct, sigward: s.cold },
+        { note: 'certificate, chain, Rekor bundle; each round an image sigward has never seen' },
+      ),
+      row('keyless.cold.budget', 'cold keyless pull minus 3 direct round trips', 'ms', 'lower', { sigward: s.budget }),
+      row('keyless.cold.overpath', 'cold keyless pull minus its 3 round trips asked directly', 'ms', 'lower', {
+        sigward: s.overPath,
+      }),
+      row('keyless.bundle.cold.ms', 'cold keyless pull by tag (v3 bundle)', 'ms', 'lower', {
+        direct: b.direct,
+        sigward: b.cold,
+      }),
+      row('keyless.bundle.cold.budget', 'cold keyless pull (v3 bundle) minus 3 direct round trips', 'ms', 'lower', {
+        sigward: b.budget,
+      }),
+    );
+
+    // Warm: keyless vs key-signed, both verdicts cached, alternating blocks of GETs on the same connections.
+    const keyless: number[] = [];
+    const keyed: number[] = [];
+    for (let r = 0; r < Math.max(5, settings.rounds); r++) {
+      for (let i = 0; i < 50; i++) keyless.push(await probe.get(via(kfx.warm.repo, kfx.warm.tag), kfx.warm.digest));
+      for (let i = 0; i < 50; i++) keyed.push(await probe.get(via(sfx.warm.repo, sfx.warm.tag), sfx.warm.digest));
+    }
+    rows.push(
+      row(
+        'keyless.warm.ms',
+        'warm pull by tag, keyless-signed vs key-signed',
+        'ms',
+        'lower',
+        { sigward: keyless, direct: keyed },
+        {
+          note: '"direct" column = the key-signed image through sigward (same path, verdict cached); sigward = the keyless one',
+        },
+      ),
+    );
+  } finally {
+    await probe.close();
+  }
+
+  const pg = rounds('keyless checks (public-good vector)', publicGoodCheck(), settings);
+  const ts = rounds('keyless checks (test sigstore)', testSigstoreCheck(stack), settings);
+  const p384 = ecdsaRate('P-384', settings.microMs);
+  const p256 = ecdsaRate('P-256', settings.microMs);
+  // A check cannot do less than verify the leaf by its issuer, the SCT, the SET and the signature: one P-384 and
+  // three P-256 verifications for the public-good chain, four P-256 ones for the test sigstore.
+  const ceilPg = 1 / (1 / p384 + 3 / p256);
+  const ceilTs = 1 / (4 / p256);
+  progress(
+    `ECDSA verifies/s: P-384 ${p384.toFixed(0)}, P-256 ${p256.toFixed(0)}; keyless ceilings ${ceilPg.toFixed(0)}/s (public-good), ${ceilTs.toFixed(0)}/s (test sigstore)`,
+  );
+  rows.push(
+    row(
+      'verify.keyless.ops',
+      'keyless signature checks, one core (public-good vector)',
+      'ops/s',
+      'higher',
+      { sigward: pg, ceiling: [ceilPg] },
+      {
+        note: `real cosign keyless legacy layer, public-good root; ceiling = 1 P-384 + 3 P-256 ECDSA verifications measured in this run (P-384 ${p384.toFixed(0)}/s, P-256 ${p256.toFixed(0)}/s)`,
+      },
+    ),
+    row(
+      'verify.keyless.test.ops',
+      'keyless signature checks, one core (P-256 test sigstore)',
+      'ops/s',
+      'higher',
+      { sigward: ts, ceiling: [ceilTs] },
+      {
+        note: 'fresh legacy keyless signature of the bench sigstore; ceiling = 4 P-256 ECDSA verifications measured in this run',
+      },
+    ),
+  );
+  rows.push(...(await startupRows(stack, settings)));
+  return rows;
+}
