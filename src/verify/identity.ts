@@ -10,9 +10,9 @@
 //   carry .1 alone (before 2023) or both with equal values; two different values are refused, not guessed at;
 // - GitHub workflow claims .2 to .6 are raw bytes (cosign's --certificate-github-workflow-* flags compare them);
 // - extended key usage must include codeSigning when the extension is present (Go's x509 treats an absent one as any).
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { ExtendedKeyUsage, SubjectAlternativeName, id_ce_extKeyUsage, id_ce_subjectAltName } from '@peculiar/asn1-x509';
-import type { X509Certificate } from '@sigstore/core';
+// The extensions are read from the ASN.1 tree @sigstore/core already parsed for the chain check (the verifier and
+// this module read the same bytes the same way, and nothing is parsed twice).
+import type { ASN1Obj, X509Certificate } from '@sigstore/core';
 import { clip } from '../util/clip.ts';
 import { ok, problem, type Parsed } from './outcome.ts';
 import type { GithubClaim, StringMatch, TrustedIdentity } from './types.ts';
@@ -20,6 +20,8 @@ import type { GithubClaim, StringMatch, TrustedIdentity } from './types.ts';
 const FULCIO = '1.3.6.1.4.1.57264.1';
 const OID_CODE_SIGNING = '1.3.6.1.5.5.7.3.3';
 const OID_OTHERNAME_SAN = `${FULCIO}.7`;
+const OID_SAN = '2.5.29.17';
+const OID_EKU = '2.5.29.37';
 
 /** The raw-valued GitHub workflow claims (deprecated OIDs that Fulcio still writes). */
 export const GITHUB_CLAIM_OID: Readonly<Record<GithubClaim, string>> = {
@@ -46,9 +48,9 @@ export interface CertificateIdentity {
  * two different issuers, an undecodable extension). */
 export function certificateIdentity(cert: X509Certificate): Parsed<CertificateIdentity> {
   try {
-    const eku = cert.extension(id_ce_extKeyUsage);
+    const eku = cert.extension(OID_EKU);
     if (eku !== undefined) {
-      const usages = AsnConvert.parse(eku.value, ExtendedKeyUsage).map(String);
+      const usages = inner(eku.valueObj, 'extended key usage').subs.map((o) => o.toOID());
       if (!usages.includes(OID_CODE_SIGNING)) {
         return problem(`its extended key usage (${usages.join(', ')}) does not include code signing`);
       }
@@ -73,22 +75,61 @@ export function certificateIdentity(cert: X509Certificate): Parsed<CertificateId
   }
 }
 
+/** The DER value an extension's OCTET STRING wraps (@sigstore/core parses it when it is DER). */
+function inner(extnValue: ASN1Obj, what: string): ASN1Obj {
+  const v = extnValue.subs[0];
+  if (v === undefined || extnValue.subs.length !== 1) throw new Error(`the ${what} extension is not DER`);
+  return v;
+}
+
+/** An IA5String SAN value (rfc822Name, dNSName, URI): ASCII only, as Go's x509 parser requires. */
+function ia5(g: ASN1Obj, what: string): string {
+  if (g.value.some((b) => b > 0x7f)) throw new Error(`a ${what} SAN is not ASCII`);
+  return g.value.toString('latin1');
+}
+
+function ipText(b: Buffer): string {
+  if (b.length === 4) return [...b].join('.');
+  if (b.length !== 16) throw new Error(`an IP address SAN has ${b.length} bytes`);
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i).toString(16));
+  return groups.join(':');
+}
+
+/** GeneralNames (RFC 5280 4.2.1.6): [0] otherName, [1] rfc822Name, [2] dNSName, [6] URI, [7] iPAddress; other kinds
+ * (directory names, registered IDs) name no signer and are skipped. */
 function subjectNames(cert: X509Certificate): SubjectName[] {
-  const ext = cert.extension(id_ce_subjectAltName);
+  const ext = cert.extension(OID_SAN);
   if (ext === undefined) return [];
   const out: SubjectName[] = [];
-  for (const g of AsnConvert.parse(ext.value, SubjectAlternativeName)) {
-    if (g.rfc822Name !== undefined) out.push({ type: 'email', value: g.rfc822Name });
-    else if (g.uniformResourceIdentifier !== undefined) out.push({ type: 'uri', value: g.uniformResourceIdentifier });
-    else if (g.dNSName !== undefined) out.push({ type: 'dns', value: g.dNSName });
-    else if (g.iPAddress !== undefined) out.push({ type: 'ip', value: g.iPAddress });
-    else if (g.otherName !== undefined && g.otherName.typeId === OTHERNAME_TYPE) {
-      out.push({ type: 'othername', value: derString(Buffer.from(g.otherName.value)) });
+  for (const g of inner(ext.valueObj, 'subject alternative name').subs) {
+    if (!g.tag.isContextSpecific()) throw new Error('a subject alternative name is not a GeneralName');
+    switch (g.tag.number) {
+      case 1:
+        out.push({ type: 'email', value: ia5(g, 'email') });
+        break;
+      case 2:
+        out.push({ type: 'dns', value: ia5(g, 'DNS') });
+        break;
+      case 6:
+        out.push({ type: 'uri', value: ia5(g, 'URI') });
+        break;
+      case 7:
+        out.push({ type: 'ip', value: ipText(g.value) });
+        break;
+      case 0: {
+        // otherName ::= SEQUENCE { type-id OID, value [0] EXPLICIT ANY }: Fulcio's is a UTF8String username.
+        const [typeId, explicit] = g.subs;
+        const value = explicit?.subs[0];
+        if (typeId?.toOID() === OID_OTHERNAME_SAN && value !== undefined) {
+          out.push({ type: 'othername', value: derString(value.toDER()) });
+        }
+        break;
+      }
     }
   }
   return out;
 }
-const OTHERNAME_TYPE = OID_OTHERNAME_SAN;
 
 /** A DER UTF8String/IA5String/PrintableString's text (the value of Fulcio's .8 to .22 extensions). */
 function derString(der: Buffer): string {
