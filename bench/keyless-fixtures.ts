@@ -16,9 +16,13 @@ export const KEYLESS_PREFIX = 'bench/keyless';
 export const KEYLESS_REPO = `${KEYLESS_PREFIX}/app`;
 export const KEYLESS_IDENTITY = 'bench@example.test';
 export const KEYLESS_ISSUER = 'https://accounts.google.com';
+const WARMUP = 20;
 
 export interface KeylessFixtures {
   readonly warm: SignedImage;
+  /** Pulled cold before the timed rounds (legacy and bundle alternating): the timed rounds measure a daemon that has
+   * verified keyless signatures before, as one in service has; the first of them is reported on its own. */
+  readonly warmup: readonly SignedImage[];
   readonly legacy: readonly SignedImage[];
   readonly bundle: readonly SignedImage[];
   /** Signed keylessly by another identity: a cold pull must be refused. */
@@ -57,6 +61,8 @@ export async function pushKeylessFixtures(
   settings: Settings,
 ): Promise<KeylessFixtures> {
   const warm = await push(up, ss, 'warm', 'legacy');
+  const warmup: SignedImage[] = [];
+  for (let i = 0; i < WARMUP; i++) warmup.push(await push(up, ss, `warmup-${i}`, i % 2 === 0 ? 'legacy' : 'bundle'));
   const legacy: SignedImage[] = [];
   const bundle: SignedImage[] = [];
   for (let i = 0; i < settings.coldRounds; i++) {
@@ -67,5 +73,5 @@ export async function pushKeylessFixtures(
   progress(
     `pushed ${2 + 2 * settings.coldRounds} keyless-signed images (${KEYLESS_REPO}): 1 warm, ${settings.coldRounds} cold per format, 1 by another identity`,
   );
-  return { warm, legacy, bundle, wrongIdentity };
+  return { warm, warmup, legacy, bundle, wrongIdentity };
 }

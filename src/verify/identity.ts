@@ -48,31 +48,46 @@ export interface CertificateIdentity {
  * two different issuers, an undecodable extension). */
 export function certificateIdentity(cert: X509Certificate): Parsed<CertificateIdentity> {
   try {
-    const eku = cert.extension(OID_EKU);
+    const ext = extensionValues(cert);
+    const eku = ext.get(OID_EKU);
     if (eku !== undefined) {
-      const usages = inner(eku.valueObj, 'extended key usage').subs.map((o) => o.toOID());
+      const usages = inner(eku, 'extended key usage').subs.map((o) => o.toOID());
       if (!usages.includes(OID_CODE_SIGNING)) {
         return problem(`its extended key usage (${usages.join(', ')}) does not include code signing`);
       }
     }
-    const names = subjectNames(cert);
+    const san = ext.get(OID_SAN);
+    const names = san === undefined ? [] : subjectNames(san);
     if (names.length === 0) return problem('it has no subject alternative name, so it names no signer');
-    const v1 = cert.extension(`${FULCIO}.1`)?.value.toString('utf8');
-    const v2ext = cert.extension(`${FULCIO}.8`);
+    const v1 = ext.get(`${FULCIO}.1`)?.value.toString('utf8');
+    const v2ext = ext.get(`${FULCIO}.8`);
     const v2 = v2ext === undefined ? undefined : derString(v2ext.value);
     if (v1 !== undefined && v2 !== undefined && v1 !== v2) {
       return problem(`it names two different OIDC issuers (${clip(v1)} and ${clip(v2)})`);
     }
     const github: Partial<Record<GithubClaim, string>> = {};
     for (const [claim, oid] of Object.entries(GITHUB_CLAIM_OID) as [GithubClaim, string][]) {
-      const ext = cert.extension(oid);
-      if (ext !== undefined) github[claim] = ext.value.toString('utf8');
+      const value = ext.get(oid);
+      if (value !== undefined) github[claim] = value.value.toString('utf8');
     }
     const issuer = v2 ?? v1;
     return ok(issuer === undefined ? { names, github } : { names, issuer, github });
   } catch (e) {
     return problem(`its extensions cannot be decoded (${(e as Error).message})`);
   }
+}
+
+/** Each extension's extnValue by OID, read in one pass; a repeated extension is refused (as Go's x509 does). */
+function extensionValues(cert: X509Certificate): Map<string, ASN1Obj> {
+  const out = new Map<string, ASN1Obj>();
+  for (const e of cert.extensions) {
+    const oid = e.subs[0]?.toOID();
+    const value = e.subs[e.subs.length - 1];
+    if (oid === undefined || value === undefined || e.subs.length < 2) throw new Error('an extension is malformed');
+    if (out.has(oid)) throw new Error(`extension ${oid} appears twice`);
+    out.set(oid, value);
+  }
+  return out;
 }
 
 /** The DER value an extension's OCTET STRING wraps (@sigstore/core parses it when it is DER). */
@@ -98,11 +113,9 @@ function ipText(b: Buffer): string {
 
 /** GeneralNames (RFC 5280 4.2.1.6): [0] otherName, [1] rfc822Name, [2] dNSName, [6] URI, [7] iPAddress; other kinds
  * (directory names, registered IDs) name no signer and are skipped. */
-function subjectNames(cert: X509Certificate): SubjectName[] {
-  const ext = cert.extension(OID_SAN);
-  if (ext === undefined) return [];
+function subjectNames(extnValue: ASN1Obj): SubjectName[] {
   const out: SubjectName[] = [];
-  for (const g of inner(ext.valueObj, 'subject alternative name').subs) {
+  for (const g of inner(extnValue, 'subject alternative name').subs) {
     if (!g.tag.isContextSpecific()) throw new Error('a subject alternative name is not a GeneralName');
     switch (g.tag.number) {
       case 1:

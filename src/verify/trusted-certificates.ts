@@ -2,8 +2,10 @@
 // from scratch for every signature: it re-encodes every certificate to DER to compare two of them, and re-verifies the
 // intermediate's signature by the root and the root's own signature (P-384 for the public-good root: ~0.5 ms each on
 // these machines). Both answers are constant for certificates of a trust root, which are parsed once at config load
-// and never changed, so for those (and only those) this module remembers their DER and the outcome of verifying one
+// and never changed, so for those (and only those) this module remembers their DER, their public key and the outcome
+// of verifying one
 // by another. A certificate that comes with a signature (the leaf) is encoded once per check and always verified.
+import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { X509Certificate } from '@sigstore/core';
 import './der-cache.ts';
 
@@ -40,7 +42,27 @@ proto.clone = function clone(this: X509Certificate): X509Certificate {
   return X509Certificate.parse(Buffer.from(encode(this)));
 };
 
+const keys = new WeakMap<X509Certificate, KeyObject>();
+
+/** A trusted certificate's public key, built once. */
+function keyOf(c: X509Certificate): KeyObject {
+  let k = keys.get(c);
+  if (k === undefined) {
+    k = createPublicKey({ key: c.publicKey, format: 'der', type: 'spki' });
+    keys.set(c, k);
+  }
+  return k;
+}
+
 proto.verify = function verify(this: X509Certificate, issuer?: X509Certificate): boolean {
+  if (issuer !== undefined && trusted.has(issuer) && !trusted.has(this)) {
+    // A signature's certificate checked by a trusted one: what the library does, with the issuer's key built once.
+    try {
+      return cryptoVerify(this.signatureAlgorithm, this.tbsCertificate.toDER(), keyOf(issuer), this.signatureValue);
+    } catch {
+      return false;
+    }
+  }
   if (!trusted.has(this) || (issuer !== undefined && !trusted.has(issuer))) return originalVerify.call(this, issuer);
   let byIssuer = verdicts.get(this);
   if (byIssuer === undefined) {
