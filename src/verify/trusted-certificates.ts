@@ -3,8 +3,8 @@
 // intermediate's signature by the root and the root's own signature (P-384 for the public-good root: ~0.5 ms each on
 // these machines). Both answers are constant for certificates of a trust root, which are parsed once at config load
 // and never changed, so for those (and only those) this module remembers their DER, their public key and the outcome
-// of verifying one
-// by another. A certificate that comes with a signature (the leaf) is encoded once per check and always verified.
+// of verifying one by another. A certificate that comes with a signature (the leaf) is encoded once per check and
+// always verified.
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { X509Certificate } from '@sigstore/core';
 import './der-cache.ts';
