@@ -49,8 +49,9 @@ function pemBody(name: string, pem: string): Uint8Array {
   if (label === 'CERTIFICATE') {
     throw invalid(
       name,
-      'this is a CERTIFICATE, not a PUBLIC KEY; certificate-based (keyless) trust is a separate, ' +
-        'later feature; give the public key itself (e.g. `openssl x509 -pubkey -noout -in cert.pem`)',
+      'this is a CERTIFICATE, not a PUBLIC KEY; to trust whoever a CA certifies, put the CA under trust.cas and name ' +
+        'the signer in a policy `identities:` entry; to trust this one key, give the public key itself ' +
+        '(e.g. `openssl x509 -pubkey -noout -in cert.pem`)',
     );
   }
   if (label.includes('PRIVATE KEY')) {

@@ -67,8 +67,8 @@ describe('parsePublicKey', () => {
   test('refuses RSA-PSS-restricted keys', () => {
     assertKeyInvalid(pemOf(generateKeyPairSync('rsa-pss', { modulusLength: 2048 }).publicKey), /RSA-PSS/);
   });
-  test('refuses a certificate, saying certificates are a later feature', () => {
-    assertKeyInvalid(CERT_PEM, /CERTIFICATE.*later feature/s);
+  test('refuses a certificate, saying where certificate trust goes (trust.cas + identities) or how to extract the key', () => {
+    assertKeyInvalid(CERT_PEM, /CERTIFICATE, not a PUBLIC KEY.*trust\.cas.*identities.*openssl x509 -pubkey/s);
   });
   test('refuses a private key, saying to give the public key', () => {
     const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' })
