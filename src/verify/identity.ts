@@ -99,16 +99,28 @@ function inner(extnValue: ASN1Obj, what: string): ASN1Obj {
 
 /** An IA5String SAN value (rfc822Name, dNSName, URI): ASCII only, as Go's x509 parser requires. */
 function ia5(g: ASN1Obj, what: string): string {
-  if (g.value.some((b) => b > 0x7f)) throw new Error(`a ${what} SAN is not ASCII`);
+  if (g.value.some((b) => b > 0x7f)) throw new Error(`${what} SAN is not ASCII`);
   return g.value.toString('latin1');
 }
 
+/** An iPAddress SAN as Go's net.IP.String() writes it, which cosign matches the subject against: dotted IPv4 (also for
+ * an IPv4-mapped IPv6 address), else RFC 5952 (lowercase hex, the longest run of two or more zero groups as `::`, the
+ * first of equal runs). */
 function ipText(b: Buffer): string {
   if (b.length === 4) return [...b].join('.');
   if (b.length !== 16) throw new Error(`an IP address SAN has ${b.length} bytes`);
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i).toString(16));
-  return groups.join(':');
+  if (b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) return [...b.subarray(12)].join('.');
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i));
+  let start = -1;
+  let end = -1;
+  for (let i = 0; i < 8; i++) {
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i >= 2 && j - i > end - start) [start, end] = [i, j];
+  }
+  const hex = (gs: readonly number[]): string => gs.map((g) => g.toString(16)).join(':');
+  return start < 0 ? hex(groups) : `${hex(groups.slice(0, start))}::${hex(groups.slice(end))}`;
 }
 
 /** GeneralNames (RFC 5280 4.2.1.6): [0] otherName, [1] rfc822Name, [2] dNSName, [6] URI, [7] iPAddress; other kinds
@@ -119,13 +131,13 @@ function subjectNames(extnValue: ASN1Obj): SubjectName[] {
     if (!g.tag.isContextSpecific()) throw new Error('a subject alternative name is not a GeneralName');
     switch (g.tag.number) {
       case 1:
-        out.push({ type: 'email', value: ia5(g, 'email') });
+        out.push({ type: 'email', value: ia5(g, 'an email') });
         break;
       case 2:
-        out.push({ type: 'dns', value: ia5(g, 'DNS') });
+        out.push({ type: 'dns', value: ia5(g, 'a DNS') });
         break;
       case 6:
-        out.push({ type: 'uri', value: ia5(g, 'URI') });
+        out.push({ type: 'uri', value: ia5(g, 'a URI') });
         break;
       case 7:
         out.push({ type: 'ip', value: ipText(g.value) });
