@@ -110,7 +110,7 @@ function legacySigners(
       const b = legacyAsBundle(sig.payload, signature, material, { hint: key.name });
       const why = b.ok
         ? loggedKeySignature(b.value, Buffer.from(sig.payload), key, root)
-        : ({ ok: false, reason: 'tlog-invalid', message: b.problem } as const);
+        : ({ ok: false, reason: 'malformed', message: b.problem } as const);
       if (why === undefined) logged.push(key.name);
       else failure ??= why;
     }
