@@ -324,6 +324,20 @@ for (const format of FORMATS) {
       );
     });
 
+    test('TSA whose validity in the trust root ended before the timestamp -> timestamp-invalid', () => {
+      const m = mint(format, { tlog: false, tsa: true });
+      const ctx = keyless({ identityTlog: false });
+      verified(verifySignature(m.sig, ctx), ['release']);
+      const json = JSON.parse(ss.trustedRootJson) as LooseJson;
+      json.timestampAuthorities[0].validFor = { start: '2020-01-01T00:00:00Z', end: '2025-01-01T00:00:00Z' };
+      const expired = parseTrustedRoot('tsa-expired', JSON.stringify(json));
+      refused(
+        verifySignature(m.sig, { ...ctx, identities: [{ ...RELEASE, authority: expired }] }),
+        'timestamp-invalid',
+        'root "tsa-expired": timestamp could not be verified',
+      );
+    });
+
     test('TSA time outside the certificate validity -> untrusted-certificate', () => {
       const m = mint(format, { tlog: false, tsa: true, timestampTime: new Date(NOW.getTime() + 3600_000) });
       refused(verifySignature(m.sig, keyless({ identityTlog: false })), 'untrusted-certificate', CHAIN);
