@@ -68,6 +68,12 @@ function targetSpecs(settings: Settings): TargetSpec[] {
   specs.push(...loadSpecs('signed', settings));
   specs.push({ row: 'signed.herd.sig', target: '<= 1 lookup', measure: sw, ok: (v) => v <= 1, unit: 'lookups' });
   specs.push({ row: 'verify.legacy.ops', target: '>= 10000/s', measure: sw, ok: (v) => v >= 10_000, unit: '/s' });
+  // Keyless: a cold pull within 3 round trips + 2 ms, warm as fast as a key-signed pull (within noise), checks per
+  // second on one core, and what the public-good root adds to the daemon's start.
+  specs.push({ row: 'keyless.cold.budget', target: '<= 2 ms', measure: sw, ok: (v) => v <= 2, unit: 'ms' });
+  specs.push({ row: 'keyless.warm.ms', target: '<= 1.1x key-signed', measure: swOver('direct'), ok: (v) => v <= 1.1 });
+  specs.push({ row: 'verify.keyless.ops', target: '>= 2000/s', measure: sw, ok: (v) => v >= 2000, unit: '/s' });
+  specs.push({ row: 'start.root.added', target: '< 300 ms', measure: sw, ok: (v) => v < 300, unit: 'ms' });
   // sget: throughput against direct, and memory flat in the artifact's size.
   specs.push({ row: 'sget.cold.mbps', target: '>= 0.3x direct', measure: swOver('direct'), ok: (v) => v >= 0.3 });
   specs.push({ row: 'sget.warm.mbps', target: '>= 0.5x direct', measure: swOver('direct'), ok: (v) => v >= 0.5 });
