@@ -102,9 +102,27 @@ export function describeKey(key: KeyObject): string {
   );
 }
 
+/** Everything about a cosign key file that can be checked without its password (PEM, label, envelope, scrypt and
+ * cipher parameters), so a command can refuse a bad file before asking for a password. Throws KEY_INVALID. */
+export function checkCosignKey(
+  pem: string,
+  opts: ScryptOverride = {},
+): { readonly label: string; readonly scryptN: number } {
+  const { label, env } = parseKey(pem, opts);
+  return { label, scryptN: env.N };
+}
+
 /** Internal: the decrypted PKCS#8 bytes of a cosign key (every check of decryptCosignKey before the key import). */
 export function openCosignKey(pem: string, password: Uint8Array | string, opts: ScryptOverride = {}): Uint8Array {
-  const env = parseEnvelope(pemBody(pem));
+  const { env } = parseKey(pem, opts);
+  const plaintext = nacl.secretbox.open(env.ciphertext, env.nonce, deriveKey(password, env.salt, env.N, env.r, env.p));
+  if (plaintext === null) throw invalid('wrong password, or the key is corrupted');
+  return plaintext;
+}
+
+function parseKey(pem: string, opts: ScryptOverride): { label: string; env: Envelope } {
+  const { label, body } = pemBlock(pem);
+  const env = parseEnvelope(body);
   const extraN = opts.scryptN === undefined ? undefined : checkOverride(opts.scryptN);
   const { N, r, p } = env;
   if (!((ACCEPTED_SCRYPT_N.includes(N) || N === extraN) && r === 8 && p === 1)) {
@@ -112,9 +130,7 @@ export function openCosignKey(pem: string, password: Uint8Array | string, opts: 
       `unsupported scrypt parameters N=${N}, r=${r}, p=${p}; cosign keys use N=${ACCEPTED_SCRYPT_N.join(', ')} with r=8, p=1`,
     );
   }
-  const plaintext = nacl.secretbox.open(env.ciphertext, env.nonce, deriveKey(password, env.salt, N, r, p));
-  if (plaintext === null) throw invalid('wrong password, or the key is corrupted');
-  return plaintext;
+  return { label, env };
 }
 
 function deriveKey(password: Uint8Array | string, salt: Uint8Array, N: number, r: number, p: number): Uint8Array {
@@ -131,7 +147,7 @@ function checkOverride(n: number): number {
   return n;
 }
 
-function pemBody(pem: string): Uint8Array {
+function pemBlock(pem: string): { label: string; body: Uint8Array } {
   if (pem.length > MAX_KEY_PEM_CHARS) {
     throw invalid(
       `${pem.length} characters is far too large for a cosign key (they are a few KB); is this the key file?`,
@@ -164,7 +180,7 @@ function pemBody(pem: string): Uint8Array {
   const der = decodeStdBase64(body.replace(/[ \t]/g, ''));
   if (!der.ok) throw invalid(`the key is garbled: its PEM body ${der.problem}`);
   if (der.value.length === 0) throw invalid('the PEM body is empty');
-  return der.value;
+  return { label, body: der.value };
 }
 
 function checkLabel(label: string): void {
@@ -253,13 +269,15 @@ function importPkcs8(der: Uint8Array): KeyObject {
   try {
     key = createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs8' });
   } catch {
-    for (const type of ['sec1', 'pkcs1'] as const) {
-      try {
-        createPrivateKey({ key: Buffer.from(der), format: 'der', type });
-      } catch {
-        continue;
-      }
-      const what = type === 'sec1' ? 'a SEC1 EC PRIVATE KEY' : 'a PKCS#1 RSA PRIVATE KEY';
+    // node's `sec1` and `pkcs1` both read OpenSSL's "traditional" forms of any type: name what was found.
+    let traditional: string | undefined;
+    try {
+      traditional = createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs1' }).asymmetricKeyType;
+    } catch {
+      traditional = undefined;
+    }
+    if (traditional === 'ec' || traditional === 'rsa') {
+      const what = traditional === 'ec' ? 'a SEC1 EC PRIVATE KEY' : 'a PKCS#1 RSA PRIVATE KEY';
       throw invalid(
         `the key decrypts, but to ${what}, not PKCS#8; cosign cannot load it either: ` +
           're-import the unencrypted key with `cosign import-key-pair --key KEY`',
