@@ -1,7 +1,8 @@
 // DER for the test sigstore (test-sigstore.ts): the few ASN.1 types X.509 certificates, CT precertificate TBS
 // and RFC 3161 tokens need, encoded canonically so a verifier that re-encodes what it parsed (as
 // @sigstore/core does for the SCT check) gets the same bytes back. Certificates are assembled and signed here
-// (ECDSA P-256 with SHA-256) from a list of extensions, so the callers decide every extension and its order.
+// (ECDSA P-256 with SHA-256; RSA PKCS#1 v1.5 with SHA-256 for an RSA signer, as test-certs.ts's token signer is)
+// from a list of extensions, so the callers decide every extension and its order.
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 
 /** DER bytes (an ArrayBuffer-backed Buffer, as @sigstore/core's parsers take). */
@@ -72,6 +73,7 @@ export const x509Time = (d: Date): Der => (d.getUTCFullYear() < 2050 ? utcTime(d
 
 export const OID = {
   ecdsaWithSha256: '1.2.840.10045.4.3.2',
+  sha256WithRsa: '1.2.840.113549.1.1.11',
   sha256: '2.16.840.1.101.3.4.2.1',
   commonName: '2.5.4.3',
   organization: '2.5.4.10',
@@ -81,6 +83,7 @@ export const OID = {
   extKeyUsage: '2.5.29.37',
   subjectKeyId: '2.5.29.14',
   authorityKeyId: '2.5.29.35',
+  serverAuth: '1.3.6.1.5.5.7.3.1',
   codeSigning: '1.3.6.1.5.5.7.3.3',
   timeStamping: '1.3.6.1.5.5.7.3.8',
   sctList: '1.3.6.1.4.1.11129.2.4.2',
@@ -110,6 +113,22 @@ export function keyUsage(...bits: number[]): Der {
 export const extKeyUsage = (...oids: string[]): Der => extension(OID.extKeyUsage, false, seq(...oids.map(oid)));
 export const caConstraints = (pathLen?: number): Der =>
   extension(OID.basicConstraints, true, pathLen === undefined ? seq(bool(true)) : seq(bool(true), int(pathLen)));
+/** basicConstraints CA:FALSE (the empty SEQUENCE: cA defaults to false), not critical. */
+export const endEntityConstraints = (): Der => extension(OID.basicConstraints, false, seq());
+
+/** GeneralName dNSName [2]. */
+export const dnsName = (host: string): Der => ctxPrim(2, Buffer.from(host, 'ascii'));
+/** GeneralName iPAddress [7] of a dotted IPv4 address: its four bytes. */
+export function ipAddress(dotted: string): Der {
+  const bytes = dotted.split('.').map(Number);
+  if (bytes.length !== 4 || bytes.some((b) => !Number.isInteger(b) || b < 0 || b > 255)) {
+    throw new Error(`ipAddress: ${dotted} is not a dotted IPv4 address`);
+  }
+  return ctxPrim(7, Buffer.from(bytes));
+}
+/** subjectAltName of the given GeneralNames, in order. */
+export const subjectAltName = (critical: boolean, ...names: Uint8Array[]): Der =>
+  extension(OID.subjectAltName, critical, seq(...names));
 
 export const newP256 = (): { privateKey: KeyObject; publicKey: KeyObject } =>
   generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -118,6 +137,15 @@ export function spkiDer(key: KeyObject): Buffer {
   const pub = key.type === 'private' ? createPublicKey(key) : key;
   return pub.export({ type: 'spki', format: 'der' });
 }
+/** The AlgorithmIdentifier of a SHA-256 signature by `key`: ecdsa-with-SHA256, or sha256WithRSAEncryption (NULL
+ * parameters, as RFC 4055 requires) for an RSA key. */
+export function signatureAlgorithm(key: KeyObject): Der {
+  const type = key.asymmetricKeyType;
+  if (type === 'ec') return algId(OID.ecdsaWithSha256);
+  if (type === 'rsa') return algId(OID.sha256WithRsa, true);
+  throw new Error(`signatureAlgorithm: no SHA-256 certificate signature for a ${type ?? 'symmetric'} key`);
+}
+
 /** Subject key identifier: SHA-1 of the SPKI (any stable 20 bytes serve; path building matches on it). */
 export const keyId = (key: KeyObject): Buffer => createHash('sha1').update(spkiDer(key)).digest();
 export const subjectKeyId = (key: KeyObject): Der => extension(OID.subjectKeyId, false, octets(keyId(key)));
@@ -140,13 +168,15 @@ export interface TbsSpec {
   /** The certified key (public or private KeyObject). */
   readonly key: KeyObject;
   readonly extensions: readonly Der[];
+  /** The key that will sign (public or private), naming the signature algorithm; default ECDSA with SHA-256. */
+  readonly signer?: KeyObject;
 }
 
 export function tbsCertificate(spec: TbsSpec): Der {
   return seq(
     ctx(0, int(2)),
     int(spec.serial),
-    algId(OID.ecdsaWithSha256),
+    spec.signer ? signatureAlgorithm(spec.signer) : algId(OID.ecdsaWithSha256),
     spec.issuer,
     seq(x509Time(spec.notBefore), x509Time(spec.notAfter)),
     spec.subject,
@@ -155,9 +185,10 @@ export function tbsCertificate(spec: TbsSpec): Der {
   );
 }
 
-/** Certificate ::= SEQUENCE { tbs, ecdsa-with-SHA256, BIT STRING signature }. */
+/** Certificate ::= SEQUENCE { tbs, signatureAlgorithm, BIT STRING signature }: ecdsa-with-SHA256, or
+ * sha256WithRSAEncryption (PKCS#1 v1.5) for an RSA key, whose TBS must then have been made with `signer`. */
 export const signCertificate = (tbs: Der, signingKey: KeyObject): Der =>
-  seq(tbs, algId(OID.ecdsaWithSha256), bitString(sign('sha256', tbs, signingKey)));
+  seq(tbs, signatureAlgorithm(signingKey), bitString(sign('sha256', tbs, signingKey)));
 
 export function pem(der: Uint8Array, label = 'CERTIFICATE'): string {
   const b64 = Buffer.from(der).toString('base64');
