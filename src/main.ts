@@ -9,6 +9,9 @@ usage: sigward <command> [options]
 commands:
   serve --config FILE [--listen HOST:PORT]   run the proxy
   check-config FILE                          validate a configuration and report every problem
+  generate-key-pair [options]                write an encrypted cosign.key and its cosign.pub (ECDSA P-256)
+  public-key --key FILE                      print the public key of a cosign.key (or check a .pub)
+  version                                    print sigward's version (also: sigward --version)
   help                                       this text
 
 Run \`sigward <command> --help\` for a command's options.`;
@@ -18,6 +21,10 @@ type Command = (argv: readonly string[], io: Io) => Promise<number>;
 const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./cli/serve.ts')).serveCommand,
   'check-config': async () => (await import('./cli/check-config.ts')).checkConfigCommand,
+  'generate-key-pair': async () => (await import('./cli/keys.ts')).generateKeyPairCommand,
+  'public-key': async () => (await import('./cli/keys.ts')).publicKeyCommand,
+  version: async () => (await import('./cli/version.ts')).versionCommand,
+  '--version': async () => (await import('./cli/version.ts')).versionCommand,
 };
 
 export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
