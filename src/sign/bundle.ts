@@ -125,10 +125,12 @@ export function buildBundleReferrer(input: ReferrerInput): ReferrerManifest {
   return { manifest, manifestDigest: digestOf(manifest), config, layer, artifactType };
 }
 
-export type IndexEntry = Omit<DescriptorFields, 'annotations'>;
+/** An index entry. ggcr adds a referrer without annotations; entries already listed keep theirs (ggcr decodes the
+ * index and encodes it again with the new entry). */
+export type IndexEntry = DescriptorFields;
 
-/** The referrers tag-schema index (`sha256-<hex>` tag) as ggcr maintains it: entries sorted by digest, no
- * annotations copied, duplicates by digest skipped. */
+/** The referrers tag-schema index (`sha256-<hex>` tag) as ggcr maintains it: entries sorted by digest, duplicates by
+ * digest skipped. */
 export function buildReferrersTagIndex(entries: readonly IndexEntry[]): {
   readonly index: Uint8Array;
   readonly digest: Digest;

@@ -5,8 +5,9 @@
 //   repeat the request once with `Authorization: Bearer <token>`.
 // Tokens are cached per scope until shortly before `expires_in` (default 60 s per the spec) on an injected clock,
 // and concurrent fetches of one scope share one request. Once an upstream has challenged with Bearer, later
-// requests for a new repository get their token up front (scope `repository:<repo>:pull`), saving the 401 round
-// trip, as containerd and docker do. Credentials never appear in errors: messages name the upstream and the realm.
+// requests for a new repository get their token up front (scope `repository:<repo>:pull`, or `pull,push` for the
+// CLI's writes), saving the 401 round trip, as containerd and docker do. Credentials never appear in errors:
+// messages name the upstream and the realm.
 // A realm is the upstream's say-so, so it is checked before anything is sent there (boundary.ts): the credentials go
 // only to the upstream's own host and its tokenRealms, and an anonymous realm elsewhere must be a public address.
 import { LRUCache } from 'lru-cache';
@@ -43,6 +44,9 @@ export interface AuthOptions {
   readonly onRequest?: OnRequest;
   /** Largest token response read (Docker Hub's are a few KiB). */
   readonly tokenBytes?: number;
+  /** The actions a token is asked for up front (`repository:<repo>:<actions>`): `pull` (default; the proxy never
+   * writes) or `pull,push` (the CLI's writes, as docker and cosign ask before a push). */
+  readonly actions?: 'pull' | 'pull,push';
 }
 
 /** Docker token spec: "When omitted, this defaults to 60 seconds." */
@@ -83,7 +87,10 @@ export class UpstreamAuthState {
   /** The Authorization value to send up front for a request on `repository`, if the scheme is known already. */
   async authorization(repository: string | undefined): Promise<string | undefined> {
     if (this.bearer !== undefined) {
-      const scope = repository === undefined ? '' : (this.scopeOf.get(repository) ?? `repository:${repository}:pull`);
+      const scope =
+        repository === undefined
+          ? ''
+          : (this.scopeOf.get(repository) ?? `repository:${repository}:${this.opts.actions ?? 'pull'}`);
       return (await this.token(scope)).header;
     }
     return this.basicPreemptive ? this.basicHeader : undefined;
@@ -103,7 +110,7 @@ export class UpstreamAuthState {
     if (bearer !== undefined) {
       const realm = this.checkRealm(bearer.params.realm);
       this.bearer = { realm, service: bearer.params.service };
-      const scope = bearer.params.scope ?? '';
+      const scope = this.widened(bearer.params.scope ?? '', repository);
       if (repository !== undefined && scope !== '') this.scopeOf.set(repository, scope);
       const cached = this.tokens.get(scope);
       // A token that was just refused is dropped; one refreshed meanwhile by a concurrent request is reused.
@@ -128,6 +135,13 @@ export class UpstreamAuthState {
     throw this.unauthorized(
       `upstream ${this.opts.upstream} answered 401 with no usable WWW-Authenticate challenge (schemes: ${schemes}); sigward supports Bearer and Basic`,
     );
+  }
+
+  /** A writer asks for `pull,push` on the repository it writes to, even when a read (a HEAD) was challenged with
+   * `pull` only: one token serves the whole push, as docker's pusher asks. */
+  private widened(scope: string, repository: string | undefined): string {
+    if (this.opts.actions !== 'pull,push' || repository === undefined) return scope;
+    return scope === `repository:${repository}:pull` ? `repository:${repository}:pull,push` : scope;
   }
 
   private unauthorized(message: string): SigwardError {
