@@ -12,6 +12,7 @@ commands:
   generate-key-pair [options]                write an encrypted cosign.key and its cosign.pub (ECDSA P-256)
   public-key --key FILE                      print the public key of a cosign.key (or check a .pub)
   version                                    print sigward's version (also: sigward --version)
+  sign --key FILE IMAGE                      sign an image with a cosign key and push the signature (cosign's layout)
   help                                       this text
 
 Run \`sigward <command> --help\` for a command's options.`;
@@ -25,6 +26,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   'public-key': async () => (await import('./cli/keys.ts')).publicKeyCommand,
   version: async () => (await import('./cli/version.ts')).versionCommand,
   '--version': async () => (await import('./cli/version.ts')).versionCommand,
+  sign: async () => (await import('./cli/sign.ts')).signCommand,
 };
 
 export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {

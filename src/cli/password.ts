@@ -1,8 +1,9 @@
 // The password of a cosign key, found the way cosign finds it (cmd/cosign/cli/generate/generate_key_pair.go,
 // readPasswordFn; pkg/cosign/common.go): COSIGN_PASSWORD when it is set, even to the empty string; else a prompt on
-// the terminal without echo (asked twice when a key is created: "passwords do not match" otherwise); else all of
-// standard input, as it comes (a trailing newline included, as cosign reads it). The terminal is injected so the
-// prompts can be tested without one.
+// the terminal without echo (asked twice when a key is created: "passwords do not match" otherwise). Unlike cosign,
+// standard input that is not a terminal is not read as the password (a password piped in by accident, newline
+// included, makes a key nobody can open): without a terminal, COSIGN_PASSWORD is required. The terminal is injected
+// so the prompts can be tested without one.
 import { SigwardError } from '../errors.ts';
 import type { Io } from './io.ts';
 
@@ -26,7 +27,7 @@ export interface Terminal {
 export const PASSWORD_PROMPT = 'Enter password for private key: ';
 export const PASSWORD_AGAIN_PROMPT = 'Enter password for private key again: ';
 
-/** The password for a key: COSIGN_PASSWORD, else the terminal (twice with `confirm`), else standard input. */
+/** The password for a key: COSIGN_PASSWORD, else the terminal (twice with `confirm`). */
 export async function keyPassword(
   io: Io,
   opts: { readonly confirm: boolean },
@@ -35,7 +36,13 @@ export async function keyPassword(
   const fromEnv = io.env.COSIGN_PASSWORD;
   if (fromEnv !== undefined) return fromEnv;
   const t = term();
-  if (!t.interactive) return t.readAll();
+  if (!t.interactive) {
+    throw new SigwardError(
+      'CONFIG_INVALID',
+      'no password: COSIGN_PASSWORD is not set and standard input is not a terminal to ask on; ' +
+        'set COSIGN_PASSWORD (COSIGN_PASSWORD= for an empty password)',
+    );
+  }
   const first = await t.readHidden(PASSWORD_PROMPT);
   if (!opts.confirm) return first;
   const again = await t.readHidden(PASSWORD_AGAIN_PROMPT);
