@@ -13,6 +13,8 @@ commands:
   public-key --key FILE                      print the public key of a cosign.key (or check a .pub)
   version                                    print sigward's version (also: sigward --version)
   sign --key FILE IMAGE                      sign an image with a cosign key and push the signature (cosign's layout)
+  save --dir DIR IMAGE                       write an image, its signatures and referrers to an OCI layout (air gap)
+  load --dir DIR REGISTRY/REPOSITORY         push a saved layout into a registry, tags and signatures included
   help                                       this text
 
 Run \`sigward <command> --help\` for a command's options.`;
@@ -27,6 +29,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   version: async () => (await import('./cli/version.ts')).versionCommand,
   '--version': async () => (await import('./cli/version.ts')).versionCommand,
   sign: async () => (await import('./cli/sign.ts')).signCommand,
+  save: async () => (await import('./cli/save.ts')).saveCommand,
+  load: async () => (await import('./cli/load.ts')).loadCommand,
 };
 
 export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
