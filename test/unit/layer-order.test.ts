@@ -21,8 +21,12 @@ const RANKS: Readonly<Record<string, number>> = {
   policy: 4,
   sign: 4,
   config: 5,
+  // OCI image layouts (sigward save/load): files, built on oci/ and sign/.
+  layout: 5,
   'log.ts': 6,
   upstream: 7,
+  // The CLI's registry writes, on upstream/'s auth and connections; the daemon (proxy/ and up) never writes.
+  'registry-write': 8,
   proxy: 8,
   sget: 9,
   http: 10,
