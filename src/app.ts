@@ -18,6 +18,7 @@ import { ReferencedBlobs } from './proxy/referenced-blobs.ts';
 import { discoveryLimits } from './proxy/signatures.ts';
 import { SgetService } from './sget/service.ts';
 import { BlobStore } from './sget/store.ts';
+import type { TrustKeeper } from './tuf/keeper.ts';
 
 export interface AppDeps {
   readonly logger?: Logger;
@@ -28,6 +29,9 @@ export interface AppDeps {
   readonly now?: () => number;
   /** Free bytes on the sget store's file system (tests simulate a full disk); default statfs. */
   readonly sgetFreeBytes?: (dir: string) => Promise<number>;
+  /** The TUF-kept trust roots, already loaded (TrustKeeper.open): the gate starts with its policy, and each
+   * refreshed root swaps the gate's policy. Absent: the loaded policy, never changed. */
+  readonly trust?: TrustKeeper;
 }
 
 export interface SigwardApp {
@@ -42,6 +46,8 @@ export interface SigwardApp {
   readonly verdicts: VerdictCache;
   /** The /sget endpoint (its store and download counter). */
   readonly sget: SgetService;
+  /** The TUF-kept trust roots (deps.trust): refreshNow() refreshes them at once. */
+  readonly trust: TrustKeeper | undefined;
   close(): Promise<void>;
 }
 
@@ -66,7 +72,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
     ...(deps.now ? { now: deps.now } : {}),
   });
   const gate = new SignatureGate({
-    policy: loaded.policy,
+    policy: deps.trust?.policy ?? loaded.policy,
     clients: upstreams,
     verdicts,
     log: logger,
@@ -104,13 +110,13 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
     clients: upstreams,
     manifests,
     gate,
-    policy: loaded.policy,
     store,
     hashing,
     maxArtifactBytes: config.sget.maxArtifactBytes,
     log: logger,
   });
   const app = buildRoutes({ router, proxy, log: logger, sget });
+  deps.trust?.start((policy) => gate.usePolicy(policy));
   return {
     app,
     fetch: sigwardFetch(app),
@@ -120,7 +126,9 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
     gate,
     verdicts,
     sget,
+    trust: deps.trust,
     close: async () => {
+      deps.trust?.close();
       await upstreams.close();
       await hashing.close();
       await store.flush(); // seals of fresh downloads are on disk before the process goes

@@ -36,6 +36,8 @@ export type ErrorCode =
   | 'CONFIG_INVALID'
   | 'KEY_INVALID'
   | 'TRUST_INVALID'
+  // a TUF-kept trust root could be neither fetched nor loaded from its cache: the daemon does not start
+  | 'TRUST_UNAVAILABLE'
   | 'STORE_FAILED'
   // the sget store cannot take a download now (directory unusable, disk full): 503, nothing served
   | 'STORE_UNAVAILABLE'
@@ -98,6 +100,7 @@ export const HTTP_MAPPING: Readonly<Record<ErrorCode, { status: number; oci: str
   CONFIG_INVALID: { status: 500, oci: 'UNKNOWN' },
   KEY_INVALID: { status: 500, oci: 'UNKNOWN' },
   TRUST_INVALID: { status: 500, oci: 'UNKNOWN' },
+  TRUST_UNAVAILABLE: { status: 500, oci: 'UNKNOWN' },
   STORE_FAILED: { status: 500, oci: 'UNKNOWN' },
   STORE_UNAVAILABLE: { status: 503, oci: 'UNAVAILABLE' },
   INTERNAL: { status: 500, oci: 'UNKNOWN' },

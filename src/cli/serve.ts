@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createAdaptorServer } from '@hono/node-server';
 import { createApp } from '../app.ts';
+import { createLogger } from '../log.ts';
+import { TrustKeeper } from '../tuf/keeper.ts';
 import { loadConfig } from '../config/load.ts';
 import { parseListen } from '../config/parse.ts';
 import { Problems, formatProblems } from '../util/yaml-reader.ts';
@@ -31,7 +33,11 @@ export async function serveCommand(argv: readonly string[], io: Io): Promise<num
     if (!l) throw new SigwardError('CONFIG_INVALID', formatProblems('command line', problems.list));
     listen = l;
   }
-  const sw = createApp(loaded);
+  const logger = createLogger(loaded.config.logLevel);
+  // TUF-kept trust roots are fetched (or taken from their verified cache) before anything listens; without them
+  // the daemon does not start. A config of pinned roots only contacts nothing here.
+  const trust = await TrustKeeper.open(loaded, logger);
+  const sw = createApp(loaded, { logger, trust });
   const server = createAdaptorServer({ fetch: sw.fetch, hostname: listen.host, port: listen.port }) as Server;
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -51,7 +57,7 @@ export async function serveCommand(argv: readonly string[], io: Io): Promise<num
   io.out(
     `sigward listening on http://${shown} (config ${loaded.file}, ${loaded.config.upstreams.length} upstream${loaded.config.upstreams.length === 1 ? '' : 's'}: ${loaded.config.upstreams.map((u) => u.host).join(', ')})`,
   );
-  const p = loaded.policy;
+  const p = sw.gate.policy;
   io.out(
     `policy ${p.hash.slice(0, 12)}: ${p.rules.length} polic${p.rules.length === 1 ? 'y' : 'ies'}, ${Object.keys(p.keys).length} trusted key(s), ` +
       `${Object.keys(p.roots).length} trust root(s), ${Object.keys(p.cas).length} private CA(s), default ${p.defaultAction}`,

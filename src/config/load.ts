@@ -3,14 +3,16 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { SigwardError } from '../errors.ts';
-import type { Config, SecretRef, UpstreamConfig } from './types.ts';
+import { DEFAULT_CACHE, type Config, type SecretRef, type UpstreamConfig } from './types.ts';
 import { caPemProblem } from './ca-pem.ts';
 import { parseConfigText } from './parse.ts';
 import { upstreamNames } from './upstream-names.ts';
-import { formatProblems, type Problem, type Problems } from '../util/yaml-reader.ts';
+import { formatProblems, Problems, type Problem } from '../util/yaml-reader.ts';
 import { compilePolicy } from '../policy/compile.ts';
 import { hostNames } from '../policy/hosts.ts';
 import type { CompiledPolicy } from '../policy/types.ts';
+import type { TufFindings, TufSource } from '../policy/authorities.ts';
+import { resolveTufRoot, tufFindings, type TufRoot } from './tuf.ts';
 
 export interface LoadedConfig {
   readonly file: string;
@@ -19,8 +21,15 @@ export interface LoadedConfig {
   readonly passwords: ReadonlyMap<string, string>;
   /** PEM CA bundles by upstream host. */
   readonly caPems: ReadonlyMap<string, string>;
-  /** The trust and policy sections, compiled once (immutable, with a semantic hash). */
+  /** The trust and policy sections, compiled once (immutable, with a semantic hash). A TUF-kept root is compiled
+   * with the trusted_root.json the daemon fetched last (or as not fetched yet): serve fetches it and recompiles. */
   readonly policy: CompiledPolicy;
+  /** The trust roots kept current by TUF (`trust.roots.<name>.tuf`), paths resolved. */
+  readonly tufRoots: readonly TufRoot[];
+  /** The same trust and policy sections compiled again, with these trusted_root.json texts for TUF roots (by name),
+   * from the files as they were read at load: a refreshed root re-reads neither the config nor a key file. Throws
+   * CONFIG_INVALID (the problems listed) when a text is not a usable trusted_root.json. */
+  readonly recompile: (tufTexts: ReadonlyMap<string, string>) => CompiledPolicy;
 }
 
 export type EnvLike = Readonly<Record<string, string | undefined>>;
@@ -120,16 +129,46 @@ export function loadConfig(file: string, env: EnvLike = process.env): LoadedConf
   if (parsed.config) {
     ({ passwords, caPems } = resolveUpstreamFiles(parsed.config.upstreams, base, env, problems));
   }
+  const cacheDir = resolve(base, parsed.config?.cache.dir ?? DEFAULT_CACHE.dir);
+  // Every trust file is read once: a recompile (a TUF root refreshed) uses these same texts.
+  const files = new Map<string, string | Error>();
+  const readKeyFile = (p: string): string | Error => {
+    const abs = isAbsolute(p) ? p : resolve(base, p);
+    let text = files.get(abs);
+    if (text === undefined) {
+      text = readText(abs);
+      files.set(abs, text);
+    }
+    return text;
+  };
+  const hosts = hostNames(parsed.config?.upstreams ?? []);
+  const tufRoots: TufRoot[] = [];
+  const tufRoot = (name: string, source: TufSource): TufFindings => {
+    const root = resolveTufRoot(name, source, base, cacheDir);
+    const found = tufFindings(root, readText);
+    const twin = tufRoots.find((r) => r.cacheDir === root.cacheDir);
+    tufRoots.push(root);
+    if (twin === undefined) return found;
+    const message = `${root.cacheDir} is already the cache directory of trust root ${twin.name}; give each its own`;
+    return { ...found, problems: [...found.problems, { field: 'cacheDir', message }] };
+  };
   // Trust and policy are compiled even when other sections have problems, so every problem is reported in one run.
-  const policy = compilePolicy(parsed.policySource, problems, {
-    readKeyFile: (p) => readText(isAbsolute(p) ? p : resolve(base, p)),
-    hosts: hostNames(parsed.config?.upstreams ?? []),
-  });
+  const policy = compilePolicy(parsed.policySource, problems, { readKeyFile, hosts, tufRoot });
   if (policy && parsed.config) checkSignatureRepositories(policy, parsed.config.upstreams, problems);
   if (!problems.empty || !parsed.config || !policy) throw configProblemsError(file, problems.list);
-  const cacheDir = isAbsolute(parsed.config.cache.dir)
-    ? parsed.config.cache.dir
-    : resolve(base, parsed.config.cache.dir);
   const config: Config = { ...parsed.config, cache: { ...parsed.config.cache, dir: cacheDir } };
-  return { file, config, passwords, caPems, policy };
+  const recompile = (tufTexts: ReadonlyMap<string, string>): CompiledPolicy => {
+    const again = new Problems();
+    const compiled = compilePolicy(parsed.policySource, again, {
+      readKeyFile,
+      hosts,
+      tufRoot: (name) => {
+        const text = tufTexts.get(name);
+        return { problems: [], ...(text !== undefined ? { text } : {}) };
+      },
+    });
+    if (compiled === undefined || !again.empty) throw configProblemsError(file, again.list);
+    return compiled;
+  };
+  return { file, config, passwords, caPems, policy, tufRoots, recompile };
 }

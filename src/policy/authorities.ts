@@ -1,20 +1,51 @@
-// `trust.roots` (Sigstore trust roots: a pinned trusted_root.json) and `trust.cas` (private CAs: PEM roots and
-// optional intermediates), each read ONCE here through the caller's file reader and built into trust material.
-// Every problem is reported with the YAML path of the entry that caused it.
+// `trust.roots` (Sigstore trust roots: a pinned trusted_root.json, or one kept current from a TUF repository) and
+// `trust.cas` (private CAs: PEM roots and optional intermediates), each read ONCE here through the caller's file
+// reader and built into trust material. Every problem is reported with the YAML path of the entry that caused it.
+// A TUF root's trusted_root.json is fetched by the caller (tuf/), never here: this layer is handed its text, or
+// compiles it as not fetched yet (check-config before the daemon's first fetch).
 import { isSigwardError } from '../errors.ts';
-import { isObj, readObj, readString, type Path, type Problems } from '../util/yaml-reader.ts';
+import { isObj, readDuration, readObj, readString, type Path, type Problems } from '../util/yaml-reader.ts';
+import { pendingRoot } from '../verify/authority.ts';
 import type { TrustAuthority } from '../verify/types.ts';
 import { NAME_RE } from './trust.ts';
+
+/** The public-good TUF repository: the one URL whose initial root.json @sigstore/tuf embeds (so `rootFile` may be
+ * left out for it, and only for it). */
+export const PUBLIC_GOOD_TUF_URL = 'https://tuf-repo-cdn.sigstore.dev';
+export const DEFAULT_TUF_REFRESH_MS = 24 * 3_600_000;
+const TUF_REFRESH_RANGE = { min: 60_000, max: 7 * 24 * 3_600_000 };
+
+/** `trust.roots.<name>.tuf` as written (paths not yet resolved; the caller resolves them). */
+export interface TufSource {
+  /** The repository (mirror) URL, http(s), without a trailing slash. */
+  readonly url: string;
+  /** The pinned initial TUF root.json; absent only for PUBLIC_GOOD_TUF_URL (the embedded one). */
+  readonly rootFile?: string;
+  /** Where TUF metadata and the fetched trusted_root.json are kept; absent: the caller's default. */
+  readonly cacheDir?: string;
+  readonly refreshMs: number;
+}
+
+/** What the caller found for a TUF root: problems with its files, and the trusted_root.json to compile now (fetched
+ * at start, or the one the daemon fetched last); without one it is compiled as not fetched yet. */
+export interface TufFindings {
+  readonly problems: readonly { readonly field: 'url' | 'rootFile' | 'cacheDir'; readonly message: string }[];
+  readonly text?: string;
+}
 
 export interface AuthorityDeps {
   readonly readFile: (path: string) => string | Error;
   readonly parseRoot: (name: string, json: string) => TrustAuthority;
   readonly parseCa: (name: string, rootsPem: string, intermediatesPem?: string) => TrustAuthority;
+  /** A TUF root's file checks and text (config/load.ts wires the file system); absent: no checks, not fetched. */
+  readonly tufRoot?: (name: string, source: TufSource) => TufFindings;
 }
 
 export interface Authorities {
   readonly roots: ReadonlyMap<string, TrustAuthority>;
   readonly cas: ReadonlyMap<string, TrustAuthority>;
+  /** The roots kept current by TUF, by name (also those whose files had problems, already reported). */
+  readonly tuf: ReadonlyMap<string, TufSource>;
   /** Every name written under trust.roots / trust.cas, including those that failed to load (already reported). */
   readonly declaredRoots: ReadonlySet<string>;
   readonly declaredCas: ReadonlySet<string>;
@@ -26,6 +57,7 @@ export function compileAuthorities(trust: unknown, problems: Problems, deps: Aut
   const cas = new Map<string, TrustAuthority>();
   const declaredRoots = new Set<string>();
   const declaredCas = new Set<string>();
+  const tuf = new Map<string, TufSource>();
   for (const [name, v, path] of entries(
     t['roots'],
     ['trust', 'roots'],
@@ -33,10 +65,35 @@ export function compileAuthorities(trust: unknown, problems: Problems, deps: Aut
     'trust root name to { trustedRoot }',
   )) {
     declaredRoots.add(name);
-    const o = readObj(v, path, problems, ['trustedRoot']);
+    const o = readObj(v, path, problems, ['trustedRoot', 'tuf']);
     const file = readString(o?.trustedRoot, [...path, 'trustedRoot'], problems);
+    if (o?.trustedRoot !== undefined && o.tuf !== undefined) {
+      problems.add(
+        path,
+        'set `trustedRoot` (a pinned file, used offline) or `tuf` (kept current from a TUF repository), not both',
+      );
+      continue;
+    }
+    if (o?.tuf !== undefined) {
+      const source = readTuf(o.tuf, [...path, 'tuf'], problems);
+      if (source === undefined) continue;
+      tuf.set(name, source);
+      const found = deps.tufRoot?.(name, source) ?? { problems: [] };
+      for (const p of found.problems) problems.add([...path, 'tuf', p.field], p.message);
+      if (found.problems.length > 0) continue;
+      const root =
+        found.text === undefined
+          ? pendingRoot(name)
+          : build(() => deps.parseRoot(name, found.text as string), [...path, 'tuf'], problems);
+      if (root !== undefined) roots.set(name, root);
+      continue;
+    }
     if (o?.trustedRoot === undefined) {
-      problems.add(path, 'needs `trustedRoot`: the path of a trusted_root.json (the public-good one ships in config/)');
+      problems.add(
+        path,
+        'needs `trustedRoot`: the path of a trusted_root.json (the public-good one ships in config/), or `tuf`: ' +
+          'a TUF repository that keeps it current',
+      );
       continue;
     }
     const text = file === undefined ? undefined : read(deps, file, [...path, 'trustedRoot'], problems);
@@ -61,7 +118,58 @@ export function compileAuthorities(trust: unknown, problems: Problems, deps: Aut
     const ca = build(() => deps.parseCa(name, rootsPem, intPem), path, problems);
     if (ca !== undefined) cas.set(name, ca);
   }
-  return { roots, cas, declaredRoots, declaredCas };
+  return { roots, cas, tuf, declaredRoots, declaredCas };
+}
+
+/** `tuf: { url, rootFile, cacheDir, refresh }`: its shape only (the caller checks the files). */
+function readTuf(v: unknown, path: Path, problems: Problems): TufSource | undefined {
+  if (!isObj(v)) {
+    problems.add(path, 'must be a mapping: { url, rootFile, cacheDir, refresh }');
+    return undefined;
+  }
+  const before = problems.list.length;
+  const o = readObj(v, path, problems, ['url', 'rootFile', 'cacheDir', 'refresh']) ?? {};
+  const raw = readString(o.url, [...path, 'url'], problems);
+  const rootFile = readString(o.rootFile, [...path, 'rootFile'], problems);
+  const cacheDir = readString(o.cacheDir, [...path, 'cacheDir'], problems);
+  const refreshMs =
+    readDuration(o.refresh, [...path, 'refresh'], problems, TUF_REFRESH_RANGE) ?? DEFAULT_TUF_REFRESH_MS;
+  const url = raw === undefined ? undefined : tufUrl(raw, [...path, 'url'], problems);
+  if (o.url === undefined) problems.add(path, `needs \`url\`: the TUF repository, e.g. ${PUBLIC_GOOD_TUF_URL}`);
+  if (url !== undefined && o.rootFile === undefined && url !== PUBLIC_GOOD_TUF_URL) {
+    problems.add(
+      path,
+      "needs `rootFile`: the repository's initial TUF root.json, pinned (sigward does not trust a TUF repository " +
+        `on first use; only ${PUBLIC_GOOD_TUF_URL} has one built in, from @sigstore/tuf)`,
+    );
+  }
+  if (problems.list.length !== before || url === undefined) return undefined;
+  return {
+    url,
+    ...(rootFile !== undefined ? { rootFile } : {}),
+    ...(cacheDir !== undefined ? { cacheDir } : {}),
+    refreshMs,
+  };
+}
+
+/** An http(s) URL without credentials, query or fragment; a trailing slash is dropped (TUF joins paths to it). */
+function tufUrl(raw: string, path: Path, problems: Problems): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    problems.add(path, `${JSON.stringify(raw)} is not a URL; expected e.g. ${PUBLIC_GOOD_TUF_URL}`);
+    return undefined;
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') {
+    problems.add(path, `must be an http or https URL, got ${u.protocol}`);
+    return undefined;
+  }
+  if (u.username !== '' || u.password !== '' || u.search !== '' || u.hash !== '') {
+    problems.add(path, 'must not carry credentials, a query or a fragment');
+    return undefined;
+  }
+  return `${u.origin}${u.pathname}`.replace(/\/+$/, '');
 }
 
 function entries(v: unknown, path: Path, problems: Problems, what: string): [string, unknown, Path][] {

@@ -30,6 +30,7 @@ export function compilePolicy(source: PolicySource, problems: Problems, deps: Co
     readFile: deps.readKeyFile,
     parseRoot: deps.parseRoot ?? parseTrustedRoot,
     parseCa: deps.parseCa ?? privateCa,
+    ...(deps.tufRoot ? { tufRoot: deps.tufRoot } : {}),
   });
   const { defaultAction, rules } = parsePolicySection(source.policy, problems, { keys, declared, hosts, authorities });
   findAmbiguities(rules, problems);

@@ -1,6 +1,7 @@
 // Contracts of the policy layer: the compiled (immutable) policy, the resolution of one repository to one rule, and
 // the decision the manifest gate acts on. Pure data; nothing here does I/O or reads the clock.
 import type { RejectReason, SignatureCheck, TrustAuthority, TrustedIdentity, TrustedKey } from '../verify/types.ts';
+import type { TufFindings, TufSource } from './authorities.ts';
 import type { HostNames } from './hosts.ts';
 
 /** What happens to an image that no policy matches. `warn` serves it but records the would-be denial. */
@@ -174,4 +175,6 @@ export interface CompileDeps {
   readonly parseCa?: (name: string, rootsPem: string, intermediatesPem?: string) => TrustAuthority;
   /** Registry host names and aliases, from the upstream config. Defaults to Docker Hub's names only. */
   readonly hosts?: HostNames;
+  /** A TUF-kept root's file checks and its trusted_root.json text (see authorities.ts); absent: not fetched. */
+  readonly tufRoot?: (name: string, source: TufSource) => TufFindings;
 }

@@ -27,6 +27,7 @@ import type { ClientProvider, FetchedManifest } from './types.ts';
 import { VerdictCache, type StoredVerdict } from './verdicts.ts';
 
 export interface GateDeps {
+  /** The policy at start; usePolicy() replaces it (a TUF-kept trust root refreshed). */
   readonly policy: CompiledPolicy;
   readonly clients: ClientProvider;
   readonly verdicts: VerdictCache;
@@ -83,8 +84,12 @@ export class SignatureGate {
   private readonly attachmentLimits: AttachmentLimits;
   /** Signature and artifact bytes held at once across all lookups and proofs (limits.signatureMemory). */
   readonly memory: ByteBudget;
+  /** The policy new requests are decided under. Each request reads it once, at its start, and keeps that one to the
+   * end; verdicts and flights are keyed by its hash, so none is shared across a change. */
+  private current: CompiledPolicy;
 
   constructor(private readonly deps: GateDeps) {
+    this.current = deps.policy;
     this.limits = deps.limits ?? DEFAULT_DISCOVERY_LIMITS;
     this.attachmentLimits = deps.attachmentLimits ?? DEFAULT_ATTACHMENT_LIMITS;
     this.memory = new ByteBudget(deps.signatureMemory ?? DEFAULT_SIGNATURE_LIMITS.signatureMemory);
@@ -96,13 +101,22 @@ export class SignatureGate {
   }
 
   get policyHash(): string {
-    return this.deps.policy.hash;
+    return this.current.hash;
+  }
+
+  get policy(): CompiledPolicy {
+    return this.current;
+  }
+
+  /** From now on, new requests are decided under `policy` (one assignment: requests in flight keep theirs). */
+  usePolicy(policy: CompiledPolicy): void {
+    this.current = policy;
   }
 
   /** Before any upstream call: a policy that rejects the repository, or a deny default with no policy, refuses at
    * once (design: "reject -> 403 before any upstream call"); nothing is fetched for an image that cannot pass. */
   preflight(target: Target, ref: ManifestReference): void {
-    const policy = this.deps.policy;
+    const policy = this.current;
     const res = policy.resolve(target.upstream.host, target.repository);
     const refuses =
       res.rule === null ? res.defaultAction === 'deny' : res.rule.kind === 'reject' && res.rule.mode === 'enforce';
@@ -121,11 +135,12 @@ export class SignatureGate {
    * signature artifacts and pointer-only indexes. */
   async admit(target: Target, m: FetchedManifest, ref: ManifestReference, reqId?: string): Promise<Admission> {
     const tag = ref.kind === 'tag' ? ref.tag : undefined;
+    const policy = this.current;
     // Bytes that Go's decoder could read as something else are refused before anything else (502 MANIFEST_INVALID).
     const parsed = parsedManifest(m);
     let notInert: string | undefined;
     if (claimsAttachment(parsed)) {
-      const res = this.deps.policy.resolve(target.upstream.host, target.repository);
+      const res = policy.resolve(target.upstream.host, target.repository);
       const mode = res.rule?.kind === 'signed' ? res.rule.attachments : 'verify';
       if (mode === 'deny' && res.rule !== null) {
         const refusal = new SigwardError(
@@ -150,7 +165,7 @@ export class SignatureGate {
     if (isReferrersTagIndex(parsed, tag)) {
       return { kind: 'passage', outcome: 'attachment-index' };
     }
-    const { decision } = await this.decide(target, m, parsed, tag, reqId);
+    const { decision } = await this.decide(policy, target, m, parsed, tag, reqId);
     if (!decision.allow) {
       const message =
         notInert === undefined
@@ -168,7 +183,8 @@ export class SignatureGate {
   /** For a download (sget): always the policy's verdict, never a passage without one, and the parse it judged. */
   async verdict(target: Target, m: FetchedManifest, ref: ManifestReference, reqId?: string): Promise<Verdict> {
     const parsed = parsedManifest(m);
-    const { decision, cached } = await this.decide(target, m, parsed, ref.kind === 'tag' ? ref.tag : undefined, reqId);
+    const tag = ref.kind === 'tag' ? ref.tag : undefined;
+    const { decision, cached } = await this.decide(this.current, target, m, parsed, tag, reqId);
     return { decision, cached, parsed };
   }
 
@@ -237,13 +253,13 @@ export class SignatureGate {
 
   /** The verdict for one fetched manifest (of a pull after its passage, of a download always). */
   private async decide(
+    policy: CompiledPolicy,
     target: Target,
     m: FetchedManifest,
     parsed: ParsedManifest,
     tag: string | undefined,
     reqId?: string,
   ): Promise<GateResult> {
-    const policy = this.deps.policy;
     const res = policy.resolve(target.upstream.host, target.repository);
     const repoKey = `${res.host}/${res.repository}`;
     const isIndex = parsed.isIndex;
@@ -270,7 +286,7 @@ export class SignatureGate {
     }
     const started = process.hrtime.bigint();
     const verdict = await this.flights.run(key, async () => {
-      const v = await this.verify(target, res, rule, m.digest, ctx);
+      const v = await this.verify(policy, target, res, rule, m.digest, ctx);
       this.deps.verdicts.set(key, v);
       return v;
     });
@@ -288,6 +304,7 @@ export class SignatureGate {
   }
 
   private async verify(
+    policy: CompiledPolicy,
     target: Target,
     res: Resolution,
     rule: SignedRule,
@@ -328,7 +345,7 @@ export class SignatureGate {
         message: u.message,
       });
     }
-    const decision = this.deps.policy.evaluate(res, checks, ctx);
+    const decision = policy.evaluate(res, checks, ctx);
     return { decision, formats: found.formats, found: checks.length };
   }
 

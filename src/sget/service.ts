@@ -6,7 +6,7 @@
 import { SigwardError } from '../errors.ts';
 import { imageRef } from '../oci/reference.ts';
 import type { Logger } from '../log.ts';
-import type { CompiledPolicy, Decision } from '../policy/types.ts';
+import type { Decision } from '../policy/types.ts';
 import type { Answer, RequestNotes } from '../proxy/answer.ts';
 import type { SignatureGate } from '../proxy/gate.ts';
 import type { HashThread } from '../proxy/hash-thread.ts';
@@ -24,9 +24,9 @@ import type { BlobStore, OpenBlob } from './store.ts';
 export interface SgetDeps {
   readonly clients: ClientProvider;
   readonly manifests: ManifestService;
-  /** The same gate as /v2/ pulls; sget asks only for verdicts (it serves nothing without one). */
-  readonly gate: Pick<SignatureGate, 'verdict'>;
-  readonly policy: CompiledPolicy;
+  /** The same gate as /v2/ pulls; sget asks only for verdicts (it serves nothing without one), and reads the
+   * gate's current policy for what it refuses before any upstream call. */
+  readonly gate: Pick<SignatureGate, 'verdict' | 'policy'>;
   readonly store: BlobStore;
   /** Where big downloads are hashed (a second core). */
   readonly hashing: Pick<HashThread, 'hasher'>;
@@ -113,13 +113,13 @@ export class SgetService {
     const host = target.upstream.host;
     if (route.kind === 'blob') {
       notes.digest = route.digest;
-      const d = judgeBlob(this.deps.policy, target, route.digest);
+      const d = judgeBlob(this.deps.gate.policy, target, route.digest);
       notes.outcome = d.outcome;
       const file = { digest: route.digest, size: undefined, mediaType: 'application/octet-stream', title: undefined };
       return { target, file, byTag: false, decision: d };
     }
     const ref = route.ref;
-    if (ref.kind === 'tag') preflightTag(this.deps.policy, target, ref.tag);
+    if (ref.kind === 'tag') preflightTag(this.deps.gate.policy, target, ref.tag);
     const m = await this.deps.manifests.get(this.deps.clients.get(host), host, target.repository, ref);
     notes.digest = m.digest;
     const { decision, parsed } = await this.deps.gate.verdict(target, m, ref, notes.id);

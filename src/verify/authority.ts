@@ -69,6 +69,22 @@ export function parseTrustedRoot(name: string, text: string): TrustAuthority {
   });
 }
 
+/** A TUF-kept trust root whose trusted_root.json is not known yet (check-config before the daemon's first fetch):
+ * it trusts nothing, and the daemon never verifies with one (it fetches the root before it serves, or refuses to
+ * start). The policy compiles around it, so every other problem of the config is still reported. */
+export function pendingRoot(name: string): TrustAuthority {
+  const material = toTrustMaterial(
+    TrustedRoot.fromJSON({ mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1' }),
+  );
+  return authority({
+    name,
+    kind: 'root',
+    material,
+    fingerprint: 'not-fetched',
+    counts: { cas: 0, ctlogs: 0, tlogs: 0, tsas: 0 },
+  });
+}
+
 /** A private CA: every root must be a self-signed CA certificate; intermediates (optional) must be CAs too. The
  * chain of a signature may bring further intermediates, but a path must end at one of these roots. */
 export function privateCa(name: string, rootsPem: string, intermediatesPem?: string): TrustAuthority {

@@ -8,6 +8,7 @@ import { stringify } from 'yaml';
 import { createApp, type AppDeps, type SigwardApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/log.ts';
+import { TrustKeeper } from '../../src/tuf/keeper.ts';
 import { listenOnLoopback, removeTempDir, startProcess, tailFile, tempDir } from './proc.ts';
 
 export interface UpstreamRequest {
@@ -50,9 +51,13 @@ export async function startSigward(
   const configFile = writeConfig(dir, config);
   const upstreamRequests: UpstreamRequest[] = [];
   const loaded = loadConfig(configFile, env);
+  const logger = deps.logger ?? createLogger(process.env.SIGWARD_TEST_LOG ? 'debug' : 'silent');
+  // TUF-kept trust roots are loaded as `serve` loads them (the repository, else the verified cache, else it throws).
+  const trust = deps.trust ?? (loaded.tufRoots.length > 0 ? await TrustKeeper.open(loaded, logger) : undefined);
   const app = createApp(loaded, {
-    logger: createLogger(process.env.SIGWARD_TEST_LOG ? 'debug' : 'silent'),
+    logger,
     onUpstreamRequest: (info) => upstreamRequests.push(info),
+    ...(trust ? { trust } : {}),
     ...deps,
   });
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;

@@ -142,7 +142,8 @@ describe('every problem with path and line', () => {
     assert.equal(msg('trust.roots.gone.trustedRoot'), 'cannot read the file: file not found: /roots/missing.json');
     assert.equal(
       msg('trust.roots.empty'),
-      'needs `trustedRoot`: the path of a trusted_root.json (the public-good one ships in config/)',
+      'needs `trustedRoot`: the path of a trusted_root.json (the public-good one ships in config/), or `tuf`: ' +
+        'a TUF repository that keeps it current',
     );
     assert.ok(msg('trust.roots.bad name!').startsWith('name "bad name!" must be 1-64 characters'));
     assert.equal(
