@@ -10,7 +10,7 @@ import { dssePae, IN_TOTO_PAYLOAD_TYPE, parseDsseEnvelope, type DsseEnvelope } f
 import { COSIGN_SIGN_PREDICATE, parseInTotoStatement } from './intoto.ts';
 import { mismatch, noKeyMessage } from './legacy.ts';
 import { drop, isObject, jsonType, ok, problem, rejected, unknownField, type Parsed } from './outcome.ts';
-import { keysThatVerify } from './signature-bytes.ts';
+import { decodeStdBase64, keysThatVerify } from './signature-bytes.ts';
 import { certificateSigners, loggedKeySignature, type Failure } from './keyless.ts';
 import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import type { SignatureCheck, UnevaluatedMaterial, UntrustedBundle, VerifyContext } from './types.ts';
@@ -21,7 +21,14 @@ export type BundleMaterial =
   | { readonly kind: 'x509CertificateChain' };
 
 export type BundleContent =
-  { readonly kind: 'dsse'; readonly envelope: DsseEnvelope } | { readonly kind: 'messageSignature' };
+  | { readonly kind: 'dsse'; readonly envelope: DsseEnvelope }
+  | {
+      readonly kind: 'messageSignature';
+      /** The signature over the artifact's bytes (cosign sign-blob). */
+      readonly signature: Uint8Array;
+      /** The artifact's digest as the signer stated it (optional in the protobuf; a hint, never trusted alone). */
+      readonly messageDigest?: { readonly algorithm: string; readonly digest: Uint8Array };
+    };
 
 export interface ParsedBundle {
   readonly mediaType: string;
@@ -91,8 +98,9 @@ export function parseBundle(bytes: Uint8Array): BundleParse {
     if (!env.ok) return env;
     content = { kind: 'dsse', envelope: env.value };
   } else {
-    if (!isObject(b['messageSignature'])) return problem('bundle messageSignature is not an object');
-    content = { kind: 'messageSignature' };
+    const ms = parseMessageSignature(b['messageSignature']);
+    if (!ms.ok) return ms;
+    content = ms.value;
   }
   return ok({
     mediaType,
@@ -102,6 +110,31 @@ export function parseBundle(bytes: Uint8Array): BundleParse {
     tlogEntries: tlog.length,
     rfc3161Timestamps: tsList.length,
   });
+}
+
+/** `messageSignature` (protobuf-JSON names, unknown members refused, bytes standard base64): `signature` required,
+ * `messageDigest` { algorithm, digest } optional as in sigstore_common.proto. */
+function parseMessageSignature(v: unknown): Parsed<BundleContent> {
+  if (!isObject(v)) return problem('bundle messageSignature is not an object');
+  const extra = unknownField(v, ['messageDigest', 'signature']);
+  if (extra !== undefined) return problem(`messageSignature has unknown member ${JSON.stringify(extra)}`);
+  if (typeof v['signature'] !== 'string') return problem('messageSignature.signature is missing or not a string');
+  const sig = decodeStdBase64(v['signature']);
+  if (!sig.ok) return problem(`messageSignature.signature ${sig.problem}`);
+  if (sig.value.length === 0) return problem('messageSignature.signature is empty');
+  const md = v['messageDigest'];
+  if (md === undefined) return ok({ kind: 'messageSignature', signature: sig.value });
+  if (!isObject(md)) return problem('messageSignature.messageDigest is not an object');
+  const extraMd = unknownField(md, ['algorithm', 'digest']);
+  if (extraMd !== undefined)
+    return problem(`messageSignature.messageDigest has unknown member ${JSON.stringify(extraMd)}`);
+  const algorithm = md['algorithm'] ?? 'HASH_ALGORITHM_UNSPECIFIED';
+  if (typeof algorithm !== 'string') return problem('messageSignature.messageDigest.algorithm is not a string');
+  if (typeof md['digest'] !== 'string')
+    return problem('messageSignature.messageDigest.digest is missing or not a string');
+  const digest = decodeStdBase64(md['digest']);
+  if (!digest.ok) return problem(`messageSignature.messageDigest.digest ${digest.problem}`);
+  return ok({ kind: 'messageSignature', signature: sig.value, messageDigest: { algorithm, digest: digest.value } });
 }
 
 function parseMaterial(vm: Record<string, unknown>): Parsed<BundleMaterial> {
@@ -122,8 +155,14 @@ function parseMaterial(vm: Record<string, unknown>): Parsed<BundleMaterial> {
 
 /** Verify a key-signed DSSE bundle for `ctx.digest`: signature over the PAE, then statement, subject, predicate.
  * Every trusted key is tried whatever `publicKey.hint` says (cosign ignores the hint when given `--key`); the hint
- * only decides whether a failure reads `bad-signature` (it names a trusted key) or `unknown-key`. */
-export function verifyBundle(sig: UntrustedBundle, ctx: VerifyContext): SignatureCheck {
+ * only decides whether a failure reads `bad-signature` (it names a trusted key) or `unknown-key`. The statement's
+ * predicate must be `predicateType`: an image signature's unless told otherwise (null: any predicate, for
+ * `sigward verify-bundle` on an attestation). */
+export function verifyBundle(
+  sig: UntrustedBundle,
+  ctx: VerifyContext,
+  predicateType: string | null = COSIGN_SIGN_PREDICATE,
+): SignatureCheck {
   const parsed = parseBundle(sig.bundle);
   if (!parsed.ok) return rejected(sig, 'unsupported' in parsed ? 'unsupported' : 'malformed', parsed.problem);
   const b = parsed.value;
@@ -163,11 +202,13 @@ export function verifyBundle(sig: UntrustedBundle, ctx: VerifyContext): Signatur
       mismatch(first === undefined ? `no ${alg} subject` : `${alg}:${first}`, ctx.digest),
     );
   }
-  if (statement.value.predicateType !== COSIGN_SIGN_PREDICATE) {
+  if (predicateType !== null && statement.value.predicateType !== predicateType) {
     return reject(
       'wrong-predicate',
-      `statement predicateType is "${clip(statement.value.predicateType)}", not "${COSIGN_SIGN_PREDICATE}": ` +
-        'an attestation (SBOM, provenance, …) is not an image signature',
+      `statement predicateType is "${clip(statement.value.predicateType)}", not "${clip(predicateType)}"` +
+        (predicateType === COSIGN_SIGN_PREDICATE
+          ? ': an attestation (SBOM, provenance, …) is not an image signature'
+          : ''),
     );
   }
   const check: SignatureCheck = {
@@ -181,24 +222,26 @@ export function verifyBundle(sig: UntrustedBundle, ctx: VerifyContext): Signatur
   return notEvaluated.length > 0 ? { ...check, notEvaluated } : check;
 }
 
-/** Who signed: for a key bundle the trusted keys that verify the DSSE signature (then, with `keyTlog`, its log
- * entry); for a certificate bundle the policy identities that accept it. `notEvaluated` loses what was checked. */
-function bundleSigners(
+/** Who signed: for a key bundle the trusted keys that verify its signature (then, with `keyTlog`, its log entry);
+ * for a certificate bundle the policy identities that accept it. A DSSE signature is over the PAE of its statement;
+ * a message signature over `artifact` (the daemon never passes one: it takes DSSE statements only). `notEvaluated`
+ * loses what was checked. */
+export function bundleSigners(
   sig: UntrustedBundle,
   b: ParsedBundle,
   ctx: VerifyContext,
   notEvaluated: UnevaluatedMaterial[],
+  artifact?: Buffer,
 ): { readonly ok: true; readonly signers: readonly string[]; readonly signer?: string } | Failure {
-  const env = (b.content as { envelope: DsseEnvelope }).envelope;
   if (b.material.kind !== 'publicKey') {
     if ((ctx.identities ?? []).length === 0) return certificateSigners(undefined, undefined, 'bundle', ctx);
     for (const m of ['certificate', 'tlog-entries', 'rfc3161-timestamp'] as const) drop(notEvaluated, m);
     const proto = protoBundle(sig.bundle);
     if (!proto.ok) return { ok: false, reason: 'malformed', message: proto.problem };
-    return certificateSigners(proto.value, undefined, 'bundle', ctx);
+    return certificateSigners(proto.value, artifact, 'bundle', ctx);
   }
-  const [only] = env.signatures;
-  const byKey = only === undefined ? [] : keysThatVerify(ctx.keys, dssePae(env.payloadType, env.payload), only.sig);
+  const signed = signedBytes(b.content, artifact);
+  const byKey = signed === undefined ? [] : keysThatVerify(ctx.keys, signed.message, signed.signature);
   if (byKey.length === 0) {
     // cosign's hint is base64(SHA-256(SPKI DER)) (internal/key/svkeypair.go); it only chooses the reason here.
     const hint = b.material.hint;
@@ -208,7 +251,10 @@ function bundleSigners(
       return {
         ok: false,
         reason: 'bad-signature',
-        message: `the DSSE signature does not verify with key "${hinted.name}", which the bundle names: the statement or signature was altered`,
+        message:
+          b.content.kind === 'dsse'
+            ? `the DSSE signature does not verify with key "${hinted.name}", which the bundle names: the statement or signature was altered`
+            : `the signature does not verify over the artifact with key "${hinted.name}", which the bundle names: the artifact or signature was altered`,
       };
     }
     return { ok: false, reason: 'unknown-key', message: noKeyMessage(ctx.keys) };
@@ -221,11 +267,23 @@ function bundleSigners(
   const logged: string[] = [];
   let failure: Failure | undefined;
   for (const key of ctx.keys.filter((k) => byKey.includes(k.name))) {
-    const why = loggedKeySignature(proto.value, undefined, key, root);
+    const why = loggedKeySignature(proto.value, artifact, key, root);
     if (why === undefined) logged.push(key.name);
     else failure ??= why;
   }
   return logged.length > 0 || failure === undefined ? { ok: true, signers: logged } : failure;
+}
+
+/** The bytes a bundle's signature is over, and the signature: the DSSE PAE of its statement, or the artifact. */
+function signedBytes(
+  content: BundleContent,
+  artifact: Buffer | undefined,
+): { readonly message: Uint8Array; readonly signature: Uint8Array } | undefined {
+  if (content.kind === 'messageSignature')
+    return artifact === undefined ? undefined : { message: artifact, signature: content.signature };
+  const env: DsseEnvelope = content.envelope;
+  const [only] = env.signatures;
+  return only === undefined ? undefined : { message: dssePae(env.payloadType, env.payload), signature: only.sig };
 }
 
 /** The bundle in @sigstore/bundle's form (its own validation), for @sigstore/verify. */
@@ -237,7 +295,8 @@ function protoBundle(bytes: Uint8Array): Parsed<Bundle> {
   }
 }
 
-function unevaluated(b: ParsedBundle): UnevaluatedMaterial[] {
+/** What a bundle carries beyond the signature itself, before any of it is checked. */
+export function unevaluated(b: ParsedBundle): UnevaluatedMaterial[] {
   const out: UnevaluatedMaterial[] = [];
   if (b.material.kind !== 'publicKey') out.push('certificate');
   if (b.tlogEntries > 0) out.push('tlog-entries');
