@@ -41,7 +41,7 @@ export function writeError(res: ServerResponse, err: SigwardError, method: strin
 }
 
 /** The policy decision as headers: warn mode's Warning (RFC 7234 code 299) when it would have refused, and for sget
- * which policy let it through. Undefined when there is nothing to show. */
+ * and /v2/ manifests which policy let it through. Undefined when there is nothing to show. */
 export function decisionHeaders(note: DecisionNote): Record<string, string> | undefined {
   const d = note.decision;
   if (!note.named && !d.wouldDeny) return undefined;

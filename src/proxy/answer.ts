@@ -19,7 +19,7 @@ export interface RequestNotes {
 }
 
 /** The policy decision an answer is given under; http/answer.ts shows it as headers: a Warning when warn mode lets
- * through what it would refuse, and with `named` (sget) also the policy, outcome and signers. */
+ * through what it would refuse, and with `named` (sget, /v2/ manifests) also the policy, outcome and signers. */
 export interface DecisionNote {
   readonly decision: Decision;
   readonly named: boolean;

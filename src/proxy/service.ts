@@ -99,7 +99,8 @@ export class ProxyService {
       status: 200,
       headers,
       body: m.bytes,
-      decision: { decision: admission.decision, named: false },
+      // The policy, outcome and signers it is served under (X-Sigward-*): `sigward verify --registry-url` reports them.
+      decision: { decision: admission.decision, named: true },
     };
   }
 
