@@ -12,6 +12,9 @@ commands:
   generate-key-pair [options]                write an encrypted cosign.key and its cosign.pub (ECDSA P-256)
   public-key --key FILE                      print the public key of a cosign.key (or check a .pub)
   version                                    print sigward's version (also: sigward --version)
+  verify --config FILE IMAGE                 the daemon's verdict on an image, and why (also: --registry-url, --key)
+  verify-bundle --bundle FILE [ARTIFACT]     verify a Sigstore bundle offline (cosign verify-blob --bundle)
+  triangulate [--type TYPE] IMAGE            where an image's signatures live (cosign triangulate)
   sign --key FILE IMAGE                      sign an image with a cosign key and push the signature (cosign's layout)
   save --dir DIR IMAGE                       write an image, its signatures and referrers to an OCI layout (air gap)
   load --dir DIR REGISTRY/REPOSITORY         push a saved layout into a registry, tags and signatures included
@@ -24,6 +27,9 @@ type Command = (argv: readonly string[], io: Io) => Promise<number>;
 const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./cli/serve.ts')).serveCommand,
   'check-config': async () => (await import('./cli/check-config.ts')).checkConfigCommand,
+  verify: async () => (await import('./cli/verify.ts')).verifyCommand,
+  'verify-bundle': async () => (await import('./cli/verify-bundle.ts')).verifyBundleCommand,
+  triangulate: async () => (await import('./cli/triangulate.ts')).triangulateCommand,
   'generate-key-pair': async () => (await import('./cli/keys.ts')).generateKeyPairCommand,
   'public-key': async () => (await import('./cli/keys.ts')).publicKeyCommand,
   version: async () => (await import('./cli/version.ts')).versionCommand,
