@@ -6,6 +6,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, type LoadedConfig } from '../../src/config/load.ts';
 import { isSigwardError } from '../../src/errors.ts';
+import { DEFAULT_TUF_REFRESH_MS, PUBLIC_GOOD_TUF_URL } from '../../src/policy/authorities.ts';
 import type { Problem } from '../../src/util/yaml-reader.ts';
 import { removeTempDir, tempDir } from '../helpers/proc.ts';
 import { createTestSigstore } from '../helpers/test-sigstore.ts';
@@ -91,16 +92,18 @@ describe('trust.roots.<name>.tuf in the config', () => {
   });
 
   test('the public-good URL may leave rootFile out (the root.json @sigstore/tuf embeds); defaults apply', () => {
-    const loaded = load(['    sigstore:', '      tuf: { url: "https://tuf-repo-cdn.sigstore.dev" }']);
+    const loaded = load(['    sigstore:', `      tuf: { url: "${PUBLIC_GOOD_TUF_URL}" }`]);
+    assert.equal(PUBLIC_GOOD_TUF_URL, 'https://tuf-repo-cdn.sigstore.dev');
     assert.deepEqual(loaded.tufRoots, [
       {
         name: 'sigstore',
-        url: 'https://tuf-repo-cdn.sigstore.dev',
+        url: PUBLIC_GOOD_TUF_URL,
         rootFile: undefined,
         cacheDir: join(dir, 'cache', 'tuf', 'sigstore'),
-        refreshMs: 24 * 3_600_000,
+        refreshMs: DEFAULT_TUF_REFRESH_MS,
       },
     ]);
+    assert.equal(DEFAULT_TUF_REFRESH_MS, 24 * 3_600_000);
   });
 
   test('a recompile takes the fetched trusted_root.json and changes the policy hash; a bad one is refused', () => {
