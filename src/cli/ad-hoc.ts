@@ -8,12 +8,13 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { configProblemsError, loadConfig, type EnvLike, type LoadedConfig } from '../config/load.ts';
-import { SigwardError, isSigwardError } from '../errors.ts';
+import { isSigwardError } from '../errors.ts';
 import { compilePolicy } from '../policy/compile.ts';
 import { NAME_RE } from '../policy/trust.ts';
 import type { SignedRule } from '../policy/types.ts';
 import { Problems, type Problem } from '../util/yaml-reader.ts';
-import { flagList, type FlagSpec, type Flags } from './flags.ts';
+import { isLoopbackHost } from '../registry-write/connect.ts';
+import { flagList, usage, type FlagSpec, type Flags } from './flags.ts';
 import { parseRepositoryArg, type RepositoryArg } from './image-arg.ts';
 
 /** The rule's name: it shows in decision messages (`Policy "command-line" requires …`). */
@@ -123,13 +124,11 @@ export function signerSections(
   };
 }
 
-const LOOPBACK_RE = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d+)?$/;
-
 /** `upstreams` entries for the registries named on the command line: https (Docker Hub at its real address), or plain
  * http on loopback as docker and cosign do, or anywhere with --allow-http-registry. Anonymous. */
 export function upstreamEntries(hosts: readonly string[], allowHttp: boolean): Record<string, unknown>[] {
   return [...new Set(hosts)].map((host) =>
-    LOOPBACK_RE.test(host) || allowHttp ? { host, url: `http://${host}` } : { host },
+    isLoopbackHost(host) || allowHttp ? { host, url: `http://${host}` } : { host },
   );
 }
 
@@ -200,17 +199,6 @@ function fileProblem(file: string, e: unknown): string {
   return `${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(e)}`;
 }
 
-/** `-a k=v` flags as a policy's `annotations` (cosign splits at the first `=`; commas separate several). */
-export function annotationsFlag(values: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const v of values.flatMap((s) => s.split(','))) {
-    const eq = v.indexOf('=');
-    if (eq <= 0) throw usage(`-a ${JSON.stringify(v)}: expected KEY=VALUE`);
-    out[v.slice(0, eq)] = v.slice(eq + 1);
-  }
-  return out;
-}
-
 /** Where a problem of the generated document came from, in the words of the command line. */
 function flagOf(path: string): string {
   const rule = /^policy\.policies\[0\]\.?(.*)$/.exec(path)?.[1];
@@ -266,8 +254,4 @@ export function readInput(file: string, flag: string): Buffer {
   } catch (e) {
     throw usage(`${flag} ${fileProblem(file, e)}`);
   }
-}
-
-export function usage(message: string): SigwardError {
-  return new SigwardError('CONFIG_INVALID', message);
 }

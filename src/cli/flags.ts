@@ -46,3 +46,19 @@ export function flagList(flags: Flags, name: string): string[] {
   const v = flags[name];
   return Array.isArray(v) ? v : [];
 }
+
+/** A command given wrongly (exit 2): one line saying what to fix. */
+export function usage(message: string): SigwardError {
+  return new SigwardError('CONFIG_INVALID', message);
+}
+
+/** cosign's `-a` values: comma-separated `key=value` pairs (a string-slice flag), the value after the first `=`. */
+export function annotationPairs(values: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of values.flatMap((v) => v.split(','))) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw usage(`-a ${JSON.stringify(pair)}: expected KEY=VALUE`);
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}

@@ -2,10 +2,10 @@
 // pkg/name) read them: `[host[:port]/]repository[:tag][@digest]`. No host means Docker Hub, where a one-component
 // name gets `library/`; neither tag nor digest means `:latest`; a digest wins over a tag. Pure.
 import { DOCKER_HUB_NAMES } from '../config/types.ts';
-import { SigwardError } from '../errors.ts';
 import { parseDigest } from '../oci/digest.ts';
 import { looksLikeHost, parseRepositoryName, parseTag, type ManifestReference } from '../oci/reference.ts';
 import { clip } from '../util/clip.ts';
+import { usage } from './flags.ts';
 
 export interface ImageArg {
   /** The registry as typed, lowercased; `docker.io` when none was given. */
@@ -95,8 +95,4 @@ export function dockerReference(host: string, repository: string): string {
 export function showImage(host: string, repository: string, ref: ManifestReference | string): string {
   if (typeof ref === 'string') return `${host}/${repository}${ref.includes(':') ? '@' : ':'}${ref}`;
   return ref.kind === 'tag' ? `${host}/${repository}:${ref.tag}` : `${host}/${repository}@${ref.digest}`;
-}
-
-function usage(message: string): SigwardError {
-  return new SigwardError('CONFIG_INVALID', message);
 }

@@ -125,20 +125,10 @@ export async function publicKeyCommand(
   });
 }
 
-/** COSIGN_PASSWORD, else the terminal. Unlike cosign, standard input that is not a terminal is not read as the
- * password: a password piped in by accident (with its newline) makes a key nobody can open. */
-async function askPassword(io: Io, confirm: boolean, term: () => Terminal): Promise<string> {
-  if (io.env.COSIGN_PASSWORD === undefined) {
-    const t = term();
-    if (!t.interactive) {
-      throw new SigwardError(
-        'CONFIG_INVALID',
-        'no password: COSIGN_PASSWORD is not set and standard input is not a terminal to ask on; ' +
-          'set COSIGN_PASSWORD (COSIGN_PASSWORD= for an empty password)',
-      );
-    }
-    return keyPassword(io, { confirm }, () => t);
-  }
+/** COSIGN_PASSWORD, else the terminal (keyPassword refuses when there is none: standard input that is not a terminal
+ * is never read as the password, so a password piped in by accident, newline included, cannot make a key nobody can
+ * open). */
+function askPassword(io: Io, confirm: boolean, term: () => Terminal): Promise<string> {
   return keyPassword(io, { confirm }, term);
 }
 

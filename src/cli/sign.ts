@@ -14,7 +14,7 @@ import { simpleSigningPayload } from '../sign/payload.ts';
 import type { FetchedManifest } from '../upstream/client.ts';
 import { COSIGN_SIGN_PREDICATE } from '../verify/intoto.ts';
 import { EXIT_OK, exitOnBadInput } from './exit-codes.ts';
-import { flagList, parseFlags } from './flags.ts';
+import { annotationPairs, flagList, parseFlags } from './flags.ts';
 import { dockerReference, parseImageArg, showImage, signatureRepository } from './image-arg.ts';
 import type { Io } from './io.ts';
 import { keyPassword } from './password.ts';
@@ -82,7 +82,7 @@ export async function signCommand(argv: readonly string[], io: Io): Promise<numb
     const format = flags.format ?? 'legacy';
     if (format !== 'legacy' && format !== 'bundle')
       throw bad(`--format must be legacy or bundle, not '${String(format)}'`);
-    const annotations = parseAnnotations(flagList(flags, 'annotations'));
+    const annotations = annotationPairs(flagList(flags, 'annotations'));
     const image = parseImageArg(flags._[0] as string);
     const target = signatureRepository(image, io.env);
     const loaded = typeof flags.config === 'string' ? loadConfig(flags.config, io.env) : undefined;
@@ -192,17 +192,6 @@ export function takeTlogUpload(argv: readonly string[]): { rest: string[]; tlogU
     else throw bad(`--tlog-upload takes true or false, not '${m[1] ?? ''}'`);
   }
   return { rest, tlogUpload };
-}
-
-/** cosign's `-a` values: comma-separated `key=value` pairs (a string-slice flag), the value after the first `=`. */
-export function parseAnnotations(values: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const pair of values.flatMap((v) => v.split(','))) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw bad(`annotation '${pair}' is not KEY=VALUE`);
-    out[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
-  return out;
 }
 
 /** A cosign private key file, decrypted: the file is checked before any password is asked. */

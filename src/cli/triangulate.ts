@@ -10,9 +10,9 @@ import { createLogger } from '../log.ts';
 import { digestTagBase } from '../oci/cosign-tags.ts';
 import type { Digest } from '../oci/digest.ts';
 import { discoverSignatures, discoveryLimits } from '../proxy/signatures.ts';
-import { cosignRepository, loadCommandLineConfig, loadConfigFlag, upstreamEntries, usage } from './ad-hoc.ts';
+import { cosignRepository, loadCommandLineConfig, loadConfigFlag, upstreamEntries } from './ad-hoc.ts';
 import { EXIT_OK, exitOnBadInput } from './exit-codes.ts';
-import { parseFlags } from './flags.ts';
+import { parseFlags, usage } from './flags.ts';
 import { parseImageArg, type RepositoryArg } from './image-arg.ts';
 import type { Io } from './io.ts';
 

@@ -7,9 +7,9 @@ import { digestOf, parseDigest, type Digest } from '../oci/digest.ts';
 import { parseBundle } from '../verify/bundle.ts';
 import { verifyArtifactBundle } from '../verify/artifact-bundle.ts';
 import type { SignatureCheck } from '../verify/types.ts';
-import { loadCommandLineTrust, readInput, SIGNER_FLAGS, SIGNER_USAGE, signerSections, usage } from './ad-hoc.ts';
+import { loadCommandLineTrust, readInput, SIGNER_FLAGS, SIGNER_USAGE, signerSections } from './ad-hoc.ts';
 import { EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, exitOnBadInput } from './exit-codes.ts';
-import { parseFlags } from './flags.ts';
+import { parseFlags, usage } from './flags.ts';
 import type { Io } from './io.ts';
 
 export const VERIFY_BUNDLE_USAGE = `usage: sigward verify-bundle --bundle FILE (--key FILE | --trusted-root FILE --certificate-identity[-regexp] ID

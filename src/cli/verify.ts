@@ -13,7 +13,6 @@ import { TrustKeeper } from '../tuf/keeper.ts';
 import { MANIFEST_TYPES } from '../oci/mediatypes.ts';
 import type { Decision } from '../policy/types.ts';
 import {
-  annotationsFlag,
   hasSignerFlags,
   cosignRepository,
   loadCommandLineConfig,
@@ -22,10 +21,9 @@ import {
   SIGNER_USAGE,
   signerSections,
   upstreamEntries,
-  usage,
 } from './ad-hoc.ts';
 import { EXIT_FAILED, EXIT_OK, exitOnBadInput } from './exit-codes.ts';
-import { flagList, parseFlags } from './flags.ts';
+import { annotationPairs, flagList, parseFlags, usage } from './flags.ts';
 import { parseImageArg, showImage, type ImageArg } from './image-arg.ts';
 import type { Io } from './io.ts';
 
@@ -113,7 +111,7 @@ export async function verifyCommand(argv: readonly string[], io: Io): Promise<nu
     ].filter((m) => m !== undefined);
     if (modes.length > 1)
       throw usage(`give one of --config, --registry-url or signer flags, not ${modes.join(' and ')}`);
-    const annotations = annotationsFlag(flagList(flags, 'annotations'));
+    const annotations = annotationPairs(flagList(flags, 'annotations'));
     if (modes[0] !== 'signer flags' && Object.keys(annotations).length > 0)
       throw usage('-a goes with signer flags; with --config the policy says which annotations are required');
 

@@ -42,6 +42,11 @@ export interface RegistriesOptions {
 
 const LOOPBACK_RE = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d+)?$/;
 
+/** A registry on this machine (`localhost`, 127.x, [::1], any port): reached over plain http, as docker and cosign do. */
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK_RE.test(host);
+}
+
 export class Registries {
   private readonly byHost = new Map<string, Registry>();
   private readonly dispatchers: Dispatcher[] = [];
@@ -79,9 +84,7 @@ export class Registries {
       host,
       aliases: [],
       url:
-        host === 'docker.io'
-          ? 'https://registry-1.docker.io'
-          : `${LOOPBACK_RE.test(host) ? 'http' : 'https'}://${host}`,
+        host === 'docker.io' ? 'https://registry-1.docker.io' : `${isLoopbackHost(host) ? 'http' : 'https'}://${host}`,
       default: false,
       libraryPrefix: host === 'docker.io',
       auth: { kind: 'anonymous' },

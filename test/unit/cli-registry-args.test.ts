@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dockerReference, parseImageArg, parseRepositoryArg } from '../../src/cli/image-arg.ts';
-import { parseAnnotations, takeTlogUpload } from '../../src/cli/sign.ts';
+import { annotationPairs } from '../../src/cli/flags.ts';
+import { takeTlogUpload } from '../../src/cli/sign.ts';
 import { dockerCredentials } from '../../src/registry-write/docker-config.ts';
 import { removeTempDir, tempDir } from '../helpers/proc.ts';
 
@@ -65,9 +66,9 @@ describe('sign flags', () => {
   });
 
   test('-a: comma-separated KEY=VALUE pairs, the value after the first =', () => {
-    assert.deepEqual(parseAnnotations(['env=prod,team=a=b', 'x=']), { env: 'prod', team: 'a=b', x: '' });
-    assert.throws(() => parseAnnotations(['=v']), /not KEY=VALUE/);
-    assert.throws(() => parseAnnotations(['k']), /not KEY=VALUE/);
+    assert.deepEqual(annotationPairs(['env=prod,team=a=b', 'x=']), { env: 'prod', team: 'a=b', x: '' });
+    assert.throws(() => annotationPairs(['=v']), /expected KEY=VALUE/);
+    assert.throws(() => annotationPairs(['k']), /expected KEY=VALUE/);
   });
 });
 
