@@ -11,6 +11,7 @@ import { evaluateTargets, formatTable, writeResult } from './report.ts';
 import type { Row } from './rows.ts';
 import { statusKiB } from './rss.ts';
 import { blobScenario } from './scenarios/blob.ts';
+import { cliScenario } from './scenarios/cli.ts';
 import { concurrentScenario } from './scenarios/concurrent.ts';
 import { hostileSigScenario } from './scenarios/hostile-sig.ts';
 import { manifestLoad, manifestScenario } from './scenarios/manifests.ts';
@@ -124,6 +125,7 @@ async function main(): Promise<void> {
       ],
       ['hostile .sig', (s) => hostileSigScenario(s, settings)],
       ['keyless', async (s) => keylessScenario(s, await keylessFixtures(), await signedFixtures(), settings)],
+      ['cli', async (s) => cliScenario(s, await signedFixtures(), settings)],
     ];
     const selected = scenarios.filter(
       ([name]) => settings.only === undefined || settings.only.some((w) => name.toLowerCase().includes(w)),
