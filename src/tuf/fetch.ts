@@ -7,8 +7,12 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { initTUF } from '@sigstore/tuf';
+import type * as SigstoreTuf from '@sigstore/tuf';
 import { lastGoodCachePath, readTufCacheState, repositoryCacheDir, type TufRoot } from '../config/tuf.ts';
+
+/** The TUF client, loaded when a TUF root is first fetched: configs without one (and every CLI command) do not pay
+ * for loading it. */
+const loadTuf = (): Promise<typeof SigstoreTuf> => import('@sigstore/tuf');
 
 const TARGET = 'trusted_root.json';
 
@@ -21,6 +25,7 @@ export interface TufClientOptions {
 
 /** Update the TUF metadata from the repository and return the verified trusted_root.json target. */
 export async function fetchFromRepository(root: TufRoot, opts: TufClientOptions = {}): Promise<string> {
+  const { initTUF } = await loadTuf();
   const tuf = await initTUF({
     mirrorURL: root.url,
     cachePath: root.cacheDir,
@@ -50,6 +55,7 @@ export async function loadFromCache(root: TufRoot): Promise<{ text: string; fetc
   if (typeof expires === 'string' && !(Date.parse(expires) > Date.now())) {
     throw new Error(`the cached TUF metadata in ${dir} expired at ${expires}`);
   }
+  const { initTUF } = await loadTuf();
   const tuf = await initTUF({
     mirrorURL: root.url,
     cachePath,
