@@ -355,7 +355,11 @@ describe('sigward sign', () => {
       { argv: ['sign', target], code: 2, says: /--key FILE is required/ },
       { argv: ['sign', '--key', keyFile(alice)], code: 2, says: /IMAGE is required/ },
       { argv: ['sign', '--key', keyFile(alice), '--format', 'x', target], code: 2, says: /--format must be/ },
-      { argv: ['sign', '--key', keyFile(alice), '-a', 'novalue', target], code: 2, says: /-a "novalue": expected KEY=VALUE/ },
+      {
+        argv: ['sign', '--key', keyFile(alice), '-a', 'novalue', target],
+        code: 2,
+        says: /-a "novalue": expected KEY=VALUE/,
+      },
       { argv: ['sign', '--key', keyFile(alice), '--tlog-upload', target], code: 2, says: /no transparency log/ },
       { argv: ['sign', '--key', keyFile(alice), '--tlog-upload=true', target], code: 2, says: /Rekor/ },
       { argv: ['sign', '--key', keyFile(alice), 'Bad Name', target], code: 2, says: /exactly one IMAGE/ },
