@@ -1,6 +1,6 @@
 // YAML text -> typed Config, or every problem found (with YAML path and line). Pure: file contents come in as
 // strings; load.ts does the reading.
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { LineCounter, parseDocument, isNode, isScalar, visit, type Document, type YAMLError } from 'yaml';
 import { isHost } from '../oci/reference.ts';
 import {
   DEFAULT_BLOBS,
@@ -61,10 +61,31 @@ export function parseYaml(text: string): ParsedYaml {
   };
   const problems = new Problems(lineOf);
   for (const e of doc.errors) {
-    const line = e.linePos?.[0]?.line;
-    problems.list.push({ path: '(yaml)', line, message: e.message.split('\n')[0] ?? e.message });
+    // With prettyErrors off the error carries only offsets (`pos`), so its line and column come from the LineCounter.
+    const at = e.linePos?.[0] ?? (e.pos ? lineCounter.linePos(e.pos[0]) : undefined);
+    const duplicate = e.code === 'DUPLICATE_KEY' ? duplicateKeyMessage(doc, e, lineCounter) : undefined;
+    const own = e.message.split('\n')[0] ?? e.message;
+    const message = duplicate ?? (at ? `${own} (column ${at.col})` : own);
+    problems.list.push({ path: '(yaml)', line: at?.line, message });
   }
   return { raw: problems.empty ? doc.toJS({ maxAliasCount: 100 }) : undefined, problems };
+}
+
+/** `duplicate key "x" (first at line N)` for a DUPLICATE_KEY error, whose `pos` is the repeated key's. */
+function duplicateKeyMessage(doc: Document, e: YAMLError, lineCounter: LineCounter): string | undefined {
+  let found: string | undefined;
+  visit(doc, {
+    Map(_, map) {
+      const dup = map.items.find((p) => isNode(p.key) && p.key.range?.[0] === e.pos[0]);
+      if (!dup || !isScalar(dup.key)) return undefined;
+      const name = String(dup.key.value);
+      const first = map.items.find((p) => isScalar(p.key) && p.key !== dup.key && String(p.key.value) === name);
+      const firstAt = isNode(first?.key) && first.key.range ? lineCounter.linePos(first.key.range[0]).line : undefined;
+      found = `duplicate key ${JSON.stringify(name)}${firstAt === undefined ? '' : ` (first at line ${firstAt})`}`;
+      return visit.BREAK;
+    },
+  });
+  return found;
 }
 
 export function parseListen(v: string, path: Path, problems: Problems): ServerConfig | undefined {

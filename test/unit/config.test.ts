@@ -55,7 +55,7 @@ test('YAML syntax errors and duplicate keys are problems, not crashes', () => {
   assert.ok(parseConfigText('upstreams: [').problems.length > 0);
   const dup = parseConfigText('listen: 127.0.0.1:1\nlisten: 127.0.0.1:2\nupstreams: [{host: ghcr.io}]');
   assert.ok(
-    dup.problems.some((p) => /Map keys must be unique/.test(p.message)),
+    dup.problems.some((p) => /duplicate key "listen" \(first at line 1\)/.test(p.message)),
     JSON.stringify(dup.problems),
   );
   assert.match(at(parseConfigText('').problems, 0).message, /empty/);
