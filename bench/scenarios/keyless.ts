@@ -147,19 +147,22 @@ function timeStart(configFile: string): Promise<number> {
       child.kill('SIGKILL');
       reject(new Error(`sigward did not start within 30 s: ${err.slice(0, 400)}`));
     }, 30_000);
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (!out.includes('sigward listening on')) return;
+    // The banner is on stderr (stdout is pino's JSON lines only).
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (!err.includes('sigward listening on')) return;
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       clearTimeout(timer);
       child.once('exit', () => resolve(ms));
       child.kill('SIGTERM');
     });
     child.once('exit', (code) => {
-      if (!out.includes('sigward listening on')) {
+      if (!err.includes('sigward listening on')) {
         clearTimeout(timer);
-        reject(new Error(`sigward exited (${String(code)}) before listening: ${err.slice(0, 400)}`));
+        reject(
+          new Error(`sigward exited (${String(code)}) before listening: ${err.slice(0, 400)}${out.slice(0, 400)}`),
+        );
       }
     });
   });
