@@ -40,6 +40,10 @@ COPY config/sigstore-public-good.trusted_root.json config/sigstore-public-good.P
 USER sigward
 VOLUME ["/var/cache/sigward"]
 EXPOSE 5050
+# Health is /healthz (process up), not /readyz (can serve: config loaded, store writable; see the README). Docker
+# has one health state and restart policies and orchestrators act on "unhealthy" by replacing the container: that
+# cannot fix what /readyz reports (a read-only or full cache volume; only /sget needs it, /v2/ pulls still work),
+# and would throw away warm caches. Point a load balancer's or Kubernetes' readiness check at /readyz instead.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:5050/healthz').then((r) => process.exit(r.status === 200 ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["node", "bin/sigward.mjs"]

@@ -18,6 +18,7 @@ import { ReferencedBlobs } from './proxy/referenced-blobs.ts';
 import { discoveryLimits } from './proxy/signatures.ts';
 import { SgetService } from './sget/service.ts';
 import { BlobStore } from './sget/store.ts';
+import { Readiness } from './http/readiness.ts';
 import type { TrustKeeper } from './tuf/keeper.ts';
 
 export interface AppDeps {
@@ -48,6 +49,8 @@ export interface SigwardApp {
   readonly sget: SgetService;
   /** The TUF-kept trust roots (deps.trust): refreshNow() refreshes them at once. */
   readonly trust: TrustKeeper | undefined;
+  /** What /readyz reports (tests wait on its idle()). */
+  readonly readiness: Readiness;
   close(): Promise<void>;
 }
 
@@ -115,8 +118,19 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
     maxArtifactBytes: config.sget.maxArtifactBytes,
     log: logger,
   });
-  const app = buildRoutes({ router, proxy, log: logger, sget });
-  deps.trust?.start((policy) => gate.usePolicy(policy));
+  // The policy generation /readyz reports: 1 at start, +1 each time a refreshed TUF root changed the policy.
+  let generation = 1;
+  const readiness = new Readiness({
+    config: () => ({ file: loaded.file, policyHash: gate.policyHash, generation }),
+    storeDir: join(config.cache.dir, 'sget'),
+    upstreams: upstreams.all(),
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+  const app = buildRoutes({ router, proxy, log: logger, sget, readiness });
+  deps.trust?.start((policy) => {
+    if (policy.hash !== gate.policyHash) generation++;
+    gate.usePolicy(policy);
+  });
   return {
     app,
     fetch: sigwardFetch(app),
@@ -127,6 +141,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
     verdicts,
     sget,
     trust: deps.trust,
+    readiness,
     close: async () => {
       deps.trust?.close();
       await upstreams.close();

@@ -17,6 +17,7 @@ import { writeAnswer, writeError } from './answer.ts';
 import { asSigwardError } from './respond.ts';
 import type { Router } from './routing.ts';
 import { accessLog, type RequestState } from './access-log.ts';
+import type { Readiness } from './readiness.ts';
 
 export type Bindings = { incoming: IncomingMessage; outgoing: ServerResponse };
 export type Env = { Bindings: Bindings; Variables: { state: RequestState } };
@@ -45,11 +46,26 @@ export function sigwardFetch(app: Hono<Env>): FetchHandler {
   };
 }
 
-export function buildRoutes(deps: { router: Router; proxy: ProxyAnswers; log: Logger; sget?: SgetAnswers }): Hono<Env> {
+export function buildRoutes(deps: {
+  router: Router;
+  proxy: ProxyAnswers;
+  log: Logger;
+  sget?: SgetAnswers;
+  readiness?: Pick<Readiness, 'report'>;
+}): Hono<Env> {
   const app = new Hono<Env>();
   app.use('*', accessLog(deps.log));
 
+  // /healthz: the process is up and answers (liveness). /readyz: it can serve (http/readiness.ts).
   app.get('/healthz', (c) => c.text('ok'));
+  const readiness = deps.readiness;
+  if (readiness) {
+    app.get('/readyz', async (c) => {
+      const report = await readiness.report();
+      c.header('Cache-Control', 'no-store');
+      return c.json(report, report.status === 'ready' ? 200 : 503);
+    });
+  }
 
   app.all('/v2/*', async (c) => {
     await handleV2(c, deps);

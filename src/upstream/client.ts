@@ -12,7 +12,7 @@ import { UpstreamAuthState, type OnRequest } from './auth.ts';
 import { contentLength, flatHeaders, header, release } from './body.ts';
 import { UpstreamBoundary } from './boundary.ts';
 import { watchBodies } from './body-watch.ts';
-import { upstreamMessage } from './status.ts';
+import { connectionError, upstreamMessage } from './status.ts';
 import { Transport, type BufferedResponse, type UpstreamRequest } from './transport.ts';
 
 export interface UpstreamClientDeps {
@@ -96,12 +96,14 @@ export class UpstreamClient {
   private readonly transport: Transport;
   private readonly limits: Limits;
   private readonly now: () => number;
+  private readonly dispatcher: Dispatcher;
   private referrersAbsentUntil = 0;
 
   constructor(cfg: UpstreamConfig, deps: UpstreamClientDeps) {
     this.cfg = cfg;
     this.limits = deps.limits;
     this.now = deps.now ?? Date.now;
+    this.dispatcher = deps.dispatcher;
     const basic =
       cfg.auth.kind === 'basic' && deps.password !== undefined
         ? { username: cfg.auth.username, password: deps.password }
@@ -130,6 +132,32 @@ export class UpstreamClient {
 
   get host(): string {
     return this.cfg.host;
+  }
+
+  /** One unauthenticated `GET /v2/`, not retried (readiness probe, http/readiness.ts): the HTTP status when the
+   * upstream answered at all (401 included), else the connection failure as a SigwardError. Never throws. */
+  async ping(): Promise<{ status: number } | { error: SigwardError }> {
+    const url = new URL('/v2/', this.cfg.url);
+    try {
+      const res = await this.dispatcher.request({
+        origin: url.origin,
+        path: url.pathname,
+        method: 'GET',
+        headersTimeout: this.cfg.timeouts.headersMs,
+        bodyTimeout: this.cfg.timeouts.bodyMs,
+      });
+      res.body.resume();
+      res.body.on('error', () => {});
+      return { status: res.statusCode };
+    } catch (e) {
+      return {
+        error: connectionError(
+          e,
+          { upstream: this.cfg.host, method: 'GET', url: url.href, kind: 'ping', authenticated: false, now: this.now },
+          'request',
+        ),
+      };
+    }
   }
 
   /**

@@ -5,7 +5,7 @@ import { clip } from '../util/clip.ts';
 import { header, type RawHeaders } from './body.ts';
 
 /** What was asked for: decides the code of a bare 404 and the wording of messages. */
-export type RequestKind = 'manifest' | 'blob' | 'tags' | 'referrers' | 'token';
+export type RequestKind = 'manifest' | 'blob' | 'tags' | 'referrers' | 'token' | 'ping';
 
 export interface FailureContext {
   /** Configured upstream host, for messages. */
