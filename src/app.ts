@@ -20,6 +20,7 @@ import { SgetService } from './sget/service.ts';
 import { BlobStore } from './sget/store.ts';
 import { Readiness } from './http/readiness.ts';
 import type { TrustKeeper } from './tuf/keeper.ts';
+import { AuditLog } from './audit/log.ts';
 
 export interface AppDeps {
   readonly logger?: Logger;
@@ -74,6 +75,10 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
     maxBytes: config.cache.verdictMemoryBytes,
     ...(deps.now ? { now: deps.now } : {}),
   });
+  // Opened before anything is served: a torn last line (a crash) is cut here, a foreign one stops the start.
+  const audit = config.audit
+    ? AuditLog.open({ ...config.audit, log: logger, ...(deps.now ? { now: deps.now } : {}) })
+    : undefined;
   const gate = new SignatureGate({
     policy: deps.trust?.policy ?? loaded.policy,
     clients: upstreams,
@@ -83,6 +88,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
     attachmentLimits: attachmentLimits(config.limits),
     signatureMemory: config.limits.signatureMemory,
     ...(deps.now ? { now: deps.now } : {}),
+    ...(audit ? { audit } : {}),
   });
   const hashing = new HashThread();
   // Kept next to the sget store: an unusable cache.dir degrades to memory only (logged), never stops the daemon.
@@ -148,6 +154,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
       await hashing.close();
       await store.flush(); // seals of fresh downloads are on disk before the process goes
       await referenced?.flush();
+      audit?.close();
     },
   };
 }

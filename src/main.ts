@@ -18,6 +18,7 @@ commands:
   sign --key FILE IMAGE                      sign an image with a cosign key and push the signature (cosign's layout)
   save --dir DIR IMAGE                       write an image, its signatures and referrers to an OCI layout (air gap)
   load --dir DIR REGISTRY/REPOSITORY         push a saved layout into a registry, tags and signatures included
+  audit verify FILE [FILE...]                check the hash chain of decision log files (oldest first)
   help                                       this text
 
 Run \`sigward <command> --help\` for a command's options.`;
@@ -37,6 +38,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   sign: async () => (await import('./cli/sign.ts')).signCommand,
   save: async () => (await import('./cli/save.ts')).saveCommand,
   load: async () => (await import('./cli/load.ts')).loadCommand,
+  audit: async () => (await import('./cli/audit.ts')).auditCommand,
 };
 
 export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {

@@ -7,6 +7,7 @@ import { DEFAULT_CACHE, type Config, type SecretRef, type UpstreamConfig } from 
 import { caPemProblem } from './ca-pem.ts';
 import { parseConfigText } from './parse.ts';
 import { upstreamNames } from './upstream-names.ts';
+import { auditFileProblem } from './audit.ts';
 import { formatProblems, Problems, type Problem } from '../util/yaml-reader.ts';
 import { compilePolicy } from '../policy/compile.ts';
 import { hostNames } from '../policy/hosts.ts';
@@ -130,6 +131,10 @@ export function loadConfig(file: string, env: EnvLike = process.env): LoadedConf
     ({ passwords, caPems } = resolveUpstreamFiles(parsed.config.upstreams, base, env, problems));
   }
   const cacheDir = resolve(base, parsed.config?.cache.dir ?? DEFAULT_CACHE.dir);
+  const auditSection = parsed.config?.audit;
+  const audit = auditSection && { ...auditSection, file: resolve(base, auditSection.file) };
+  const auditProblem = audit && auditFileProblem(audit.file);
+  if (auditProblem !== undefined) problems.add(['audit', 'file'], auditProblem);
   // Every trust file is read once: a recompile (a TUF root refreshed) uses these same texts.
   const files = new Map<string, string | Error>();
   const readKeyFile = (p: string): string | Error => {
@@ -156,7 +161,11 @@ export function loadConfig(file: string, env: EnvLike = process.env): LoadedConf
   const policy = compilePolicy(parsed.policySource, problems, { readKeyFile, hosts, tufRoot });
   if (policy && parsed.config) checkSignatureRepositories(policy, parsed.config.upstreams, problems);
   if (!problems.empty || !parsed.config || !policy) throw configProblemsError(file, problems.list);
-  const config: Config = { ...parsed.config, cache: { ...parsed.config.cache, dir: cacheDir } };
+  const config: Config = {
+    ...parsed.config,
+    cache: { ...parsed.config.cache, dir: cacheDir },
+    ...(audit ? { audit } : {}),
+  };
   const recompile = (tufTexts: ReadonlyMap<string, string>): CompiledPolicy => {
     const again = new Problems();
     const compiled = compilePolicy(parsed.policySource, again, {

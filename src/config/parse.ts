@@ -36,10 +36,22 @@ import {
 } from '../util/yaml-reader.ts';
 import { parseSignatureLimits, SIGNATURE_LIMIT_KEYS } from './signature-limits.ts';
 import { duplicateUpstreamNames } from './upstream-names.ts';
+import { parseAudit } from './audit.ts';
 import type { PolicySource } from '../policy/types.ts';
 
 /** Top-level keys; sections owned by other modules are parsed by them (see parseConfigText's `extra`). */
-const TOP_KEYS = ['listen', 'log', 'upstreams', 'limits', 'cache', 'trust', 'policy', 'sget', 'blobs'] as const;
+const TOP_KEYS = [
+  'listen',
+  'log',
+  'upstreams',
+  'limits',
+  'cache',
+  'trust',
+  'policy',
+  'sget',
+  'blobs',
+  'audit',
+] as const;
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export interface ParsedYaml {
@@ -380,7 +392,10 @@ export function parseConfigText(text: string): ParseResult {
   };
   const sget = parseSget(top.sget, problems);
   const blobs = parseBlobs(top.blobs, problems);
+  const audit = parseAudit(top.audit, problems);
   const config: Config | undefined =
-    problems.empty && listen !== undefined ? { listen, logLevel, upstreams, limits, cache, sget, blobs } : undefined;
+    problems.empty && listen !== undefined
+      ? { listen, logLevel, upstreams, limits, cache, sget, blobs, ...(audit ? { audit } : {}) }
+      : undefined;
   return result(config);
 }

@@ -122,6 +122,16 @@ export interface BlobsConfig {
   readonly entries: number;
 }
 
+/** The `audit` section: every verification decision appended as one hash-chained JSON line (src/audit/log.ts). */
+export interface AuditConfig {
+  /** Absolute once loaded (load.ts resolves it against the config's directory). */
+  readonly file: string;
+  /** The file is rotated (file -> file.1 …) before a line would take it past this. */
+  readonly maxBytes: number;
+  /** Rotated files kept. */
+  readonly keep: number;
+}
+
 export interface Config {
   readonly blobs: BlobsConfig;
   readonly listen: ServerConfig;
@@ -130,6 +140,8 @@ export interface Config {
   readonly limits: Limits;
   readonly cache: CacheConfig;
   readonly sget: SgetConfig;
+  /** The tamper-evident decision log; absent: none. */
+  readonly audit?: AuditConfig;
 }
 
 export const DEFAULT_TIMEOUTS: UpstreamTimeouts = { connectMs: 10_000, headersMs: 30_000, bodyMs: 60_000 };

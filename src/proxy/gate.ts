@@ -12,6 +12,7 @@ import type { CompiledPolicy, Decision, ManifestKind, Resolution, SignedRule } f
 import { verifySignature } from '../verify/index.ts';
 import { attachmentProblem, claimsAttachment } from '../verify/attachment.ts';
 import type { Logger } from '../log.ts';
+import type { AuditSink } from '../audit/log.ts';
 import { isReferrersTagIndex } from './passage.ts';
 import {
   discoverSignatures,
@@ -38,6 +39,8 @@ export interface GateDeps {
   readonly signatureMemory?: number;
   /** The clock private-CA certificates are checked at (milliseconds since the epoch; Date.now unless injected). */
   readonly now?: () => number;
+  /** The decision log (config `audit`): each decision once, when it is made (never a cached answer). */
+  readonly audit?: AuditSink;
 }
 
 /** What sigward reads to prove a signature artifact inert (its layer blobs, held in memory while checked). An
@@ -275,6 +278,7 @@ export class SignatureGate {
     const quick = policy.decideWithoutSignatures(res, ctx);
     if (quick) {
       this.logDecision(target, m.digest, quick, { formats: [], found: 0 }, 0, true, reqId);
+      this.audit(policy, target, m.digest, tag, quick, reqId);
       return { decision: quick, cached: true };
     }
     const rule = res.rule as SignedRule;
@@ -288,6 +292,8 @@ export class SignatureGate {
     const verdict = await this.flights.run(key, async () => {
       const v = await this.verify(policy, target, res, rule, m.digest, ctx);
       this.deps.verdicts.set(key, v);
+      // Inside the flight: once per verification, not once per request that waited on it.
+      this.audit(policy, target, m.digest, tag, v.decision, reqId);
       return v;
     });
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
@@ -347,6 +353,45 @@ export class SignatureGate {
     }
     const decision = policy.evaluate(res, checks, ctx);
     return { decision, formats: found.formats, found: checks.length };
+  }
+
+  /** One line in the decision log. A failed write is logged and does not fail the pull: the log records decisions,
+   * it does not make them. */
+  private audit(
+    policy: CompiledPolicy,
+    target: Target,
+    digest: string,
+    tag: string | undefined,
+    d: Decision,
+    reqId?: string,
+  ): void {
+    const sink = this.deps.audit;
+    if (sink === undefined) return;
+    const repo = `${target.upstream.host}/${target.repository}`;
+    try {
+      sink.record({
+        policyHash: policy.hash,
+        image: `${repo}${tag !== undefined ? `:${tag}` : ''}@${digest}`,
+        digest,
+        outcome: d.outcome,
+        allow: d.allow,
+        wouldDeny: d.wouldDeny,
+        policy: d.policyName,
+        signers: d.signers,
+        reasons: d.perSignature.map((p) => ({
+          source: p.source,
+          format: p.format,
+          counted: p.counted,
+          reason: p.reason,
+          message: p.message,
+        })),
+      });
+    } catch (e) {
+      this.deps.log.error(
+        { reqId, image: `${repo}@${digest}`, err: e instanceof Error ? e.message : String(e) },
+        'audit log write failed: this decision is not in the audit log',
+      );
+    }
   }
 
   private logDecision(

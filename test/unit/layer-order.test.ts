@@ -27,6 +27,8 @@ const RANKS: Readonly<Record<string, number>> = {
   upstream: 7,
   // TUF-kept trust roots: their own network I/O (never to registries), below the proxy that uses their policy.
   tuf: 7,
+  // The decision log's writer and chain check: files only, below the gate that records into it and the CLI that checks.
+  audit: 7,
   // The CLI's registry writes, on upstream/'s auth and connections; the daemon (proxy/ and up) never writes.
   'registry-write': 8,
   proxy: 8,
