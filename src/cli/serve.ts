@@ -1,7 +1,7 @@
 // `sigward serve --config FILE [--listen HOST:PORT]`: start the daemon, print where it listens, stop cleanly on
 // SIGINT/SIGTERM (in-flight requests finish, new connections are refused).
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import { createAdaptorServer } from '@hono/node-server';
 import { createApp } from '../app.ts';
 import { createLogger } from '../log.ts';
@@ -16,6 +16,9 @@ import { parseFlags } from './flags.ts';
 export const SERVE_USAGE = `usage: sigward serve --config FILE [--listen HOST:PORT]
 
 Runs the proxy. FILE is the YAML configuration (see config/sigward.yaml); --listen overrides its \`listen\`.`;
+
+/** How long in-flight requests may take to finish after SIGTERM/SIGINT before their connections are closed. */
+const SHUTDOWN_GRACE_MS = 10_000;
 
 export async function serveCommand(argv: readonly string[], io: Io): Promise<number> {
   const flags = parseFlags(argv, { config: 'string', listen: 'string', help: 'boolean' }, SERVE_USAGE);
@@ -67,16 +70,28 @@ export async function serveCommand(argv: readonly string[], io: Io): Promise<num
     { listen: shown, config: loaded.file, policyHash: p.hash, policies: p.rules.length, default: p.defaultAction },
     'listening',
   );
+  let stopping = false;
+  // While stopping, a connection whose request has just been answered is closed rather than kept alive.
+  server.on('request', (_req, res: ServerResponse) =>
+    res.once('close', () => stopping && setImmediate(() => server.closeIdleConnections())),
+  );
   await new Promise<void>((resolve) => {
-    const stop = (sig: string): void => {
+    const stop = (sig: NodeJS.Signals): void => {
+      if (stopping) {
+        // A second signal: no more waiting for in-flight requests.
+        sw.logger.warn({ signal: sig }, 'second signal, exiting at once');
+        process.exit(1);
+      }
+      stopping = true;
       sw.logger.info({ signal: sig }, 'shutting down');
+      // No new connections from here; in-flight requests finish (up to 10 s, then their connections are closed).
       server.close(() => resolve());
       // Idle keep-alive sockets would hold close() open.
       server.closeIdleConnections();
-      setTimeout(() => server.closeAllConnections(), 10_000).unref();
+      setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
   });
   await sw.close();
   return 0;

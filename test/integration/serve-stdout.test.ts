@@ -2,37 +2,16 @@
 // (`sigward listening on …`, `policy …`) goes to stderr.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { stringify } from 'yaml';
-import { removeTempDir, tempDir } from '../helpers/proc.ts';
-
-const ROOT = new URL('../../', import.meta.url).pathname;
+import { spawnServe } from '../helpers/serve-child.ts';
 
 test('serve: every stdout line is JSON; the banner is on stderr', async () => {
-  const dir = tempDir('serve-stdout');
-  const file = join(dir, 'sigward.yaml');
-  writeFileSync(
-    file,
-    stringify({
-      log: { level: 'info' },
-      upstreams: [{ host: 'example.test', url: 'http://127.0.0.1:9', default: true }],
-      policy: { default: 'allow' },
-    }),
-  );
-  const child = spawn(
-    process.execPath,
-    [join(ROOT, 'bin/sigward.mjs'), 'serve', '--config', file, '--listen', '127.0.0.1:0'],
-    {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const sw = spawnServe({
+    log: { level: 'info' },
+    upstreams: [{ host: 'example.test', url: 'http://127.0.0.1:9', default: true }],
+    policy: { default: 'allow' },
+  });
+  const { child, exited } = sw;
   try {
     const stdoutLines: string[] = [];
     // Read stdout until the first JSON log line (`listening`, logged after the banner was written).
@@ -40,17 +19,16 @@ test('serve: every stdout line is JSON; the banner is on stderr', async () => {
       stdoutLines.push(line);
       if (line.startsWith('{')) break;
     }
-    assert.ok(stdoutLines.length > 0, `no stdout before exit; stderr: ${stderr}`);
+    assert.ok(stdoutLines.length > 0, `no stdout before exit; stderr: ${sw.stderr()}`);
     for (const line of stdoutLines) assert.doesNotThrow(() => JSON.parse(line), `stdout line is not JSON: ${line}`);
     const first = JSON.parse(stdoutLines[0] ?? '') as { msg?: string };
     assert.equal(first.msg, 'listening');
     // The banner was written before that log line, so it is on stderr by now (or arrives before exit).
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
-    assert.match(stderr, /^sigward listening on http:\/\/127\.0\.0\.1:\d+ /m);
-    assert.match(stderr, /^policy [0-9a-f]{12}: /m);
+    assert.match(sw.stderr(), /^sigward listening on http:\/\/127\.0\.0\.1:\d+ /m);
+    assert.match(sw.stderr(), /^policy [0-9a-f]{12}: /m);
   } finally {
-    child.kill('SIGKILL');
-    removeTempDir(dir);
+    sw.remove();
   }
 });
