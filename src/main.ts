@@ -9,6 +9,7 @@ usage: sigward <command> [options]
 commands:
   serve --config FILE [--listen HOST:PORT]   run the proxy
   check-config FILE                          validate a configuration and report every problem
+  client-config RUNTIME --upstream HOST      the containerd, podman or docker config that pulls HOST through sigward
   generate-key-pair [options]                write an encrypted cosign.key and its cosign.pub (ECDSA P-256)
   public-key --key FILE                      print the public key of a cosign.key (or check a .pub)
   version                                    print sigward's version (also: sigward --version)
@@ -28,6 +29,7 @@ type Command = (argv: readonly string[], io: Io) => Promise<number>;
 const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./cli/serve.ts')).serveCommand,
   'check-config': async () => (await import('./cli/check-config.ts')).checkConfigCommand,
+  'client-config': async () => (await import('./cli/client-config.ts')).clientConfigCommand,
   verify: async () => (await import('./cli/verify.ts')).verifyCommand,
   'verify-bundle': async () => (await import('./cli/verify-bundle.ts')).verifyBundleCommand,
   triangulate: async () => (await import('./cli/triangulate.ts')).triangulateCommand,
