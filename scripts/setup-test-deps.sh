@@ -5,7 +5,8 @@
 #   jq and openssl (deterministic test images), curl (client tests), wrk (benchmark load generator),
 #   golang-go with the OCI image-spec and go-digest sources (the gate's differential test decodes manifests with Go's
 #   encoding/json into the runtimes' own structs; built offline in GOPATH mode from /usr/share/gocode).
-# Idempotent: packages already present are not reinstalled. Needs root (CI and the dev machines run as root).
+# Idempotent: packages already present are not reinstalled. Run it as root or not: it uses sudo only when it is not
+# root (a fresh root machine or container has no sudo).
 set -euo pipefail
 PKGS=(docker-registry skopeo containerd podman crun fuse-overlayfs uidmap conmon golang-github-containers-common
       apache2-utils jq openssl curl wrk ca-certificates
@@ -18,7 +19,12 @@ if [ ${#missing[@]} -eq 0 ]; then
   echo "setup-test-deps: all ${#PKGS[@]} packages present"
   exit 0
 fi
-SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+  command -v sudo >/dev/null || { echo "setup-test-deps: not root and no sudo: run it as root" >&2; exit 1; }
+  # sudo resets the environment; DEBIAN_FRONTEND goes through it as an argument.
+  SUDO="sudo DEBIAN_FRONTEND=noninteractive"
+fi
 echo "setup-test-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
