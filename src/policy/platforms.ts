@@ -1,6 +1,6 @@
 // Multi-arch: which manifests need their own signature. cosign signs only the index unless `--recursive`, and
 // runtimes then fetch the platform manifests by digest; containers/image instead checks
-// the platform manifest it pulls (podman #21209). The proxy sees both GETs, so each policy chooses:
+// the platform manifest it pulls (podman does so). The proxy sees both GETs, so each policy chooses:
 //
 //   platforms | index                          | child (listed in a verified index)  | single (any other manifest)
 //   either    | own signature; covers children | passes through that index           | own signature

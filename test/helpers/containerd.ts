@@ -86,7 +86,7 @@ export async function startContainerd(): Promise<Containerd> {
       const hostDir = join(hostsDir, host);
       mkdirSync(hostDir, { recursive: true });
       // sigward as `server` and a bare `[host]` table. Without any host table containerd 1.6 logs "invalid `host`
-      // tree" (containerd issue 10027), ignores the file and contacts https://<registryHost> itself.
+      // tree", ignores the file and contacts https://<registryHost> itself.
       const text = [`server = ${toml(serverUrl)}`, ...(opts.ca ? [`ca = ${toml(opts.ca)}`] : []), '[host]', ''].join(
         '\n',
       );

@@ -1,8 +1,10 @@
 // The worked examples in config/examples/*.yaml: each is a complete config that the config parser accepts and the
-// policy compiler compiles, and each resolves and decides the way its header comment says. Key and CA files under
-// /etc/sigward are generated here; relative paths (the keyless examples' trusted_root.json) are read from the
+// policy compiler compiles, and each resolves and decides the way its header comment says. The examples' key and CA
+// files (keys/*.pub, ca/*.pem: public halves only, their private keys never kept) are replaced here by generated ones
+// the test can sign with; other relative paths (the keyless examples' trusted_root.json) are read from the
 // repository, resolved against the example's directory as the config loader does. The shipped config/sigward.yaml
-// is checked too: its commented-out trust root and keyless policy must compile once uncommented.
+// is checked too: its commented-out trust root and keyless policy must compile once uncommented. Each example also
+// passes the real `sigward check-config`, with the files it ships.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync } from 'node:crypto';
@@ -10,6 +12,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isAbsolute, resolve } from 'node:path';
 import { parseConfigText } from '../../src/config/parse.ts';
+import { main } from '../../src/main.ts';
 import { digestOf } from '../../src/oci/digest.ts';
 import { MT } from '../../src/oci/mediatypes.ts';
 import { compilePolicy } from '../../src/policy/compile.ts';
@@ -28,21 +31,24 @@ const NOW = new Date('2026-01-15T12:00:00Z');
 // paths are "not found".
 const ca = createTestCa({ now: NOW });
 const files = new Map<string, string>([
-  ['/etc/sigward/ca/corp-root.pem', ca.rootsPem],
-  ['/etc/sigward/ca/corp-intermediates.pem', ca.intermediatesPem],
+  [fileURLToPath(new URL('ca/corp-root.pem', DIR)), ca.rootsPem],
+  [fileURLToPath(new URL('ca/corp-intermediates.pem', DIR)), ca.intermediatesPem],
 ]);
 for (const name of ['release', 'ci']) {
   files.set(
-    `/etc/sigward/keys/${name}.pub`,
+    fileURLToPath(new URL(`keys/${name}.pub`, DIR)),
     generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }) as string,
   );
 }
 
 function readFrom(base: URL): (p: string) => string | Error {
   return (p) => {
-    if (isAbsolute(p)) return files.get(p) ?? new Error(`file not found: ${p}`);
+    const full = isAbsolute(p) ? p : resolve(fileURLToPath(base), p);
+    const generated = files.get(full);
+    if (generated !== undefined) return generated;
+    if (isAbsolute(p)) return new Error(`file not found: ${p}`);
     try {
-      return readFileSync(resolve(fileURLToPath(base), p), 'utf8');
+      return readFileSync(full, 'utf8');
     } catch (e) {
       return e as Error;
     }
@@ -430,4 +436,16 @@ describe('config/sigward.yaml (the shipped default)', () => {
     );
     assert.equal(r.identities[0]?.authority, p.roots['public-good']);
   });
+});
+
+describe('sigward check-config on each example as shipped', () => {
+  for (const file of readdirSync(DIR).filter((f) => f.endsWith('.yaml'))) {
+    test(file, async () => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const io = { out: (l: string) => out.push(l), err: (l: string) => err.push(l), env: {} };
+      assert.equal(await main(['check-config', fileURLToPath(new URL(file, DIR))], io), 0, err.join('\n'));
+      assert.match(out.join('\n'), /: OK/);
+    });
+  }
 });
