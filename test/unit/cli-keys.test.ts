@@ -4,7 +4,7 @@
 // ~150 ms of scrypt, so those runs are few.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -187,7 +187,6 @@ describe('sigward --version', () => {
 });
 
 // A real terminal: util-linux `script` runs sigward on a pseudo-terminal fed from our pipe.
-const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
 
 /** Run sigward under `script`; `answers` are typed, each after the prompt it answers appears. */
 function onTerminal(args: string[], answers: string[]): Promise<{ code: number | null; output: string }> {
@@ -204,35 +203,32 @@ function onTerminal(args: string[], answers: string[]): Promise<{ code: number |
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, output })));
 }
 
-describe(
-  'the password prompt on a terminal',
-  { skip: hasScript ? false : 'util-linux script is not installed' },
-  () => {
-    test('asked twice without echo; the key opens with what was typed', { timeout: 60_000 }, async () => {
-      const p = join(dir, 'typed');
-      const r = await onTerminal(['generate-key-pair', '--output-key-prefix', p], ['s3cr3t-typed\r', 's3cr3t-typed\r']);
-      assert.equal(r.code, 0, r.output);
-      assert.match(r.output, /Enter password for private key: [\s\S]*Enter password for private key again: /);
-      assert.doesNotMatch(r.output, /s3cr3t/, 'the password is not echoed');
-      signsAndVerifies(readFileSync(`${p}.key`, 'utf8'), 's3cr3t-typed', readFileSync(`${p}.pub`, 'utf8'));
-    });
+// script(1) comes with util-linux (Debian's essential bsdutils package), on every machine these tests run on.
+describe('the password prompt on a terminal', () => {
+  test('asked twice without echo; the key opens with what was typed', { timeout: 60_000 }, async () => {
+    const p = join(dir, 'typed');
+    const r = await onTerminal(['generate-key-pair', '--output-key-prefix', p], ['s3cr3t-typed\r', 's3cr3t-typed\r']);
+    assert.equal(r.code, 0, r.output);
+    assert.match(r.output, /Enter password for private key: [\s\S]*Enter password for private key again: /);
+    assert.doesNotMatch(r.output, /s3cr3t/, 'the password is not echoed');
+    signsAndVerifies(readFileSync(`${p}.key`, 'utf8'), 's3cr3t-typed', readFileSync(`${p}.pub`, 'utf8'));
+  });
 
-    test('two different passwords: exit 2, nothing written', { timeout: 60_000 }, async () => {
-      const p = join(dir, 'mismatch');
-      const r = await onTerminal(['generate-key-pair', '--output-key-prefix', p], ['one\r', 'two\r']);
-      assert.equal(r.code, 2, r.output);
-      assert.match(r.output, /sigward generate-key-pair: passwords do not match/);
-      assert.equal(existsSync(`${p}.key`) || existsSync(`${p}.pub`), false);
-    });
+  test('two different passwords: exit 2, nothing written', { timeout: 60_000 }, async () => {
+    const p = join(dir, 'mismatch');
+    const r = await onTerminal(['generate-key-pair', '--output-key-prefix', p], ['one\r', 'two\r']);
+    assert.equal(r.code, 2, r.output);
+    assert.match(r.output, /sigward generate-key-pair: passwords do not match/);
+    assert.equal(existsSync(`${p}.key`) || existsSync(`${p}.pub`), false);
+  });
 
-    test('Ctrl-C at the prompt: exit 130, nothing written', { timeout: 60_000 }, async () => {
-      const p = join(dir, 'interrupted');
-      const r = await onTerminal(['generate-key-pair', '--output-key-prefix', p], ['\u0003']);
-      assert.equal(r.code, 130, r.output);
-      assert.equal(existsSync(`${p}.key`) || existsSync(`${p}.pub`), false);
-    });
-  },
-);
+  test('Ctrl-C at the prompt: exit 130, nothing written', { timeout: 60_000 }, async () => {
+    const p = join(dir, 'interrupted');
+    const r = await onTerminal(['generate-key-pair', '--output-key-prefix', p], ['\u0003']);
+    assert.equal(r.code, 130, r.output);
+    assert.equal(existsSync(`${p}.key`) || existsSync(`${p}.pub`), false);
+  });
+});
 
 describe('in process, with an injected terminal', () => {
   function capture(env: Record<string, string | undefined> = {}): Io & { outs: string[]; errs: string[] } {

@@ -2,7 +2,9 @@
 // other field), and that loading a config contacts no network (the fetching is the daemon's, at start).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, type LoadedConfig } from '../../src/config/load.ts';
 import { isSigwardError } from '../../src/errors.ts';
@@ -172,18 +174,46 @@ describe('trust.roots.<name>.tuf in the config', () => {
     assert.deepEqual(got.sort(), expected.sort());
   });
 
-  test('a cache directory this user cannot write is a problem (when not root, who may write anywhere)', (t) => {
-    if (process.getuid?.() === 0) {
-      t.skip('running as root: every directory is writable');
-      return;
+  test('a cache directory this user cannot write is a problem (as root, checked by an unprivileged child)', () => {
+    // Root may write anywhere, so as root the check runs in a child process as `nobody`, on a directory it can see
+    // but not write; otherwise the whole config load is asked here.
+    const base = mkdtempSync(join(tmpdir(), 'sigward-ro-'));
+    try {
+      chmodSync(base, 0o755);
+      const ro = join(base, 'read-only');
+      mkdirSync(ro);
+      chmodSync(ro, 0o555);
+      if (process.getuid?.() !== 0) {
+        const got = problems([
+          `    sigstore:`,
+          `      tuf: { url: "https://tuf.example.test", rootFile: ${tufRoot}, cacheDir: ${ro} }`,
+        ]);
+        assert.deepEqual(got, [`4:trust.roots.sigstore.tuf.cacheDir: ${ro} is not writable by this user`]);
+        return;
+      }
+      const module = new URL('../../src/config/tuf.ts', import.meta.url).pathname;
+      const child = spawnSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          '--input-type=module',
+          '-e',
+          `const { writableDirProblem } = await import(${JSON.stringify(module)});` +
+            `console.log(JSON.stringify([writableDirProblem(process.argv[1]), writableDirProblem(process.argv[2])]));`,
+          ro,
+          join(ro, 'sub'),
+        ],
+        { uid: 65534, gid: 65534, encoding: 'utf8', cwd: new URL('../..', import.meta.url).pathname },
+      );
+      assert.equal(child.status, 0, child.stderr);
+      assert.deepEqual(JSON.parse(child.stdout), [
+        `${ro} is not writable by this user`,
+        `${join(ro, 'sub')} does not exist and ${ro} is not writable by this user, so it cannot be created`,
+      ]);
+    } finally {
+      chmodSync(base, 0o700);
+      removeTempDir(base);
     }
-    const ro = join(dir, 'read-only');
-    mkdirSync(ro);
-    chmodSync(ro, 0o555);
-    const got = problems([
-      `    sigstore:`,
-      `      tuf: { url: "https://tuf.example.test", rootFile: ${tufRoot}, cacheDir: ${ro} }`,
-    ]);
-    assert.deepEqual(got, [`4:trust.roots.sigstore.tuf.cacheDir: ${ro} is not writable by this user`]);
   });
 });
