@@ -55,6 +55,32 @@ export async function serveCommand(argv: readonly string[], io: Io): Promise<num
     );
     server.listen(listen.port, listen.host, () => resolve());
   });
+  // The signals are handled from here on, before anyone is told the address: a SIGTERM right after the banner (or
+  // the `listening` line) finds its handler.
+  let stopping = false;
+  // While stopping, a connection whose request has just been answered is closed rather than kept alive.
+  server.on('request', (_req, res: ServerResponse) =>
+    res.once('close', () => stopping && setImmediate(() => server.closeIdleConnections())),
+  );
+  const stopped = new Promise<void>((resolve) => {
+    const stop = (sig: NodeJS.Signals): void => {
+      if (stopping) {
+        // A second signal: no more waiting for in-flight requests.
+        sw.logger.warn({ signal: sig }, 'second signal, exiting at once');
+        process.exit(1);
+      }
+      stopping = true;
+      // No new connections from here (before the log line says so); in-flight requests finish (up to 10 s, then
+      // their connections are closed).
+      server.close(() => resolve());
+      // Idle keep-alive sockets would hold close() open.
+      server.closeIdleConnections();
+      setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
+      sw.logger.info({ signal: sig }, 'shutting down');
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
   const addr = server.address() as AddressInfo;
   const shown = addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`;
   // The banner is for people and goes to stderr: stdout carries only pino's JSON lines (`| jq` works).
@@ -70,29 +96,7 @@ export async function serveCommand(argv: readonly string[], io: Io): Promise<num
     { listen: shown, config: loaded.file, policyHash: p.hash, policies: p.rules.length, default: p.defaultAction },
     'listening',
   );
-  let stopping = false;
-  // While stopping, a connection whose request has just been answered is closed rather than kept alive.
-  server.on('request', (_req, res: ServerResponse) =>
-    res.once('close', () => stopping && setImmediate(() => server.closeIdleConnections())),
-  );
-  await new Promise<void>((resolve) => {
-    const stop = (sig: NodeJS.Signals): void => {
-      if (stopping) {
-        // A second signal: no more waiting for in-flight requests.
-        sw.logger.warn({ signal: sig }, 'second signal, exiting at once');
-        process.exit(1);
-      }
-      stopping = true;
-      sw.logger.info({ signal: sig }, 'shutting down');
-      // No new connections from here; in-flight requests finish (up to 10 s, then their connections are closed).
-      server.close(() => resolve());
-      // Idle keep-alive sockets would hold close() open.
-      server.closeIdleConnections();
-      setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await stopped;
   await sw.close();
   return 0;
 }

@@ -94,9 +94,10 @@ export async function triangulateCommand(argv: readonly string[], io: Io): Promi
         digest,
         discoveryLimits(loaded.config.limits),
       );
+      // Sorted: discovery reads the referrers API and the tag schema in parallel, so arrival order is not stable.
       const referrers = [
         ...new Set(found.signatures.flatMap((s) => (s.format === 'bundle' ? [s.manifestDigest] : []))),
-      ];
+      ].sort();
       for (const r of referrers) io.out(`${display}@${r}`);
       for (const u of found.unreadable.filter((x) => x.source.includes('referrer')))
         io.err(`note: ${u.source}: not read: ${u.message}`);

@@ -117,7 +117,10 @@ export function tufRootProblem(text: string): string | undefined {
 }
 
 /** Why `dir` cannot be used as a cache directory (not a directory, not writable, cannot be created), or undefined. */
-export function writableDirProblem(dir: string): string | undefined {
+export function writableDirProblem(
+  dir: string,
+  access: (path: string, mode: number) => void = accessSync,
+): string | undefined {
   let d = dir;
   for (;;) {
     let isDir: boolean;
@@ -134,7 +137,7 @@ export function writableDirProblem(dir: string): string | undefined {
     }
     if (!isDir) return d === dir ? `${dir} is not a directory` : `${d} is not a directory, so ${dir} cannot be created`;
     try {
-      accessSync(d, constants.W_OK | constants.X_OK);
+      access(d, constants.W_OK | constants.X_OK);
     } catch {
       return d === dir
         ? `${dir} is not writable by this user`

@@ -2,11 +2,10 @@
 // other field), and that loading a config contacts no network (the fetching is the daemon's, at start).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, type LoadedConfig } from '../../src/config/load.ts';
+import { writableDirProblem } from '../../src/config/tuf.ts';
 import { isSigwardError } from '../../src/errors.ts';
 import { DEFAULT_TUF_REFRESH_MS, PUBLIC_GOOD_TUF_URL } from '../../src/policy/authorities.ts';
 import type { Problem } from '../../src/util/yaml-reader.ts';
@@ -174,46 +173,24 @@ describe('trust.roots.<name>.tuf in the config', () => {
     assert.deepEqual(got.sort(), expected.sort());
   });
 
-  test('a cache directory this user cannot write is a problem (as root, checked by an unprivileged child)', () => {
-    // Root may write anywhere, so as root the check runs in a child process as `nobody`, on a directory it can see
-    // but not write; otherwise the whole config load is asked here.
-    const base = mkdtempSync(join(tmpdir(), 'sigward-ro-'));
-    try {
-      chmodSync(base, 0o755);
-      const ro = join(base, 'read-only');
-      mkdirSync(ro);
-      chmodSync(ro, 0o555);
-      if (process.getuid?.() !== 0) {
-        const got = problems([
-          `    sigstore:`,
-          `      tuf: { url: "https://tuf.example.test", rootFile: ${tufRoot}, cacheDir: ${ro} }`,
-        ]);
-        assert.deepEqual(got, [`4:trust.roots.sigstore.tuf.cacheDir: ${ro} is not writable by this user`]);
-        return;
-      }
-      const module = new URL('../../src/config/tuf.ts', import.meta.url).pathname;
-      const child = spawnSync(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          '--input-type=module',
-          '-e',
-          `const { writableDirProblem } = await import(${JSON.stringify(module)});` +
-            `console.log(JSON.stringify([writableDirProblem(process.argv[1]), writableDirProblem(process.argv[2])]));`,
-          ro,
-          join(ro, 'sub'),
-        ],
-        { uid: 65534, gid: 65534, encoding: 'utf8', cwd: new URL('../..', import.meta.url).pathname },
-      );
-      assert.equal(child.status, 0, child.stderr);
-      assert.deepEqual(JSON.parse(child.stdout), [
-        `${ro} is not writable by this user`,
-        `${join(ro, 'sub')} does not exist and ${ro} is not writable by this user, so it cannot be created`,
-      ]);
-    } finally {
-      chmodSync(base, 0o700);
-      removeTempDir(base);
-    }
+  test('a cache directory this user cannot write is a problem', () => {
+    // Root may write anywhere, so the denial is injected where the check asks the system (access(2)); the directory
+    // and its missing child are real.
+    const ro = join(dir, 'read-only');
+    mkdirSync(ro, { recursive: true });
+    const denied = (path: string): void => {
+      if (path === ro)
+        throw Object.assign(new Error(`EACCES: permission denied, access '${path}'`), { code: 'EACCES' });
+    };
+    assert.equal(writableDirProblem(ro, denied), `${ro} is not writable by this user`);
+    assert.equal(
+      writableDirProblem(join(ro, 'sub', 'deeper'), denied),
+      `${join(ro, 'sub', 'deeper')} does not exist and ${ro} is not writable by this user, so it cannot be created`,
+    );
+    assert.equal(
+      writableDirProblem(ro, () => undefined),
+      undefined,
+    );
+    assert.equal(writableDirProblem(join(ro, 'sub')), undefined, 'the real check: this user may write there');
   });
 });
