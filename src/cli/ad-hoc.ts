@@ -3,11 +3,10 @@
 // into the `trust` section and ONE policy rule of a sigward config, so they are compiled and checked by the same code
 // as a config file: what the flags mean is exactly what the equivalent YAML means. Problems come back naming the flag
 // (not the YAML path of a document nobody wrote), on one line.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
 import { stringify } from 'yaml';
-import { configProblemsError, loadConfig, type EnvLike, type LoadedConfig } from '../config/load.ts';
+import { configProblemsError, loadConfig, loadConfigText, type EnvLike, type LoadedConfig } from '../config/load.ts';
 import { isSigwardError } from '../errors.ts';
 import { compilePolicy } from '../policy/compile.ts';
 import { NAME_RE } from '../policy/trust.ts';
@@ -152,18 +151,13 @@ export function loadConfigFlag(file: string, env: EnvLike, note: (line: string) 
   return loaded;
 }
 
-/** Load a config document built from the command line through loadConfig, as a file is loaded (a temporary one,
- * removed at once): the same parsing, compiling and checks. Problems come back naming the flags. */
+/** Load a config document built from the command line as a file is loaded (the same parsing, compiling and checks;
+ * relative paths against the working directory). Problems come back naming the flags. */
 export function loadCommandLineConfig(doc: Record<string, unknown>, env: EnvLike): LoadedConfig {
-  const dir = mkdtempSync(join(tmpdir(), 'sigward-command-line-'));
   try {
-    const file = join(dir, 'command-line.yaml');
-    writeFileSync(file, stringify(doc), { mode: 0o600 });
-    return loadConfig(file, env);
+    return loadConfigText(stringify(doc), 'the command line', process.cwd(), env);
   } catch (e) {
     throw asFlagProblems(e);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 

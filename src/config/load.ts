@@ -122,7 +122,12 @@ export function configProblemsError(file: string, problems: readonly Problem[]):
 export function loadConfig(file: string, env: EnvLike = process.env): LoadedConfig {
   const text = readText(file);
   if (text instanceof Error) throw new SigwardError('CONFIG_INVALID', `cannot load config: ${text.message}`);
-  const base = dirname(resolve(file));
+  return loadConfigText(text, file, dirname(resolve(file)), env);
+}
+
+/** Load and fully validate a config document given as text: `file` names it in problems, relative paths in it are
+ * resolved against `base` (for a file, its directory). */
+export function loadConfigText(text: string, file: string, base: string, env: EnvLike = process.env): LoadedConfig {
   const parsed = parseConfigText(text);
   const problems = parsed.collector;
   let passwords = new Map<string, string>();
