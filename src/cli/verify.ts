@@ -195,9 +195,8 @@ async function decide(loaded: LoadedConfig, image: ImageArg): Promise<VerifyRepo
     }
     if (admission.kind === 'refused') {
       const r = admission.refusal;
-      // The decision behind the refusal, for --output json (the verdict just made, from the gate's cache).
-      const d =
-        admission.outcome === 'attachment-denied' ? null : (await sw.gate.verdict(target, m, image.ref)).decision;
+      // The decision behind the refusal, for --output json.
+      const d = admission.decision ?? null;
       return {
         ...fromDecision(shown, m.digest, d, r.message, r.reason ?? ''),
         allow: false,

@@ -76,8 +76,14 @@ export type Admission =
   | { readonly kind: 'passage'; readonly outcome: 'attachment' | 'attachment-index' }
   /** The policy allows it (in warn mode possibly while it would deny: `decision.wouldDeny`). */
   | { readonly kind: 'verdict'; readonly outcome: string; readonly decision: Decision }
-  /** Not to be served: the caller throws `refusal` once it has noted the outcome. */
-  | { readonly kind: 'refused'; readonly outcome: string; readonly refusal: SigwardError };
+  /** Not to be served: the caller throws `refusal` once it has noted the outcome. `decision`: the policy's, when the
+   * policy refused it (absent for a signature artifact the policy denies outright). */
+  | {
+      readonly kind: 'refused';
+      readonly outcome: string;
+      readonly refusal: SigwardError;
+      readonly decision?: Decision;
+    };
 
 export class SignatureGate {
   private readonly flights = new SingleFlight<StoredVerdict>();
@@ -178,7 +184,7 @@ export class SignatureGate {
         reason: decision.summary,
         detail: { policy: decision.policyName, outcome: decision.outcome },
       });
-      return { kind: 'refused', outcome: decision.outcome, refusal };
+      return { kind: 'refused', outcome: decision.outcome, refusal, decision };
     }
     return { kind: 'verdict', outcome: decision.outcome, decision };
   }
