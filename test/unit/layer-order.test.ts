@@ -24,6 +24,8 @@ const RANKS: Readonly<Record<string, number>> = {
   // OCI image layouts (sigward save/load): files, built on oci/ and sign/.
   layout: 5,
   'log.ts': 6,
+  // Prometheus metrics (prom-client): the observers upstream/, proxy/, sget/ and http/ take as injected dependencies.
+  metrics: 6,
   upstream: 7,
   // TUF-kept trust roots: their own network I/O (never to registries), below the proxy that uses their policy.
   tuf: 7,
