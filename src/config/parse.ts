@@ -18,6 +18,7 @@ import {
   type ServerConfig,
   type SgetConfig,
   type UpstreamAuth,
+  type UpstreamBlobs,
   type UpstreamConfig,
 } from './types.ts';
 import {
@@ -147,6 +148,7 @@ function parseUpstream(v: unknown, path: Path, problems: Problems): UpstreamConf
     'retries',
     'tokenRealms',
     'allowPrivateNetworks',
+    'blobs',
   ]);
   if (!o) {
     if (v === undefined || v === null) problems.add(path, 'must be a mapping with at least `host`');
@@ -210,6 +212,7 @@ function parseUpstream(v: unknown, path: Path, problems: Problems): UpstreamConf
     problems.add([...path, 'caFile'], 'is set but url is plain http://; use https://');
   const tokenRealms = parseTokenRealms(o.tokenRealms, [...path, 'tokenRealms'], problems);
   const allowPrivateNetworks = readBool(o.allowPrivateNetworks, [...path, 'allowPrivateNetworks'], problems) ?? false;
+  const blobs = readEnum<UpstreamBlobs>(o.blobs, [...path, 'blobs'], problems, ['relay', 'redirect', 'cache']);
   if (host === undefined || url === undefined) return undefined;
   return {
     host,
@@ -223,6 +226,7 @@ function parseUpstream(v: unknown, path: Path, problems: Problems): UpstreamConf
     retries: readInt(o.retries, [...path, 'retries'], problems, { min: 0, max: 10 }) ?? DEFAULT_RETRIES,
     tokenRealms,
     allowPrivateNetworks,
+    ...(blobs === undefined ? {} : { blobs }),
   };
 }
 

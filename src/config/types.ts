@@ -43,7 +43,13 @@ export interface UpstreamConfig {
   /** Let this upstream's redirects and token realms lead to loopback, private and link-local addresses (its own
    * url and its tokenRealms are always reachable: the operator named them). Absent: false. */
   readonly allowPrivateNetworks?: boolean;
+  /** How this upstream's /v2/ blobs reach clients (proxy/blobs.ts): `relay` (streamed and hashed on the way),
+   * `redirect` (the upstream's redirect to its storage is handed to the client), `cache` (relayed, kept in the
+   * shared store bounded by sget.storeSize, then served from disk). Absent: relay. */
+  readonly blobs?: UpstreamBlobs;
 }
+
+export type UpstreamBlobs = 'relay' | 'redirect' | 'cache';
 
 /** What one signature lookup may read (proxy/signatures.ts): a hostile `.sig` image or referrers list must not turn
  * one pull into thousands of upstream requests or megabytes held per listed layer. */

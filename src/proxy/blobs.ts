@@ -5,12 +5,53 @@
 // sending anything) is still answered with a proper OCI error instead of a bare connection reset. Range requests are
 // passed through: a part of a blob cannot be checked against the digest of the whole (clients re-check the whole).
 // The checking is here; the writing is http/answer.ts's, behind the BodySink it hands in (chunks pass as they are).
+// Two other ways out, per upstream (`blobs:`): `redirect` hands the upstream's redirect to its storage to the client
+// (no byte passes here; the client checks the digest, as every runtime does), and `cache` copies a relayed body into
+// the shared store through a BlobTap, kept only once its digest checked out (the store is sget's: sget/blob-cache.ts).
 import { SigwardError } from '../errors.ts';
 import { digestAlgorithm, type Digest } from '../oci/digest.ts';
 import { release } from '../upstream/body.ts';
-import { API_VERSION_HEADER, type BodySink } from './answer.ts';
-import type { BlobStream } from './types.ts';
+import { API_VERSION_HEADER, type Answer, type BodySink } from './answer.ts';
+import type { BlobRedirect, BlobStream } from './types.ts';
 import type { HashThread } from './hash-thread.ts';
+
+/** A copy of a relayed whole blob on its way into the store. Nothing of it is kept unless `keep` is called, which
+ * relayBlob does only after the digest matched. */
+export interface BlobTap {
+  /** False: the copy cannot take more now; wait for onRoom. A copy that failed takes everything (and drops it). */
+  write(chunk: Buffer): boolean;
+  onRoom(fn: () => void): void;
+  /** The digest matched: store the copy (in the background; a failure there is logged, the client is served). */
+  keep(): void;
+  /** The relay failed or the client left: remove the copy. */
+  abandon(): void;
+}
+
+/** The blobs kept on disk for upstreams with `blobs: cache`. */
+export interface BlobCache {
+  /** The answer from the store (whole, one byte range, or HEAD's headers), or undefined when it does not hold the
+   * blob (or held a file that failed its check, now removed): then the blob is relayed. */
+  serve(digest: Digest, method: 'GET' | 'HEAD', range: string | undefined): Promise<Answer | undefined>;
+  /** A copy to fill the store while `size` bytes are relayed; undefined when not now (size unknown or over
+   * sget.maxArtifactSize, no room, the same digest already being copied, the store unusable). */
+  tap(digest: Digest, size: number | undefined): Promise<BlobTap | undefined>;
+}
+
+/** The upstream's redirect as the client's answer: the same status and Location, no body, no credentials. */
+export function redirectAnswer(digest: Digest, r: BlobRedirect): Answer {
+  return {
+    kind: 'bytes',
+    status: r.status,
+    headers: {
+      ...API_VERSION_HEADER,
+      'Docker-Content-Digest': digest,
+      Location: r.location.href,
+      'Content-Length': '0',
+      // A signed storage URL expires: nobody in between may keep the redirect.
+      'Cache-Control': 'no-store',
+    },
+  };
+}
 
 const PASS_HEADERS = ['content-type', 'content-range', 'accept-ranges', 'etag', 'last-modified'];
 
@@ -37,7 +78,8 @@ export interface StreamOutcome {
 /**
  * Relay an upstream blob body into `sink` with backpressure. For a full (200) body the sha256 is checked before the
  * final chunk is sent; `onMismatch` is told before the sink is cut. The returned promise rejects on failure; when
- * nothing had been sent yet the sink is left untouched for the caller's error answer.
+ * nothing had been sent yet the sink is left untouched for the caller's error answer. A `copy` (cache) gets every
+ * byte too, and is kept only when the digest matched.
  */
 export function relayBlob(
   sink: BodySink,
@@ -45,8 +87,12 @@ export function relayBlob(
   digest: Digest,
   onMismatch: (err: SigwardError) => void,
   hashing: Pick<HashThread, 'hasher'>,
+  copy?: BlobTap,
 ): Promise<StreamOutcome> {
   const verify = blob.status === 200;
+  // Only a whole body, checked against the digest, may be kept.
+  if (!verify) copy?.abandon();
+  const tap = verify ? copy : undefined;
   const alg = digestAlgorithm(digest);
   const hash = verify ? hashing.hasher(alg, blob.size) : undefined;
   // Set before the first write or end: from then on the status line is out.
@@ -57,14 +103,16 @@ export function relayBlob(
     let finished = false;
     // The upstream is paused while the client cannot take more, or while the hasher holds all it can.
     let hashFull = false;
+    let tapFull = false;
     const body = blob.body;
     const resume = (): void => {
-      if (!finished && !hashFull && !sink.full) body.resume();
+      if (!finished && !hashFull && !tapFull && !sink.full) body.resume();
     };
     const fail = (err: Error): void => {
       if (finished) return;
       finished = true;
       hash?.abandon();
+      tap?.abandon();
       release(body);
       // Once the status line is out, cutting the connection is the only honest signal left.
       if (started) sink.cut(err);
@@ -74,6 +122,7 @@ export function relayBlob(
       if (!finished) {
         finished = true;
         hash?.abandon();
+        tap?.abandon();
         release(body);
         resolve({ bytes, verified: false });
       }
@@ -81,6 +130,10 @@ export function relayBlob(
     sink.onDrain(resume);
     hash?.onRoom(() => {
       hashFull = false;
+      resume();
+    });
+    tap?.onRoom(() => {
+      tapFull = false;
       resume();
     });
     body.on('data', (chunk: Buffer) => {
@@ -92,6 +145,10 @@ export function relayBlob(
       }
       if (!hash.update(chunk)) {
         hashFull = true;
+        body.pause();
+      }
+      if (tap !== undefined && !tap.write(chunk)) {
+        tapFull = true;
         body.pause();
       }
       if (held !== undefined) {
@@ -130,6 +187,7 @@ export function relayBlob(
       const complete = (): void => {
         finished = true;
         started = true;
+        tap?.keep();
         sink.end(held, () => resolve({ bytes, verified: verify }));
       };
       if (!hash) return complete();

@@ -6,14 +6,14 @@ import { isIndexType } from '../oci/mediatypes.ts';
 import { imageRef, type ManifestReference } from '../oci/reference.ts';
 import type { Logger } from '../log.ts';
 import { API_VERSION_HEADER, type Answer, type RequestNotes } from './answer.ts';
-import { blobHeaders, relayBlob } from './blobs.ts';
+import { blobHeaders, redirectAnswer, relayBlob, type BlobCache } from './blobs.ts';
 import type { SignatureGate } from './gate.ts';
 import type { HashThread } from './hash-thread.ts';
 import { parsedManifest } from './parsed-manifest.ts';
 import type { ManifestService } from './manifests.ts';
 import type { ReferencedBlobs } from './referenced-blobs.ts';
 import type { Target } from './target.ts';
-import type { ClientProvider, FetchedManifest, ListAnswer } from './types.ts';
+import type { BlobClientProvider, BlobStream, FetchedManifest, ListAnswer } from './types.ts';
 
 export function manifestHeaders(m: FetchedManifest): Record<string, string> {
   return {
@@ -68,7 +68,7 @@ export interface ListRequest {
 export class ProxyService {
   constructor(
     private readonly deps: {
-      clients: ClientProvider;
+      clients: BlobClientProvider;
       manifests: ManifestService;
       /** Where big blobs are hashed (a second core). */
       hashing: Pick<HashThread, 'hasher'>;
@@ -78,6 +78,8 @@ export class ProxyService {
       gate: Pick<SignatureGate, 'preflight' | 'admit'>;
       /** `blobs: { serve: referenced }`: the blobs of manifests served; others are refused. Absent: every blob. */
       referenced?: ReferencedBlobs;
+      /** The store that upstreams with `blobs: cache` keep their blobs in (sget/blob-cache.ts). */
+      blobCache?: BlobCache;
     },
   ) {}
 
@@ -120,6 +122,13 @@ export class ProxyService {
         );
       }
     }
+    const mode = target.upstream.blobs ?? 'relay';
+    const cache = mode === 'cache' ? this.deps.blobCache : undefined;
+    const stored = await cache?.serve(digest, q.method, q.range);
+    if (stored !== undefined) {
+      notes.outcome = 'stored';
+      return stored;
+    }
     if (q.method === 'HEAD') {
       const h = await client.headBlob(target.repository, digest);
       const headers: Record<string, string> = {
@@ -131,7 +140,17 @@ export class ProxyService {
       if (h.size !== undefined) headers['Content-Length'] = String(h.size);
       return { kind: 'bytes', status: 200, headers };
     }
-    const blob = await client.getBlob(target.repository, digest, q.range === undefined ? {} : { range: q.range });
+    const range = q.range === undefined ? {} : { range: q.range };
+    let blob: BlobStream;
+    if (mode === 'redirect') {
+      // Asked with sigward's credentials; a redirect to the upstream's storage goes to the client as it came.
+      const got = await client.locateBlob(target.repository, digest, range);
+      if ('location' in got) {
+        notes.outcome = 'redirected';
+        return redirectAnswer(digest, got);
+      }
+      blob = got;
+    } else blob = await client.getBlob(target.repository, digest, range);
     const onMismatch = (err: SigwardError): void => {
       notes.error = err;
       this.deps.log.warn(
@@ -139,12 +158,13 @@ export class ProxyService {
         'upstream blob digest mismatch',
       );
     };
+    const tap = cache !== undefined && blob.status === 200 ? await cache.tap(digest, blob.size) : undefined;
     return {
       kind: 'stream',
       status: blob.status,
       headers: blobHeaders(digest, blob.headers, blob.size),
       relay: async (sink) => {
-        const outcome = await relayBlob(sink, blob, digest, onMismatch, this.deps.hashing);
+        const outcome = await relayBlob(sink, blob, digest, onMismatch, this.deps.hashing, tap);
         notes.outcome = outcome.verified ? 'verified' : blob.status === 206 ? 'range' : 'incomplete';
       },
     };

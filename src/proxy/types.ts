@@ -1,14 +1,21 @@
 // What the proxy layer needs from the upstream layer (implemented by src/upstream/client.ts).
-import type { BlobStream, FetchedManifest, ListAnswer, ManifestGetOptions } from '../upstream/client.ts';
+import type {
+  BlobGetOptions,
+  BlobRedirect,
+  BlobStream,
+  FetchedManifest,
+  ListAnswer,
+  ManifestGetOptions,
+} from '../upstream/client.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { ManifestReference } from '../oci/reference.ts';
 
 // The data shapes are the upstream client's own (upstream sits below proxy); RegistryClient is what proxy needs.
-export type { FetchedManifest, BlobStream, ListAnswer, ManifestGetOptions } from '../upstream/client.ts';
+export type { FetchedManifest, BlobRedirect, BlobStream, ListAnswer, ManifestGetOptions } from '../upstream/client.ts';
 
 export interface RegistryClient {
   getManifest(repository: string, ref: ManifestReference, opts?: ManifestGetOptions): Promise<FetchedManifest>;
-  getBlob(repository: string, digest: Digest, opts?: { range?: string; signal?: AbortSignal }): Promise<BlobStream>;
+  getBlob(repository: string, digest: Digest, opts?: BlobGetOptions): Promise<BlobStream>;
   headBlob(repository: string, digest: Digest): Promise<{ size?: number; headers: Record<string, string> }>;
   getTags(repository: string, query: { n?: string; last?: string }): Promise<ListAnswer>;
   getReferrers(repository: string, digest: Digest, artifactType?: string): Promise<ListAnswer>;
@@ -21,4 +28,14 @@ export interface RegistryClient {
 /** The client of each configured upstream, by host (implemented by src/upstream/registry.ts). */
 export interface ClientProvider {
   get(host: string): RegistryClient;
+}
+
+/** A blob GET that may come back as the upstream's redirect to its storage instead of the bytes (`blobs: redirect`). */
+export interface BlobLocator {
+  locateBlob(repository: string, digest: Digest, opts?: BlobGetOptions): Promise<BlobStream | BlobRedirect>;
+}
+
+/** The clients the /v2/ service uses: blobs may be handed out as redirects. */
+export interface BlobClientProvider {
+  get(host: string): RegistryClient & BlobLocator;
 }

@@ -13,7 +13,7 @@ import { contentLength, flatHeaders, header, release } from './body.ts';
 import { UpstreamBoundary } from './boundary.ts';
 import { watchBodies } from './body-watch.ts';
 import { connectionError, upstreamMessage } from './status.ts';
-import { Transport, type BufferedResponse, type UpstreamRequest } from './transport.ts';
+import { isRedirectStatus, Transport, type BufferedResponse, type UpstreamRequest } from './transport.ts';
 
 export interface UpstreamClientDeps {
   readonly dispatcher: Dispatcher;
@@ -53,6 +53,18 @@ export interface BlobStream {
   readonly headers: Record<string, string>;
   readonly size?: number;
   readonly body: Readable;
+}
+
+/** A blob the upstream answered with a redirect to another origin (its storage, a CDN), not followed. */
+export interface BlobRedirect {
+  readonly status: number;
+  /** The absolute URL the upstream pointed at (may hold a storage signature in its query: never logged). */
+  readonly location: URL;
+}
+
+export interface BlobGetOptions {
+  readonly range?: string;
+  readonly signal?: AbortSignal;
 }
 
 export interface ListAnswer {
@@ -245,11 +257,24 @@ export class UpstreamClient {
   }
 
   /** A blob as a stream (not hashed here: the caller checks the digest while passing it on). */
-  async getBlob(
+  async getBlob(repository: string, digest: Digest, opts: BlobGetOptions = {}): Promise<BlobStream> {
+    const got = await this.fetchBlob(repository, digest, opts, false);
+    if ('location' in got) throw new Error('unreachable: a redirect is only returned when asked for');
+    return got;
+  }
+
+  /** The same GET, but a redirect to another origin (the upstream's storage) is returned instead of followed: for
+   * upstreams with `blobs: redirect`, whose clients are handed it. Redirects to the upstream itself are followed. */
+  locateBlob(repository: string, digest: Digest, opts: BlobGetOptions = {}): Promise<BlobStream | BlobRedirect> {
+    return this.fetchBlob(repository, digest, opts, true);
+  }
+
+  private async fetchBlob(
     repository: string,
     digest: Digest,
-    opts: { range?: string; signal?: AbortSignal } = {},
-  ): Promise<BlobStream> {
+    opts: BlobGetOptions,
+    handOutRedirect: boolean,
+  ): Promise<BlobStream | BlobRedirect> {
     const req: UpstreamRequest = {
       method: 'GET',
       path: `/v2/${repoPath(repository)}/blobs/${seg(digest)}`,
@@ -257,8 +282,11 @@ export class UpstreamClient {
       repository,
       ...(opts.range === undefined ? {} : { headers: { range: opts.range } }),
       ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+      ...(handOutRedirect ? { handOutRedirects: true } : {}),
     };
     const res = await this.transport.send(req);
+    if (handOutRedirect && isRedirectStatus(res.status) && res.url.origin !== this.transport.origin)
+      return { status: res.status, location: res.url };
     if (res.status !== 200 && res.status !== 206) return this.transport.fail(res, req);
     if (res.status === 206 && opts.range === undefined) {
       // Part of a blob, answered to a request for all of it: it cannot be checked against the digest and must not

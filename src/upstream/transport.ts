@@ -37,6 +37,10 @@ export interface UpstreamRequest {
   readonly repository: string;
   readonly headers?: Readonly<Record<string, string>>;
   readonly signal?: AbortSignal;
+  /** A redirect to another origin is returned (its `url` is the resolved Location), not followed: the caller hands
+   * it to its client (an upstream with `blobs: redirect`). Redirects back to the upstream's own origin are still
+   * followed, with credentials, as they would be for anyone else. */
+  readonly handOutRedirects?: boolean;
 }
 
 export interface UpstreamResponse {
@@ -166,6 +170,11 @@ export class Transport {
       }
       const location = header(res.headers, 'location');
       if (REDIRECT_STATUSES.has(res.statusCode) && location !== undefined) {
+        const elsewhere = req.handOutRedirects === true ? foreignLocation(url, location, this.origin) : undefined;
+        if (elsewhere !== undefined) {
+          await res.drop();
+          return { status: res.statusCode, headers: res.headers, body: res.body, url: elsewhere, authenticated: false };
+        }
         await res.drop();
         if (++hops > MAX_REDIRECTS) {
           throw new SigwardError(
@@ -269,6 +278,20 @@ export class Transport {
 }
 
 const ignore = (): void => undefined;
+
+export const isRedirectStatus = (status: number): boolean => REDIRECT_STATUSES.has(status);
+
+/** The Location as an absolute http(s) URL on another origin than `origin`; undefined otherwise. */
+function foreignLocation(from: URL, location: string, origin: string): URL | undefined {
+  let next: URL;
+  try {
+    next = new URL(location, from);
+  } catch {
+    return undefined;
+  }
+  if (next.protocol !== 'https:' && next.protocol !== 'http:') return undefined;
+  return next.origin === origin ? undefined : next;
+}
 
 /** One answer as the exchange loop sees it: status and headers, the body in whatever form, a way to drop it. */
 interface Trip<B> {
