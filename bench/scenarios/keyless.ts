@@ -264,13 +264,14 @@ export async function keylessScenario(
       const bimg = kfx.bundle[i]!;
       await prewarmSignatures(probe, stack.upstream.url, img.repo, img.tag, img.digest);
       await prewarmSignatures(probe, stack.upstream.url, bimg.repo, bimg.tag, bimg.digest);
-      const { sigMs, layerMs } = await timeSignaturePath(probe, stack.upstream.url, img.repo, img.digest);
+      const { sigMs } = await timeSignaturePath(probe, stack.upstream.url, img.repo, img.digest);
       const d = await probe.get(direct(img.repo, img.tag), img.digest);
       const c = await probe.get(via(img.repo, img.tag), img.digest);
       s.direct.push(d);
       s.cold.push(c);
       s.budget.push(c - 3 * d);
-      s.overPath.push(c - (d + sigMs + layerMs));
+      // The `.sig` layer is rebuilt from the repository's payload shape, not fetched: the path is the tag + `.sig`.
+      s.overPath.push(c - (d + sigMs));
       const bd = await probe.get(direct(bimg.repo, bimg.tag), bimg.digest);
       const bc = await probe.get(via(bimg.repo, bimg.tag), bimg.digest);
       b.direct.push(bd);
@@ -292,7 +293,7 @@ export async function keylessScenario(
         },
       ),
       row('keyless.cold.budget', 'cold keyless pull minus 3 direct round trips', 'ms', 'lower', { sigward: s.budget }),
-      row('keyless.cold.overpath', 'cold keyless pull minus its 3 round trips asked directly', 'ms', 'lower', {
+      row('keyless.cold.overpath', 'cold keyless pull minus its round trips asked directly', 'ms', 'lower', {
         sigward: s.overPath,
       }),
       row('keyless.bundle.cold.ms', 'cold keyless pull by tag (v3 bundle)', 'ms', 'lower', {

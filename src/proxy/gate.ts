@@ -13,6 +13,7 @@ import { verifySignature } from '../verify/index.ts';
 import { attachmentProblem, claimsAttachment } from '../verify/attachment.ts';
 import type { Logger } from '../log.ts';
 import type { AuditSink } from '../audit/log.ts';
+import type { DecisionObserver, LookupObserver } from '../metrics/observers.ts';
 import { isReferrersTagIndex } from './passage.ts';
 import {
   discoverSignatures,
@@ -22,6 +23,7 @@ import {
   type SignatureLocation,
 } from './signatures.ts';
 import { SingleFlight } from '../util/single-flight.ts';
+import { PayloadShapes } from './payload-shapes.ts';
 import { ByteBudget } from './byte-budget.ts';
 import type { Target } from './target.ts';
 import type { ClientProvider, FetchedManifest } from './types.ts';
@@ -41,6 +43,8 @@ export interface GateDeps {
   readonly now?: () => number;
   /** The decision log (config `audit`): each decision once, when it is made (never a cached answer). */
   readonly audit?: AuditSink;
+  /** Metrics: decisions by policy and outcome, verification time, signature lookups. Absent: none. */
+  readonly metrics?: DecisionObserver & LookupObserver;
 }
 
 /** What sigward reads to prove a signature artifact inert (its layer blobs, held in memory while checked). An
@@ -89,6 +93,8 @@ export class SignatureGate {
   private readonly flights = new SingleFlight<StoredVerdict>();
   private readonly proofs = new SingleFlight<string | undefined>();
   private readonly proven = new LRUCache<string, true>({ max: PROVEN_ENTRIES });
+  /** Shapes of legacy payloads seen per repository: a cold pull's layer GET is skipped when one rebuilds it. */
+  private readonly shapes = new PayloadShapes();
   private readonly limits: DiscoveryLimits;
   private readonly attachmentLimits: AttachmentLimits;
   /** Signature and artifact bytes held at once across all lookups and proofs (limits.signatureMemory). */
@@ -329,14 +335,17 @@ export class SignatureGate {
           client: this.deps.clients.get(sigRepo.host),
           display: `${sigRepo.host}/${sigRepo.repository}`,
           repository: sigRepo.repository,
+          shapes: this.shapes,
         }
       : {
           client: this.deps.clients.get(target.upstream.host),
           display: `${target.upstream.host}/${target.repository}`,
           repository: target.repository,
+          shapes: this.shapes,
         };
     // A lookup holds at most limits.signatureBytesPerLookup; all lookups and proofs together at most the shared budget.
-    const found = await this.memory.run(this.limits.lookupBytes, () => discoverSignatures(loc, digest, this.limits));
+    const lookup = this.memory.run(this.limits.lookupBytes, () => discoverSignatures(loc, digest, this.limits));
+    const found = await (this.deps.metrics?.signatureLookup(lookup) ?? lookup);
     const verifyCtx = {
       digest,
       keys: rule.keys,
@@ -409,6 +418,7 @@ export class SignatureGate {
     cached: boolean,
     reqId?: string,
   ): void {
+    this.deps.metrics?.decision(d.policyName, d.outcome, cached, ms);
     // Pulls let through WITHOUT a signature (allow: unsigned, default allow) are always logged, as the README says.
     const level =
       !d.allow || d.wouldDeny

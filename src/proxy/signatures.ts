@@ -19,6 +19,7 @@ import type { UntrustedBundle, UntrustedLegacySignature, UntrustedSignature } fr
 import { deferred, FetchPool, LookupBudget, SkipLog, type SkipCause } from './lookup-bounds.ts';
 import type { RegistryClient } from './types.ts';
 import { clip } from '../util/clip.ts';
+import type { PayloadShapes } from './payload-shapes.ts';
 
 export interface DiscoveryLimits {
   /** Largest signature layer, bundle blob or referrer manifest fetched. */
@@ -64,6 +65,8 @@ export interface SignatureLocation {
   /** `host/repository` shown in messages. */
   readonly display: string;
   readonly repository: string;
+  /** Known shapes of legacy payloads: a layer one of them rebuilds is not fetched (payload-shapes.ts). */
+  readonly shapes?: PayloadShapes;
 }
 
 export interface Discovery {
@@ -282,7 +285,11 @@ async function legacySignatures(lk: Lookup, digest: Digest): Promise<void> {
   await Promise.all(
     planned.map(async ({ layer, where, short }) => {
       try {
-        const payload = await lk.blob(layer);
+        let payload = loc.shapes?.rebuild(loc.display, layer, digest);
+        if (payload === undefined) {
+          payload = await lk.blob(layer);
+          loc.shapes?.learn(loc.display, payload, digest);
+        }
         const sig: UntrustedLegacySignature = {
           format: 'legacy',
           source: where,

@@ -6,7 +6,7 @@
 // unhandled stream error would be an uncaught exception, recorded by the trap below instead of ending the run.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { readdirSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -138,7 +138,13 @@ function publish(fake: FakeUpstream, repo: string, size: number, opts: { declare
     size: opts.declaredSize ?? data.length,
   });
   const digest = sha256(manifest);
-  const payload = simpleSigningPayload({ dockerReference: `${HOST}/${repo}`, digest, optional: null });
+  // A nonce in `optional`: no payload shape sigward knows or learns rebuilds this layer, so it is always fetched and
+  // the faults scripted on it are met.
+  const payload = simpleSigningPayload({
+    dockerReference: `${HOST}/${repo}`,
+    digest,
+    optional: { nonce: randomUUID() },
+  });
   const sig = buildLegacySignatureImage({ layers: [{ payload, signature: signBytes(key.privateKey, payload) }] });
   const sigLayer = Buffer.from(sig.layers[0]?.bytes ?? new Uint8Array());
   const a: Artifact = {

@@ -127,7 +127,8 @@ describe('a hostile .sig image', () => {
     try {
       const r = await pull(sw, 'valid-first');
       assert.equal(r.status, 200, r.text);
-      assert.equal(blobGets(sw, 'valid-first'), 100);
+      // 99 junk layers read; the valid one is cosign's own payload for this repository, rebuilt without a GET.
+      assert.equal(blobGets(sw, 'valid-first'), 99);
     } finally {
       await sw.stop();
     }
