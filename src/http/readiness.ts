@@ -1,7 +1,8 @@
 // `/readyz`: can this daemon serve? Ready (200) when its configuration is loaded (policy hash and generation
 // reported) and its store directory takes a write; not ready (503, with the reason) otherwise. Every upstream's
 // reachability is REPORTED, never judged: a node that went unready with its upstream would flap with it, and its
-// cached and already-decided answers still serve.
+// cached and already-decided answers still serve. Under `sigward serve`, it also reports reloads (`reload`: the
+// daemon's pid, the reload requests received, the last attempt's outcome), which `sigward reload` reads.
 //
 // Nothing here runs on its own: the store is probed (a small file written and removed) at most once per
 // STORE_CHECK_MS, and each upstream is probed (`GET /v2/`, any HTTP answer counts as reachable) at most once per
@@ -20,14 +21,42 @@ export interface Probeable {
   ping(): Promise<{ status: number } | { error: SigwardError }>;
 }
 
+/** One configuration reload attempt (SIGHUP or `sigward reload`), as cli/serve.ts ran it. */
+export interface ReloadResult {
+  /** Which request it answered: the count of reload requests the daemon had received when it began reading the
+   * file (`sigward reload` waits for one beyond the count it saw before signalling). */
+  readonly request: number;
+  /** When it finished (ISO time). */
+  readonly at: string;
+  readonly ok: boolean;
+  /** The generation serving afterwards (the new one when ok, the old one when refused). */
+  readonly generation: number;
+  readonly policyHash: string;
+  /** Refused: why (every problem of the config, or why its trust roots could not be had). */
+  readonly error?: string;
+  /** Applied: settings that changed but keep their old value until a restart (`listen`, `cache.dir`, ...). */
+  readonly restartNeeded?: readonly string[];
+}
+
+/** What /readyz says about reloads: the daemon's pid (the process `sigward reload` signals), the count of reload
+ * requests received, and the last attempt's outcome (none before the first). */
+export interface ReloadStatus {
+  readonly pid: number;
+  readonly requests: number;
+  readonly last?: ReloadResult;
+}
+
 export interface ReadinessDeps {
-  /** The loaded configuration: its file, the current policy hash, and how many policies have been in force
-   * (1 at start, +1 for each TUF-refreshed trust root that changed it). Undefined: not loaded. */
+  /** The loaded configuration: its file, the current policy hash, and how many generations have been in force
+   * (1 at start, +1 for each reload applied and each TUF-refreshed trust root that changed the policy). Undefined:
+   * not loaded. */
   readonly config: () => { file: string; policyHash: string; generation: number } | undefined;
   /** The store directory (`<cache.dir>/sget`); created if missing, as the store itself does. */
   readonly storeDir: string;
   readonly upstreams: readonly Probeable[];
   readonly now?: () => number;
+  /** The daemon's reload state (cli/serve.ts); absent: not reported. */
+  readonly reload?: () => ReloadStatus;
 }
 
 export interface UpstreamReachability {
@@ -49,6 +78,7 @@ export interface ReadinessReport {
   readonly config: { file: string; policyHash: string; generation: number } | null;
   readonly store: { dir: string; writable: boolean; checkedAt: string; error?: string };
   readonly upstreams: readonly UpstreamReachability[];
+  readonly reload?: ReloadStatus;
 }
 
 interface StoreCheck {
@@ -99,6 +129,7 @@ export class Readiness {
         ...(store.error === undefined ? {} : { error: store.error }),
       },
       upstreams,
+      ...(this.deps.reload ? { reload: this.deps.reload() } : {}),
     };
   }
 
