@@ -8,8 +8,10 @@ usage: sigward <command> [options]
 
 commands:
   serve --config FILE [--listen HOST:PORT]   run the proxy
+  reload [--config FILE] [--url URL]         make the running daemon load its config again (SIGHUP) and report
   check-config FILE                          validate a configuration and report every problem
   client-config RUNTIME --upstream HOST      the containerd, podman or docker config that pulls HOST through sigward
+  doctor [--config FILE] [--pull-canary IMG] check this node's runtimes cannot pull around sigward
   generate-key-pair [options]                write an encrypted cosign.key and its cosign.pub (ECDSA P-256)
   public-key --key FILE                      print the public key of a cosign.key (or check a .pub)
   version                                    print sigward's version (also: sigward --version)
@@ -28,8 +30,10 @@ type Command = (argv: readonly string[], io: Io) => Promise<number>;
 // Loaded on demand: `check-config` does not pay for the server's imports.
 const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./cli/serve.ts')).serveCommand,
+  reload: async () => (await import('./cli/reload.ts')).reloadCommand,
   'check-config': async () => (await import('./cli/check-config.ts')).checkConfigCommand,
   'client-config': async () => (await import('./cli/client-config.ts')).clientConfigCommand,
+  doctor: async () => (await import('./cli/doctor.ts')).doctorCommand,
   verify: async () => (await import('./cli/verify.ts')).verifyCommand,
   'verify-bundle': async () => (await import('./cli/verify-bundle.ts')).verifyBundleCommand,
   triangulate: async () => (await import('./cli/triangulate.ts')).triangulateCommand,

@@ -29,9 +29,9 @@ Exit codes: 0 printed; 2 bad input (unknown runtime, HOST not a configured upstr
 HOST with a port and no port-less alias: the recipe is printed instead).`;
 
 const RUNTIMES = ['containerd', 'podman', 'docker'] as const;
-type Runtime = (typeof RUNTIMES)[number];
+export type Runtime = (typeof RUNTIMES)[number];
 
-interface Target {
+export interface Target {
   /** The registry host of the image references, lowercased. */
   readonly host: string;
   /** A port-less name sigward knows this registry by, for path-prefix locations (the host itself when it has no port). */
@@ -41,7 +41,7 @@ interface Target {
   readonly isDefault: boolean | undefined;
 }
 
-interface Sigward {
+export interface Sigward {
   /** scheme://host:port */
   readonly url: string;
   /** host:port, as in an image reference. */
@@ -86,7 +86,7 @@ export async function clientConfigCommand(argv: readonly string[], io: Io): Prom
   });
 }
 
-function resolveTarget(given: string, upstreams: readonly UpstreamConfig[] | undefined): Target {
+export function resolveTarget(given: string, upstreams: readonly UpstreamConfig[] | undefined): Target {
   const host = given.toLowerCase();
   if (!isHost(host)) throw usage(`--upstream ${JSON.stringify(given)} is not a registry host (e.g. ghcr.io)`);
   const portless = (n: string): boolean => !n.includes(':');
@@ -110,7 +110,7 @@ function resolveTarget(given: string, upstreams: readonly UpstreamConfig[] | und
   return { host: hub ? 'docker.io' : host, pathName: hub ? 'docker.io' : pathName, hub, isDefault: u.default };
 }
 
-function parseSigward(given: string): Sigward {
+export function parseSigward(given: string): Sigward {
   let url: URL;
   try {
     url = new URL(given);

@@ -31,11 +31,17 @@ const RANKS: Readonly<Record<string, number>> = {
   tuf: 7,
   // The decision log's writer and chain check: files only, below the gate that records into it and the CLI that checks.
   audit: 7,
+  // sigward doctor's checks of the runtimes' files (containerd, registries.conf, daemon.json) and its canary pulls
+  // (runs ctr, skopeo, podman); on config/ and util/, used by the CLI only.
+  doctor: 7,
   // The CLI's registry writes, on upstream/'s auth and connections; the daemon (proxy/ and up) never writes.
   'registry-write': 8,
   proxy: 8,
   sget: 9,
   http: 10,
+  // State kept across restarts: files under cache.dir on proxy/'s hooks, sealed with sget/'s key; beside http/,
+  // wired by app.ts.
+  state: 10,
   'app.ts': 11,
   cli: 12,
   'main.ts': 13,

@@ -1,0 +1,199 @@
+// containerd: does every pull of a configured registry go to sigward, with nowhere else to fall back to?
+// containerd reads <certs dir>/<host[:port]>/hosts.toml (else <certs dir>/_default/hosts.toml) for a registry: it tries
+// each [host."URL"] in order, then `server` (default https://<host>). Any host that is not sigward serves unchecked,
+// and a refusal by sigward as a [host] moves on to the next host and then to `server`. A file with no `host` table
+// at all is ignored by containerd 1.6 ("invalid `host` tree"), which then pulls from https://<host> itself.
+// The CRI plugin (kubelet's pulls) reads the certs dir only when its registry `config_path` names it.
+import { join } from 'node:path';
+import type { UpstreamConfig } from '../config/types.ts';
+import { exists, isDir, readToml } from './files.ts';
+import { isTomlTable, tomlGet, type TomlTable } from './toml.ts';
+import { isSigward, reachableNames, type Finding, type Fixes, type SigwardAddress } from './types.ts';
+
+export interface ContainerdPaths {
+  /** containerd's config.toml (may not exist). */
+  readonly configFile: string;
+  /** The hosts directory, when given on the command line (else config_path, else the default). */
+  readonly certsDir: string | undefined;
+  /** The default hosts directory (/etc/containerd/certs.d under --root). */
+  readonly defaultCertsDir: string;
+}
+
+export interface ContainerdReport {
+  readonly found: boolean;
+  readonly certsDir: string;
+  /** The gRPC socket from config.toml's [grpc] address, if set. */
+  readonly address: string | undefined;
+  readonly findings: Finding[];
+}
+
+const CRI_PLUGINS = ['io.containerd.grpc.v1.cri', 'io.containerd.cri.v1.images'];
+
+export function checkContainerd(
+  paths: ContainerdPaths,
+  upstreams: readonly UpstreamConfig[],
+  sw: SigwardAddress,
+  fixes: Fixes,
+): ContainerdReport {
+  const findings: Finding[] = [];
+  const add = (f: Omit<Finding, 'runtime'>): void => void findings.push({ runtime: 'containerd', ...f });
+  const config = readToml(paths.configFile);
+  let configPath: string | undefined;
+  let address: string | undefined;
+  if (config.kind === 'unreadable') {
+    add({
+      registry: undefined,
+      status: 'bypass',
+      file: paths.configFile,
+      message: `cannot be read (${config.reason}): where containerd's CRI plugin sends pulls is unknown`,
+      fix: `make ${paths.configFile} valid TOML (containerd refuses to start on a broken one)`,
+    });
+  } else if (config.kind === 'ok') {
+    const c = config.value;
+    const grpc = tomlGet(c, 'grpc', 'address');
+    if (typeof grpc === 'string') address = grpc;
+    const disabled = tomlGet(c, 'disabled_plugins');
+    const criOff = Array.isArray(disabled) && CRI_PLUGINS.some((p) => disabled.includes(p));
+    const registry = CRI_PLUGINS.map((p) => tomlGet(c, 'plugins', p, 'registry')).find(isTomlTable);
+    const cp = registry === undefined ? undefined : registry.config_path;
+    if (typeof cp === 'string' && cp !== '') configPath = cp.split(':')[0];
+    if (!criOff && configPath === undefined) {
+      const legacy = registry !== undefined && isTomlTable(registry.mirrors);
+      add({
+        registry: undefined,
+        status: 'bypass',
+        file: paths.configFile,
+        message: legacy
+          ? "the CRI plugin uses the deprecated registry.mirrors: after its endpoints it falls back to each registry's own address, so a refusal is routed around"
+          : "the CRI plugin's registry config_path is not set: kubelet's pulls ignore the hosts directory and go straight to each registry",
+        fix: `in ${paths.configFile}, under [plugins."io.containerd.grpc.v1.cri".registry] (containerd 2: [plugins."io.containerd.cri.v1.images".registry]), set\n  config_path = ${JSON.stringify(paths.defaultCertsDir)}${legacy ? '\nand remove the registry.mirrors tables' : ''}`,
+      });
+    }
+  }
+  const certsDir = paths.certsDir ?? configPath ?? paths.defaultCertsDir;
+  const found = config.kind !== 'absent' || paths.certsDir !== undefined || isDir(certsDir);
+  if (!found) return { found, certsDir, address, findings: [] };
+
+  const fallbackFile = join(certsDir, '_default', 'hosts.toml');
+  const hasDefault = exists(fallbackFile);
+  for (const u of upstreams) {
+    for (const name of reachableNames(u)) {
+      const own = join(certsDir, name, 'hosts.toml');
+      const file = exists(own) || !hasDefault ? own : fallbackFile;
+      const fix = fixes.containerd(name, own);
+      const problems = checkHostsFile(file, name, sw);
+      if (problems === 'absent') {
+        add({
+          registry: name,
+          status: 'bypass',
+          file: own,
+          message: `no hosts.toml for ${name}: containerd pulls ${name} directly, unchecked`,
+          fix,
+        });
+        continue;
+      }
+      const via = file === fallbackFile ? ` (through ${join(certsDir, '_default')})` : '';
+      if (problems.length === 0) {
+        add({
+          registry: name,
+          status: 'ok',
+          file,
+          message: `sigward is the server${via}, a [host] table is present, no other host to fall back to`,
+        });
+      }
+      for (const p of problems) {
+        add({
+          registry: name,
+          status: p.status,
+          file,
+          message: `${p.message}${via}`,
+          ...(p.status === 'bypass' ? { fix } : {}),
+        });
+      }
+    }
+  }
+  if (!hasDefault) {
+    add({
+      registry: undefined,
+      status: 'warning',
+      file: fallbackFile,
+      message:
+        'no _default/hosts.toml: an image from a registry sigward does not know (or another name of one it knows) is pulled directly',
+      fix: `write ${fallbackFile} with the same content as a registry's hosts.toml (server = sigward and a bare [host]): sigward then refuses registries it is not configured for`,
+    });
+  }
+  return { found, certsDir, address, findings };
+}
+
+interface Problem {
+  readonly status: 'bypass' | 'warning';
+  readonly message: string;
+}
+
+/** What is wrong with one hosts.toml for `name`; 'absent' when there is no file. */
+function checkHostsFile(file: string, name: string, sw: SigwardAddress): 'absent' | Problem[] {
+  const read = readToml(file);
+  if (read.kind === 'absent') return 'absent';
+  if (read.kind === 'unreadable') {
+    return [
+      {
+        status: 'bypass',
+        message: `cannot be read (${read.reason}); containerd may ignore it and pull ${name} directly`,
+      },
+    ];
+  }
+  const t = read.value;
+  const out: Problem[] = [];
+  const origin = `https://${name === 'docker.io' ? 'registry-1.docker.io' : name}`;
+  const hosts = t.host;
+  if (hosts === undefined || !isTomlTable(hosts)) {
+    out.push({
+      status: 'bypass',
+      message: `no [host] table: containerd 1.6 ignores the file ("invalid host tree") and pulls from ${origin} directly`,
+    });
+  }
+  const entries = isTomlTable(hosts) ? Object.entries(hosts).filter(([, v]) => isTomlTable(v)) : [];
+  for (const [url, v] of entries) {
+    const h = v as TomlTable;
+    if (!isSigward(sw, url)) {
+      out.push({
+        status: 'bypass',
+        message: `[host."${url}"] is not sigward: containerd pulls from it first, unchecked`,
+      });
+      continue;
+    }
+    out.push(...tlsProblems(h, `[host."${url}"]`, sw));
+    const caps = h.capabilities;
+    if (Array.isArray(caps) && !(caps.includes('pull') && caps.includes('resolve'))) {
+      out.push({
+        status: 'warning',
+        message: `[host."${url}"] lacks the pull or resolve capability: containerd skips it for that step`,
+      });
+    }
+  }
+  const server = t.server;
+  if (server === undefined) {
+    out.push({
+      status: 'bypass',
+      message: `no server: the server is ${origin}, where containerd goes when sigward refuses or fails`,
+    });
+  } else if (typeof server !== 'string' || !isSigward(sw, server)) {
+    out.push({
+      status: 'bypass',
+      message: `server is ${JSON.stringify(server)}, not sigward (${sw.url}): containerd ${entries.length > 0 ? 'falls back to it when sigward refuses' : 'pulls from it, unchecked'}`,
+    });
+  } else out.push(...tlsProblems(t, 'the server', sw));
+  return out;
+}
+
+function tlsProblems(t: TomlTable, what: string, sw: SigwardAddress): Problem[] {
+  if (t.skip_verify !== true) return [];
+  return [
+    sw.https
+      ? {
+          status: 'bypass',
+          message: `skip_verify = true for ${what}: anyone between this node and sigward can answer as sigward`,
+        }
+      : { status: 'warning', message: `skip_verify = true for ${what} has no effect over plain http` },
+  ];
+}
