@@ -17,6 +17,7 @@ import { VerdictCache } from './proxy/verdicts.ts';
 import { ReferencedBlobs } from './proxy/referenced-blobs.ts';
 import { discoveryLimits } from './proxy/signatures.ts';
 import { SgetService } from './sget/service.ts';
+import { StoreBlobCache } from './sget/blob-cache.ts';
 import { BlobStore } from './sget/store.ts';
 import { Readiness } from './http/readiness.ts';
 import type { TrustKeeper } from './tuf/keeper.ts';
@@ -100,6 +101,13 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
           log: logger,
         })
       : undefined;
+  // The store is opened on the first sget request, so an unusable cache.dir never stops the daemon (sget then 503s).
+  const store = new BlobStore({
+    dir: join(config.cache.dir, 'sget'),
+    capacity: config.sget.storeBytes,
+    log: logger,
+    ...(deps.sgetFreeBytes ? { freeBytes: deps.sgetFreeBytes } : {}),
+  });
   const proxy = new ProxyService({
     clients: upstreams,
     manifests,
@@ -107,13 +115,8 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
     log: logger,
     gate,
     ...(referenced === undefined ? {} : { referenced }),
-  });
-  // The store is opened on the first sget request, so an unusable cache.dir never stops the daemon (sget then 503s).
-  const store = new BlobStore({
-    dir: join(config.cache.dir, 'sget'),
-    capacity: config.sget.storeBytes,
-    log: logger,
-    ...(deps.sgetFreeBytes ? { freeBytes: deps.sgetFreeBytes } : {}),
+    // Upstreams with `blobs: cache` keep their blobs in sget's store (one bound: sget.storeSize).
+    blobCache: new StoreBlobCache({ store, maxBytes: config.sget.maxArtifactBytes, log: logger }),
   });
   const sget = new SgetService({
     clients: upstreams,

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startContainerd, type Containerd } from '../helpers/containerd.ts';
-import { buildImage, pushImage, type TestImage } from '../helpers/images.ts';
+import { buildImage, pushImage } from '../helpers/images.ts';
 import { createPodman, podmanWorks } from '../helpers/podman.ts';
 import { runCommand, tempDir } from '../helpers/proc.ts';
 import { rawGet } from '../helpers/raw-http.ts';
@@ -16,17 +16,10 @@ import { getBlob, sha256 } from '../helpers/registry-client.ts';
 import { createSkopeo } from '../helpers/skopeo.ts';
 import { startSigward, type RunningSigward } from '../helpers/sigward.ts';
 import { startStorageFront, type StorageFront } from '../helpers/storage-front.ts';
-import { must } from '../helpers/must.ts';
+import { layerOf } from '../helpers/image-parts.ts';
 
 const good = buildImage({ files: { 'good.txt': 'fetched from the storage, checked by the client\n' } });
 const bad = buildImage({ files: { 'bad.txt': 'the storage will flip every byte of this layer\n' } });
-const configOf = (i: TestImage): string =>
-  (JSON.parse(Buffer.from(i.bytes).toString()) as { config: { digest: string } }).config.digest;
-const layerOf = (i: TestImage): string =>
-  must(
-    [...i.blobs.keys()].find((d) => d !== configOf(i)),
-    'the layer',
-  );
 
 /** Blob requests sigward itself made to the storage origin. */
 const storageAskedBySigward = (sw: RunningSigward, front: StorageFront): number =>

@@ -1,0 +1,149 @@
+// The /v2/ blob cache of upstreams with `blobs: cache`, in the same store as sget's verified downloads (one store, one
+// bound: sget.storeSize, one eviction order). A relayed whole blob is copied into a temporary file of the store while
+// it streams to the client, and renamed in (then made durable and sealed) only once its size and digest checked out;
+// any failure, or the client leaving, removes the copy. Warm requests are answered from the sealed file (a file whose
+// seal no longer vouches for it is re-hashed first, and removed if it no longer matches: the blob is then relayed
+// again), whole or one byte range, straight from disk.
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { chmod, unlink } from 'node:fs/promises';
+import type { Digest } from '../oci/digest.ts';
+import type { Logger } from '../log.ts';
+import { API_VERSION_HEADER, RefusalWithHeaders, type Answer } from '../proxy/answer.ts';
+import type { BlobCache, BlobTap } from '../proxy/blobs.ts';
+import { parseRange } from './serve.ts';
+import type { BlobStore } from './store.ts';
+
+export interface StoreBlobCacheOptions {
+  readonly store: BlobStore;
+  /** The largest blob kept (sget.maxArtifactSize); larger ones are relayed without a copy. */
+  readonly maxBytes: number;
+  readonly log: Logger;
+}
+
+export class StoreBlobCache implements BlobCache {
+  /** Digests being copied now: one copy per digest, concurrent pulls of it are relayed without one. */
+  private readonly filling = new Set<Digest>();
+
+  constructor(private readonly opts: StoreBlobCacheOptions) {}
+
+  /** Whether the store can be used; an unusable one (logged by the store's error) means relaying. */
+  private async usable(): Promise<boolean> {
+    try {
+      await this.opts.store.ready();
+      return true;
+    } catch (e) {
+      this.opts.log.warn({ err: (e as Error).message }, 'blob cache: the store cannot be opened; relaying blobs');
+      return false;
+    }
+  }
+
+  async serve(digest: Digest, method: 'GET' | 'HEAD', range: string | undefined): Promise<Answer | undefined> {
+    const { store } = this.opts;
+    if (!(await this.usable()) || !store.has(digest)) return undefined;
+    const blob = await store.checkout(digest);
+    if (blob === undefined) return undefined;
+    const headers: Record<string, string> = {
+      ...API_VERSION_HEADER,
+      'Docker-Content-Digest': digest,
+      'Content-Type': 'application/octet-stream',
+      'Content-Length': String(blob.size),
+      'Accept-Ranges': 'bytes',
+      ETag: `"${digest}"`,
+    };
+    if (method === 'HEAD') {
+      await blob.fh.close();
+      return { kind: 'bytes', status: 200, headers };
+    }
+    const part = parseRange(range, blob.size);
+    if (part === 'unsatisfiable') {
+      await blob.fh.close();
+      throw new RefusalWithHeaders(
+        'RANGE_INVALID',
+        `the requested range is outside blob ${digest}, which is ${blob.size} bytes long`,
+        { 'Content-Range': `bytes */${blob.size}` },
+        { reason: 'range not satisfiable' },
+      );
+    }
+    if (part === undefined) return { kind: 'file', status: 200, headers, fh: blob.fh, start: 0, end: blob.size - 1 };
+    headers['Content-Range'] = `bytes ${part.start}-${part.end}/${blob.size}`;
+    headers['Content-Length'] = String(part.end - part.start + 1);
+    return { kind: 'file', status: 206, headers, fh: blob.fh, start: part.start, end: part.end };
+  }
+
+  async tap(digest: Digest, size: number | undefined): Promise<BlobTap | undefined> {
+    const { store, log } = this.opts;
+    if (size === undefined || size > this.opts.maxBytes || this.filling.has(digest)) return undefined;
+    if (!(await this.usable()) || store.has(digest) || this.filling.has(digest)) return undefined;
+    let release: () => void;
+    try {
+      release = await store.reserve(size);
+    } catch (e) {
+      log.info({ digest, size, err: (e as Error).message }, 'blob cache: no room now; relaying without a copy');
+      return undefined;
+    }
+    this.filling.add(digest);
+    const tmp = store.tempFile();
+    const out = createWriteStream(tmp, { flags: 'wx', mode: 0o600, highWaterMark: 1024 * 1024 });
+    let state: 'copying' | 'broken' | 'done' = 'copying';
+    const room: (() => void)[] = [];
+    const finish = (): void => {
+      release();
+      this.filling.delete(digest);
+    };
+    const discard = (): void => {
+      out.destroy();
+      void unlink(tmp).catch(() => undefined);
+    };
+    out.on('drain', () => room.forEach((fn) => fn()));
+    out.on('error', (e) => {
+      if (state !== 'copying') return;
+      state = 'broken';
+      log.warn({ digest, err: e.message }, 'blob cache: writing the copy failed; relaying without one');
+      discard();
+      room.forEach((fn) => fn()); // a relay waiting for the copy goes on without it
+    });
+    return {
+      write: (chunk) => (state === 'copying' ? out.write(chunk) : true),
+      onRoom: (fn) => void room.push(fn),
+      abandon: () => {
+        if (state === 'done') return;
+        if (state === 'copying') discard();
+        state = 'done';
+        finish();
+      },
+      keep: () => {
+        if (state !== 'copying') {
+          if (state === 'broken') finish();
+          state = 'done';
+          return;
+        }
+        state = 'done';
+        void keepCopy(store, out, tmp, digest, size, release)
+          .then(() => log.info({ digest, size }, 'blob cache: blob verified and stored'))
+          .catch((e: unknown) => {
+            log.warn({ digest, err: (e as Error).message }, 'blob cache: the verified copy could not be stored');
+            void unlink(tmp).catch(() => undefined);
+          })
+          .finally(() => finish());
+      },
+    };
+  }
+}
+
+/** Close the checked copy and rename it into the store; the reservation ends as the file enters its accounting. */
+async function keepCopy(
+  store: BlobStore,
+  out: WriteStream,
+  tmp: string,
+  digest: Digest,
+  size: number,
+  release: () => void,
+): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    out.once('error', reject);
+    out.end(() => resolve());
+  });
+  await chmod(tmp, 0o400);
+  release();
+  await store.commit(tmp, digest, size);
+}
