@@ -22,6 +22,7 @@ import { BlobStore } from './sget/store.ts';
 import { Readiness } from './http/readiness.ts';
 import type { TrustKeeper } from './tuf/keeper.ts';
 import { AuditLog } from './audit/log.ts';
+import { KeptState } from './state/kept.ts';
 
 export interface AppDeps {
   readonly logger?: Logger;
@@ -76,6 +77,20 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
     maxBytes: config.cache.verdictMemoryBytes,
     ...(deps.now ? { now: deps.now } : {}),
   });
+  // Kept across restarts under <cache.dir>/state, sealed with the sget store's key; attached to the verdict cache and
+  // the manifest service. An unusable directory leaves memory only (logged once), never stops the daemon.
+  const kept = new KeptState({
+    dir: join(config.cache.dir, 'state'),
+    keyFile: join(config.cache.dir, 'sget', 'seal.key'),
+    maxBytes: config.cache.stateBytes,
+    maxEntries: config.cache.verdictEntries,
+    verdictBytes: config.cache.verdictMemoryBytes,
+    verdicts,
+    policyHash: () => (deps.trust?.policy ?? loaded.policy).hash,
+    log: logger,
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+  manifests.useKept(kept);
   // Opened before anything is served: a torn last line (a crash) is cut here, a foreign one stops the start.
   const audit = config.audit
     ? AuditLog.open({ ...config.audit, log: logger, ...(deps.now ? { now: deps.now } : {}) })
@@ -114,6 +129,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
     hashing,
     log: logger,
     gate,
+    kept,
     ...(referenced === undefined ? {} : { referenced }),
     // Upstreams with `blobs: cache` keep their blobs in sget's store (one bound: sget.storeSize).
     blobCache: new StoreBlobCache({ store, maxBytes: config.sget.maxArtifactBytes, log: logger }),
@@ -157,6 +173,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
       await hashing.close();
       await store.flush(); // seals of fresh downloads are on disk before the process goes
       await referenced?.flush();
+      await kept.flush();
       audit?.close();
     },
   };

@@ -10,6 +10,7 @@ import {
   DEFAULT_RETRIES,
   DEFAULT_SGET,
   DEFAULT_TIMEOUTS,
+  MAX_FAIL_STATIC_MS,
   DOCKER_HUB_NAMES,
   type BlobsConfig,
   type Config,
@@ -149,6 +150,7 @@ function parseUpstream(v: unknown, path: Path, problems: Problems): UpstreamConf
     'tokenRealms',
     'allowPrivateNetworks',
     'blobs',
+    'failStatic',
   ]);
   if (!o) {
     if (v === undefined || v === null) problems.add(path, 'must be a mapping with at least `host`');
@@ -213,6 +215,10 @@ function parseUpstream(v: unknown, path: Path, problems: Problems): UpstreamConf
   const tokenRealms = parseTokenRealms(o.tokenRealms, [...path, 'tokenRealms'], problems);
   const allowPrivateNetworks = readBool(o.allowPrivateNetworks, [...path, 'allowPrivateNetworks'], problems) ?? false;
   const blobs = readEnum<UpstreamBlobs>(o.blobs, [...path, 'blobs'], problems, ['relay', 'redirect', 'cache']);
+  const failStaticMs = readDuration(o.failStatic, [...path, 'failStatic'], problems, {
+    min: 60_000,
+    max: MAX_FAIL_STATIC_MS,
+  });
   if (host === undefined || url === undefined) return undefined;
   return {
     host,
@@ -227,6 +233,7 @@ function parseUpstream(v: unknown, path: Path, problems: Problems): UpstreamConf
     tokenRealms,
     allowPrivateNetworks,
     ...(blobs === undefined ? {} : { blobs }),
+    ...(failStaticMs === undefined ? {} : { failStaticMs }),
   };
 }
 
@@ -375,6 +382,7 @@ export function parseConfigText(text: string): ParseResult {
     'denyTtl',
     'verdictEntries',
     'verdictMemory',
+    'stateSize',
   ]);
   const cache = {
     allowTtlMs:
@@ -393,6 +401,9 @@ export function parseConfigText(text: string): ParseResult {
     manifestMemoryBytes:
       readSize(c?.manifestMemory, ['cache', 'manifestMemory'], problems, { min: 0, max: 16 * 1024 ** 3 }) ??
       DEFAULT_CACHE.manifestMemoryBytes,
+    stateBytes:
+      readSize(c?.stateSize, ['cache', 'stateSize'], problems, { min: 0, max: 64 * 1024 ** 3 }) ??
+      DEFAULT_CACHE.stateBytes,
   };
   const sget = parseSget(top.sget, problems);
   const blobs = parseBlobs(top.blobs, problems);

@@ -47,7 +47,15 @@ export interface UpstreamConfig {
    * `redirect` (the upstream's redirect to its storage is handed to the client), `cache` (relayed, kept in the
    * shared store bounded by sget.storeSize, then served from disk). Absent: relay. */
   readonly blobs?: UpstreamBlobs;
+  /** Fail-static window: while this upstream is unreachable, times out or answers 5xx, a manifest sigward served
+   * verified within this many milliseconds (under the same policy hash) is served from the kept bytes, with a
+   * Warning. Absent: off (fail closed). At most MAX_FAIL_STATIC_MS. */
+  readonly failStaticMs?: number;
 }
+
+/** The longest fail-static window an upstream may configure (7 days). */
+export const MAX_FAIL_STATIC_MS = 7 * 24 * 3_600_000;
+
 
 export type UpstreamBlobs = 'relay' | 'redirect' | 'cache';
 
@@ -104,6 +112,8 @@ export interface CacheConfig {
   readonly verdictEntries: number;
   /** Memory budget for verdicts, as the size of each stored decision (its messages included). */
   readonly verdictMemoryBytes: number;
+  /** Disk budget of the state kept across restarts under `<dir>/state` (verified manifests' bytes, verdicts). */
+  readonly stateBytes: number;
 }
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -187,6 +197,7 @@ export const DEFAULT_CACHE: CacheConfig = {
   denyTtlMs: 30_000,
   verdictEntries: 100_000,
   verdictMemoryBytes: 64 * 1024 * 1024,
+  stateBytes: 256 * 1024 * 1024,
 };
 
 // 200k blobs is the layers and configs of some 20k images; an entry costs ~200 bytes of memory.

@@ -14,11 +14,18 @@ export interface ManifestServiceOptions {
   readonly memoryBytes: number;
 }
 
+/** Manifest bytes kept across restarts (state/kept.ts): asked for a digest not in memory before the upstream is.
+ * What it returns has been checked against its digest; undefined when it holds none for this repository. */
+export interface KeptManifests {
+  manifest(host: string, repository: string, digest: Digest): Promise<FetchedManifest | undefined>;
+}
+
 export class ManifestService {
   private readonly cache: LRUCache<string, FetchedManifest> | undefined;
   private readonly flights = new SingleFlight<FetchedManifest>();
   /** `host/repository:tag` + the client's extra Accept types -> the digest that answer last had. */
   private readonly tags: LRUCache<string, Digest> | undefined;
+  private kept: KeptManifests | undefined;
 
   constructor(opts: ManifestServiceOptions) {
     this.cache =
@@ -39,7 +46,12 @@ export class ManifestService {
       : undefined;
   }
 
-  /** Upstream fetches actually made (not coalesced, not cached). */
+  /** Attach the manifests kept across restarts (one; a later call replaces it). */
+  useKept(kept: KeptManifests): void {
+    this.kept = kept;
+  }
+
+  /** Fetches of manifests not in memory (not coalesced): from the upstream, or after a restart from the kept state. */
   get upstreamFetches(): number {
     return this.flights.calls;
   }
@@ -67,8 +79,11 @@ export class ManifestService {
     if (ref.kind === 'digest') {
       const hit = this.cached(host, repository, ref.digest);
       if (hit) return hit;
-      const m = await this.flights.run(this.key(host, repository, ref.digest), () =>
-        client.getManifest(repository, ref, { accept }),
+      const kept = this.kept;
+      const m = await this.flights.run(
+        this.key(host, repository, ref.digest),
+        async () =>
+          (await kept?.manifest(host, repository, ref.digest)) ?? client.getManifest(repository, ref, { accept }),
       );
       this.remember(host, repository, m);
       return m;

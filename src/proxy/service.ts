@@ -7,7 +7,8 @@ import { imageRef, type ManifestReference } from '../oci/reference.ts';
 import type { Logger } from '../log.ts';
 import { API_VERSION_HEADER, type Answer, type RequestNotes } from './answer.ts';
 import { blobHeaders, redirectAnswer, relayBlob, type BlobCache } from './blobs.ts';
-import type { SignatureGate } from './gate.ts';
+import { failStaticWarning, isVerifiedDecision, outageOf, type KeptVerified } from './fail-static.ts';
+import type { Admission, SignatureGate } from './gate.ts';
 import type { HashThread } from './hash-thread.ts';
 import { parsedManifest } from './parsed-manifest.ts';
 import type { ManifestService } from './manifests.ts';
@@ -25,6 +26,10 @@ export function manifestHeaders(m: FetchedManifest): Record<string, string> {
   };
 }
 
+function acceptable(m: FetchedManifest, accept: ReadonlySet<string>): boolean {
+  return accept.size === 0 || accept.has('*/*') || accept.has(m.mediaType);
+}
+
 /** Distribution answers 404 when the manifest's type is not acceptable to the client; do the same, but say why. */
 export function checkAcceptable(
   m: FetchedManifest,
@@ -32,7 +37,7 @@ export function checkAcceptable(
   target: Target,
   ref: ManifestReference,
 ): void {
-  if (accept.size === 0 || accept.has('*/*') || accept.has(m.mediaType)) return;
+  if (acceptable(m, accept)) return;
   // Old clients that only know Docker v2 single manifests cannot use an index: tell them which type it is.
   const kind = isIndexType(m.mediaType) ? 'a multi-platform index' : 'a manifest';
   const image = imageRef(target.upstream.host, target.repository, ref);
@@ -75,7 +80,12 @@ export class ProxyService {
       log: Logger;
       /** The signature gate: refuses before anything is fetched when nothing of the repository can pass
        * (preflight), then decides whether a fetched manifest may be served (admit). */
-      gate: Pick<SignatureGate, 'preflight' | 'admit'>;
+      gate: Pick<SignatureGate, 'preflight' | 'admit' | 'policyHash'>;
+      /** Manifests served verified, kept across restarts (state/kept.ts): recorded here, and served again under
+       * an upstream's `failStatic` while it is down. Absent: neither. */
+      kept?: KeptVerified;
+      /** Counts fail-static answers (metrics). */
+      failStaticServed?: (upstream: string) => void;
       /** `blobs: { serve: referenced }`: the blobs of manifests served; others are refused. Absent: every blob. */
       referenced?: ReferencedBlobs;
       /** The store that upstreams with `blobs: cache` keep their blobs in (sget/blob-cache.ts). */
@@ -85,14 +95,33 @@ export class ProxyService {
 
   async manifest(q: ManifestRequest): Promise<Answer> {
     const { target, ref, notes } = q;
-    this.deps.gate.preflight(target, ref);
+    const { gate, kept } = this.deps;
+    gate.preflight(target, ref);
+    if (kept !== undefined && !kept.loaded) await kept.ready;
     const client = this.deps.clients.get(target.upstream.host);
-    const m = await this.deps.manifests.get(client, target.upstream.host, target.repository, ref, q.accept);
-    notes.digest = m.digest;
-    const admission = await this.deps.gate.admit(target, m, ref, notes.id);
+    const policyHash = gate.policyHash;
+    let m: FetchedManifest;
+    let admission: Admission;
+    try {
+      m = await this.deps.manifests.get(client, target.upstream.host, target.repository, ref, q.accept);
+      notes.digest = m.digest;
+      admission = await gate.admit(target, m, ref, notes.id);
+    } catch (e) {
+      const stale = await this.failStatic(q, e, policyHash);
+      if (stale !== undefined) return stale;
+      throw e;
+    }
     notes.outcome = admission.outcome;
     if (admission.kind === 'refused') throw admission.refusal;
     checkAcceptable(m, q.accept, target, ref);
+    // Kept for restarts and fail-static only when verified, and under the policy it was decided by.
+    if (admission.kind === 'verdict' && isVerifiedDecision(admission.decision) && gate.policyHash === policyHash)
+      kept?.servedVerified(
+        { host: target.upstream.host, repository: target.repository, tag: ref.kind === 'tag' ? ref.tag : undefined },
+        m,
+        admission.decision,
+        policyHash,
+      );
     this.deps.referenced?.add(target.upstream.host, target.repository, parsedManifest(m).blobs);
     const headers = manifestHeaders(m);
     if (admission.kind === 'passage') return { kind: 'bytes', status: 200, headers, body: m.bytes };
@@ -104,6 +133,44 @@ export class ProxyService {
       // The policy, outcome and signers it is served under (X-Sigward-*): `sigward verify --registry-url` reports them.
       decision: { decision: admission.decision, named: true },
     };
+  }
+
+  /** The upstream is down and opted into fail-static: the manifest `ref` named when it was last served verified
+   * under this policy within the window, from the kept bytes, with a Warning. Undefined: fail as without it. */
+  private async failStatic(q: ManifestRequest, e: unknown, policyHash: string): Promise<Answer | undefined> {
+    const { target, ref, notes } = q;
+    const windowMs = target.upstream.failStaticMs;
+    const kept = this.deps.kept;
+    if (windowMs === undefined || kept === undefined) return undefined;
+    const outage = outageOf(e);
+    if (outage === undefined) return undefined;
+    const host = target.upstream.host;
+    const image = imageRef(host, target.repository, ref);
+    const found = await kept.lastVerified(host, target.repository, ref, policyHash, kept.now() - windowMs);
+    if (found === undefined || !acceptable(found.manifest, q.accept)) {
+      this.deps.log.warn(
+        { reqId: notes.id, image, err: outage.message },
+        'upstream unavailable and nothing served verified within its failStatic window under this policy: failing closed',
+      );
+      return undefined;
+    }
+    const { manifest: m, served } = found;
+    notes.digest = m.digest;
+    notes.outcome = 'fail-static';
+    this.deps.log.warn(
+      { reqId: notes.id, image, digest: m.digest, verifiedAt: new Date(served.at).toISOString(), err: outage.message },
+      'upstream unavailable: serving the manifest sigward last served verified (failStatic)',
+    );
+    this.deps.failStaticServed?.(host);
+    const headers: Record<string, string> = {
+      ...manifestHeaders(m),
+      Warning: failStaticWarning(host, served.at),
+      'X-Sigward-Policy': served.policyName.replace(/[^\x20-\x7e]/g, '?'),
+      'X-Sigward-Outcome': 'fail-static',
+    };
+    if (served.signers.length > 0)
+      headers['X-Sigward-Signers'] = served.signers.join(', ').replace(/[^\x20-\x7e]/g, '?');
+    return { kind: 'bytes', status: 200, headers, body: m.bytes };
   }
 
   async blob(q: BlobRequest): Promise<Answer> {

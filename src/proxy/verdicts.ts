@@ -24,6 +24,21 @@ export interface StoredVerdict {
   readonly found: number;
 }
 
+/** Told of what the cache learns, to keep it across restarts (state/kept.ts): an allowed verdict and the children a
+ * verified index covers, each with its lifetime. Called on the request path: it must only queue, never wait. */
+export interface VerdictListener {
+  verdictSet(key: string, v: StoredVerdict, ttlMs: number): void;
+  childrenCovered(index: IndexCoverage, ttlMs: number): void;
+}
+
+/** The image manifests a verified index lists, under one policy hash and repository. */
+export interface IndexCoverage {
+  readonly policyHash: string;
+  readonly repo: string;
+  readonly indexDigest: string;
+  readonly children: readonly string[];
+}
+
 export const DEFAULT_VERDICT_BYTES = 64 * 1024 * 1024;
 
 /** Fixed cost charged per stored verdict and per signature listed in it: object headers, map slots, numbers. */
@@ -64,6 +79,7 @@ export class VerdictCache {
   private readonly verdicts: LRUCache<string, StoredVerdict>;
   /** child key -> the verified index digest that lists it. */
   private readonly covered: LRUCache<string, string>;
+  private listener: VerdictListener | undefined;
 
   constructor(private readonly opts: VerdictOptions) {
     const clock = clockOption(opts.now);
@@ -76,6 +92,11 @@ export class VerdictCache {
       ttl: Math.max(1, opts.allowTtlMs),
     });
     this.covered = new LRUCache<string, string>({ ...clock, max: opts.maxEntries, ttl: Math.max(1, opts.allowTtlMs) });
+  }
+
+  /** Attach the keeper of this cache across restarts (one; a later call replaces it). */
+  listen(listener: VerdictListener): void {
+    this.listener = listener;
   }
 
   static key(policyHash: string, repo: string, digest: string, kind: string): string {
@@ -92,13 +113,29 @@ export class VerdictCache {
     const ttl = v.decision.allow && !v.decision.wouldDeny ? this.opts.allowTtlMs : this.opts.denyTtlMs;
     if (ttl <= 0) return;
     this.verdicts.set(key, v, { ttl });
+    if (v.decision.allow && !v.decision.wouldDeny) this.listener?.verdictSet(key, v, ttl);
   }
+
+  /** Put back a verdict kept across a restart, for what is left of its lifetime (capped at today's allowTtl: a
+   * shortened TTL applies to kept verdicts too). Not told to the listener: it is where the verdict came from. */
+  restore(key: string, v: StoredVerdict, remainingMs: number): void {
+    const ttl = Math.min(remainingMs, this.opts.allowTtlMs);
+    if (ttl > 0 && v.decision.allow && !v.decision.wouldDeny) this.verdicts.set(key, v, { ttl });
+  }
+
+  /** Put back one covered child kept across a restart (like restore). */
+  restoreCover(policyHash: string, repo: string, child: string, indexDigest: string, remainingMs: number): void {
+    const ttl = Math.min(remainingMs, this.opts.allowTtlMs);
+    if (ttl > 0) this.covered.set(`${policyHash}|${repo}|${child}`, indexDigest, { ttl });
+  }
+
 
   /** Record that `indexDigest` verified and lists these child manifests (same policy and repository). */
   coverChildren(policyHash: string, repo: string, indexDigest: string, children: readonly string[]): void {
     if (this.opts.allowTtlMs <= 0) return;
     for (const child of children)
       this.covered.set(`${policyHash}|${repo}|${child}`, indexDigest, { ttl: this.opts.allowTtlMs });
+    this.listener?.childrenCovered({ policyHash, repo, indexDigest, children }, this.opts.allowTtlMs);
   }
 
   coveringIndex(policyHash: string, repo: string, digest: string): string | undefined {
