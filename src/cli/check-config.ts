@@ -2,6 +2,8 @@
 import type { CompiledPolicy } from '../policy/types.ts';
 import { loadConfig } from '../config/load.ts';
 import { readTufCacheState, type TufRoot } from '../config/tuf.ts';
+import type { UpstreamConfig } from '../config/types.ts';
+import { upstreamNames } from '../config/upstream-names.ts';
 import { SigwardError } from '../errors.ts';
 import type { Io } from './io.ts';
 import { parseFlags } from './flags.ts';
@@ -9,7 +11,8 @@ import { parseFlags } from './flags.ts';
 export const CHECK_USAGE = `usage: sigward check-config FILE
 
 Validates FILE and everything it points to (key files, CA bundles, password files and variables, trust roots).
-Prints every problem with its YAML path and line; exits 0 when the config is valid, 1 otherwise.
+Prints every problem with its YAML path and line; exits 0 when the config is valid, 1 otherwise. A valid config
+can still get warnings (exit 0): an upstream named with a port and no port-less name gets the YAML to use instead.
 Contacts no network: a TUF-kept trust root is shown as its cache holds it.`;
 
 export async function checkConfigCommand(argv: readonly string[], io: Io): Promise<number> {
@@ -31,7 +34,33 @@ export async function checkConfigCommand(argv: readonly string[], io: Io): Promi
       `${p.rules.length ? ` (${p.rules.map((r) => `${r.name}: ${r.kind}${r.mode === 'warn' ? ', warn' : ''}`).join('; ')})` : ''}, default ${p.defaultAction}`,
   );
   for (const line of trustLines(p, loaded.tufRoots)) io.out(line);
+  for (const line of portWarnings(c.upstreams, `${c.listen.host}:${c.listen.port}`)) io.out(line);
   return 0;
+}
+
+/** An upstream named only with a port (`host: registry.internal:5000`, no port-less alias) cannot be a path prefix:
+ * skopeo, podman and docker refuse `127.0.0.1:5050/registry.internal:5000/app` (a ':' is not allowed in a repository
+ * path). The recipe: a port-less host, the port in url and aliases (the exact YAML, with this upstream's values). */
+export function portWarnings(upstreams: readonly UpstreamConfig[], listen: string): string[] {
+  const out: string[] = [];
+  upstreams.forEach((u, i) => {
+    const names = upstreamNames(u);
+    if (!u.host.includes(':') || names.some((n) => !n.includes(':'))) return;
+    const bare = u.host.slice(0, u.host.lastIndexOf(':'));
+    const portless = /^[0-9.]+$|^\[/.test(bare) ? `${bare.replace(/[^a-z0-9]+/g, '-')}.registry` : bare;
+    const aliases = [...new Set([u.host, ...u.aliases])];
+    out.push(
+      `warning: upstreams[${i}].host ${u.host} has a port and no port-less name: podman, skopeo and docker cannot pull it ` +
+        `through sigward (they refuse ${listen}/${u.host}/REPO: a ':' is not allowed in a repository path); containerd can. ` +
+        'Name it without the port and keep the port in url and aliases:',
+      `  - host: ${portless}${/^[0-9.]+$|^\[/.test(bare) ? '   # any name without a port; it is never resolved' : ''}`,
+      `    url: ${u.url}`,
+      `    aliases: [${aliases.join(', ')}]`,
+      `  Policies then match ${portless}/… (the host). Image references keep naming ${u.host}; the node's side is`,
+      `  what \`sigward client-config containerd|podman --upstream ${u.host} --config FILE\` prints.`,
+    );
+  });
+  return out;
 }
 
 /** One line per trust root and private CA: what it carries, and whether it is pinned (offline, no network) or kept
