@@ -15,6 +15,7 @@ import {
   type BlobsConfig,
   type Config,
   type LogLevel,
+  type MetricsConfig,
   type SecretRef,
   type ServerConfig,
   type SgetConfig,
@@ -53,6 +54,7 @@ const TOP_KEYS = [
   'sget',
   'blobs',
   'audit',
+  'metrics',
 ] as const;
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -317,6 +319,23 @@ export interface ParseResult {
   readonly collector: Problems;
 }
 
+/** The `metrics` section: `listen: off | main | HOST:PORT`. A separate address must not be the proxy's own. */
+function parseMetrics(v: unknown, main: ServerConfig | undefined, problems: Problems): MetricsConfig | undefined {
+  if (v === undefined || v === null) return undefined;
+  const o = readObj(v, ['metrics'], problems, ['listen']);
+  const s = readString(o?.listen, ['metrics', 'listen'], problems);
+  if (o === undefined || s === undefined) {
+    if (o !== undefined && o.listen === undefined)
+      problems.add(['metrics', 'listen'], 'is required: off, main (the proxy listener) or HOST:PORT');
+    return undefined;
+  }
+  if (s === 'off' || s === 'main') return { listen: s };
+  const at = parseListen(s, ['metrics', 'listen'], problems);
+  if (at !== undefined && main !== undefined && at.port !== 0 && at.port === main.port && at.host === main.host)
+    problems.add(['metrics', 'listen'], 'is the proxy listen address; write `main` to serve /metrics there');
+  return at === undefined ? undefined : { listen: at };
+}
+
 /** The `trust` and `policy` sections of a parsed document; none when it is not a mapping (a problem this module
  * reports once). */
 export function policySource(raw: unknown): PolicySource {
@@ -408,9 +427,20 @@ export function parseConfigText(text: string): ParseResult {
   const sget = parseSget(top.sget, problems);
   const blobs = parseBlobs(top.blobs, problems);
   const audit = parseAudit(top.audit, problems);
+  const metrics = parseMetrics(top.metrics, listen, problems);
   const config: Config | undefined =
     problems.empty && listen !== undefined
-      ? { listen, logLevel, upstreams, limits, cache, sget, blobs, ...(audit ? { audit } : {}) }
+      ? {
+          listen,
+          logLevel,
+          upstreams,
+          limits,
+          cache,
+          sget,
+          blobs,
+          ...(audit ? { audit } : {}),
+          ...(metrics ? { metrics } : {}),
+        }
       : undefined;
   return result(config);
 }

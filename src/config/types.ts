@@ -56,7 +56,6 @@ export interface UpstreamConfig {
 /** The longest fail-static window an upstream may configure (7 days). */
 export const MAX_FAIL_STATIC_MS = 7 * 24 * 3_600_000;
 
-
 export type UpstreamBlobs = 'relay' | 'redirect' | 'cache';
 
 /** What one signature lookup may read (proxy/signatures.ts): a hostile `.sig` image or referrers list must not turn
@@ -148,6 +147,12 @@ export interface AuditConfig {
   readonly keep: number;
 }
 
+/** The `metrics` section: where /metrics (Prometheus text format) is served. `off`: nowhere (the default);
+ * `main`: on the proxy's own listener; an address: on a listener of its own. */
+export interface MetricsConfig {
+  readonly listen: 'off' | 'main' | ServerConfig;
+}
+
 export interface Config {
   readonly blobs: BlobsConfig;
   readonly listen: ServerConfig;
@@ -158,6 +163,8 @@ export interface Config {
   readonly sget: SgetConfig;
   /** The tamper-evident decision log; absent: none. */
   readonly audit?: AuditConfig;
+  /** Prometheus metrics; absent: off. */
+  readonly metrics?: MetricsConfig;
 }
 
 export const DEFAULT_TIMEOUTS: UpstreamTimeouts = { connectMs: 10_000, headersMs: 30_000, bodyMs: 60_000 };

@@ -6,6 +6,7 @@ import type { MiddlewareHandler } from 'hono';
 import type { Logger } from '../log.ts';
 import type { RequestNotes } from '../proxy/answer.ts';
 import { clip } from '../util/clip.ts';
+import type { RequestObserver } from '../metrics/observers.ts';
 
 /** The services fill in the digest, outcome and a late error (RequestNotes); routes.ts names the image. */
 export interface RequestState extends RequestNotes {
@@ -28,7 +29,7 @@ type NodeEnv = {
   Variables: { state: RequestState };
 };
 
-export function accessLog(log: Logger): MiddlewareHandler<NodeEnv> {
+export function accessLog(log: Logger, metrics?: RequestObserver): MiddlewareHandler<NodeEnv> {
   return async (c, next) => {
     const state: RequestState = { id: nextRequestId(), start: process.hrtime.bigint() };
     c.set('state', state);
@@ -36,6 +37,7 @@ export function accessLog(log: Logger): MiddlewareHandler<NodeEnv> {
     res.setHeader('X-Request-Id', state.id);
     const method = c.env.incoming.method ?? c.req.method;
     const path = c.env.incoming.url ?? '';
+    if (metrics !== undefined) res.once('close', () => metrics.request(path, res.statusCode, state.start));
     // The line is written at info: below that level nothing is built or listened for.
     if (!log.isLevelEnabled('info')) {
       await next();

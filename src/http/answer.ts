@@ -7,21 +7,29 @@ import { pipeline } from 'node:stream/promises';
 import type { SigwardError } from '../errors.ts';
 import type { Answer, BodySink, DecisionNote, FileAnswer } from '../proxy/answer.ts';
 import { errorResponse } from './respond.ts';
+import type { ByteCounter } from '../metrics/observers.ts';
 
 /** Write an answer. HEAD gets the status and headers without a body. Resolves once a streamed body is out (or the
- * client left); rejects when it failed, for writeError: a failure before the status line is still an OCI error. */
-export function writeAnswer(res: ServerResponse, a: Answer, method: string): void | Promise<void> {
+ * client left); rejects when it failed, for writeError: a failure before the status line is still an OCI error.
+ * `served` counts the body bytes written (metrics). */
+export function writeAnswer(
+  res: ServerResponse,
+  a: Answer,
+  method: string,
+  served?: ByteCounter,
+): void | Promise<void> {
   const shown = a.decision === undefined ? undefined : decisionHeaders(a.decision);
   const headers = shown === undefined ? a.headers : { ...a.headers, ...shown };
   switch (a.kind) {
     case 'bytes':
       res.writeHead(a.status, headers);
       res.end(method === 'HEAD' ? undefined : a.body);
+      if (served !== undefined && method !== 'HEAD' && a.body !== undefined) served.add(a.body.length);
       return;
     case 'stream':
-      return a.relay(responseSink(res, a.status, headers));
+      return a.relay(responseSink(res, a.status, headers, served));
     case 'file':
-      return sendFile(res, a, headers);
+      return sendFile(res, a, headers, served);
   }
 }
 
@@ -60,7 +68,12 @@ export function decisionHeaders(note: DecisionNote): Record<string, string> | un
 
 /** The status line and headers go out with the first chunk, so a relay that fails before any byte leaves the
  * response untouched for writeError. */
-function responseSink(res: ServerResponse, status: number, headers: Record<string, string>): BodySink {
+function responseSink(
+  res: ServerResponse,
+  status: number,
+  headers: Record<string, string>,
+  served: ByteCounter | undefined,
+): BodySink {
   let started = false;
   const start = (): void => {
     if (started) return;
@@ -70,10 +83,12 @@ function responseSink(res: ServerResponse, status: number, headers: Record<strin
   return {
     write(chunk) {
       start();
+      served?.add(chunk.length);
       return res.write(chunk);
     },
     end(last, done) {
       start();
+      if (last !== undefined) served?.add(last.length);
       res.end(last, done);
     },
     cut(err) {
@@ -93,7 +108,12 @@ function responseSink(res: ServerResponse, status: number, headers: Record<strin
 
 /** Stream a verified file (or one byte range of it) and close it. A client that goes away ends the transfer
  * quietly; a read failure after the status line cuts the connection (writeError). */
-async function sendFile(res: ServerResponse, a: FileAnswer, headers: Record<string, string>): Promise<void> {
+async function sendFile(
+  res: ServerResponse,
+  a: FileAnswer,
+  headers: Record<string, string>,
+  served: ByteCounter | undefined,
+): Promise<void> {
   res.writeHead(a.status, headers);
   if (a.end < a.start) {
     await a.fh.close();
@@ -107,5 +127,7 @@ async function sendFile(res: ServerResponse, a: FileAnswer, headers: Record<stri
     if (res.destroyed && !res.writableFinished && (e as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE')
       return;
     throw e;
+  } finally {
+    served?.add(rs.bytesRead);
   }
 }

@@ -18,6 +18,9 @@ import { asSigwardError } from './respond.ts';
 import type { Router } from './routing.ts';
 import { accessLog, type RequestState } from './access-log.ts';
 import type { Readiness } from './readiness.ts';
+import type { SigwardMetrics } from '../metrics/metrics.ts';
+import type { ByteCounter } from '../metrics/observers.ts';
+import { writeMetrics } from './metrics.ts';
 
 export type Bindings = { incoming: IncomingMessage; outgoing: ServerResponse };
 export type Env = { Bindings: Bindings; Variables: { state: RequestState } };
@@ -52,9 +55,19 @@ export function buildRoutes(deps: {
   log: Logger;
   sget?: SgetAnswers;
   readiness?: Pick<Readiness, 'report'>;
+  /** Requests, bytes served; with `metricsRoute`, /metrics on this listener too (`metrics.listen: main`). */
+  metrics?: SigwardMetrics;
+  metricsRoute?: boolean;
 }): Hono<Env> {
   const app = new Hono<Env>();
-  app.use('*', accessLog(deps.log));
+  app.use('*', accessLog(deps.log, deps.metrics));
+  const metrics = deps.metricsRoute === true ? deps.metrics : undefined;
+  if (metrics) {
+    app.all('/metrics', async (c) => {
+      await writeMetrics(c.env.outgoing, metrics, clientMethod(c));
+      return RESPONSE_ALREADY_SENT;
+    });
+  }
 
   // /healthz: the process is up and answers (liveness). /readyz: it can serve (http/readiness.ts).
   app.get('/healthz', (c) => c.text('ok'));
@@ -79,7 +92,7 @@ export function buildRoutes(deps: {
   const sget = deps.sget;
   if (sget) {
     app.all('/sget/*', async (c) => {
-      await handleSget(c, deps.router, sget);
+      await handleSget(c, deps.router, sget, deps.metrics?.served.sget);
       return RESPONSE_ALREADY_SENT;
     });
   }
@@ -105,7 +118,10 @@ export function buildRoutes(deps: {
   return app;
 }
 
-async function handleV2(c: Context<Env>, deps: { router: Router; proxy: ProxyAnswers }): Promise<void> {
+async function handleV2(
+  c: Context<Env>,
+  deps: { router: Router; proxy: ProxyAnswers; metrics?: SigwardMetrics },
+): Promise<void> {
   const res = c.env.outgoing;
   const incoming = c.env.incoming;
   const state = c.get('state');
@@ -155,10 +171,15 @@ async function handleV2(c: Context<Env>, deps: { router: Router; proxy: ProxyAns
         return proxy.referrers({ target, url, digest: route.digest });
     }
   };
-  return writeAnswer(res, await answer(), method);
+  return writeAnswer(res, await answer(), method, route.kind === 'blob' ? deps.metrics?.served.blob : undefined);
 }
 
-async function handleSget(c: Context<Env>, router: Router, sget: SgetAnswers): Promise<void> {
+async function handleSget(
+  c: Context<Env>,
+  router: Router,
+  sget: SgetAnswers,
+  served: ByteCounter | undefined,
+): Promise<void> {
   const incoming = c.env.incoming;
   const state = c.get('state');
   const url = new URL(incoming.url ?? '/', 'http://sigward.invalid');
@@ -180,5 +201,5 @@ async function handleSget(c: Context<Env>, router: Router, sget: SgetAnswers): P
     range: incoming.headers,
     notes: state,
   });
-  return writeAnswer(c.env.outgoing, answer, method);
+  return writeAnswer(c.env.outgoing, answer, method, served);
 }

@@ -301,6 +301,8 @@ export class SigwardMetrics implements RequestObserver, DecisionObserver, Lookup
     o = {
       responded: (startMs) => seconds.observe((performance.now() - startMs) / 1000),
       failed: (code) => {
+        // A 404 (MANIFEST_UNKNOWN, …) is an answer, not a failure of the upstream.
+        if (!code.startsWith('UPSTREAM_')) return;
         const cls = UPSTREAM_CLASSES[code] ?? 'other';
         let c = byClass.get(cls);
         if (c === undefined) byClass.set(cls, (c = errors.labels(host, cls)));

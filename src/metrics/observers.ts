@@ -18,7 +18,7 @@ export interface UpstreamObserver {
   /** A response head arrived; `startMs` is the performance.now() reading taken before the request went out. */
   responded(startMs: number): void;
   /** A request failed: `code` is the SigwardError code it became (UPSTREAM_TIMEOUT, …); the class label is made from
-   * it (a fixed set). */
+   * it (a fixed set). Codes that are not UPSTREAM_* (a 404's MANIFEST_UNKNOWN) are answers, not counted. */
   failed(code: string): void;
 }
 

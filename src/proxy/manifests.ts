@@ -8,10 +8,13 @@ import { MANIFEST_TYPES } from '../oci/mediatypes.ts';
 import type { ManifestReference } from '../oci/reference.ts';
 import { SingleFlight } from '../util/single-flight.ts';
 import type { FetchedManifest, RegistryClient } from './types.ts';
+import type { CacheObserver } from '../metrics/observers.ts';
 
 export interface ManifestServiceOptions {
   /** Memory budget for cached manifests, in bytes (0 disables the cache). */
   readonly memoryBytes: number;
+  /** Metrics: lookups of manifest bytes in memory that found them or not, manifests pushed out for room. */
+  readonly observer?: CacheObserver;
 }
 
 /** Manifest bytes kept across restarts (state/kept.ts): asked for a digest not in memory before the upstream is.
@@ -27,12 +30,16 @@ export class ManifestService {
   private readonly tags: LRUCache<string, Digest> | undefined;
   private kept: KeptManifests | undefined;
 
+  private readonly observer: CacheObserver | undefined;
+
   constructor(opts: ManifestServiceOptions) {
+    this.observer = opts.observer;
     this.cache =
       opts.memoryBytes > 0
         ? new LRUCache<string, FetchedManifest>({
             maxSize: opts.memoryBytes,
             sizeCalculation: (m) => Math.max(1, m.size + 200),
+            ...(opts.observer && { dispose: (_m, _k, why) => why === 'evict' && opts.observer?.evicted() }),
           })
         : undefined;
     // Keys carry a client's extra Accept types, so they are counted by length: a client sending huge or ever-changing
@@ -62,7 +69,9 @@ export class ManifestService {
 
   /** A manifest already held for this repository, if any. */
   cached(host: string, repository: string, digest: Digest): FetchedManifest | undefined {
-    return this.cache?.get(this.key(host, repository, digest));
+    const m = this.cache?.get(this.key(host, repository, digest));
+    this.observer?.[m === undefined ? 'miss' : 'hit']();
+    return m;
   }
 
   remember(host: string, repository: string, m: FetchedManifest): void {

@@ -6,6 +6,7 @@
 // and why it did not count), whose size the upstream's signatures decide, not the number of entries.
 import { LRUCache } from 'lru-cache';
 import type { Decision } from '../policy/types.ts';
+import type { CacheObserver } from '../metrics/observers.ts';
 
 export interface VerdictOptions {
   readonly allowTtlMs: number;
@@ -15,6 +16,8 @@ export interface VerdictOptions {
   readonly maxBytes?: number;
   /** The clock the lifetimes run on (milliseconds); default lru-cache's own (performance.now). */
   readonly now?: () => number;
+  /** Metrics: lookups that found a verdict or not, verdicts pushed out for room. */
+  readonly observer?: CacheObserver;
 }
 
 export interface StoredVerdict {
@@ -88,6 +91,7 @@ export class VerdictCache {
       max: opts.maxEntries,
       maxSize: opts.maxBytes ?? DEFAULT_VERDICT_BYTES,
       sizeCalculation: (v, key) => verdictBytes(key, v),
+      ...(opts.observer && { dispose: (_v, _k, why) => why === 'evict' && opts.observer?.evicted() }),
       ttlAutopurge: false,
       ttl: Math.max(1, opts.allowTtlMs),
     });
@@ -104,7 +108,9 @@ export class VerdictCache {
   }
 
   get(key: string): StoredVerdict | undefined {
-    return this.verdicts.get(key);
+    const v = this.verdicts.get(key);
+    this.opts.observer?.[v === undefined ? 'miss' : 'hit']();
+    return v;
   }
 
   /** Store a verdict; one larger than the whole budget is not kept (the next pull verifies again, within the
@@ -128,7 +134,6 @@ export class VerdictCache {
     const ttl = Math.min(remainingMs, this.opts.allowTtlMs);
     if (ttl > 0) this.covered.set(`${policyHash}|${repo}|${child}`, indexDigest, { ttl });
   }
-
 
   /** Record that `indexDigest` verified and lists these child manifests (same policy and repository). */
   coverChildren(policyHash: string, repo: string, indexDigest: string, children: readonly string[]): void {

@@ -20,6 +20,7 @@ import type { UpstreamBoundary } from './boundary.ts';
 import { parseChallenges } from './challenge.ts';
 import { SingleFlight } from '../util/single-flight.ts';
 import { connectionError, upstreamStatusError, type FailureContext } from './status.ts';
+import type { CacheObserver } from '../metrics/observers.ts';
 
 /** Reported once per HTTP response received from an upstream (token requests and redirects included). */
 export interface UpstreamRequestInfo {
@@ -42,6 +43,8 @@ export interface AuthOptions {
   readonly timeouts: UpstreamTimeouts;
   readonly now?: () => number;
   readonly onRequest?: OnRequest;
+  /** Metrics of the token cache (label `tokens`). */
+  readonly tokenCache?: CacheObserver;
   /** Largest token response read (Docker Hub's are a few KiB). */
   readonly tokenBytes?: number;
   /** The actions a token is asked for up front (`repository:<repo>:<actions>`): `pull` (default; the proxy never
@@ -65,7 +68,10 @@ export class UpstreamAuthState {
   private readonly basicHeader: string | undefined;
   private basicPreemptive = false;
   private bearer: { realm: URL; service: string | undefined } | undefined;
-  private readonly tokens = new LRUCache<string, CachedToken>({ max: 1024 });
+  private readonly tokens = new LRUCache<string, CachedToken>({
+    max: 1024,
+    dispose: (_t, _scope, reason) => reason === 'evict' && this.opts.tokenCache?.evicted(),
+  });
   /** Concurrent fetches of one scope share one request; its `calls` counts the token requests really made. */
   private readonly inflight = new SingleFlight<CachedToken>();
   /** The scope a repository was last challenged with (a registry may ask for more than `pull`). */
@@ -183,7 +189,9 @@ export class UpstreamAuthState {
   /** A valid token for `scope`, from the cache or from one shared fetch. */
   private async token(scope: string): Promise<CachedToken> {
     const cached = this.tokens.get(scope);
-    if (cached !== undefined && cached.expiresAt > this.now()) return cached;
+    const fresh = cached !== undefined && cached.expiresAt > this.now();
+    this.opts.tokenCache?.[fresh ? 'hit' : 'miss']();
+    if (fresh) return cached;
     return this.inflight.run(scope, async () => {
       const t = await this.fetchToken(scope);
       this.tokens.set(scope, t);

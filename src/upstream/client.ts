@@ -14,6 +14,7 @@ import { UpstreamBoundary } from './boundary.ts';
 import { watchBodies } from './body-watch.ts';
 import { connectionError, upstreamMessage } from './status.ts';
 import { isRedirectStatus, Transport, type BufferedResponse, type UpstreamRequest } from './transport.ts';
+import type { CacheObserver, UpstreamObserver } from '../metrics/observers.ts';
 
 export interface UpstreamClientDeps {
   readonly dispatcher: Dispatcher;
@@ -22,6 +23,9 @@ export interface UpstreamClientDeps {
   readonly limits: Limits;
   readonly now?: () => number;
   readonly onRequest?: OnRequest;
+  /** Metrics: this upstream's requests and failures, its token cache. */
+  readonly observer?: UpstreamObserver;
+  readonly tokenCache?: CacheObserver;
 }
 
 export interface FetchedManifest {
@@ -130,6 +134,7 @@ export class UpstreamClient {
       now: this.now,
       ...basic,
       ...(deps.onRequest === undefined ? {} : { onRequest: deps.onRequest }),
+      ...(deps.tokenCache === undefined ? {} : { tokenCache: deps.tokenCache }),
     });
     this.transport = new Transport({
       cfg,
@@ -139,6 +144,7 @@ export class UpstreamClient {
       bodyLimits: deps.limits,
       now: this.now,
       ...(deps.onRequest === undefined ? {} : { onRequest: deps.onRequest }),
+      ...(deps.observer === undefined ? {} : { observer: deps.observer }),
     });
   }
 

@@ -8,6 +8,7 @@ import { duplicateUpstreamNames, upstreamNames } from '../config/upstream-names.
 import { SigwardError } from '../errors.ts';
 import { clip } from '../util/clip.ts';
 import type { OnRequest } from './auth.ts';
+import type { SigwardMetrics } from '../metrics/metrics.ts';
 import { UpstreamClient } from './client.ts';
 import { UpstreamBoundary } from './boundary.ts';
 import {
@@ -32,6 +33,8 @@ export interface UpstreamsOptions {
   readonly dispatcherOptions?: DispatcherOptions;
   readonly now?: () => number;
   readonly onRequest?: OnRequest;
+  /** Metrics: per-upstream request time and failures, token caches. Absent: none. */
+  readonly metrics?: Pick<SigwardMetrics, 'upstream' | 'cache'>;
 }
 
 export class Upstreams {
@@ -73,6 +76,7 @@ export class Upstreams {
         ...(pw === undefined ? {} : { password: pw }),
         ...(opts.now === undefined ? {} : { now: opts.now }),
         ...(opts.onRequest === undefined ? {} : { onRequest: opts.onRequest }),
+        ...(opts.metrics && { observer: opts.metrics.upstream(u.host), tokenCache: opts.metrics.cache('tokens') }),
       });
       this.clients.push(client);
       for (const name of upstreamNames(u)) this.byName.set(name, client);

@@ -21,6 +21,7 @@ import {
   type FailureContext,
   type RequestKind,
 } from './status.ts';
+import type { UpstreamObserver } from '../metrics/observers.ts';
 
 export const MAX_REDIRECTS = 5;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -74,6 +75,8 @@ export interface TransportOptions {
   readonly bodyLimits: BodyLimits;
   readonly now: () => number;
   readonly onRequest?: OnRequest;
+  /** Metrics of this upstream: time to each response head, failures by class. */
+  readonly observer?: UpstreamObserver;
 }
 
 export class Transport {
@@ -204,7 +207,15 @@ export class Transport {
     if ('bytes' in res) body = req.method === 'HEAD' ? undefined : res.bytes.subarray(0, this.opts.errorBodyBytes);
     else if (req.method === 'HEAD') await discard(res.body);
     else body = await readHead(res.body, this.opts.errorBodyBytes);
-    throw upstreamStatusError(res.status, res.headers, body, this.context(req, res.url, res.authenticated));
+    throw this.failed(
+      upstreamStatusError(res.status, res.headers, body, this.context(req, res.url, res.authenticated)),
+    );
+  }
+
+  /** Count a failure of this upstream (metrics) and hand it back to be thrown. */
+  private failed(e: SigwardError): SigwardError {
+    this.opts.observer?.failed(e.code);
+    return e;
   }
 
   context(req: UpstreamRequest, url: URL, authenticated: boolean): FailureContext {
@@ -250,10 +261,12 @@ export class Transport {
     headers: Record<string, string>,
     trip: (url: URL, headers: Record<string, string>) => Promise<Trip<B>>,
   ): Promise<Trip<B>> {
-    const { cfg, onRequest } = this.opts;
+    const { cfg, onRequest, observer } = this.opts;
     for (let attempt = 0; ; attempt++) {
+      const started = observer === undefined ? 0 : performance.now();
       try {
         const res = await trip(url, headers);
+        observer?.responded(started);
         onRequest?.({
           method: req.method,
           url: url.origin === this.origin ? url.href : this.describe(url),
@@ -265,13 +278,13 @@ export class Transport {
         if (e instanceof NonPublicAddressError) throw this.boundary.refusedConnection(e.message, req, url, e);
         const ctx = this.context(req, url, headers.authorization !== undefined);
         // The answer had begun: the upstream got the request, so it is not sent again.
-        if (e instanceof BodyBrokenError) throw connectionError(e.cause, ctx, 'body');
+        if (e instanceof BodyBrokenError) throw this.failed(connectionError(e.cause, ctx, 'body'));
         // undici settles request() only once headers arrived, so a failure here means no response byte was seen.
         if (attempt < cfg.retries && isRetryableConnectionError(e)) {
           await sleep(backoffMs(attempt), undefined, req.signal === undefined ? undefined : { signal: req.signal });
           continue;
         }
-        throw connectionError(e, ctx, 'request');
+        throw this.failed(connectionError(e, ctx, 'request'));
       }
     }
   }
