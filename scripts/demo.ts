@@ -6,6 +6,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { stringify } from 'yaml';
+import { clientSnippet, parseSigward, resolveTarget } from '../src/cli/client-config.ts';
+import { parseConfigText } from '../src/config/parse.ts';
 import { startRegistry } from '../test/helpers/registry.ts';
 import { buildImage, pushImage } from '../test/helpers/images.ts';
 import { newKey, signLegacy } from '../test/helpers/cosign.ts';
@@ -17,6 +20,12 @@ const bold = (s: string): string => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m`
 const green = (s: string): string => (process.stdout.isTTY ? `\x1b[32m${s}\x1b[0m` : s);
 const red = (s: string): string => (process.stdout.isTTY ? `\x1b[31m${s}\x1b[0m` : s);
 const step = (s: string): void => console.log(`\n${bold('==>')} ${s}`);
+const indent = (text: string, n: number): string =>
+  text
+    .trimEnd()
+    .split('\n')
+    .map((l) => `${' '.repeat(n)}${l}`)
+    .join('\n');
 
 function need(cmd: string): void {
   try {
@@ -54,15 +63,36 @@ async function main(): Promise<void> {
   console.log('    demo/wrongkey:v1  signed with a key sigward does not trust');
 
   step('starting sigward with a policy: everything under registry.demo/demo/ must be signed by release.pub');
+  // The registry is reached on a port (127.0.0.1:PORT). A name with a port cannot be the path prefix podman and
+  // skopeo send (127.0.0.1:5050/127.0.0.1:PORT/demo/app is not a valid reference), so sigward knows it by a port-less
+  // host, with the port in url and aliases: the recipe `sigward check-config` prints for a host with a port.
   const config = {
-    upstreams: [{ host: 'registry.demo', url: reg.url }],
+    upstreams: [{ host: 'registry.demo', url: reg.url, aliases: [reg.host] }],
     trust: { keys: { release: { file: join(work, 'release.pub') } } },
     policy: { default: 'deny', policies: [{ name: 'demo-apps', match: ['registry.demo/demo/*'], keys: ['release'] }] },
   };
-  console.log(`    trust.keys.release = release.pub; policy demo-apps: match registry.demo/demo/*, keys [release]`);
+  console.log(
+    `    the config it runs with (the registry named without its port in host, the port in url and aliases):`,
+  );
+  console.log(indent(stringify(config), 6));
   const sw = await startSigwardProcess(config);
-  console.log(`    sigward at ${sw.url}; skopeo uses it as the location of registry.demo (registries.conf)`);
+  const parsed = parseConfigText(stringify(config)).config;
+  if (parsed === undefined) throw new Error('the demo config does not parse');
+  const snippet = (runtime: 'podman' | 'containerd'): string =>
+    clientSnippet(runtime, resolveTarget(reg.host, parsed.upstreams), parseSigward(sw.url)).text;
   const skopeo = createSkopeo({ sigward: sw.host, prefix: 'registry.demo' });
+  writeFileSync(skopeo.registriesConf, `unqualified-search-registries = []\n${snippet('podman')}\n`);
+  console.log(`    sigward at ${sw.url}. Image references keep naming the registry as ${reg.host}:`);
+  console.log(
+    `    skopeo and podman, with this registries.conf (sigward client-config podman --upstream ${reg.host}):`,
+  );
+  console.log(indent(snippet('podman'), 6));
+  console.log(`      skopeo --registries-conf registries.conf inspect --raw docker://${reg.host}/demo/signed:v1`);
+  console.log(
+    `    containerd, with certs.d/${reg.host}/hosts.toml (sigward client-config containerd --upstream ${reg.host}):`,
+  );
+  console.log(indent(snippet('containerd'), 6));
+  console.log(`      ctr images pull --hosts-dir certs.d ${reg.host}/demo/signed:v1`);
 
   let ok = true;
   try {
@@ -71,8 +101,8 @@ async function main(): Promise<void> {
       ['unsigned', 'refused'],
       ['wrongkey', 'refused'],
     ] as const) {
-      step(`skopeo inspect --raw docker://registry.demo/demo/${name}:v1`);
-      const r = await skopeo.inspectRaw(`registry.demo/demo/${name}:v1`);
+      step(`skopeo inspect --raw docker://${reg.host}/demo/${name}:v1`);
+      const r = await skopeo.inspectRaw(`${reg.host}/demo/${name}:v1`);
       const served = r.code === 0;
       if (served) console.log(green(`    SERVED: ${r.stdout.length} bytes of manifest ${images[name].digest}`));
       else {
