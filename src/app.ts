@@ -19,10 +19,11 @@ import { discoveryLimits } from './proxy/signatures.ts';
 import { SgetService } from './sget/service.ts';
 import { StoreBlobCache } from './sget/blob-cache.ts';
 import { BlobStore } from './sget/store.ts';
-import { Readiness } from './http/readiness.ts';
+import { Readiness, type ReloadStatus } from './http/readiness.ts';
 import type { TrustKeeper } from './tuf/keeper.ts';
 import { AuditLog } from './audit/log.ts';
 import { KeptState } from './state/kept.ts';
+import { SigwardMetrics } from './metrics/metrics.ts';
 
 export interface AppDeps {
   readonly logger?: Logger;
@@ -36,6 +37,11 @@ export interface AppDeps {
   /** The TUF-kept trust roots, already loaded (TrustKeeper.open): the gate starts with its policy, and each
    * refreshed root swaps the gate's policy. Absent: the loaded policy, never changed. */
   readonly trust?: TrustKeeper;
+  /** The daemon's reload state, reported by /readyz (cli/serve.ts); absent: not reported. */
+  readonly reloadStatus?: () => ReloadStatus;
+  /** The process's metrics (cli/serve.ts makes one), used when the config turns metrics on (`metrics.listen` not
+   * off); absent then: createShared makes one. */
+  readonly metrics?: SigwardMetrics;
 }
 
 export interface SigwardApp {
@@ -54,28 +60,57 @@ export interface SigwardApp {
   readonly trust: TrustKeeper | undefined;
   /** What /readyz reports (tests wait on its idle()). */
   readonly readiness: Readiness;
+  /** The metrics this app counts into; undefined when the config has them off. */
+  readonly metrics: SigwardMetrics | undefined;
+  /** This app's generation number (what /readyz reports). */
+  generation(): number;
+  /** Close what this app built (with the shared parts it made itself, when none were given to it). */
   close(): Promise<void>;
 }
 
-export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp {
+/** What outlives a configuration reload: one of each per daemon, shared by every app generation (cli/serve.ts
+ * builds a generation per loaded config). Built from the configuration the daemon started with, so their settings
+ * (cache.*, blobs.*, sget.storeBytes, audit) change only with a restart; the verdict cache keys every verdict by
+ * policy hash, so an unchanged policy keeps its verdicts across reloads and a changed one never sees the old ones. */
+export interface SharedParts {
+  readonly logger: Logger;
+  readonly manifests: ManifestService;
+  readonly verdicts: VerdictCache;
+  readonly hashing: HashThread;
+  readonly store: BlobStore;
+  readonly referenced: ReferencedBlobs | undefined;
+  readonly audit: AuditLog | undefined;
+  /** Verdicts, covered children and verified manifests kept across restarts (`<cache.dir>/state`; fail-static). */
+  readonly kept: KeptState;
+  /** The metrics (config `metrics.listen` other than off at start), shared by every generation, and whether
+   * /metrics is served on the proxy's listener (`metrics.listen: main` at start). */
+  readonly metrics: SigwardMetrics | undefined;
+  readonly metricsOnMain: boolean;
+  /** cache.dir as the daemon started with it (the store, the referenced-blobs list and readiness's probe live under
+   * it). */
+  readonly cacheDir: string;
+  /** The next generation number: 1 for the first app, +1 for each reload applied and each TUF-refreshed policy. */
+  nextGeneration(): number;
+  /** Flush and close them (after every generation is closed). */
+  close(): Promise<void>;
+}
+
+export function createShared(loaded: LoadedConfig, deps: AppDeps = {}): SharedParts {
   const { config } = loaded;
   const logger = deps.logger ?? createLogger(config.logLevel);
-  const upstreams = new Upstreams(config.upstreams, {
-    limits: config.limits,
-    passwords: loaded.passwords,
-    caPems: loaded.caPems,
-    ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}),
-    ...(deps.onUpstreamRequest ? { onRequest: deps.onUpstreamRequest } : {}),
-    ...(deps.now ? { now: deps.now } : {}),
+  const metrics = (config.metrics?.listen ?? 'off') === 'off' ? undefined : (deps.metrics ?? new SigwardMetrics());
+  metrics?.collectProcessMetrics();
+  const manifests = new ManifestService({
+    memoryBytes: config.cache.manifestMemoryBytes,
+    ...(metrics && { observer: metrics.cache('manifests') }),
   });
-  const router = new Router(config.upstreams);
-  const manifests = new ManifestService({ memoryBytes: config.cache.manifestMemoryBytes });
   const verdicts = new VerdictCache({
     allowTtlMs: config.cache.allowTtlMs,
     denyTtlMs: config.cache.denyTtlMs,
     maxEntries: config.cache.verdictEntries,
     maxBytes: config.cache.verdictMemoryBytes,
     ...(deps.now ? { now: deps.now } : {}),
+    ...(metrics && { observer: metrics.cache('verdicts') }),
   });
   // Kept across restarts under <cache.dir>/state, sealed with the sget store's key; attached to the verdict cache and
   // the manifest service. An unusable directory leaves memory only (logged once), never stops the daemon.
@@ -95,17 +130,6 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
   const audit = config.audit
     ? AuditLog.open({ ...config.audit, log: logger, ...(deps.now ? { now: deps.now } : {}) })
     : undefined;
-  const gate = new SignatureGate({
-    policy: deps.trust?.policy ?? loaded.policy,
-    clients: upstreams,
-    verdicts,
-    log: logger,
-    limits: discoveryLimits(config.limits),
-    attachmentLimits: attachmentLimits(config.limits),
-    signatureMemory: config.limits.signatureMemory,
-    ...(deps.now ? { now: deps.now } : {}),
-    ...(audit ? { audit } : {}),
-  });
   const hashing = new HashThread();
   // Kept next to the sget store: an unusable cache.dir degrades to memory only (logged), never stops the daemon.
   const referenced =
@@ -123,13 +147,68 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
     log: logger,
     ...(deps.sgetFreeBytes ? { freeBytes: deps.sgetFreeBytes } : {}),
   });
+  metrics?.sgetStore(() => ({ ...store.usage, capacity: config.sget.storeBytes }));
+  let generations = 0;
+  return {
+    logger,
+    manifests,
+    verdicts,
+    hashing,
+    store,
+    referenced,
+    audit,
+    kept,
+    metrics,
+    metricsOnMain: config.metrics?.listen === 'main',
+    cacheDir: config.cache.dir,
+    nextGeneration: () => ++generations,
+    close: async () => {
+      await hashing.close();
+      await store.flush(); // seals of fresh downloads are on disk before the process goes
+      await referenced?.flush();
+      await kept.flush();
+      audit?.close();
+    },
+  };
+}
+
+/** One app generation: its configuration's upstream clients, router, gate and services, around `shared` (or parts
+ * of its own, closed with it, when none is given: tests and the benchmark). */
+export function createApp(loaded: LoadedConfig, deps: AppDeps = {}, shared?: SharedParts): SigwardApp {
+  const { config } = loaded;
+  const parts = shared ?? createShared(loaded, deps);
+  const logger = deps.logger ?? parts.logger;
+  const { manifests, verdicts, audit, hashing, referenced, store } = parts;
+  const upstreams = new Upstreams(config.upstreams, {
+    limits: config.limits,
+    passwords: loaded.passwords,
+    caPems: loaded.caPems,
+    ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}),
+    ...(deps.onUpstreamRequest ? { onRequest: deps.onUpstreamRequest } : {}),
+    ...(deps.now ? { now: deps.now } : {}),
+    ...(parts.metrics && { metrics: parts.metrics }),
+  });
+  const router = new Router(config.upstreams);
+  const gate = new SignatureGate({
+    policy: deps.trust?.policy ?? loaded.policy,
+    clients: upstreams,
+    verdicts,
+    log: logger,
+    limits: discoveryLimits(config.limits),
+    attachmentLimits: attachmentLimits(config.limits),
+    signatureMemory: config.limits.signatureMemory,
+    ...(deps.now ? { now: deps.now } : {}),
+    ...(audit ? { audit } : {}),
+    ...(parts.metrics && { metrics: parts.metrics }),
+  });
   const proxy = new ProxyService({
     clients: upstreams,
     manifests,
     hashing,
     log: logger,
     gate,
-    kept,
+    kept: parts.kept,
+    ...(parts.metrics && { failStaticServed: (upstream: string) => parts.metrics?.failStaticServed(upstream) }),
     ...(referenced === undefined ? {} : { referenced }),
     // Upstreams with `blobs: cache` keep their blobs in sget's store (one bound: sget.storeSize).
     blobCache: new StoreBlobCache({ store, maxBytes: config.sget.maxArtifactBytes, log: logger }),
@@ -143,17 +222,26 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
     maxArtifactBytes: config.sget.maxArtifactBytes,
     log: logger,
   });
-  // The policy generation /readyz reports: 1 at start, +1 each time a refreshed TUF root changed the policy.
-  let generation = 1;
+  // The generation /readyz reports: 1 at start, +1 for each reload applied and each time a refreshed TUF root changed
+  // the policy (one count across generations: parts.nextGeneration()).
+  let generation = parts.nextGeneration();
   const readiness = new Readiness({
     config: () => ({ file: loaded.file, policyHash: gate.policyHash, generation }),
-    storeDir: join(config.cache.dir, 'sget'),
+    storeDir: join(parts.cacheDir, 'sget'),
     upstreams: upstreams.all(),
+    ...(deps.reloadStatus ? { reload: deps.reloadStatus } : {}),
     ...(deps.now ? { now: deps.now } : {}),
   });
-  const app = buildRoutes({ router, proxy, log: logger, sget, readiness });
+  const app = buildRoutes({
+    router,
+    proxy,
+    log: logger,
+    sget,
+    readiness,
+    ...(parts.metrics && { metrics: parts.metrics, metricsRoute: parts.metricsOnMain }),
+  });
   deps.trust?.start((policy) => {
-    if (policy.hash !== gate.policyHash) generation++;
+    if (policy.hash !== gate.policyHash) generation = parts.nextGeneration();
     gate.usePolicy(policy);
   });
   return {
@@ -167,14 +255,12 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}): SigwardApp 
     sget,
     trust: deps.trust,
     readiness,
+    metrics: parts.metrics,
+    generation: () => generation,
     close: async () => {
       deps.trust?.close();
       await upstreams.close();
-      await hashing.close();
-      await store.flush(); // seals of fresh downloads are on disk before the process goes
-      await referenced?.flush();
-      await kept.flush();
-      audit?.close();
+      if (shared === undefined) await parts.close();
     },
   };
 }

@@ -56,10 +56,12 @@ export function restartNeeded(started: Config, next: Config, listenFromFlag: boo
     ['cache.denyTtl', (c) => c.cache.denyTtlMs],
     ['cache.verdictEntries', (c) => c.cache.verdictEntries],
     ['cache.verdictMemory', (c) => c.cache.verdictMemoryBytes],
+    ['cache.stateSize', (c) => c.cache.stateBytes],
     ['sget.storeSize', (c) => c.sget.storeBytes],
     ['blobs.serve', (c) => c.blobs.serve],
     ['blobs.entries', (c) => c.blobs.entries],
     ['audit', (c) => JSON.stringify(c.audit ?? null)],
+    ['metrics.listen', (c) => JSON.stringify(c.metrics?.listen ?? 'off')],
     ['metrics.listen', (c) => JSON.stringify(c.metrics?.listen ?? 'off')],
   ];
   for (const [name, get] of fields) if (get(started) !== get(next)) out.push(name);
