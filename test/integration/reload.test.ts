@@ -48,6 +48,7 @@ describe('reload against a real registry', () => {
 
   const config = (opts: { level?: string; open?: boolean; keyFile?: string; cache?: object } = {}) => ({
     log: { level: opts.level ?? 'info' },
+    metrics: { listen: 'main' },
     upstreams: [{ host: 'example.test', url: reg.url, default: true }],
     trust: { keys: { alice: { file: opts.keyFile ?? keyFile } } },
     ...(opts.cache ? { cache: opts.cache } : {}),
@@ -74,6 +75,12 @@ describe('reload against a real registry', () => {
     await waitFor(async () => Promise.resolve(registryLog().includes(mark)), 'the registry log');
   };
   const daemonLog = (): string => readFileSync(sw.logFile as string, 'utf8');
+  /** One sample of the daemon's /metrics. */
+  const metric = async (name: string): Promise<number | undefined> => {
+    const text = await (await fetch(`${sw.url}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+    return line === undefined ? undefined : Number(line.slice(name.length + 1));
+  };
 
   before(async () => {
     reg = await startRegistry();
@@ -133,6 +140,8 @@ describe('reload against a real registry', () => {
     await logSettled();
     assert.ok(sigFetches() > fetched, 'verified again under the new policy hash');
     assert.match(daemonLog(), /"msg":"configuration reloaded: new requests use it/);
+    assert.equal(await metric('sigward_config_generation'), 3);
+    assert.equal(await metric('sigward_config_reloads_total{result="success"}'), 2);
   });
 
   test('a bad config keeps the current one serving; sigward reload exits 1 with the reason; the log says why', async () => {
@@ -166,6 +175,9 @@ describe('reload against a real registry', () => {
       .filter((l) => l.includes('"msg":"configuration reload refused: the current configuration stays in force"'));
     assert.equal(refusals.length, 2);
     assert.ok(refusals[1]?.includes(`file not found: ${missing}`), refusals[1]);
+    assert.equal(await metric('sigward_config_reloads_total{result="failure"}'), 2);
+    assert.equal(await metric('sigward_config_last_reload_success'), 0);
+    assert.equal(await metric('sigward_config_generation'), good.config?.generation);
 
     write(config({ open: true }));
     const fixed = await reload(sw);
