@@ -110,7 +110,12 @@ export async function doctorCommand(argv: readonly string[], io: Io): Promise<nu
 
     const containerdConfig = str('containerd-config') ?? sys('/etc/containerd/config.toml');
     const ctd = checkContainerd(
-      { configFile: containerdConfig, certsDir: str('certs-dir'), defaultCertsDir: sys('/etc/containerd/certs.d') },
+      {
+        configFile: containerdConfig,
+        certsDir: str('certs-dir'),
+        defaultCertsDir: sys('/etc/containerd/certs.d'),
+        underRoot: sys,
+      },
       upstreams,
       sw,
       fixes,

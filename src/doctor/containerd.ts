@@ -17,6 +17,8 @@ export interface ContainerdPaths {
   readonly certsDir: string | undefined;
   /** The default hosts directory (/etc/containerd/certs.d under --root). */
   readonly defaultCertsDir: string;
+  /** A path named inside config.toml (config_path) as seen from here (under --root). */
+  readonly underRoot?: (path: string) => string;
 }
 
 export interface ContainerdReport {
@@ -56,7 +58,7 @@ export function checkContainerd(
     const criOff = Array.isArray(disabled) && CRI_PLUGINS.some((p) => disabled.includes(p));
     const registry = CRI_PLUGINS.map((p) => tomlGet(c, 'plugins', p, 'registry')).find(isTomlTable);
     const cp = registry === undefined ? undefined : registry.config_path;
-    if (typeof cp === 'string' && cp !== '') configPath = cp.split(':')[0];
+    if (typeof cp === 'string' && cp !== '') configPath = (paths.underRoot ?? ((x) => x))(cp.split(':')[0] as string);
     if (!criOff && configPath === undefined) {
       const legacy = registry !== undefined && isTomlTable(registry.mirrors);
       add({

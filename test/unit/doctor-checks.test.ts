@@ -201,6 +201,22 @@ describe('containerd hosts.toml', () => {
     );
     assert.equal(set.address, '/run/x.sock');
     assert.equal(set.certsDir, 'CERTS');
+    // Under --root, the config_path named in the file is read under that root too.
+    const root = tree({
+      'config.toml': '[plugins."io.containerd.grpc.v1.cri".registry]\nconfig_path = "/etc/certs"\n',
+    });
+    const rooted = checkContainerd(
+      {
+        configFile: join(root, 'config.toml'),
+        certsDir: undefined,
+        defaultCertsDir: join(root, 'etc/containerd/certs.d'),
+        underRoot: (p) => join(root, p),
+      },
+      UPSTREAMS,
+      HTTP,
+      FIXES,
+    );
+    assert.equal(rooted.certsDir, join(root, 'etc/certs'));
     const criOff = containerd(
       { 'config.toml': 'version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n' },
       HTTP,
