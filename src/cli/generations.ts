@@ -62,7 +62,6 @@ export function restartNeeded(started: Config, next: Config, listenFromFlag: boo
     ['blobs.entries', (c) => c.blobs.entries],
     ['audit', (c) => JSON.stringify(c.audit ?? null)],
     ['metrics.listen', (c) => JSON.stringify(c.metrics?.listen ?? 'off')],
-    ['metrics.listen', (c) => JSON.stringify(c.metrics?.listen ?? 'off')],
   ];
   for (const [name, get] of fields) if (get(started) !== get(next)) out.push(name);
   return out;
