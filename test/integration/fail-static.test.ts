@@ -203,12 +203,17 @@ describe('fail-static', () => {
     }
   });
 
-  test('past the window it fails closed', async () => {
+  test('a digest whose verdict expired is served within the window; past the window it fails closed', async () => {
     const { sw } = await warmed();
     try {
       flaky.mode = 'reset';
       assert.equal((await pull(sw, 'fs.test', 'apps/signed', 'v1')).status, 200);
-      clock += 61 * 60_000;
+      // Past cache.allowTtl (10m): the verdict is gone, its signatures cannot be looked up, the window still holds.
+      clock += 11 * 60_000;
+      const byDigest = await pull(sw, 'fs.test', 'apps/signed', signed.digest);
+      assert.equal(byDigest.status, 200, byDigest.body.toString());
+      assert.equal(byDigest.headers['x-sigward-outcome'], 'fail-static');
+      clock += 50 * 60_000;
       assert.equal((await pull(sw, 'fs.test', 'apps/signed', 'v1')).status, 503);
     } finally {
       flaky.mode = 'pass';
