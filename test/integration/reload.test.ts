@@ -1,12 +1,13 @@
 // Reloading the configuration of a running `sigward serve` (a child process, as users run it) in front of a real
 // distribution registry: `sigward reload` and SIGHUP apply a changed file; a policy change decides the next request;
 // an unchanged policy hash keeps its verdicts (the registry's access log shows no signature fetched again); a bad
-// file (YAML error, missing key file) changes nothing and is reported (exit 1, the reason, the log, /readyz); a
-// request in flight finishes on the generation it started on, which closes after it.
+// file (YAML error, missing key file) changes nothing and is reported (exit 1, the reason, the log, /readyz, the
+// metrics); a request in flight finishes on the generation it started on, which closes after it; TUF-kept trust roots
+// are obtained again (repository, else verified cache, else the reload is refused).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { startRegistry, type Registry } from '../helpers/registry.ts';
@@ -16,6 +17,8 @@ import { startSigwardProcess, type RunningSigward } from '../helpers/sigward.ts'
 import { sigwardCli } from '../helpers/cli-process.ts';
 import { freePort, removeTempDir, tempDir, waitFor } from '../helpers/proc.ts';
 import { serveBlob, sha256, startFakeUpstream } from '../helpers/fake-upstream.ts';
+import { createTestSigstore } from '../helpers/test-sigstore.ts';
+import { startTufRepo, type TufRepo } from '../helpers/tuf-repo.ts';
 import type { ReadinessReport, ReloadStatus } from '../../src/http/readiness.ts';
 
 const ACCEPT = 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json';
@@ -295,5 +298,75 @@ describe('reload with a request in flight', () => {
       await oldUpstream.stop();
       await newUpstream.stop();
     }
+  });
+});
+
+describe('reload with a TUF-kept trust root', () => {
+  const first = createTestSigstore();
+  const second = createTestSigstore();
+  let repo: TufRepo;
+  let sw: RunningSigward;
+  let dir: string;
+
+  const config = (cacheDir: string) => ({
+    log: { level: 'info' },
+    upstreams: [{ host: 'example.test', url: 'http://127.0.0.1:9', default: true }],
+    trust: { roots: { sigstore: { tuf: { url: repo.url, rootFile: join(dir, 'root.json'), cacheDir } } } },
+    policy: {
+      default: 'deny',
+      policies: [
+        {
+          name: 'tuf',
+          match: ['example.test/tuf/*'],
+          root: 'sigstore',
+          identities: [{ name: 'dev', issuer: 'https://accounts.google.com', subject: 'dev@example.com' }],
+        },
+      ],
+    },
+  });
+
+  before(async () => {
+    dir = tempDir('reload-tuf');
+    repo = await startTufRepo({ 'trusted_root.json': first.trustedRootJson });
+    writeFileSync(join(dir, 'root.json'), repo.rootJson);
+    mkdirSync(join(dir, 'tuf-a'));
+    mkdirSync(join(dir, 'tuf-b'));
+    sw = await startSigwardProcess(config(join(dir, 'tuf-a')));
+  });
+  after(async () => {
+    await sw?.stop();
+    await repo?.close();
+    removeTempDir(dir);
+  });
+
+  test('a reload gets the trust roots again: refused when they cannot be had, applied from the verified cache, and a new root changes the policy', async () => {
+    const start = await readyz(sw);
+    repo.down = true;
+    writeFileSync(sw.configFile, stringify(config(join(dir, 'tuf-b'))));
+    const unavailable = await reload(sw);
+    assert.equal(unavailable.code, 1, unavailable.stderr);
+    assert.ok(
+      unavailable.stderr.includes('trust root "sigstore": cannot get its trusted_root.json from the TUF repository'),
+      unavailable.stderr,
+    );
+    assert.equal((await readyz(sw)).config?.generation, start.config?.generation);
+
+    writeFileSync(sw.configFile, stringify(config(join(dir, 'tuf-a'))));
+    const cached = await reload(sw);
+    assert.equal(cached.code, 0, cached.stderr);
+    const fromCache = await readyz(sw);
+    assert.equal(fromCache.config?.policyHash, start.config?.policyHash, 'the same root, from its verified cache');
+    assert.match(
+      readFileSync(sw.logFile as string, 'utf8'),
+      /TUF repository not usable: starting with the cached trusted root/,
+    );
+
+    repo.down = false;
+    repo.publish({ 'trusted_root.json': second.trustedRootJson });
+    const updated = await reload(sw);
+    assert.equal(updated.code, 0, updated.stderr);
+    const now = await readyz(sw);
+    assert.equal(now.config?.generation, (fromCache.config?.generation ?? 0) + 1);
+    assert.notEqual(now.config?.policyHash, start.config?.policyHash, 'the new trusted root is in the policy');
   });
 });
