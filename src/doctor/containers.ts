@@ -100,10 +100,21 @@ function toEntry(r: TomlTable, file: string): Entry | undefined {
   return { prefix, location, insecure: r.insecure === true, blocked: r.blocked === true, mirrors, file };
 }
 
-/** Does `prefix` (host[/path] or *.domain) cover every reference under `name` (a registry host)? */
+/** Whether a [[registry]] prefix matches `ref`, as containers/image's FindRegistry matches (the longest prefix
+ * wins): `*.domain` matches a subdomain before the first '/'; any other prefix matches itself followed by the end,
+ * ':', '/' or '@' — so prefix "registry.internal" also matches "registry.internal:5000" (a known quirk of c/image). */
+function prefixMatches(ref: string, prefix: string): boolean {
+  const next = (i: number): boolean => i === ref.length || ':/@'.includes(ref[i] as string);
+  if (prefix.startsWith('*.')) {
+    const i = ref.indexOf(prefix.slice(1));
+    return i >= 0 && !ref.slice(0, i).includes('/') && next(i + prefix.length - 1);
+  }
+  return ref.startsWith(prefix) && next(prefix.length);
+}
+
+/** Does a prefix decide where every reference under `name` (a registry host[:port]) goes? */
 function coversHost(prefix: string, name: string): boolean {
-  if (prefix.startsWith('*.')) return name.endsWith(prefix.slice(1));
-  return prefix === name;
+  return !prefix.includes('/') && prefixMatches(name, prefix);
 }
 
 /** The [[registry]] entries that decide where references under `name` go: the one for the whole host (longest match)

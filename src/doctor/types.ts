@@ -64,14 +64,16 @@ export function isSigward(
 
 export const isHub = (u: UpstreamConfig): boolean => upstreamNames(u).some((n) => DOCKER_HUB_NAMES.includes(n));
 
-/** The names image references reach this upstream by, which a runtime must route through sigward: the host (Docker
- * Hub: docker.io, to which references normalise), and the alias that is the registry's real address (its url's
- * host:port or host). Other aliases are names sigward knows it by, usually never resolved. */
+/** The names image references reach this upstream by, which a runtime must route through sigward: Docker Hub as
+ * docker.io (references normalise to it); otherwise the names that are the registry's real address (its url's
+ * host:port, or host when the port is the default), else the host. A port-less host with the port in url and aliases
+ * (the recipe for a registry reached on a port) is a name sigward knows it by, never resolved: not checked. */
 export function reachableNames(u: UpstreamConfig): string[] {
   if (isHub(u)) return ['docker.io'];
   const url = new URL(u.url);
-  const real = [url.host.toLowerCase(), url.hostname.toLowerCase()];
-  return [...new Set([u.host, ...u.aliases.filter((a) => real.includes(a))])];
+  const real = url.host.toLowerCase();
+  const names = upstreamNames(u).filter((n) => n === real);
+  return names.length > 0 ? [...new Set(names)] : [u.host];
 }
 
 /** The upstream a name belongs to. */

@@ -21,6 +21,7 @@ const UPSTREAMS: readonly UpstreamConfig[] = (() => {
   - host: registry.internal
     url: https://registry.internal:5000
     aliases: [registry.internal:5000, never-resolved.sigward]
+  - host: quay.internal
 `);
   assert.ok(parsed.config, JSON.stringify(parsed.problems));
   return parsed.config.upstreams;
@@ -76,8 +77,8 @@ function tree(files: Record<string, string>): string {
 const ALL_OK = [
   ['docker.io', 'ok'],
   ['ghcr.io', 'ok'],
-  ['registry.internal', 'ok'],
   ['registry.internal:5000', 'ok'],
+  ['quay.internal', 'ok'],
 ];
 
 const GOOD_HOSTS = 'server = "http://127.0.0.1:5050"\n[host]\n';
@@ -101,7 +102,7 @@ describe('containerd hosts.toml', () => {
     const r = containerd({
       'certs.d/docker.io/hosts.toml': GOOD_HOSTS,
       'certs.d/ghcr.io/hosts.toml': GOOD_HOSTS,
-      'certs.d/registry.internal/hosts.toml': GOOD_HOSTS,
+      'certs.d/quay.internal/hosts.toml': GOOD_HOSTS,
       // The registry's real address is an alias: references naming it must go through sigward too.
       'certs.d/registry.internal:5000/hosts.toml': 'server = "http://localhost:5050"\n[host]\n',
       'certs.d/_default/hosts.toml': GOOD_HOSTS,
@@ -118,8 +119,11 @@ describe('containerd hosts.toml', () => {
     assert.equal(ghcr?.status, 'bypass');
     assert.match(ghcr?.message ?? '', /no hosts\.toml for ghcr\.io/);
     assert.equal(ghcr?.fix, `containerd-fix ghcr.io ${join(r.certsDir, 'ghcr.io', 'hosts.toml')}`);
-    // The never-resolved alias is not a name references reach the registry by.
+    // The port-less host and the other alias of a registry reached on a port are names sigward knows it by, never
+    // resolved: references reach it by its address, registry.internal:5000, which is checked.
     assert.deepEqual(statusOf(r.findings, 'never-resolved.sigward'), []);
+    assert.deepEqual(statusOf(r.findings, 'registry.internal'), []);
+    assert.deepEqual(statusOf(r.findings, 'registry.internal:5000'), ['bypass']);
     assert.deepEqual(statusOf(r.findings, undefined), ['warning']); // no _default
     const viaDefault = containerd({ 'certs.d/_default/hosts.toml': GOOD_HOSTS });
     assert.deepEqual(statusOf(viaDefault.findings, 'ghcr.io'), ['ok']);
@@ -132,7 +136,7 @@ describe('containerd hosts.toml', () => {
         'certs.d/docker.io/hosts.toml': 'server = "https://sigward.internal"\n',
         'certs.d/ghcr.io/hosts.toml':
           'server = "https://ghcr.io"\n[host."https://sigward.internal"]\n  capabilities = ["pull", "resolve"]\n',
-        'certs.d/registry.internal/hosts.toml':
+        'certs.d/quay.internal/hosts.toml':
           'server = "https://sigward.internal"\n[host."https://mirror.internal"]\n[host."https://sigward.internal:443"]\n',
         'certs.d/registry.internal:5000/hosts.toml':
           'server = "https://sigward.internal"\nskip_verify = true\n[host]\n',
@@ -147,7 +151,7 @@ describe('containerd hosts.toml', () => {
     assert.deepEqual(s['ghcr.io'], [
       'bypass: server is "https://ghcr.io", not sigward (https://sigward.internal): containerd falls back to it when sigward refuses',
     ]);
-    assert.deepEqual(s['registry.internal'], [
+    assert.deepEqual(s['quay.internal'], [
       'bypass: [host."https://mirror.internal"] is not sigward: containerd pulls from it first, unchecked',
     ]);
     assert.deepEqual(s['registry.internal:5000'], [
@@ -260,8 +264,8 @@ prefix = "ghcr.io"
 location = "127.0.0.1:5050/ghcr.io"
 insecure = true
 [[registry]]
-prefix = "registry.internal"
-location = "127.0.0.1:5050/registry.internal"
+prefix = "quay.internal"
+location = "127.0.0.1:5050/quay.internal"
 insecure = true
 [[registry]]
 prefix = "registry.internal:5000"
@@ -291,7 +295,7 @@ location = "127.0.0.1:5050/ghcr.io"
 [[registry.mirror]]
 location = "cache.internal/ghcr"
 [[registry]]
-prefix = "registry.internal"
+prefix = "quay.internal"
 [[registry]]
 prefix = "registry.internal:5000"
 location = "registry.internal:5000"
@@ -304,8 +308,8 @@ location = "registry.internal:5000"
     assert.deepEqual(s['ghcr.io'], [
       'bypass: [[registry]] prefix "ghcr.io" has a [[registry.mirror]] at cache.internal/ghcr, tried before the location and not sigward: pulls from it are unchecked',
     ]);
-    assert.deepEqual(s['registry.internal'], [
-      'bypass: [[registry]] prefix "registry.internal" has location registry.internal, not sigward: pulls go there unchecked',
+    assert.deepEqual(s['quay.internal'], [
+      'bypass: [[registry]] prefix "quay.internal" has location quay.internal, not sigward: pulls go there unchecked',
     ]);
     assert.deepEqual(statusOf(r.findings, 'registry.internal:5000'), ['bypass']);
     assert.equal(r.findings.find((f) => f.registry === 'ghcr.io')?.fix, `containers-fix ghcr.io ${r.mainFile}`);
@@ -324,12 +328,24 @@ location = "ghcr.io/acme"
     assert.deepEqual(statusOf(r.findings, 'ghcr.io'), ['ok', 'bypass']);
     const wildcard = containers({ 'registries.conf': '[[registry]]\nprefix = "*.internal"\ninsecure = true\n' });
     assert.match(
-      summary(wildcard.findings)['registry.internal']?.[0] ?? '',
-      /^bypass: .*"\*\.internal" has location registry\.internal, not sigward/,
+      summary(wildcard.findings)['quay.internal']?.[0] ?? '',
+      /^bypass: .*"\*\.internal" has location quay\.internal, not sigward/,
     );
     assert.match(
       summary(wildcard.findings)['ghcr.io']?.[0] ?? '',
       /^bypass: no \[\[registry\]\] for prefix "ghcr\.io"/,
+    );
+  });
+
+  test('a prefix also matches the same host with a port, as containers/image matches it', () => {
+    const r = containers({
+      'registries.conf': '[[registry]]\nprefix = "registry.internal"\nlocation = "127.0.0.1:5050/registry.internal"\n',
+    });
+    assert.deepEqual(statusOf(r.findings, 'registry.internal:5000'), ['ok']);
+    const wildcard = containers({ 'registries.conf': '[[registry]]\nprefix = "*.internal"\n' });
+    assert.match(
+      summary(wildcard.findings)['registry.internal:5000']?.[0] ?? '',
+      /^bypass: .*"\*\.internal" has location registry\.internal:5000, not sigward/,
     );
   });
 
@@ -357,7 +373,7 @@ location = "ghcr.io/acme"
         'd/10-a.conf': fixed,
         'd/20-b.conf': bad.slice(
           bad.indexOf('[[registry]]\nprefix = "ghcr.io"'),
-          bad.indexOf('[[registry]]\nprefix = "registry.internal"'),
+          bad.indexOf('[[registry]]\nprefix = "quay.internal"'),
         ),
       },
       ['d'],
