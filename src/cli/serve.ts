@@ -199,10 +199,10 @@ export async function serveCommand(argv: readonly string[], io: Io): Promise<num
   const addr = server.address() as AddressInfo;
   const shown = addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`;
   // The banner is for people and goes to stderr: stdout carries only pino's JSON lines (`| jq` works).
+  if (metricsListener) io.err(`metrics on ${metricsListener.url}`);
   io.err(
     `sigward listening on http://${shown} (config ${loaded.file}, ${loaded.config.upstreams.length} upstream${loaded.config.upstreams.length === 1 ? '' : 's'}: ${loaded.config.upstreams.map((u) => u.host).join(', ')})`,
   );
-  if (metricsListener) io.err(`metrics on ${metricsListener.url}`);
   const p = sw.gate.policy;
   io.err(
     `policy ${p.hash.slice(0, 12)}: ${p.rules.length} polic${p.rules.length === 1 ? 'y' : 'ies'}, ${Object.keys(p.keys).length} trusted key(s), ` +

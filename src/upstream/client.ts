@@ -460,10 +460,12 @@ export class UpstreamClient {
   }
 
   private mismatch(message: string, expected: string): SigwardError {
-    return new SigwardError('UPSTREAM_DIGEST_MISMATCH', message, {
-      detail: { upstream: this.cfg.host, expected },
-      reason: 'upstream digest mismatch',
-    });
+    return this.transport.failed(
+      new SigwardError('UPSTREAM_DIGEST_MISMATCH', message, {
+        detail: { upstream: this.cfg.host, expected },
+        reason: 'upstream digest mismatch',
+      }),
+    );
   }
 
   /** Content-Type first; else the manifest's own `mediaType` field; else the shape (umoci writes no mediaType). */

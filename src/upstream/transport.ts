@@ -213,7 +213,7 @@ export class Transport {
   }
 
   /** Count a failure of this upstream (metrics) and hand it back to be thrown. */
-  private failed(e: SigwardError): SigwardError {
+  failed(e: SigwardError): SigwardError {
     this.opts.observer?.failed(e.code);
     return e;
   }
