@@ -308,21 +308,13 @@ describe('reload with a TUF-kept trust root', () => {
   let sw: RunningSigward;
   let dir: string;
 
+  const dev = { name: 'dev', issuer: 'https://accounts.google.com', subject: 'dev@example.com' };
+  const keyless = { name: 'keyless', match: ['example.test/keyless/*'], root: 'sigstore', identities: [dev] };
   const config = (cacheDir: string) => ({
     log: { level: 'info' },
     upstreams: [{ host: 'example.test', url: 'http://127.0.0.1:9', default: true }],
     trust: { roots: { sigstore: { tuf: { url: repo.url, rootFile: join(dir, 'root.json'), cacheDir } } } },
-    policy: {
-      default: 'deny',
-      policies: [
-        {
-          name: 'tuf',
-          match: ['example.test/tuf/*'],
-          root: 'sigstore',
-          identities: [{ name: 'dev', issuer: 'https://accounts.google.com', subject: 'dev@example.com' }],
-        },
-      ],
-    },
+    policy: { default: 'deny', policies: [keyless] },
   });
 
   before(async () => {
