@@ -12,6 +12,7 @@ import { startSigward, type RunningSigward } from '../helpers/sigward.ts';
 import { newKey, signLegacy } from '../helpers/cosign.ts';
 import { listenOnLoopback, removeTempDir, tempDir } from '../helpers/proc.ts';
 import { createSkopeo } from '../helpers/skopeo.ts';
+import { parseExposition, valueOf } from '../helpers/prom-text.ts';
 import { createLogger } from '../../src/log.ts';
 
 const ACCEPT = `${OCI_MANIFEST}, ${OCI_INDEX}`;
@@ -97,6 +98,7 @@ describe('fail-static', () => {
       { host: 'plain.test', url: flaky.url, retries: 0, timeouts: { connect: '2s', headers: '1s', body: '1s' } },
     ],
     cache: { dir: cacheDir },
+    metrics: { listen: 'main' },
     trust: { keys: { alice: { pem: alice.publicPem } } },
     policy: {
       policies: [
@@ -166,6 +168,8 @@ describe('fail-static', () => {
       const served = lines.filter((l) => String(l.msg).startsWith('upstream unavailable: serving the manifest'));
       assert.equal(served.length, 4);
       assert.equal(served[0]?.digest, signed.digest);
+      const metrics = parseExposition((await sw.app?.metrics?.text())?.body ?? '');
+      assert.equal(valueOf(metrics, 'sigward_fail_static_served_total', { upstream: 'fs.test' }), 4);
     } finally {
       flaky.mode = 'pass';
       await sw.stop();
@@ -181,6 +185,9 @@ describe('fail-static', () => {
       assert.equal(plain.headers.warning, undefined);
       assert.equal((await pull(sw, 'fs.test', 'apps/signed', 'v2')).status, 503);
       assert.equal((await pull(sw, 'fs.test', 'loose/unsigned', 'v1')).status, 503);
+      const metrics = parseExposition((await sw.app?.metrics?.text())?.body ?? '');
+      for (const upstream of ['fs.test', 'plain.test'])
+        assert.equal(valueOf(metrics, 'sigward_fail_static_served_total', { upstream }), 0, upstream);
     } finally {
       flaky.mode = 'pass';
       await sw.stop();
