@@ -169,7 +169,8 @@ export async function doctorCommand(argv: readonly string[], io: Io): Promise<nu
       bypasses: findings.filter((f) => f.status === 'bypass').length,
       warnings: findings.filter((f) => f.status === 'warning').length,
     };
-    if (flags.json) io.out(JSON.stringify(report, null, 2));
+    // Absent values are null in JSON, so every finding has the same keys.
+    if (flags.json) io.out(JSON.stringify(report, (_k, v: unknown) => (v === undefined ? null : v), 2));
     else for (const line of render(report)) io.out(line);
     return report.bypasses > 0 || canary?.passed === false ? EXIT_FAILED : EXIT_OK;
   });

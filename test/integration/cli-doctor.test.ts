@@ -168,6 +168,8 @@ describe('sigward doctor with real clients', () => {
     const conf = await clientConfig('podman');
     assert.ok(byRuntime.containerd?.fix?.endsWith(`:\n${hosts}`), byRuntime.containerd?.fix);
     assert.ok(byRuntime.containers?.fix?.endsWith(`:\n${conf}`), byRuntime.containers?.fix);
+    // Findings about every registry carry registry: null (JSON has no undefined).
+    assert.ok(r.report.findings.some((f) => f.registry === null && f.status === 'warning'));
     assert.equal(r.report.canary?.passed, false);
     assert.deepEqual(
       r.report.canary?.results.map((c) => [c.client, c.outcome]),
