@@ -8,7 +8,15 @@ import type { UpstreamConfig } from '../config/types.ts';
 import { upstreamNames } from '../config/upstream-names.ts';
 import { dropIns, exists, readToml } from './files.ts';
 import { isTomlTable, type TomlTable, type TomlValue } from './toml.ts';
-import { isSigward, reachableNames, upstreamOf, type Finding, type Fixes, type SigwardAddress } from './types.ts';
+import {
+  isHub,
+  isSigward,
+  reachableNames,
+  upstreamOf,
+  type Finding,
+  type Fixes,
+  type SigwardAddress,
+} from './types.ts';
 
 export interface ContainersPaths {
   /** The registries.conf in effect (the user's file replaces the system one). */
@@ -133,6 +141,7 @@ interface Problem {
 }
 
 const SCHEMES = ['https', 'http'] as const;
+const HUB_API = 'registry-1.docker.io';
 
 /** Where a [[registry]] sends pulls, judged against sigward and the upstream the references name. */
 function judge(e: Entry, name: string, u: UpstreamConfig | undefined, sw: SigwardAddress): Problem[] {
@@ -228,6 +237,17 @@ export function checkContainers(
         }
       }
     }
+  }
+  // Docker Hub has a second name references can spell out, which containers/image does not normalise to docker.io:
+  // registry-1.docker.io/library/app goes to Docker Hub unless a [[registry]] routes or blocks it.
+  if (upstreams.some(isHub) && !routed(conf, HUB_API, sw)) {
+    add({
+      registry: HUB_API,
+      status: 'warning',
+      file: paths.mainFile,
+      message: `${HUB_API} (Docker Hub by another name) is neither routed through sigward nor blocked: an image named ${HUB_API}/library/app is pulled from Docker Hub directly`,
+      fix: `add to ${paths.mainFile}:\n[[registry]]\nprefix = "${HUB_API}"\nblocked = true`,
+    });
   }
   for (const r of conf.search) {
     if (routed(conf, r, sw)) continue;

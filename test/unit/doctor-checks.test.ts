@@ -256,6 +256,9 @@ function containers(files: Record<string, string>, dropIns: string[] = []) {
 
 const GOOD_CONF = `unqualified-search-registries = ["docker.io"]
 [[registry]]
+prefix = "registry-1.docker.io"
+blocked = true
+[[registry]]
 prefix = "docker.io"
 location = "127.0.0.1:5050/docker.io"
 insecure = true
@@ -312,6 +315,11 @@ location = "registry.internal:5000"
       'bypass: [[registry]] prefix "quay.internal" has location quay.internal, not sigward: pulls go there unchecked',
     ]);
     assert.deepEqual(statusOf(r.findings, 'registry.internal:5000'), ['bypass']);
+    // Docker Hub's other name is neither routed nor blocked here.
+    assert.match(
+      summary(r.findings)['registry-1.docker.io']?.[0] ?? '',
+      /^warning: registry-1\.docker\.io \(Docker Hub by another name\) is neither routed through sigward nor blocked/,
+    );
     assert.equal(r.findings.find((f) => f.registry === 'ghcr.io')?.fix, `containers-fix ghcr.io ${r.mainFile}`);
   });
 
