@@ -143,10 +143,14 @@ function checkSameFile(config: string, running: string | undefined, base: URL): 
 }
 
 /** On Linux, the pid must be a `sigward serve` process: a server that only claims to be sigward cannot have some
- * other process signalled. */
+ * other process signalled. In a container sigward is pid 1, which is then checked like any other. */
 function checkIsServe(pid: number): void {
-  if (!Number.isSafeInteger(pid) || pid <= 1) throw new NotReachable(`the daemon reports an unusable pid ${pid}`);
-  if (process.platform !== 'linux') return;
+  if (!Number.isSafeInteger(pid) || pid < 1) throw new NotReachable(`the daemon reports an unusable pid ${pid}`);
+  if (process.platform !== 'linux') {
+    // No way to look here: pid 1 (init, unless sigward is a container's only process) is never signalled blind.
+    if (pid === 1) throw new NotReachable('the daemon reports pid 1: signal it yourself (kill -HUP) if that is right');
+    return;
+  }
   let args: string[];
   try {
     args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
