@@ -211,7 +211,12 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}, shared?: Sha
     ...(parts.metrics && { failStaticServed: (upstream: string) => parts.metrics?.failStaticServed(upstream) }),
     ...(referenced === undefined ? {} : { referenced }),
     // Upstreams with `blobs: cache` keep their blobs in sget's store (one bound: sget.storeSize).
-    blobCache: new StoreBlobCache({ store, maxBytes: config.sget.maxArtifactBytes, log: logger }),
+    blobCache: new StoreBlobCache({
+      store,
+      maxBytes: config.sget.maxArtifactBytes,
+      log: logger,
+      ...(parts.metrics && { observer: parts.metrics.cache('blobs') }),
+    }),
   });
   const sget = new SgetService({
     clients: upstreams,

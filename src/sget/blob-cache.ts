@@ -12,12 +12,15 @@ import { API_VERSION_HEADER, RefusalWithHeaders, type Answer } from '../proxy/an
 import type { BlobCache, BlobTap } from '../proxy/blobs.ts';
 import { parseRange } from './serve.ts';
 import type { BlobStore } from './store.ts';
+import type { CacheObserver } from '../metrics/observers.ts';
 
 export interface StoreBlobCacheOptions {
   readonly store: BlobStore;
   /** The largest blob kept (sget.maxArtifactSize); larger ones are relayed without a copy. */
   readonly maxBytes: number;
   readonly log: Logger;
+  /** Metrics (cache `blobs`): warm requests answered from the store, and those relayed instead. */
+  readonly observer?: CacheObserver;
 }
 
 export class StoreBlobCache implements BlobCache {
@@ -39,8 +42,8 @@ export class StoreBlobCache implements BlobCache {
 
   async serve(digest: Digest, method: 'GET' | 'HEAD', range: string | undefined): Promise<Answer | undefined> {
     const { store } = this.opts;
-    if (!(await this.usable()) || !store.has(digest)) return undefined;
-    const blob = await store.checkout(digest);
+    const blob = (await this.usable()) && store.has(digest) ? await store.checkout(digest) : undefined;
+    this.opts.observer?.[blob === undefined ? 'miss' : 'hit']();
     if (blob === undefined) return undefined;
     const headers: Record<string, string> = {
       ...API_VERSION_HEADER,
@@ -83,7 +86,7 @@ export class StoreBlobCache implements BlobCache {
     }
     this.filling.add(digest);
     const tmp = store.tempFile();
-    const out = createWriteStream(tmp, { flags: 'wx', mode: 0o600, highWaterMark: 1024 * 1024 });
+    const out = createWriteStream(tmp, { flags: 'wx', mode: 0o600, highWaterMark: 256 * 1024 });
     let state: 'copying' | 'broken' | 'done' = 'copying';
     const room: (() => void)[] = [];
     const finish = (): void => {

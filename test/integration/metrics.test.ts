@@ -21,7 +21,7 @@ import {
 import { startSigward, type ConfigInput, type RunningSigward } from '../helpers/sigward.ts';
 import { newKey, signLegacy } from '../helpers/cosign.ts';
 import { createSkopeo } from '../helpers/skopeo.ts';
-import { listenOnLoopback, removeTempDir, tempDir } from '../helpers/proc.ts';
+import { listenOnLoopback, removeTempDir, tempDir, waitFor } from '../helpers/proc.ts';
 import { familyOf, parseExposition, valueOf, type Exposition } from '../helpers/prom-text.ts';
 import { must } from '../helpers/must.ts';
 import { SigwardMetrics } from '../../src/metrics/metrics.ts';
@@ -389,6 +389,33 @@ describe('metrics against distribution', () => {
     } finally {
       listener.server.close();
       await sep.stop();
+    }
+  });
+
+  test('blobs: cache: a cold blob is a miss, the warm one a hit served from disk, both counted in bytes', async () => {
+    const data = randomBytes(256 * 1024 + 3);
+    const digest = sha256(data);
+    await pushBlob(reg, 'apps/cached', data);
+    const c = await startSigward({
+      upstreams: [{ host: 'example.test', url: reg.url, blobs: 'cache' }],
+      policy: { default: 'allow' },
+      cache: { dir: freshDir() },
+      metrics: { listen: 'main' },
+    });
+    try {
+      const url = `${c.url}/v2/example.test/apps/cached/blobs/${digest}`;
+      assert.equal((await get(url)).status, 200);
+      const store = must(c.app, 'in-process').sget.store;
+      await waitFor(async () => store.has(digest as never), 'the copy to be stored', 10_000);
+      const warm = await get(url);
+      assert.equal(warm.status, 200);
+      assert.deepEqual(warm.body, data);
+      const e = await scrape(`${c.url}/metrics`);
+      assert.equal(valueOf(e, 'sigward_cache_misses_total', { cache: 'blobs' }), 1);
+      assert.equal(valueOf(e, 'sigward_cache_hits_total', { cache: 'blobs' }), 1);
+      assert.equal(valueOf(e, 'sigward_served_bytes_total', { route: 'blob' }), 2 * data.length);
+    } finally {
+      await c.stop();
     }
   });
 
