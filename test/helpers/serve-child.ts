@@ -22,7 +22,12 @@ export interface ServeChild {
 export function spawnServe(config: Record<string, unknown>): ServeChild {
   const dir = tempDir('serve-child');
   const file = join(dir, 'sigward.yaml');
-  writeFileSync(file, stringify(config));
+  // Never the built-in /var/cache/sigward: the sget store and the kept state would be shared between tests and runs.
+  const cache = (config.cache ?? {}) as Record<string, unknown>;
+  writeFileSync(
+    file,
+    stringify(cache.dir === undefined ? { ...config, cache: { ...cache, dir: join(dir, 'cache') } } : config),
+  );
   const child = spawn(
     process.execPath,
     [join(ROOT, 'bin/sigward.mjs'), 'serve', '--config', file, '--listen', '127.0.0.1:0'],

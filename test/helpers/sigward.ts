@@ -35,9 +35,16 @@ export interface RunningSigward {
 
 export type ConfigInput = string | Record<string, unknown>;
 
+/** A config object without `cache.dir` gets one inside the test's temp dir: the built-in default (/var/cache/sigward)
+ * would share the sget store and the state kept across restarts between tests and runs. */
 function writeConfig(dir: string, config: ConfigInput): string {
   const file = join(dir, 'sigward.yaml');
-  writeFileSync(file, typeof config === 'string' ? config : stringify(config));
+  if (typeof config === 'string') writeFileSync(file, config);
+  else {
+    const cache = (config.cache ?? {}) as Record<string, unknown>;
+    const own = cache.dir === undefined ? { ...config, cache: { ...cache, dir: join(dir, 'cache') } } : config;
+    writeFileSync(file, stringify(own));
+  }
   return file;
 }
 
