@@ -246,7 +246,10 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}, shared?: Sha
     ...(parts.metrics && { metrics: parts.metrics, metricsRoute: parts.metricsOnMain }),
   });
   deps.trust?.start((policy) => {
-    if (policy.hash !== gate.policyHash) generation = parts.nextGeneration();
+    if (policy.hash !== gate.policyHash) {
+      generation = parts.nextGeneration();
+      parts.metrics?.policyRefreshed(generation);
+    }
     gate.usePolicy(policy);
   });
   return {

@@ -159,7 +159,7 @@ export class SigwardMetrics implements RequestObserver, DecisionObserver, Lookup
     });
     this.generation = new Gauge({
       name: 'sigward_config_generation',
-      help: 'Generation of the configuration in use: 1 at start, +1 on each successful reload.',
+      help: 'Generation of the configuration in use, as /readyz reports it: 1 at start, +1 for each reload applied and each refreshed TUF root that changed the policy.',
       registers,
     });
     this.reloads = new Counter({
@@ -230,6 +230,11 @@ export class SigwardMetrics implements RequestObserver, DecisionObserver, Lookup
     this.generation.set(generation);
     this.lastReloadOk.set(1);
     this.lastReloadTime.set(this.now() / 1000);
+  }
+
+  /** A refreshed TUF root changed the policy: a new generation, not a reload. */
+  policyRefreshed(generation: number): void {
+    this.generation.set(generation);
   }
 
   /** The result of one reload attempt (SIGHUP, `sigward reload`). */

@@ -65,6 +65,13 @@ describe('SigwardMetrics', () => {
     assert.equal(valueOf(e, 'sigward_config_generation'), 2);
     assert.equal(valueOf(e, 'sigward_config_last_reload_success'), 1);
     assert.equal(valueOf(e, 'sigward_config_last_reload_success_timestamp_seconds'), 1_700_000_120);
+    // A refreshed TUF root that changed the policy: a new generation, no reload.
+    now += 60_000;
+    m.policyRefreshed(3);
+    e = await read(m);
+    assert.equal(valueOf(e, 'sigward_config_generation'), 3);
+    assert.equal(valueOf(e, 'sigward_config_reloads_total', { result: 'success' }), 1);
+    assert.equal(valueOf(e, 'sigward_config_last_reload_success_timestamp_seconds'), 1_700_000_120);
   });
 
   test('fail-static answers by upstream', async () => {
