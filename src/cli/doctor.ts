@@ -48,8 +48,8 @@ File locations (defaults are the system paths; --root DIR puts every default und
                               $HOME/.config/containers/registries.conf.d (only the latter with the user's file)
   --docker-daemon-json FILE   default /etc/docker/daemon.json
 
-Exit codes: 0 no bypass (and the canary, if asked, refused everywhere); 1 a bypass or a canary not refused;
-2 bad input.`;
+Exit codes: 0 no bypass (and the canary, if asked, refused everywhere); 1 a bypass, a canary not refused, or no
+runtime configuration found at all (nothing checked); 2 bad input.`;
 
 const FLAGS = {
   config: 'string',
@@ -75,6 +75,8 @@ interface Report {
   readonly canary: { readonly image: string; readonly passed: boolean; readonly results: CanaryResult[] } | undefined;
   readonly bypasses: number;
   readonly warnings: number;
+  /** No runtime configuration was found at any of the paths: nothing was checked, which is not a pass. */
+  readonly nothingChecked: boolean;
 }
 
 export async function doctorCommand(argv: readonly string[], io: Io): Promise<number> {
@@ -168,11 +170,12 @@ export async function doctorCommand(argv: readonly string[], io: Io): Promise<nu
       canary,
       bypasses: findings.filter((f) => f.status === 'bypass').length,
       warnings: findings.filter((f) => f.status === 'warning').length,
+      nothingChecked: !ctd.found && !ctn.found && !dkr.found,
     };
     // Absent values are null in JSON, so every finding has the same keys.
     if (flags.json) io.out(JSON.stringify(report, (_k, v: unknown) => (v === undefined ? null : v), 2));
     else for (const line of render(report)) io.out(line);
-    return report.bypasses > 0 || canary?.passed === false ? EXIT_FAILED : EXIT_OK;
+    return report.bypasses > 0 || report.nothingChecked || canary?.passed === false ? EXIT_FAILED : EXIT_OK;
   });
 }
 
@@ -270,9 +273,11 @@ function render(r: Report): string[] {
   }
   out.push(
     '',
-    r.bypasses > 0
-      ? `${r.bypasses} bypass(es), ${r.warnings} warning(s): a pull can get around sigward on this node`
-      : `no bypass found, ${r.warnings} warning(s)`,
+    r.nothingChecked
+      ? 'nothing checked: no containerd, registries.conf or docker configuration at these paths (give them, or --root)'
+      : r.bypasses > 0
+        ? `${r.bypasses} bypass(es), ${r.warnings} warning(s): a pull can get around sigward on this node`
+        : `no bypass found, ${r.warnings} warning(s)`,
   );
   return out;
 }

@@ -219,6 +219,17 @@ describe('sigward doctor with real clients', () => {
       bad.stderr,
       /--pull-canary "elsewhere\.test\/x:1": expected HOST\/REPOSITORY\[:TAG\] with HOST one of sigward's upstreams \(canary\.test\)/,
     );
+    // No runtime configuration at any path: nothing was checked, which is not a pass.
+    const empty = join(work, 'empty-root');
+    mkdirSync(empty);
+    const none = await sigwardCli(['doctor', '--config', configFile, '--root', empty], {
+      env: { HOME: join(work, 'home') },
+    });
+    assert.equal(none.code, 1, none.stdout);
+    assert.match(
+      none.stdout,
+      /\nnothing checked: no containerd, registries\.conf or docker configuration at these paths/,
+    );
     assert.equal((await sigwardCli(['doctor', '--config', configFile, '--bogus'])).code, 2);
     assert.equal((await sigwardCli(['doctor', '--config', join(work, 'missing.yaml')])).code, 2);
   });
