@@ -54,7 +54,22 @@ function loadSpecs(id: string, settings: Settings): TargetSpec[] {
 function targetSpecs(settings: Settings): TargetSpec[] {
   const specs: TargetSpec[] = [...loadSpecs('manifest', settings)];
   specs.push({ row: 'blob.single.mbps', target: '>= 0.4x direct', measure: swOver('direct'), ok: (v) => v >= 0.4 });
+  specs.push({ row: 'blob.single.mbps', target: '>= 0.9x ceiling', measure: swOver('ceiling'), ok: (v) => v >= 0.9 });
+  specs.push({
+    row: 'blob.concurrent.mbps',
+    target: '>= 0.8x ceiling',
+    measure: swOver('ceiling'),
+    ok: (v) => v >= 0.8,
+  });
   specs.push({ row: 'blob.concurrent.rss', target: '<= 160 MiB', measure: sw, ok: (v) => v <= 160, unit: 'MiB' });
+  // blobs: redirect: the bytes go from the storage to the client; sigward writes only the redirects.
+  for (const id of ['blob.redirect.single.mbps', 'blob.redirect.concurrent.mbps'])
+    specs.push({ row: id, target: '>= 0.95x direct', measure: swOver('direct'), ok: (v) => v >= 0.95 });
+  specs.push({ row: 'blob.redirect.written', target: '< 1 MB', measure: sw, ok: (v) => v < 1, unit: 'MB' });
+  // blobs: cache, warm: from sigward's store on disk, against distribution's pull-through cache.
+  for (const id of ['blob.cache.single.mbps', 'blob.cache.concurrent.mbps'])
+    specs.push({ row: id, target: '>= 0.8x peer', measure: swOver('peer'), ok: (v) => v >= 0.8 });
+  specs.push({ row: 'blob.cache.rss.growth', target: '<= 16 MiB', measure: sw, ok: (v) => v <= 16, unit: 'MiB' });
   // The signature gate. A cold pull may take 3 sequential upstream round trips (tag, `.sig` manifest, its
   // layer) plus 1 ms of sigward's own time; the depth is a count, so the measured fraction is rounded.
   specs.push({

@@ -11,6 +11,7 @@ import { evaluateTargets, formatTable, writeResult } from './report.ts';
 import type { Row } from './rows.ts';
 import { statusKiB } from './rss.ts';
 import { blobScenario } from './scenarios/blob.ts';
+import { blobCacheScenario, blobRedirectScenario } from './scenarios/blob-paths.ts';
 import { cliScenario } from './scenarios/cli.ts';
 import { concurrentScenario } from './scenarios/concurrent.ts';
 import { hostileSigScenario } from './scenarios/hostile-sig.ts';
@@ -123,6 +124,8 @@ async function main(): Promise<void> {
           return res.rows;
         },
       ],
+      ['blob redirect', async (s) => blobRedirectScenario(s, await fixtures(), settings)],
+      ['blob cache', async (s) => blobCacheScenario(s, await fixtures(), settings)],
       ['hostile .sig', (s) => hostileSigScenario(s, settings)],
       ['keyless', async (s) => keylessScenario(s, await keylessFixtures(), await signedFixtures(), settings)],
       ['cli', async (s) => cliScenario(s, await signedFixtures(), settings)],

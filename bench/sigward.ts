@@ -12,7 +12,7 @@ import { KEYLESS_IDENTITY, KEYLESS_ISSUER, KEYLESS_PREFIX } from './keyless-fixt
 
 export interface SigwardConfigInput {
   /** The one upstream (the benchmark's distribution), made the default for bare /v2/<repo>/ requests too. */
-  readonly upstream: { readonly host: string; readonly url: string };
+  readonly upstream: { readonly host: string; readonly url: string; readonly blobs?: 'relay' | 'redirect' | 'cache' };
   /** More upstreams (not default), e.g. the registry again behind the counting forwarder under another host name. */
   readonly extraUpstreams?: readonly { readonly host: string; readonly url: string }[];
   /** State/cache directory (a temp dir: never /var/cache during a benchmark). */
@@ -59,7 +59,7 @@ export function sigwardConfig(input: SigwardConfigInput): Record<string, unknown
   return {
     listen: '127.0.0.1:0',
     log: { level: input.logLevel ?? 'warn' },
-    upstreams: [{ host: input.upstream.host, url: input.upstream.url, default: true }, ...(input.extraUpstreams ?? [])],
+    upstreams: [{ ...input.upstream, default: true }, ...(input.extraUpstreams ?? [])],
     cache: { dir: input.cacheDir },
     ...(input.trust !== undefined ? { trust: input.trust } : {}),
     ...(input.policy !== undefined ? { policy: input.policy } : {}),

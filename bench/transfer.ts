@@ -24,9 +24,17 @@ export interface ManyTransfers {
 
 const WRITE_OUT = '%{http_code} %{time_total} %{size_download} %{time_starttransfer}';
 
-/** GET `url` once, discarding the body; throws unless 200 with `expectBytes` bytes. */
-export async function curlGet(url: string, expectBytes: number, timeoutMs = 600_000): Promise<Transfer> {
-  const res = await runCommand('curl', ['-sS', '-o', '/dev/null', '-w', WRITE_OUT, url], { timeoutMs });
+/** GET `url` once, discarding the body; throws unless 200 with `expectBytes` bytes. `follow`: follow redirects (a
+ * redirect handed out by sigward's `blobs: redirect`), the final answer is the one checked. */
+export async function curlGet(
+  url: string,
+  expectBytes: number,
+  timeoutMs = 600_000,
+  follow = false,
+): Promise<Transfer> {
+  const res = await runCommand('curl', ['-sS', ...(follow ? ['-L'] : []), '-o', '/dev/null', '-w', WRITE_OUT, url], {
+    timeoutMs,
+  });
   const [code, total, size, ttfb] = res.stdout.trim().split(' ');
   if (res.code !== 0 || code !== '200' || Number(size) !== expectBytes) {
     throw new Error(
@@ -42,9 +50,10 @@ export async function curlMany(
   urls: readonly string[],
   expectBytes: number,
   timeoutMs = 900_000,
+  follow = false,
 ): Promise<ManyTransfers> {
   const t0 = process.hrtime.bigint();
-  const each = await Promise.all(urls.map((u) => curlGet(u, expectBytes, timeoutMs)));
+  const each = await Promise.all(urls.map((u) => curlGet(u, expectBytes, timeoutMs, follow)));
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const bytes = each.reduce((a, t) => a + t.bytes, 0);
   return { seconds, bytes, mbps: bytes / seconds / 1e6, slowestSeconds: Math.max(...each.map((t) => t.seconds)), each };

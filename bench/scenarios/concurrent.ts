@@ -1,11 +1,12 @@
 // N simultaneous big-blob GETs (N = 20 by default): aggregate throughput, and sigward's peak resident memory while
 // it streams them all (VmRSS sampled every 100 ms plus VmHWM, see rss.ts). Memory must stay flat in the blob size:
-// a proxy that buffers a blob would show N x blob size here.
+// a proxy that buffers a blob would show N x blob size here. The ceiling (a raw node relay, relay-server.ts) takes its
+// turn in every round, so sigward's aggregate can be read against what any node relay reaches in the same run.
 import { BIG_REPO, type Fixtures } from '../fixtures.ts';
 import { row, type Row } from '../rows.ts';
 import { sampleRss, type RssReport } from '../rss.ts';
 import { progress, type Settings } from '../settings.ts';
-import { CONTENDERS, type Contender, type Stack } from '../stack.ts';
+import { CONTENDERS, type AnyContender as Contender, type Stack } from '../stack.ts';
 import { curlMany, type ManyTransfers } from '../transfer.ts';
 
 export interface ConcurrentResult {
@@ -25,10 +26,10 @@ export async function concurrentScenario(stack: Stack, fx: Fixtures, settings: S
     cold = await curlMany(urls('peer'), size);
     progress(`${what}: peer cold ${cold.mbps.toFixed(0)} MB/s aggregate in ${cold.seconds.toFixed(1)} s`);
   }
-  const runs: Record<Contender, ManyTransfers[]> = { direct: [], sigward: [], peer: [] };
+  const runs: Record<Contender, ManyTransfers[]> = { direct: [], sigward: [], peer: [], ceiling: [] };
   const rss: RssReport[] = [];
   for (let r = 0; r < settings.bigRounds; r++) {
-    for (const c of CONTENDERS) {
+    for (const c of [...CONTENDERS, 'ceiling'] as const) {
       const sampler = c === 'sigward' ? sampleRss(stack.sigward.pid) : undefined;
       const res = await curlMany(urls(c), size);
       const mem = sampler?.stop();
@@ -51,13 +52,14 @@ export async function concurrentScenario(stack: Stack, fx: Fixtures, settings: S
       label,
       'MB/s aggr',
       'higher',
-      { direct: agg('direct'), sigward: agg('sigward'), peer: agg('peer') },
-      { note: blobs },
+      { direct: agg('direct'), sigward: agg('sigward'), peer: agg('peer'), ceiling: agg('ceiling') },
+      { note: `${blobs}; ceiling column: the raw node relay in the same rounds` },
     ),
     row('blob.concurrent.slowest', label, 'slowest s', 'lower', {
       direct: slow('direct'),
       sigward: slow('sigward'),
       peer: slow('peer'),
+      ceiling: slow('ceiling'),
     }),
   ];
   if (cold) {

@@ -3,7 +3,6 @@
 // that is the fast path for bytes (web Response objects measured slower here), and the only way to set a custom
 // HTTP reason phrase.
 import type { ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
 import type { SigwardError } from '../errors.ts';
 import type { Answer, BodySink, DecisionNote, FileAnswer } from '../proxy/answer.ts';
 import { errorResponse } from './respond.ts';
@@ -115,19 +114,43 @@ async function sendFile(
   served: ByteCounter | undefined,
 ): Promise<void> {
   res.writeHead(a.status, headers);
-  if (a.end < a.start) {
-    await a.fh.close();
-    res.end();
-    return;
-  }
-  const rs = a.fh.createReadStream({ start: a.start, end: a.end, highWaterMark: 1024 * 1024, autoClose: true });
+  const closed = new Promise<void>((resolve) => res.once('close', () => resolve()));
+  let sent = 0;
   try {
-    await pipeline(rs, res);
-  } catch (e) {
-    if (res.destroyed && !res.writableFinished && (e as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE')
-      return;
-    throw e;
+    if (a.end >= a.start) sent = await copyRange(a, res, closed);
+    if (!res.destroyed) await Promise.race([new Promise<void>((resolve) => res.end(resolve)), closed]);
   } finally {
-    served?.add(rs.bytesRead);
+    served?.add(sent);
+    await a.fh.close().catch(() => undefined);
   }
+}
+
+/** Bytes read from a file per write; two such buffers per response, reused, are all it holds. */
+const FILE_CHUNK = 512 * 1024;
+
+/** Copy bytes start..end of the file into the response through two reused buffers: one is read into while the other
+ * is being written, and a buffer is read into again only once its last write was flushed (its callback), so memory
+ * stays at two chunks per response however slow the client. Resolves with the bytes handed over; early (quietly)
+ * when the client went away; rejects when the file cannot be read. */
+async function copyRange(a: FileAnswer, res: ServerResponse, closed: Promise<void>): Promise<number> {
+  const buffers = [Buffer.allocUnsafe(FILE_CHUNK), Buffer.allocUnsafe(FILE_CHUNK)];
+  const flushed: (Promise<void> | undefined)[] = [undefined, undefined];
+  let gone = false;
+  void closed.then(() => (gone = true));
+  let pos = a.start;
+  let sent = 0;
+  for (let i = 0; pos <= a.end; i ^= 1) {
+    const pending = flushed[i];
+    if (pending !== undefined) await Promise.race([pending, closed]);
+    if (gone || res.destroyed) return sent;
+    const buf = buffers[i] as Buffer;
+    const { bytesRead } = await a.fh.read(buf, 0, Math.min(FILE_CHUNK, a.end - pos + 1), pos);
+    if (bytesRead === 0) throw new Error(`the file ended at byte ${pos}, before byte ${a.end} it was to send`);
+    if (gone || res.destroyed) return sent;
+    pos += bytesRead;
+    sent += bytesRead;
+    flushed[i] = new Promise<void>((resolve) => res.write(buf.subarray(0, bytesRead), () => resolve()));
+  }
+  await Promise.race([Promise.all(flushed.map((p) => p ?? Promise.resolve())), closed]);
+  return sent;
 }

@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { buildImage, pushImage, type TestImage } from '../helpers/images.ts';
 import { tempDir, waitFor } from '../helpers/proc.ts';
@@ -159,6 +160,33 @@ describe('blobs: cache', () => {
     }
     await stored(sw, digest);
     assert.equal(readdirSync(join(dir, 'sget', 'blobs')).filter((f) => f === digest.replace(':', '-')).length, 1);
+  });
+
+  test('a client that leaves in the middle of a warm transfer: the next one gets the whole blob', async () => {
+    const img = randomImage(3 * 1024);
+    await pushImage(reg, 'apps/left', 'v1', img);
+    const digest = layerOf(img);
+    await rawGet(`${sw.url}/v2/example.test/apps/left/blobs/${digest}`);
+    await stored(sw, digest);
+    const asked = blobGets(sw);
+    const got = await new Promise<number>((resolve) => {
+      const req = httpRequest(`${sw.url}/v2/example.test/apps/left/blobs/${digest}`, { agent: false }, (res) => {
+        let n = 0;
+        res.on('data', (c: Buffer) => {
+          n += c.length;
+          req.destroy();
+        });
+        res.on('close', () => resolve(n));
+      });
+      req.on('error', () => undefined);
+      req.on('close', () => resolve(0));
+      req.end();
+    });
+    assert.ok(got < 3 * 1024 * 1024, `${got} bytes before leaving`);
+    const whole = await rawGet(`${sw.url}/v2/example.test/apps/left/blobs/${digest}`);
+    assert.equal(whole.status, 200);
+    assert.equal(sha256(whole.body), digest);
+    assert.equal(blobGets(sw), asked, 'both from the store');
   });
 
   test('skopeo copies an image twice: the second time every blob comes from the store', async () => {
