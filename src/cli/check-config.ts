@@ -38,25 +38,39 @@ export async function checkConfigCommand(argv: readonly string[], io: Io): Promi
   return 0;
 }
 
+/** The upstream YAML that makes a registry reached on a port pullable through the path prefix: a port-less `host`
+ * (the name without its port; a made-up one for an IP address, never resolved), the port in `url` and `aliases`. */
+export function portlessRecipe(u: { host: string; url: string; aliases: readonly string[] }): {
+  host: string;
+  lines: string[];
+} {
+  const bare = u.host.slice(0, u.host.lastIndexOf(':'));
+  const isIp = /^[0-9.]+$|^\[/.test(bare);
+  const host = isIp ? `${bare.replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '')}.registry` : bare;
+  return {
+    host,
+    lines: [
+      `- host: ${host}${isIp ? '   # any name without a port; it is never resolved' : ''}`,
+      `  url: ${u.url}`,
+      `  aliases: [${[...new Set([u.host, ...u.aliases])].join(', ')}]`,
+    ],
+  };
+}
+
 /** An upstream named only with a port (`host: registry.internal:5000`, no port-less alias) cannot be a path prefix:
  * skopeo, podman and docker refuse `127.0.0.1:5050/registry.internal:5000/app` (a ':' is not allowed in a repository
- * path). The recipe: a port-less host, the port in url and aliases (the exact YAML, with this upstream's values). */
+ * path). The warning carries the recipe with this upstream's values. */
 export function portWarnings(upstreams: readonly UpstreamConfig[], listen: string): string[] {
   const out: string[] = [];
   upstreams.forEach((u, i) => {
-    const names = upstreamNames(u);
-    if (!u.host.includes(':') || names.some((n) => !n.includes(':'))) return;
-    const bare = u.host.slice(0, u.host.lastIndexOf(':'));
-    const portless = /^[0-9.]+$|^\[/.test(bare) ? `${bare.replace(/[^a-z0-9]+/g, '-')}.registry` : bare;
-    const aliases = [...new Set([u.host, ...u.aliases])];
+    if (!u.host.includes(':') || upstreamNames(u).some((n) => !n.includes(':'))) return;
+    const recipe = portlessRecipe(u);
     out.push(
       `warning: upstreams[${i}].host ${u.host} has a port and no port-less name: podman, skopeo and docker cannot pull it ` +
         `through sigward (they refuse ${listen}/${u.host}/REPO: a ':' is not allowed in a repository path); containerd can. ` +
         'Name it without the port and keep the port in url and aliases:',
-      `  - host: ${portless}${/^[0-9.]+$|^\[/.test(bare) ? '   # any name without a port; it is never resolved' : ''}`,
-      `    url: ${u.url}`,
-      `    aliases: [${aliases.join(', ')}]`,
-      `  Policies then match ${portless}/… (the host). Image references keep naming ${u.host}; the node's side is`,
+      ...recipe.lines.map((l) => `  ${l}`),
+      `  Policies then match ${recipe.host}/… (the host). Image references keep naming ${u.host}; the node's side is`,
       `  what \`sigward client-config containerd|podman --upstream ${u.host} --config FILE\` prints.`,
     );
   });

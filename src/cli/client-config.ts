@@ -11,6 +11,7 @@ import { isHost } from '../oci/reference.ts';
 import type { Io } from './io.ts';
 import { EXIT_BAD_INPUT, EXIT_OK, exitOnBadInput } from './exit-codes.ts';
 import { parseFlags, usage } from './flags.ts';
+import { portlessRecipe } from './check-config.ts';
 
 export const CLIENT_CONFIG_USAGE = `usage: sigward client-config containerd|podman|docker --upstream HOST [--config FILE] [--sigward URL]
 
@@ -39,6 +40,8 @@ export interface Target {
   readonly hub: boolean;
   /** With --config: whether bare /v2/<repo> requests (docker registry-mirrors) reach this upstream. */
   readonly isDefault: boolean | undefined;
+  /** With --config: the upstream's url. */
+  readonly url?: string;
 }
 
 export interface Sigward {
@@ -107,7 +110,13 @@ export function resolveTarget(given: string, upstreams: readonly UpstreamConfig[
   const hub = upstreamNames(u).some((n) => DOCKER_HUB_NAMES.includes(n));
   // References name the registry as `host`; a path-prefix location may use any port-less name of the same upstream.
   const pathName = portless(host) ? host : upstreamNames(u).find(portless);
-  return { host: hub ? 'docker.io' : host, pathName: hub ? 'docker.io' : pathName, hub, isDefault: u.default };
+  return {
+    host: hub ? 'docker.io' : host,
+    pathName: hub ? 'docker.io' : pathName,
+    hub,
+    isDefault: u.default,
+    url: u.url,
+  };
 }
 
 export function parseSigward(given: string): Sigward {
@@ -128,13 +137,13 @@ const q = (s: string): string => JSON.stringify(s);
 
 /** A name with a port cannot be a path component of a reference through sigward: the recipe with an alias. */
 function portCaveat(t: Target, sw: Sigward): string[] {
-  const suggested = `${t.host.replace(/[^a-z0-9]+/g, '-')}.sigward`;
+  const recipe = portlessRecipe({ host: t.host, url: t.url ?? `https://${t.host}`, aliases: [] });
   return [
     `# ${t.host} has a port: skopeo, podman and docker refuse a reference like ${sw.address}/${t.host}/REPO (a ':' is`,
     `# not allowed in a repository path), so the path prefix must be a port-less name of the same registry.`,
-    `# Add one to its upstream in sigward.yaml (any name; it is never resolved), e.g.`,
-    `#   - host: ${t.host}`,
-    `#     aliases: [${suggested}]`,
+    `# In sigward.yaml, name the upstream without the port and keep the port in url and aliases (what`,
+    `# sigward check-config suggests), e.g.`,
+    ...recipe.lines.map((l) => `#   ${l}`),
     `# and run this again with --config, which then uses it.`,
   ];
 }

@@ -131,9 +131,11 @@ location = "sigward.internal/ghcr.io"   # the location, NOT a [[registry.mirror]
       noAlias.err,
       `# 10.0.0.7:5000 has a port: skopeo, podman and docker refuse a reference like 127.0.0.1:5055/10.0.0.7:5000/REPO (a ':' is
 # not allowed in a repository path), so the path prefix must be a port-less name of the same registry.
-# Add one to its upstream in sigward.yaml (any name; it is never resolved), e.g.
-#   - host: 10.0.0.7:5000
-#     aliases: [10-0-0-7-5000.sigward]
+# In sigward.yaml, name the upstream without the port and keep the port in url and aliases (what
+# sigward check-config suggests), e.g.
+#   - host: 10-0-0-7.registry   # any name without a port; it is never resolved
+#     url: http://10.0.0.7:5000
+#     aliases: [10.0.0.7:5000]
 # and run this again with --config, which then uses it.`,
     );
   });
