@@ -42,6 +42,10 @@ export interface AppDeps {
   /** The process's metrics (cli/serve.ts makes one), used when the config turns metrics on (`metrics.listen` not
    * off); absent then: createShared makes one. */
   readonly metrics?: SigwardMetrics;
+  /** Keep verdicts and verified manifests across restarts in `<cache.dir>/state` (the daemon: cli/serve.ts). Absent:
+   * memory only, nothing there is read or written (`sigward verify` and `triangulate` decide afresh and never touch
+   * the daemon's files). */
+  readonly keepState?: boolean;
 }
 
 export interface SigwardApp {
@@ -116,6 +120,7 @@ export function createShared(loaded: LoadedConfig, deps: AppDeps = {}): SharedPa
   // the manifest service. An unusable directory leaves memory only (logged once), never stops the daemon.
   const kept = new KeptState({
     dir: join(config.cache.dir, 'state'),
+    persist: deps.keepState === true,
     keyFile: join(config.cache.dir, 'sget', 'seal.key'),
     maxBytes: config.cache.stateBytes,
     maxEntries: config.cache.verdictEntries,

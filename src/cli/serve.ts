@@ -56,7 +56,7 @@ export async function serveCommand(argv: readonly string[], io: Io): Promise<num
   const trust = await TrustKeeper.open(loaded, logger);
   // One per process: its counters go on across reloads.
   const metrics = new SigwardMetrics();
-  const shared = createShared(loaded, { logger, trust, metrics });
+  const shared = createShared(loaded, { logger, trust, metrics, keepState: true });
   let requests = 0;
   let last: ReloadResult | undefined;
   const deps: AppDeps = {

@@ -39,6 +39,8 @@ import { appendLines, readJournal, rewriteJournal, sealLine } from './journal.ts
 export interface KeptStateOptions {
   /** `<cache.dir>/state`. */
   readonly dir: string;
+  /** False: memory only, nothing under the directory is read or written (commands other than serve). */
+  readonly persist?: boolean;
   /** The sget store's seal key (`<cache.dir>/sget/seal.key`), created when missing. */
   readonly keyFile: string;
   /** cache.stateSize: manifest bytes kept (0: nothing is kept, memory only). */
@@ -107,7 +109,7 @@ export class KeptState implements VerdictListener, KeptManifests, KeptVerified {
   private writing: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: KeptStateOptions) {
-    this.persisting = opts.maxBytes > 0;
+    this.persisting = opts.persist !== false && opts.maxBytes > 0;
     this.journal = join(opts.dir, 'journal');
     this.manifestDir = join(opts.dir, 'manifests');
     this.clock = opts.now ?? Date.now;

@@ -121,7 +121,7 @@ describe('fail-static', () => {
         for (const l of s.split('\n')) if (l !== '') lines.push(JSON.parse(l) as Record<string, unknown>);
       },
     });
-    const sw = await startSigward(config(dir), { now, logger });
+    const sw = await startSigward(config(dir), { keepState: true, now, logger });
     for (const host of ['fs.test', 'plain.test']) assert.equal((await pull(sw, host, 'apps/signed', 'v1')).status, 200);
     assert.equal((await pull(sw, 'fs.test', 'apps/multi', 'v1')).status, 200);
     assert.equal((await pull(sw, 'fs.test', 'apps/multi', child.digest)).status, 200);
@@ -234,7 +234,7 @@ describe('fail-static', () => {
     await sw.stop();
     flaky.mode = 'reset';
     try {
-      const again = await startSigward(config(dir), { now });
+      const again = await startSigward(config(dir), { keepState: true, now });
       try {
         const t = await pull(again, 'fs.test', 'apps/multi', 'v1');
         assert.equal(t.status, 200, t.body.toString());
@@ -246,7 +246,7 @@ describe('fail-static', () => {
       } finally {
         await again.stop();
       }
-      const changed = await startSigward(config(dir, true), { now });
+      const changed = await startSigward(config(dir, true), { keepState: true, now });
       try {
         assert.equal((await pull(changed, 'fs.test', 'apps/signed', 'v1')).status, 503);
         assert.equal((await pull(changed, 'fs.test', 'apps/multi', child.digest)).status, 503);

@@ -72,7 +72,7 @@ describe('state kept across restarts', () => {
 
   /** Pull the index by tag, a platform manifest by digest and the single image by tag; then close (flushes). */
   async function warm(dir: string): Promise<void> {
-    const sw = await startSigward(config(dir));
+    const sw = await startSigward(config(dir), { keepState: true });
     try {
       assert.equal((await pull(sw, 'apps/multi', 'v1')).status, 200);
       const c = await pull(sw, 'apps/multi', child.digest);
@@ -98,7 +98,7 @@ describe('state kept across restarts', () => {
   });
 
   test('without kept state, a platform manifest by digest is refused (what a restart did before)', async () => {
-    const sw = await startSigward(config(cacheDir()));
+    const sw = await startSigward(config(cacheDir()), { keepState: true });
     try {
       const r = await pull(sw, 'apps/multi', child.digest);
       assert.equal(r.status, 403, r.body.toString());
@@ -110,7 +110,7 @@ describe('state kept across restarts', () => {
   test('after a restart, a covered platform manifest by digest needs no upstream request and a signed tag no new lookup', async () => {
     const dir = cacheDir();
     await warm(dir);
-    const sw = await startSigward(config(dir));
+    const sw = await startSigward(config(dir), { keepState: true });
     try {
       const c = await pull(sw, 'apps/multi', child.digest);
       assert.equal(c.status, 200, c.body.toString());
@@ -134,7 +134,7 @@ describe('state kept across restarts', () => {
   test('a policy changed across the restart uses none of the kept verdicts', async () => {
     const dir = cacheDir();
     await warm(dir);
-    const sw = await startSigward(config(dir, true));
+    const sw = await startSigward(config(dir, true), { keepState: true });
     try {
       const c = await pull(sw, 'apps/multi', child.digest);
       assert.equal(c.status, 403, 'the coverage was decided under another policy hash');
@@ -158,7 +158,7 @@ describe('state kept across restarts', () => {
       text.replace(/"t":"c","ph":"([0-9a-f])/g, (_all, h: string) => `"t":"c","ph":"${h === 'a' ? 'b' : 'a'}`),
     );
     const { lines, logger } = logSink();
-    const sw = await startSigward(config(dir), { logger });
+    const sw = await startSigward(config(dir), { keepState: true, logger });
     try {
       assert.equal((await pull(sw, 'apps/multi', child.digest)).status, 403);
       const warned = lines.find((l) => String(l.msg).startsWith('state journal'));
@@ -184,7 +184,7 @@ describe('state kept across restarts', () => {
     const forged = sealLine(Buffer.alloc(32, 7), { ...record, exp: Date.now() + 3_600_000 });
     writeFileSync(file, forged);
     const { lines, logger } = logSink();
-    const sw = await startSigward(config(dir), { logger });
+    const sw = await startSigward(config(dir), { keepState: true, logger });
     try {
       const c = await pull(sw, 'apps/multi', child.digest);
       assert.equal(c.status, 403);
@@ -206,7 +206,7 @@ describe('state kept across restarts', () => {
     assert.ok(at > 0);
     writeFileSync(file, text.slice(0, at + 20));
     const { lines, logger } = logSink();
-    const sw = await startSigward(config(dir), { logger });
+    const sw = await startSigward(config(dir), { keepState: true, logger });
     try {
       assert.equal((await pull(sw, 'apps/multi', child.digest)).status, 403, 'the coverage line was torn');
       const warned = lines.find((l) => String(l.msg).startsWith('state journal'));
@@ -227,7 +227,7 @@ describe('state kept across restarts', () => {
     changed[changed.length - 2] = 0x20;
     writeFileSync(join(mdir, name), changed);
     const { lines, logger } = logSink();
-    const sw = await startSigward(config(dir), { logger });
+    const sw = await startSigward(config(dir), { keepState: true, logger });
     try {
       const c = await pull(sw, 'apps/multi', child.digest);
       assert.equal(c.status, 200);
@@ -243,7 +243,7 @@ describe('state kept across restarts', () => {
     const dir = cacheDir();
     writeFileSync(join(dir, 'state'), 'a file where the state directory should be');
     const { lines, logger } = logSink();
-    const sw = await startSigward(config(dir), { logger });
+    const sw = await startSigward(config(dir), { keepState: true, logger });
     try {
       assert.equal((await pull(sw, 'apps/multi', 'v1')).status, 200);
       assert.equal((await pull(sw, 'apps/multi', child.digest)).status, 200);
@@ -251,6 +251,28 @@ describe('state kept across restarts', () => {
     } finally {
       await sw.stop();
     }
+  });
+
+  test('an app built without keepState (sigward verify, triangulate) neither reads nor writes the kept state', async () => {
+    const dir = cacheDir();
+    await warm(dir);
+    const journal = readFileSync(join(dir, 'state', 'journal'), 'utf8');
+    const sw = await startSigward(config(dir));
+    try {
+      assert.equal((await pull(sw, 'apps/multi', child.digest)).status, 403);
+      assert.equal((await pull(sw, 'apps/single', 'v1')).status, 200);
+    } finally {
+      await sw.stop();
+    }
+    assert.equal(readFileSync(join(dir, 'state', 'journal'), 'utf8'), journal);
+    const fresh = cacheDir();
+    const other = await startSigward(config(fresh));
+    try {
+      assert.equal((await pull(other, 'apps/single', 'v1')).status, 200);
+    } finally {
+      await other.stop();
+    }
+    assert.deepEqual(readdirSync(fresh), []);
   });
 
   test('a restarted `sigward serve` process serves a covered platform manifest by digest', async () => {
