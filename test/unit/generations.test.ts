@@ -67,8 +67,12 @@ test('restartNeeded: listen, cache, sget.storeSize, blobs, audit and metrics.lis
   const base = config('listen: 127.0.0.1:5050\n');
   assert.deepEqual(restartNeeded(base, config('listen: 127.0.0.1:5050\nlog: { level: debug }\n'), false), []);
   assert.deepEqual(
-    restartNeeded(base, config('listen: 127.0.0.1:6060\ncache: { dir: /elsewhere, allowTtl: 1h }\n'), false),
-    ['listen', 'cache.dir', 'cache.allowTtl'],
+    restartNeeded(
+      base,
+      config('listen: 127.0.0.1:6060\ncache: { dir: /elsewhere, allowTtl: 1h, stateSize: 1GiB }\n'),
+      false,
+    ),
+    ['listen', 'cache.dir', 'cache.allowTtl', 'cache.stateSize'],
   );
   assert.deepEqual(
     restartNeeded(base, config('listen: 127.0.0.1:6060\n'), true),
