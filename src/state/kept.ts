@@ -106,7 +106,7 @@ export class KeptState implements VerdictListener, KeptManifests, KeptVerified {
   private pending: Rec[] = [];
   private linesInFile = 0;
   private timer: NodeJS.Timeout | undefined;
-  private writing: Promise<void> = Promise.resolve();
+  private writing: Promise<void>;
 
   constructor(private readonly opts: KeptStateOptions) {
     this.persisting = opts.persist !== false && opts.maxBytes > 0;
@@ -131,6 +131,8 @@ export class KeptState implements VerdictListener, KeptManifests, KeptVerified {
     opts.verdicts.listen(this);
     this.ready = this.persisting ? this.load() : Promise.resolve();
     void this.ready.then(() => (this.loaded = true));
+    // Writes queue behind the load (which never rejects): a batch never races the key or a rewrite of the journal.
+    this.writing = this.ready;
   }
 
   now(): number {
