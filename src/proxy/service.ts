@@ -148,7 +148,8 @@ export class ProxyService {
     const image = imageRef(host, target.repository, ref);
     const found = await kept.lastVerified(host, target.repository, ref, policyHash, kept.now() - windowMs);
     if (found === undefined || !acceptable(found.manifest, q.accept)) {
-      this.deps.log.warn(
+      // info: the access line already says 503; this says why fail-static did not answer.
+      this.deps.log.info(
         { reqId: notes.id, image, err: outage.message },
         'upstream unavailable and nothing served verified within its failStatic window under this policy: failing closed',
       );

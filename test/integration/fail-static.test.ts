@@ -177,7 +177,7 @@ describe('fail-static', () => {
   });
 
   test('an upstream without failStatic, a tag never served verified, one only allowed unsigned: fail closed', async () => {
-    const { sw } = await warmed();
+    const { sw, lines } = await warmed();
     try {
       flaky.mode = '503';
       const plain = await pull(sw, 'plain.test', 'apps/signed', 'v1');
@@ -188,6 +188,12 @@ describe('fail-static', () => {
       const metrics = parseExposition((await sw.app?.metrics?.text())?.body ?? '');
       for (const upstream of ['fs.test', 'plain.test'])
         assert.equal(valueOf(metrics, 'sigward_fail_static_served_total', { upstream }), 0, upstream);
+      const why = lines.filter((l) => String(l.msg).startsWith('upstream unavailable and nothing served verified'));
+      assert.deepEqual(
+        why.map((l) => l.image),
+        ['fs.test/apps/signed:v2', 'fs.test/loose/unsigned:v1'],
+        'said for the opted-in upstream only',
+      );
     } finally {
       flaky.mode = 'pass';
       await sw.stop();
