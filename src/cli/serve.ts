@@ -54,22 +54,24 @@ export async function serveCommand(argv: readonly string[], io: Io): Promise<num
   // TUF-kept trust roots are fetched (or taken from their verified cache) before anything listens; without them
   // the daemon does not start. A config of pinned roots only contacts nothing here.
   const trust = await TrustKeeper.open(loaded, logger);
-  // One per process: its counters go on across reloads.
-  const metrics = new SigwardMetrics();
+  // One per process, made only when metrics are on (`metrics.listen` needs a restart): its counters go on across
+  // reloads. Off (the default), prom-client is never loaded.
+  const metrics = (loaded.config.metrics?.listen ?? 'off') === 'off' ? undefined : new SigwardMetrics();
   const shared = createShared(loaded, { logger, trust, metrics, keepState: true });
   let requests = 0;
   let last: ReloadResult | undefined;
   const deps: AppDeps = {
     logger,
-    metrics,
+    ...(metrics && { metrics }),
     reloadStatus: () => ({ pid: process.pid, requests, ...(last ? { last } : {}) }),
   };
   let current = new Generation(createApp(loaded, { ...deps, trust }, shared));
   const sw = current.app;
   // `metrics.listen: HOST:PORT`: a listener of its own, for the life of the process (a reload does not move it).
   const metricsAt = loaded.config.metrics?.listen;
-  const metricsListener = typeof metricsAt === 'object' ? await listenMetrics(metrics, metricsAt) : undefined;
-  metrics.configLoaded(sw.generation());
+  const metricsListener =
+    metrics && typeof metricsAt === 'object' ? await listenMetrics(metrics, metricsAt) : undefined;
+  metrics?.configLoaded(sw.generation());
   const server = createAdaptorServer({
     // Each request runs to its end on the generation current when it arrived.
     fetch: (req, env) => {
@@ -152,7 +154,7 @@ export async function serveCommand(argv: readonly string[], io: Io): Promise<num
       void closing.then(() => retiring.delete(closing));
       const restart = restartNeeded(loaded.config, next.config, typeof flags.listen === 'string');
       result = outcome(request, app, { restartNeeded: restart });
-      metrics.configLoaded(result.generation);
+      metrics?.configLoaded(result.generation);
       logger.info(
         {
           generation: result.generation,
@@ -176,7 +178,7 @@ export async function serveCommand(argv: readonly string[], io: Io): Promise<num
       );
     }
     last = result;
-    metrics.reloadResult(result.ok);
+    metrics?.reloadResult(result.ok);
   };
   let reloading: Promise<void> | undefined;
   let again = false;

@@ -3,7 +3,15 @@
 // bounded: routes are a fixed set, policies and upstreams are the configured names, classes and outcomes are
 // enums; no repository, tag or digest ever becomes a label. Children are bound once per label set and kept, so a
 // request costs a map lookup and an increment.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { createRequire } from 'node:module';
+import type * as PromClientModule from 'prom-client';
+import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+// prom-client (~20 MiB of resident memory once loaded) is loaded when the first SigwardMetrics is made, not when this
+// module is imported: with metrics off (the default) the daemon never loads it.
+type PromClient = typeof PromClientModule;
+let prom: PromClient | undefined;
+const promClient = (): PromClient => (prom ??= createRequire(import.meta.url)('prom-client') as PromClient);
 import type {
   ByteCounter,
   CacheName,
@@ -41,7 +49,7 @@ type Child = { inc(n?: number): void };
 type Observed = { observe(v: number): void };
 
 export class SigwardMetrics implements RequestObserver, DecisionObserver, LookupObserver {
-  readonly registry = new Registry();
+  readonly registry: Registry;
   private readonly now: () => number;
   private processStarted = false;
 
@@ -80,6 +88,8 @@ export class SigwardMetrics implements RequestObserver, DecisionObserver, Lookup
   readonly served: { readonly blob: ByteCounter; readonly sget: ByteCounter };
 
   constructor(opts: MetricsOptions = {}) {
+    const { Counter, Gauge, Histogram, Registry } = promClient();
+    this.registry = new Registry();
     this.now = opts.now ?? Date.now;
     const registers = [this.registry];
     this.requests = new Counter({
@@ -200,7 +210,7 @@ export class SigwardMetrics implements RequestObserver, DecisionObserver, Lookup
 
   /** A gauge read from the current store's usage when scraped (absent until an app handed its store). */
   private storeGauge(name: string, help: string, pick: (u: StoreUsage) => number): void {
-    const gauge: Gauge = new Gauge({
+    const gauge: Gauge = new (promClient().Gauge)({
       name,
       help,
       registers: [this.registry],
@@ -215,7 +225,7 @@ export class SigwardMetrics implements RequestObserver, DecisionObserver, Lookup
   collectProcessMetrics(): void {
     if (this.processStarted) return;
     this.processStarted = true;
-    collectDefaultMetrics({ register: this.registry });
+    promClient().collectDefaultMetrics({ register: this.registry });
   }
 
   /** The exposition text and its content type (Prometheus text format 0.0.4). */
