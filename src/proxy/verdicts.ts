@@ -4,7 +4,8 @@
 // manifests are covered by a verified index of the same repository (multi-arch `either`/`index`).
 // Both are bounded by entries and the verdicts also by bytes: a decision carries its messages (every signature seen
 // and why it did not count), whose size the upstream's signatures decide, not the number of entries.
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+import { CountedLru } from '../util/counted-lru.ts';
 import type { Decision } from '../policy/types.ts';
 import type { CacheObserver } from '../metrics/observers.ts';
 
@@ -86,16 +87,15 @@ export class VerdictCache {
 
   constructor(private readonly opts: VerdictOptions) {
     const clock = clockOption(opts.now);
-    this.verdicts = new LRUCache<string, StoredVerdict>({
+    this.verdicts = new CountedLru<string, StoredVerdict>(opts.maxEntries, {
       ...clock,
-      max: opts.maxEntries,
       maxSize: opts.maxBytes ?? DEFAULT_VERDICT_BYTES,
       sizeCalculation: (v, key) => verdictBytes(key, v),
       ...(opts.observer && { dispose: (_v, _k, why) => why === 'evict' && opts.observer?.evicted() }),
       ttlAutopurge: false,
       ttl: Math.max(1, opts.allowTtlMs),
     });
-    this.covered = new LRUCache<string, string>({ ...clock, max: opts.maxEntries, ttl: Math.max(1, opts.allowTtlMs) });
+    this.covered = new CountedLru<string, string>(opts.maxEntries, { ...clock, ttl: Math.max(1, opts.allowTtlMs) });
   }
 
   /** Attach the keeper of this cache across restarts (one; a later call replaces it). */

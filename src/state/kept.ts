@@ -18,7 +18,8 @@
 // used leaves the daemon running on memory only, said once in the log.
 import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+import { CountedLru } from '../util/counted-lru.ts';
 import type { Logger } from '../log.ts';
 import { digestAlgorithm, digestHex, isDigest, matchesDigest, type Digest } from '../oci/digest.ts';
 import type { ManifestReference } from '../oci/reference.ts';
@@ -113,21 +114,19 @@ export class KeptState implements VerdictListener, KeptManifests, KeptVerified {
     this.journal = join(opts.dir, 'journal');
     this.manifestDir = join(opts.dir, 'manifests');
     this.clock = opts.now ?? Date.now;
-    this.verdictRecs = new LRUCache({
-      max: opts.maxEntries,
+    this.verdictRecs = new CountedLru(opts.maxEntries, {
       maxSize: Math.max(1, opts.verdictBytes),
       sizeCalculation: (r, k) => verdictBytes(k, r.v),
     });
-    this.coverRecs = new LRUCache({ max: opts.maxEntries });
-    this.served = new LRUCache<string, ServedRecord>({
-      max: opts.maxEntries,
+    this.coverRecs = new CountedLru(opts.maxEntries, {});
+    this.served = new CountedLru<string, ServedRecord>(opts.maxEntries, {
       maxSize: Math.max(1, opts.maxBytes),
       sizeCalculation: (r) => r.size + RECORD_OVERHEAD,
       dispose: (_r, key, reason) => {
         if (reason !== 'set') this.release(key.slice(key.lastIndexOf('@') + 1));
       },
     });
-    this.tags = new LRUCache({ max: opts.maxEntries });
+    this.tags = new CountedLru(opts.maxEntries, {});
     opts.verdicts.listen(this);
     this.ready = this.persisting ? this.load() : Promise.resolve();
     void this.ready.then(() => (this.loaded = true));
