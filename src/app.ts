@@ -12,7 +12,7 @@ import { ProxyService } from './proxy/service.ts';
 import type { ClientProvider } from './proxy/types.ts';
 import { Upstreams } from './upstream/registry.ts';
 import { attachmentLimits, SignatureGate } from './proxy/gate.ts';
-import { HashThread } from './proxy/hash-thread.ts';
+import { HashThread, INLINE_HASHING } from './proxy/hash-thread.ts';
 import { VerdictCache } from './proxy/verdicts.ts';
 import { ReferencedBlobs } from './proxy/referenced-blobs.ts';
 import { discoveryLimits } from './proxy/signatures.ts';
@@ -209,7 +209,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}, shared?: Sha
   const proxy = new ProxyService({
     clients: upstreams,
     manifests,
-    hashing,
+    hashing: INLINE_HASHING,
     log: logger,
     gate,
     kept: parts.kept,

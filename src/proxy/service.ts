@@ -75,7 +75,7 @@ export class ProxyService {
     private readonly deps: {
       clients: BlobClientProvider;
       manifests: ManifestService;
-      /** Where big blobs are hashed (a second core). */
+      /** How relayed blobs are hashed (app.ts: on this thread, see INLINE_HASHING in hash-thread.ts). */
       hashing: Pick<HashThread, 'hasher'>;
       log: Logger;
       /** The signature gate: refuses before anything is fetched when nothing of the repository can pass
