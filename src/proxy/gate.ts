@@ -10,6 +10,7 @@ import type { Descriptor, ParsedManifest } from '../oci/manifest.ts';
 import { parsedManifest } from './parsed-manifest.ts';
 import type { CompiledPolicy, Decision, ManifestKind, Resolution, SignedRule } from '../policy/types.ts';
 import { verifySignature } from '../verify/index.ts';
+import type { SignatureCheck, UntrustedSignature } from '../verify/types.ts';
 import { attachmentProblem, claimsAttachment } from '../verify/attachment.ts';
 import type { Logger } from '../log.ts';
 import type { AuditSink } from '../audit/log.ts';
@@ -17,6 +18,7 @@ import type { DecisionObserver, LookupObserver } from '../metrics/observers.ts';
 import { isReferrersTagIndex } from './passage.ts';
 import {
   discoverSignatures,
+  isBundleSource,
   fetchBlobCapped,
   DEFAULT_DISCOVERY_LIMITS,
   type DiscoveryLimits,
@@ -343,9 +345,6 @@ export class SignatureGate {
           repository: target.repository,
           shapes: this.shapes,
         };
-    // A lookup holds at most limits.signatureBytesPerLookup; all lookups and proofs together at most the shared budget.
-    const lookup = this.memory.run(this.limits.lookupBytes, () => discoverSignatures(loc, digest, this.limits));
-    const found = await (this.deps.metrics?.signatureLookup(lookup) ?? lookup);
     const verifyCtx = {
       digest,
       keys: rule.keys,
@@ -355,10 +354,25 @@ export class SignatureGate {
       // Only private-CA certificates are checked at this time; Fulcio ones only at a logged or timestamped time.
       now: new Date((this.deps.now ?? Date.now)()),
     };
-    const checks = found.signatures.map((sig) => verifySignature(sig, verifyCtx));
+    // Each signature is verified once, whether the legacy ones are judged on their own first or not.
+    const checked = new Map<UntrustedSignature, SignatureCheck>();
+    const check = (sig: UntrustedSignature): SignatureCheck => {
+      let c = checked.get(sig);
+      if (c === undefined) checked.set(sig, (c = verifySignature(sig, verifyCtx)));
+      return c;
+    };
+    // A policy met by the `.sig` signatures alone is decided without waiting for the bundle path (signatures.ts).
+    const legacySuffices = (legacy: readonly UntrustedSignature[]): boolean =>
+      policy.evaluate(res, legacy.map(check), ctx).outcome === 'verified';
+    // A lookup holds at most limits.signatureBytesPerLookup; all lookups and proofs together at most the shared budget.
+    const lookup = this.memory.run(this.limits.lookupBytes, () =>
+      discoverSignatures(loc, digest, this.limits, legacySuffices),
+    );
+    const found = await (this.deps.metrics?.signatureLookup(lookup) ?? lookup);
+    const checks = found.signatures.map(check);
     for (const u of found.unreadable) {
       checks.push({
-        format: u.source.includes('referrer') ? 'bundle' : 'legacy',
+        format: isBundleSource(u.source) ? 'bundle' : 'legacy',
         source: u.source,
         verified: false,
         signers: [],

@@ -404,11 +404,18 @@ async function bundleSignatures(lk: Lookup, digest: Digest): Promise<void> {
   );
 }
 
-/** Find every signature of `digest` at `loc`, within `limits`. Throws VERIFY_UNAVAILABLE when the upstream fails. */
+/** Find every signature of `digest` at `loc`, within `limits`. Throws VERIFY_UNAVAILABLE when the upstream fails.
+ *
+ * `legacySuffices`, when given, is asked once the legacy `.sig` signatures are all read: when it says they are enough
+ * (the policy is met by them alone), the lookup ends there, without waiting for the bundle path, whose requests
+ * still in flight finish unheard (none is started after that). A policy only ever counts signatures towards
+ * allowing, so what the bundles would have added cannot change a met policy; and since the rule looks at the legacy
+ * signatures only, the outcome never depends on which answer came first. */
 export async function discoverSignatures(
   loc: SignatureLocation,
   digest: Digest,
   limits: DiscoveryLimits = DEFAULT_DISCOVERY_LIMITS,
+  legacySuffices?: (legacy: readonly UntrustedSignature[]) => boolean,
 ): Promise<Discovery> {
   const lk = new Lookup(loc, limits);
   const watch = <T>(p: Promise<T>): Promise<T> =>
@@ -416,17 +423,55 @@ export async function discoverSignatures(
       lk.fail();
       throw e;
     });
-  // The referrers request goes out first. Sending the `.sig` manifest request first (it leads to the third round trip
-  // on a legacy-signed image) was measured: the `.sig` answer came ~0.3 ms sooner, but the referrers 404 then
-  // overlapped the layer GET at the upstream and slowed it more than that (cold pull 8.5 -> 9.5 ms, 10.3 -> 14.2 ms).
-  await Promise.all([watch(bundleSignatures(lk, digest)), watch(legacySignatures(lk, digest))]);
-  const out = lk.out;
-  out.unreadable.push(...lk.skipped.entries());
-  // Deterministic order for messages and tests: bundles first, then legacy layers, each by source (layer numbers
-  // compared as numbers).
-  out.signatures.sort((a, b) =>
+  // The `.sig` manifest request goes out first: with its layer rebuilt (payload-shapes.ts) its answer usually ends a
+  // legacy-signed lookup. (Before layers were rebuilt, the referrers request went first: the `.sig` answer came
+  // ~0.3 ms sooner otherwise, but the referrers 404 then overlapped the layer GET at the upstream and slowed it more.)
+  const legacy = watch(legacySignatures(lk, digest));
+  if (legacySuffices === undefined) {
+    await Promise.all([watch(bundleSignatures(lk, digest)), legacy]);
+    return finish(lk.out, lk, () => true);
+  }
+  // Whether the legacy signatures suffice is decided on them alone: a failing bundle path does not cut the legacy
+  // path short (it is waited for, and thrown, only when the legacy signatures are not enough).
+  const bundleFailure = bundleSignatures(lk, digest).then(
+    () => undefined,
+    (e: unknown) => ({ e }),
+  );
+  await legacy;
+  // Only the legacy path's findings: bundle signatures that happen to be in already are left out (timing-free).
+  const legacyOnly = sorted(lk.out.signatures.filter((x) => x.format === 'legacy'));
+  if (legacyOnly.length > 0 && legacySuffices(legacyOnly)) {
+    lk.fail(); // start nothing more; the bundle requests in flight finish unheard
+    return finish(
+      { signatures: legacyOnly, formats: ['legacy'], unreadable: lk.out.unreadable },
+      lk,
+      (source) => !isBundleSource(source),
+    );
+  }
+  const failed = await bundleFailure;
+  if (failed !== undefined) {
+    lk.fail();
+    throw failed.e;
+  }
+  return finish(lk.out, lk, () => true);
+}
+
+/** Whether a problem's source names the bundle path (a referrers list or a referrer), not a `.sig` image: the
+ * spaces cannot occur in a repository name or tag. */
+export function isBundleSource(source: string): boolean {
+  return source.endsWith(' (referrer)') || source.includes(' referrers of ');
+}
+
+/** Deterministic order for messages and tests: bundles first, then legacy layers, each by source (layer numbers
+ * compared as numbers). */
+function sorted(sigs: readonly UntrustedSignature[]): UntrustedSignature[] {
+  return [...sigs].sort((a, b) =>
     a.format === b.format ? a.source.localeCompare(b.source, 'en', { numeric: true }) : a.format === 'bundle' ? -1 : 1,
   );
-  out.unreadable.sort((a, b) => a.source.localeCompare(b.source, 'en', { numeric: true }));
-  return out;
+}
+
+function finish(out: Discovery, lk: Lookup, keep: (source: string) => boolean): Discovery {
+  const unreadable = [...out.unreadable, ...lk.skipped.entries()].filter((u) => keep(u.source));
+  unreadable.sort((a, b) => a.source.localeCompare(b.source, 'en', { numeric: true }));
+  return { signatures: sorted(out.signatures), formats: [...out.formats], unreadable };
 }

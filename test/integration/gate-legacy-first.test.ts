@@ -1,0 +1,107 @@
+// A policy met by an image's `.sig` signatures alone is decided on them without waiting for the bundle path (the
+// referrers lookup): a referrers request that hangs or fails does not hold up or fail that pull. When the `.sig`
+// signatures are not enough, the bundle path is waited for as before, and its failure is "could not verify" (503).
+// The upstream is a scripted fake: hanging and failing the referrers API on demand is fault injection.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ServerResponse } from 'node:http';
+import { newKey } from '../helpers/cosign.ts';
+import {
+  ociError,
+  oneFileManifest,
+  serveManifest,
+  sha256,
+  startFakeUpstream,
+  type FakeUpstream,
+} from '../helpers/fake-upstream.ts';
+import { rawGet } from '../helpers/raw-http.ts';
+import { startSigward, type RunningSigward } from '../helpers/sigward.ts';
+import { simpleSigningPayload } from '../../src/sign/payload.ts';
+import { signBytes } from '../../src/sign/signer.ts';
+import { buildLegacySignatureImage } from '../../src/sign/legacy-image.ts';
+import { referrersTag, signatureTag } from '../../src/oci/cosign-tags.ts';
+import type { Digest } from '../../src/oci/digest.ts';
+
+const HOST = 'legacy-first.test';
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const alice = newKey('alice');
+const bob = newKey('bob');
+
+describe('a policy met by the .sig signatures is decided without the bundle path', () => {
+  let fake: FakeUpstream;
+  let sw: RunningSigward;
+  /** Referrers requests answered so far and the ones being held open. */
+  const held: ServerResponse[] = [];
+  let referrersMode: 'hang' | 'fail' = 'hang';
+
+  /** An image signed by alice (legacy `.sig`) at `repo:v1`; its referrers lookups answered as `referrersMode` says. */
+  function publish(repo: string): Digest {
+    const manifest = oneFileManifest(Buffer.from(`the image at ${repo}`));
+    const digest = sha256(manifest) as Digest;
+    const payload = simpleSigningPayload({ dockerReference: `${HOST}/${repo}`, digest, optional: null });
+    const sig = buildLegacySignatureImage({ layers: [{ payload, signature: signBytes(alice.privateKey, payload) }] });
+    fake.route(`/v2/${repo}/manifests/v1`, (req, res) => serveManifest(res, manifest, OCI_MANIFEST, req.method));
+    fake.route(`/v2/${repo}/manifests/${signatureTag(digest)}`, (req, res) =>
+      serveManifest(res, sig.manifest, sig.manifestMediaType, req.method),
+    );
+    const referrers = (_req: unknown, res: ServerResponse): void => {
+      if (referrersMode === 'hang') held.push(res);
+      else ociError(res, 503, 'UNAVAILABLE', 'the referrers store is down');
+    };
+    fake.route(`/v2/${repo}/referrers/${digest}`, referrers);
+    fake.route(`/v2/${repo}/manifests/${referrersTag(digest)}`, referrers);
+    return digest;
+  }
+
+  before(async () => {
+    fake = await startFakeUpstream();
+    sw = await startSigward({
+      upstreams: [{ host: HOST, url: fake.url, retries: 0, timeouts: { connect: '2s', headers: '10s', body: '10s' } }],
+      trust: { keys: { alice: { pem: alice.publicPem }, bob: { pem: bob.publicPem } } },
+      policy: {
+        default: 'deny',
+        policies: [
+          { name: 'by-alice', match: [`${HOST}/alice/*`], keys: ['alice'] },
+          { name: 'alice-and-bob', match: [`${HOST}/both/*`], keys: ['alice', 'bob'], threshold: 2 },
+        ],
+      },
+    });
+  });
+  after(async () => {
+    for (const res of held) res.destroy();
+    await sw?.stop();
+    await fake?.stop();
+  });
+
+  const pull = (repo: string) => rawGet(`${sw.url}/v2/${HOST}/${repo}/manifests/v1`, { Accept: OCI_MANIFEST });
+
+  test('served while the referrers request is still held open upstream', async () => {
+    referrersMode = 'hang';
+    const digest = publish('alice/hanging');
+    const r = await pull('alice/hanging');
+    assert.equal(r.status, 200, r.body.toString());
+    assert.equal(r.headers['docker-content-digest'], digest);
+    assert.equal(r.headers['x-sigward-outcome'], 'verified');
+    // The bundle path's request went out and is still unanswered: the verdict did not wait for it.
+    assert.equal(held.length, 1);
+    assert.equal(held[0]?.writableEnded, false);
+  });
+
+  test('served when the referrers lookup fails: the .sig signature meets the policy on its own', async () => {
+    referrersMode = 'fail';
+    publish('alice/failing');
+    const r = await pull('alice/failing');
+    assert.equal(r.status, 200, r.body.toString());
+    assert.equal(r.headers['x-sigward-outcome'], 'verified');
+  });
+
+  test('not enough on its own: the bundle path is waited for, and its failure is 503, never an allow', async () => {
+    referrersMode = 'fail';
+    publish('both/failing');
+    const r = await pull('both/failing');
+    assert.equal(r.status, 503, r.body.toString());
+    const err = (JSON.parse(r.body.toString()) as { errors: { code: string; message: string }[] }).errors[0];
+    assert.equal(err?.code, 'UNAVAILABLE');
+    assert.match(err?.message ?? '', /could not look up signatures/);
+  });
+});
