@@ -5,14 +5,15 @@
 import { SigwardError } from '../errors.ts';
 
 /** Runs at most `max` upstream fetches at a time; a queued fetch gets the slot of the one that finished (FIFO). Once
- * `signal` is aborted (the lookup already failed), queued fetches are refused instead of started. */
+ * `signal` is aborted (the lookup failed, or was decided without the rest), queued fetches are refused instead of
+ * started. */
 export class FetchPool {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
 
   constructor(
     private readonly max: number,
-    private readonly signal: AbortSignal,
+    private readonly signal: { readonly aborted: boolean },
   ) {}
 
   async run<T>(fn: () => Promise<T>): Promise<T> {

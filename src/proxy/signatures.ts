@@ -141,7 +141,8 @@ class Lookup {
   readonly skipped: SkipLog;
   /** Resolved once the legacy path has reserved its share: the bundle path reserves after it (a fixed order). */
   readonly legacyPlanned = deferred();
-  private readonly abort = new AbortController();
+  /** Set once the lookup stops: no fetch starts after (a plain flag; an AbortController builds a DOMException). */
+  private readonly stopped = { aborted: false };
   /** Blobs whose bytes are reserved, and their one fetch once started: shared by every layer naming the blob. */
   private readonly reserved = new Set<string>();
   private readonly blobs = new Map<string, Promise<Uint8Array>>();
@@ -151,7 +152,7 @@ class Lookup {
     readonly limits: DiscoveryLimits,
   ) {
     this.budget = new LookupBudget(limits.maxSignatures, limits.lookupBytes);
-    this.pool = new FetchPool(limits.concurrency, this.abort.signal);
+    this.pool = new FetchPool(limits.concurrency, this.stopped);
     this.skipped = new SkipLog({
       signatures: `over ${LIMIT_KEYS.maxSignatures} (${limits.maxSignatures} distinct signatures read per lookup)`,
       bytes: `over ${LIMIT_KEYS.lookupBytes} (${limits.lookupBytes} bytes of signatures read per lookup)`,
@@ -160,7 +161,7 @@ class Lookup {
 
   /** Stop starting fetches: the lookup has failed and its result will be thrown away. */
   fail(): void {
-    this.abort.abort();
+    this.stopped.aborted = true;
   }
 
   unreadable(source: string, e: unknown): void {

@@ -73,7 +73,8 @@ describe('a policy met by the .sig signatures is decided without the bundle path
     await fake?.stop();
   });
 
-  const pull = (repo: string) => rawGet(`${sw.url}/v2/${HOST}/${repo}/manifests/v1`, { Accept: OCI_MANIFEST });
+  const pull = (repo: string) =>
+    rawGet(`${sw.url}/v2/${HOST}/${repo}/manifests/v1`, { headers: { Accept: OCI_MANIFEST } });
 
   test('served while the referrers request is still held open upstream', async () => {
     referrersMode = 'hang';
