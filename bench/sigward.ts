@@ -10,6 +10,10 @@ import type { LogLevel } from '../src/config/types.ts';
 import { startProcess, tailFile } from '../test/helpers/proc.ts';
 import { KEYLESS_IDENTITY, KEYLESS_ISSUER, KEYLESS_PREFIX } from './keyless-fixtures.ts';
 
+/** The node flag and environment the shipped launchers start the daemon with (README: "Memory"). */
+const DAEMON_NODE_ARGS = ['--max-semi-space-size=2'];
+const DAEMON_ENV = { MALLOC_ARENA_MAX: '2' };
+
 export interface SigwardConfigInput {
   /** The one upstream (the benchmark's distribution), made the default for bare /v2/<repo>/ requests too. */
   readonly upstream: { readonly host: string; readonly url: string; readonly blobs?: 'relay' | 'redirect' | 'cache' };
@@ -94,6 +98,8 @@ export async function startSigward(config: Record<string, unknown>, dir: string)
     name: 'sigward',
     cmd: process.execPath,
     args: [
+      // As the shipped launchers run the daemon (package.json start, the systemd unit, the Dockerfile).
+      ...DAEMON_NODE_ARGS,
       ...(process.env.BENCH_SIGWARD_NODE_ARGS ? process.env.BENCH_SIGWARD_NODE_ARGS.split(' ') : []),
       BIN,
       'serve',
@@ -104,7 +110,7 @@ export async function startSigward(config: Record<string, unknown>, dir: string)
     ],
     dir,
     cwd: ROOT,
-    env: { ...process.env, NODE_ENV: 'production' },
+    env: { ...process.env, ...DAEMON_ENV, NODE_ENV: 'production' },
     timeoutMs: 30_000,
     ready: async () => {
       url ??= listeningUrl(join(dir, 'sigward.log'));
