@@ -46,6 +46,9 @@ export interface AppDeps {
    * memory only, nothing there is read or written (`sigward verify` and `triangulate` decide afresh and never touch
    * the daemon's files). */
   readonly keepState?: boolean;
+  /** Read every signature of a digest before deciding (`sigward verify`: its report lists them all). Absent: a policy
+   * met by the `.sig` signatures alone is decided without waiting for the bundle lookup (the daemon). */
+  readonly readAllSignatures?: boolean;
 }
 
 export interface SigwardApp {
@@ -205,6 +208,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}, shared?: Sha
     ...(deps.now ? { now: deps.now } : {}),
     ...(audit ? { audit } : {}),
     ...(parts.metrics && { metrics: parts.metrics }),
+    ...(deps.readAllSignatures === true && { readAllSignatures: true }),
   });
   const proxy = new ProxyService({
     clients: upstreams,

@@ -170,7 +170,8 @@ async function decide(loaded: LoadedConfig, image: ImageArg): Promise<VerifyRepo
   const logger = createLogger('silent');
   // As `serve` starts: TUF-kept trust roots fetched (or taken from their verified cache) first; none: nothing contacted.
   const trust = await TrustKeeper.open(loaded, logger);
-  const sw = createApp(loaded, { logger, trust });
+  // Every signature is read and reported, not only enough of them to decide.
+  const sw = createApp(loaded, { logger, trust, readAllSignatures: true });
   const shown = showImage(image.host, image.repository, image.ref);
   try {
     const target = new Router(loaded.config.upstreams).resolve(`${image.host}/${image.repository}`, null);

@@ -45,6 +45,8 @@ export interface GateDeps {
   readonly now?: () => number;
   /** The decision log (config `audit`): each decision once, when it is made (never a cached answer). */
   readonly audit?: AuditSink;
+  /** Read every signature before deciding, even when the `.sig` ones alone meet the policy (`sigward verify`). */
+  readonly readAllSignatures?: boolean;
   /** Metrics: decisions by policy and outcome, verification time, signature lookups. Absent: none. */
   readonly metrics?: DecisionObserver & LookupObserver;
 }
@@ -366,7 +368,7 @@ export class SignatureGate {
       policy.evaluate(res, legacy.map(check), ctx).outcome === 'verified';
     // A lookup holds at most limits.signatureBytesPerLookup; all lookups and proofs together at most the shared budget.
     const lookup = this.memory.run(this.limits.lookupBytes, () =>
-      discoverSignatures(loc, digest, this.limits, legacySuffices),
+      discoverSignatures(loc, digest, this.limits, this.deps.readAllSignatures === true ? undefined : legacySuffices),
     );
     const found = await (this.deps.metrics?.signatureLookup(lookup) ?? lookup);
     const checks = found.signatures.map(check);
