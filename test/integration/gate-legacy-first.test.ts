@@ -5,7 +5,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
-import { newKey } from '../helpers/cosign.ts';
+import { newKey, signBundle, signLegacy } from '../helpers/cosign.ts';
+import { startRegistry, type Registry } from '../helpers/registry.ts';
+import { buildImage, pushImage } from '../helpers/images.ts';
 import {
   ociError,
   oneFileManifest,
@@ -104,5 +106,60 @@ describe('a policy met by the .sig signatures is decided without the bundle path
     const err = (JSON.parse(r.body.toString()) as { errors: { code: string; message: string }[] }).errors[0];
     assert.equal(err?.code, 'UNAVAILABLE');
     assert.match(err?.message ?? '', /could not look up signatures/);
+  });
+});
+
+// Against the real registry: a repository whose last image was decided on its `.sig` signatures is asked for the
+// bundles only when the `.sig` ones are not enough; an image there signed only with a bundle still verifies.
+describe('a repository signed with .sig images: the bundle path starts only when needed', () => {
+  let reg: Registry;
+  let sw: RunningSigward;
+  const repo = 'apps/mixed';
+  const images = {
+    first: buildImage({ files: { 'n.txt': 'first, .sig\n' } }),
+    second: buildImage({ files: { 'n.txt': 'second, .sig\n' } }),
+    bundled: buildImage({ files: { 'n.txt': 'third, bundle only\n' } }),
+  };
+
+  before(async () => {
+    reg = await startRegistry();
+    for (const [tag, img] of Object.entries(images)) await pushImage(reg, repo, tag, img);
+    await signLegacy(reg, repo, images.first.digest, { keys: [alice] });
+    await signLegacy(reg, repo, images.second.digest, { keys: [alice] });
+    const b = images.bundled;
+    await signBundle(reg, repo, { key: alice, subject: { mediaType: b.mediaType, size: b.size, digest: b.digest } });
+    sw = await startSigward({
+      upstreams: [{ host: 'example.test', url: reg.url }],
+      trust: { keys: { alice: { pem: alice.publicPem } } },
+      policy: { default: 'deny', policies: [{ name: 'apps', match: ['example.test/apps/*'], keys: ['alice'] }] },
+    });
+  });
+  after(async () => {
+    await sw?.stop();
+    await reg?.stop();
+  });
+
+  const pull = (tag: string) =>
+    rawGet(`${sw.url}/v2/example.test/${repo}/manifests/${tag}`, { headers: { Accept: OCI_MANIFEST } });
+  const referrerLookups = (digest: string): number =>
+    sw.upstreamRequests.filter(
+      (q) => q.url.includes(`/referrers/${digest}`) || q.url.endsWith(referrersTag(digest as Digest)),
+    ).length;
+
+  test('the first image looks both ways; the next .sig-signed one never asks for referrers', async () => {
+    const first = await pull('first');
+    assert.equal(first.status, 200, first.body.toString());
+    assert.ok(referrerLookups(images.first.digest) >= 1, 'the first lookup in the repository asks for bundles too');
+    const second = await pull('second');
+    assert.equal(second.status, 200, second.body.toString());
+    assert.equal(second.headers['x-sigward-outcome'], 'verified');
+    assert.equal(referrerLookups(images.second.digest), 0);
+  });
+
+  test('an image there signed only with a bundle still verifies (the bundle path runs after the .sig 404)', async () => {
+    const r = await pull('bundled');
+    assert.equal(r.status, 200, r.body.toString());
+    assert.equal(r.headers['x-sigward-outcome'], 'verified');
+    assert.ok(referrerLookups(images.bundled.digest) >= 1);
   });
 });
