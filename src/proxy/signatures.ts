@@ -75,7 +75,7 @@ export interface Discovery {
   readonly formats: string[];
   /** Problems with individual signature artifacts that could not even be read (counted as rejected). */
   readonly unreadable: { source: string; message: string; overLimit?: true }[];
-  /** The `.sig` signatures alone met the policy; the bundle path was not waited for. */
+  /** The `.sig` signatures alone met the policy (the bundle path was then not asked, failed, or was read too). */
   readonly legacyAlone?: true;
 }
 
@@ -409,17 +409,19 @@ async function bundleSignatures(lk: Lookup, digest: Digest): Promise<void> {
 
 /** Find every signature of `digest` at `loc`, within `limits`. Throws VERIFY_UNAVAILABLE when the upstream fails.
  *
- * `legacySuffices`, when given, is asked once the legacy `.sig` signatures are all read: when it says they are enough
- * (the policy is met by them alone), the lookup ends there, without waiting for the bundle path, whose requests
- * still in flight finish unheard (none is started after that). A policy only ever counts signatures towards
- * allowing, so what the bundles would have added cannot change a met policy; and since the rule looks at the legacy
- * signatures only, the outcome never depends on which answer came first. */
+ * `legacySuffices`, when given, says whether the legacy `.sig` signatures alone meet the policy (a policy only ever
+ * counts signatures towards allowing, so what the bundles add cannot change a met policy):
+ * - with `legacyFirst` (the repository's last lookup was decided on its `.sig` signatures), the bundle path starts
+ *   only when the `.sig` signatures are not enough: one request fewer per cold pull, one round trip more when not;
+ * - without it, both paths run at once and both are waited for (no request is left running); a failing bundle path
+ *   is then a 503 only when the `.sig` signatures are not enough.
+ * Either way the outcome never depends on which answer came first: the legacy signatures are judged on their own. */
 export async function discoverSignatures(
   loc: SignatureLocation,
   digest: Digest,
   limits: DiscoveryLimits = DEFAULT_DISCOVERY_LIMITS,
   legacySuffices?: (legacy: readonly UntrustedSignature[]) => boolean,
-  bundlesAfterLegacy = false,
+  legacyFirst = false,
 ): Promise<Discovery> {
   const lk = new Lookup(loc, limits);
   const watch = <T>(p: Promise<T>): Promise<T> =>
@@ -427,45 +429,40 @@ export async function discoverSignatures(
       lk.fail();
       throw e;
     });
-  // The `.sig` manifest request goes out first: with its layer rebuilt (payload-shapes.ts) its answer usually ends a
-  // legacy-signed lookup. (Before layers were rebuilt, the referrers request went first: the `.sig` answer came
-  // ~0.3 ms sooner otherwise, but the referrers 404 then overlapped the layer GET at the upstream and slowed it more.)
   const legacy = watch(legacySignatures(lk, digest));
   if (legacySuffices === undefined) {
     await Promise.all([watch(bundleSignatures(lk, digest)), legacy]);
     return finish(lk.out, lk, () => true);
   }
-  // Whether the legacy signatures suffice is decided on them alone: a failing bundle path does not cut the legacy
-  // path short (it is waited for, and thrown, only when the legacy signatures are not enough). With
-  // `bundlesAfterLegacy` (the repository's last images were decided on their `.sig` signatures) the bundle path starts
-  // only if they are not enough: one request fewer at the upstream at once, one round trip more when they are not.
+  // A failing bundle path does not cut the legacy path short: it is thrown only when the legacy signatures are not
+  // enough.
   const startBundles = (): Promise<{ e: unknown } | undefined> =>
     bundleSignatures(lk, digest).then(
       () => undefined,
       (e: unknown) => ({ e }),
     );
-  let bundleFailure = bundlesAfterLegacy ? undefined : startBundles();
+  let bundles = legacyFirst ? undefined : startBundles();
   await legacy;
   // Only the legacy path's findings: bundle signatures that happen to be in already are left out (timing-free).
   const legacyOnly = sorted(lk.out.signatures.filter((x) => x.format === 'legacy'));
-  if (legacyOnly.length > 0 && legacySuffices(legacyOnly)) {
-    lk.fail(); // start nothing more; the bundle requests in flight finish unheard
-    return {
-      ...finish(
-        { signatures: legacyOnly, formats: ['legacy'], unreadable: lk.out.unreadable },
-        lk,
-        (source) => !isBundleSource(source),
-      ),
-      legacyAlone: true,
-    };
-  }
-  bundleFailure ??= startBundles();
-  const failed = await bundleFailure;
+  const suffices = legacyOnly.length > 0 && legacySuffices(legacyOnly);
+  const legacyAlone = (): Discovery => ({
+    ...finish(
+      { signatures: legacyOnly, formats: ['legacy'], unreadable: lk.out.unreadable },
+      lk,
+      (source) => !isBundleSource(source),
+    ),
+    legacyAlone: true,
+  });
+  if (suffices && bundles === undefined) return legacyAlone();
+  bundles ??= startBundles();
+  const failed = await bundles;
   if (failed !== undefined) {
+    if (suffices) return legacyAlone();
     lk.fail();
     throw failed.e;
   }
-  return finish(lk.out, lk, () => true);
+  return { ...finish(lk.out, lk, () => true), ...(suffices && { legacyAlone: true as const }) };
 }
 
 /** Whether a problem's source names the bundle path (a referrers list or a referrer), not a `.sig` image: the
