@@ -1,7 +1,7 @@
 // Signature discovery for one manifest digest: cosign v3 bundles through the referrers
 // API (falling back to the `sha256-<hex>` referrers tag schema), and legacy `sha256-<hex>.sig` images, looked up in
-// parallel. A 404 means "no signatures"; any other upstream failure means "could not verify" (VERIFY_UNAVAILABLE:
-// 503, nothing cached). Every blob is size-capped and digest-checked before it reaches the verifier.
+// parallel (or `.sig` first: see discoverSignatures). A 404 means "no signatures"; any other upstream failure means
+// "could not verify" (VERIFY_UNAVAILABLE: 503, nothing cached) unless the `.sig` signatures alone meet the policy. Every blob is size-capped and digest-checked before it reaches the verifier.
 //
 // What the upstream lists never decides what a lookup costs (lookup-bounds.ts): identical layers are one signature
 // (cosign's own duplicate detector keeps no two alike) and one blob digest is fetched once; at most `concurrency`
