@@ -16,7 +16,12 @@ const DAEMON_ENV = { MALLOC_ARENA_MAX: '2' };
 
 export interface SigwardConfigInput {
   /** The one upstream (the benchmark's distribution), made the default for bare /v2/<repo>/ requests too. */
-  readonly upstream: { readonly host: string; readonly url: string; readonly blobs?: 'relay' | 'redirect' | 'cache' };
+  readonly upstream: {
+    readonly host: string;
+    readonly url: string;
+    readonly blobs?: 'relay' | 'redirect' | 'cache';
+    readonly allowPrivateNetworks?: boolean;
+  };
   /** More upstreams (not default), e.g. the registry again behind the counting forwarder under another host name. */
   readonly extraUpstreams?: readonly { readonly host: string; readonly url: string }[];
   /** State/cache directory (a temp dir: never /var/cache during a benchmark). */

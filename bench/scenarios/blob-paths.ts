@@ -50,7 +50,7 @@ async function startRedirectFront(storageUrl: string): Promise<{ url: string; ho
 async function ownSigward(
   stack: Stack,
   name: string,
-  upstream: { host: string; url: string; blobs: 'redirect' | 'cache' },
+  upstream: { host: string; url: string; blobs: 'redirect' | 'cache'; allowPrivateNetworks?: boolean },
   sget?: Record<string, string>,
 ): Promise<SigwardProcess> {
   const dir = join(stack.tmp, name);
@@ -76,7 +76,13 @@ export async function blobRedirectScenario(stack: Stack, fx: Fixtures, settings:
   const front = await startRedirectFront(stack.upstream.url);
   let sw: SigwardProcess | undefined;
   try {
-    sw = await ownSigward(stack, 'sigward-redirect', { host: front.host, url: front.url, blobs: 'redirect' });
+    // allowPrivateNetworks: the storage the front redirects to is on loopback, like every component here.
+    sw = await ownSigward(stack, 'sigward-redirect', {
+      host: front.host,
+      url: front.url,
+      blobs: 'redirect',
+      allowPrivateNetworks: true,
+    });
     const swUrl = (digest: string): string => `${must(sw).url}/v2/${BIG_REPO}/blobs/${digest}?ns=${front.host}`;
     const direct = (digest: string): string => stack.url('direct', BIG_REPO, `blobs/${digest}`);
     const size = fx.single.size;

@@ -77,6 +77,20 @@ export class UpstreamBoundary {
         'upstream redirect refused',
       );
     }
+    this.checkPublic(what, to);
+  }
+
+  /** Throws UPSTREAM_INVALID unless a redirect of `req` from `from` to `to` may be handed to the client (`blobs:
+   * redirect`): sigward passes no bytes of it, Range requests included, but never points a client into non-public
+   * networks either. */
+  checkHandOut(req: BoundaryRequest, from: URL, to: URL): void {
+    this.checkPublic(
+      `upstream ${this.upstream} redirected ${req.method} ${from.origin}${from.pathname} to ${to.origin}`,
+      to,
+    );
+  }
+
+  private checkPublic(what: string, to: URL): void {
     const why = this.mayReachPrivate(to) ? undefined : literalNonPublicReason(to.hostname);
     if (why !== undefined) {
       throw refused(

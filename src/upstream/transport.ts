@@ -176,6 +176,9 @@ export class Transport {
         const elsewhere = req.handOutRedirects === true ? foreignLocation(url, location, this.origin) : undefined;
         if (elsewhere !== undefined) {
           await res.drop();
+          // A redirect handed to the client crosses the same boundary as one sigward would follow: never into
+          // non-public networks unless the operator allowed it for this upstream.
+          this.boundary.checkHandOut(req, url, elsewhere);
           return { status: res.statusCode, headers: res.headers, body: res.body, url: elsewhere, authenticated: false };
         }
         await res.drop();

@@ -79,6 +79,21 @@ describe('blobs: redirect', () => {
     assert.equal(sha256(followed.body), digest);
   });
 
+  test('a redirect into a non-public network is not handed out unless the upstream allows private networks', async () => {
+    const strict = await startSigward({
+      upstreams: [{ host: 'example.test', url: front.url, blobs: 'redirect' }],
+      policy: { default: 'allow' },
+    });
+    try {
+      const r = await rawGet(`${strict.url}/v2/example.test/apps/good/blobs/${layerOf(good)}`);
+      assert.equal(r.status, 502, r.body.toString());
+      assert.equal(r.headers.location, undefined);
+      assert.match(r.body.toString(), /does not follow an upstream into non-public networks/);
+    } finally {
+      await strict.stop();
+    }
+  });
+
   test('a Range GET is redirected too (the client sends its Range to the storage); HEAD is answered by sigward', async () => {
     const digest = layerOf(good);
     const r = await rawGet(`${sw.url}/v2/example.test/apps/good/blobs/${digest}`, { headers: { Range: 'bytes=0-9' } });
