@@ -14,7 +14,6 @@ import { createAdaptorServer } from '@hono/node-server';
 import type { HttpBindings } from '@hono/node-server';
 import { createApp, createShared, type AppDeps, type SigwardApp } from '../app.ts';
 import type { ReloadResult } from '../http/readiness.ts';
-import { SigwardMetrics } from '../metrics/metrics.ts';
 import { listenMetrics } from '../http/metrics.ts';
 import { Generation, restartNeeded } from './generations.ts';
 import { createLogger } from '../log.ts';
@@ -54,10 +53,10 @@ export async function serveCommand(argv: readonly string[], io: Io): Promise<num
   // TUF-kept trust roots are fetched (or taken from their verified cache) before anything listens; without them
   // the daemon does not start. A config of pinned roots only contacts nothing here.
   const trust = await TrustKeeper.open(loaded, logger);
-  // One per process, made only when metrics are on (`metrics.listen` needs a restart): its counters go on across
-  // reloads. Off (the default), prom-client is never loaded.
-  const metrics = (loaded.config.metrics?.listen ?? 'off') === 'off' ? undefined : new SigwardMetrics();
-  const shared = createShared(loaded, { logger, trust, metrics, keepState: true });
+  // The shared parts make the process's one metrics object when metrics are on (`metrics.listen` needs a restart):
+  // its counters go on across reloads. Off (the default), prom-client is never loaded.
+  const shared = createShared(loaded, { logger, trust, keepState: true });
+  const metrics = shared.metrics;
   let requests = 0;
   let last: ReloadResult | undefined;
   const deps: AppDeps = {

@@ -133,7 +133,9 @@ const FILE_CHUNK = 512 * 1024;
  * stays at two chunks per response however slow the client. Resolves with the bytes handed over; early (quietly)
  * when the client went away; rejects when the file cannot be read. */
 async function copyRange(a: FileAnswer, res: ServerResponse, closed: Promise<void>): Promise<number> {
-  const buffers = [Buffer.allocUnsafe(FILE_CHUNK), Buffer.allocUnsafe(FILE_CHUNK)];
+  // A small file or range gets buffers of its own size, not two full chunks.
+  const size = Math.max(1, Math.min(FILE_CHUNK, a.end - a.start + 1));
+  const buffers = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
   const flushed: (Promise<void> | undefined)[] = [undefined, undefined];
   let gone = false;
   void closed.then(() => (gone = true));
@@ -144,7 +146,7 @@ async function copyRange(a: FileAnswer, res: ServerResponse, closed: Promise<voi
     if (pending !== undefined) await Promise.race([pending, closed]);
     if (gone || res.destroyed) return sent;
     const buf = buffers[i] as Buffer;
-    const { bytesRead } = await a.fh.read(buf, 0, Math.min(FILE_CHUNK, a.end - pos + 1), pos);
+    const { bytesRead } = await a.fh.read(buf, 0, Math.min(size, a.end - pos + 1), pos);
     if (bytesRead === 0) throw new Error(`the file ended at byte ${pos}, before byte ${a.end} it was to send`);
     if (gone || res.destroyed) return sent;
     pos += bytesRead;
