@@ -4,6 +4,7 @@
 // is gone), 401/403, 429, a TLS failure, a denial, a manifest only let through without a signature (allow unsigned,
 // warn mode, signature artifacts) or one verified under another policy fails exactly as without fail-static.
 import { isSigwardError, type SigwardError } from '../errors.ts';
+import type { Digest } from '../oci/digest.ts';
 import type { ManifestReference } from '../oci/reference.ts';
 import type { Decision } from '../policy/types.ts';
 import type { FetchedManifest } from './types.ts';
@@ -34,6 +35,9 @@ export interface KeptVerified {
   now(): number;
   /** A manifest was served under a verified decision (queued: never waits for the disk). */
   servedVerified(place: ServedPlace, m: FetchedManifest, d: Decision, policyHash: string): void;
+  /** A manifest was decided otherwise (refused, allowed unsigned, warn mode, a signature artifact) under
+   * `policyHash`: the tag no longer names a verified manifest, and this digest is no longer one. */
+  servedNotVerified(place: ServedPlace, digest: Digest, policyHash: string): void;
   /** The manifest `ref` named when it was last served verified under `policyHash`, no earlier than `since`; its
    * bytes checked against its digest. */
   lastVerified(

@@ -100,28 +100,32 @@ export class ProxyService {
     if (kept !== undefined && !kept.loaded) await kept.ready;
     const client = this.deps.clients.get(target.upstream.host);
     const policyHash = gate.policyHash;
-    let m: FetchedManifest;
+    let m: FetchedManifest | undefined;
     let admission: Admission;
     try {
       m = await this.deps.manifests.get(client, target.upstream.host, target.repository, ref, q.accept);
       notes.digest = m.digest;
       admission = await gate.admit(target, m, ref, notes.id);
     } catch (e) {
-      const stale = await this.failStatic(q, e, policyHash);
+      // When the upstream did answer (only the signature lookup failed), fail-static may serve that digest only.
+      const stale = await this.failStatic(q, e, policyHash, m?.digest);
       if (stale !== undefined) return stale;
       throw e;
     }
     notes.outcome = admission.outcome;
+    const place = {
+      host: target.upstream.host,
+      repository: target.repository,
+      tag: ref.kind === 'tag' ? ref.tag : undefined,
+    };
+    // Kept for restarts and fail-static only when verified, and under the policy it was decided by; any other
+    // decision under that policy forgets what was kept for the tag and the digest (no rollback to an older image).
+    const verified =
+      admission.kind === 'verdict' && isVerifiedDecision(admission.decision) && gate.policyHash === policyHash;
+    if (!verified && gate.policyHash === policyHash) kept?.servedNotVerified(place, m.digest, policyHash);
     if (admission.kind === 'refused') throw admission.refusal;
     checkAcceptable(m, q.accept, target, ref);
-    // Kept for restarts and fail-static only when verified, and under the policy it was decided by.
-    if (admission.kind === 'verdict' && isVerifiedDecision(admission.decision) && gate.policyHash === policyHash)
-      kept?.servedVerified(
-        { host: target.upstream.host, repository: target.repository, tag: ref.kind === 'tag' ? ref.tag : undefined },
-        m,
-        admission.decision,
-        policyHash,
-      );
+    if (verified && admission.kind === 'verdict') kept?.servedVerified(place, m, admission.decision, policyHash);
     this.deps.referenced?.add(target.upstream.host, target.repository, parsedManifest(m).blobs);
     const headers = manifestHeaders(m);
     if (admission.kind === 'passage') return { kind: 'bytes', status: 200, headers, body: m.bytes };
@@ -137,7 +141,12 @@ export class ProxyService {
 
   /** The upstream is down and opted into fail-static: the manifest `ref` named when it was last served verified
    * under this policy within the window, from the kept bytes, with a Warning. Undefined: fail as without it. */
-  private async failStatic(q: ManifestRequest, e: unknown, policyHash: string): Promise<Answer | undefined> {
+  private async failStatic(
+    q: ManifestRequest,
+    e: unknown,
+    policyHash: string,
+    answered: Digest | undefined,
+  ): Promise<Answer | undefined> {
     const { target, ref, notes } = q;
     const windowMs = target.upstream.failStaticMs;
     const kept = this.deps.kept;
@@ -147,7 +156,11 @@ export class ProxyService {
     const host = target.upstream.host;
     const image = imageRef(host, target.repository, ref);
     const found = await kept.lastVerified(host, target.repository, ref, policyHash, kept.now() - windowMs);
-    if (found === undefined || !acceptable(found.manifest, q.accept)) {
+    if (
+      found === undefined ||
+      !acceptable(found.manifest, q.accept) ||
+      (answered !== undefined && found.manifest.digest !== answered)
+    ) {
       // info: the access line already says 503; this says why fail-static did not answer.
       this.deps.log.info(
         { reqId: notes.id, image, err: outage.message },

@@ -190,6 +190,21 @@ export class KeptState implements VerdictListener, KeptManifests, KeptVerified {
     }
   }
 
+  servedNotVerified(place: ServedPlace, digest: Digest, policyHash: string): void {
+    const { host, repository, tag } = place;
+    const key = `${host}/${repository}@${digest}`;
+    if (this.served.get(key)?.policyHash === policyHash) {
+      this.served.delete(key);
+      this.queue({ t: 'x', key });
+    }
+    if (tag === undefined) return;
+    const tagKey = `${host}/${repository}:${tag}`;
+    if (this.tags.get(tagKey)?.policyHash === policyHash) {
+      this.tags.delete(tagKey);
+      this.queue({ t: 'x', key: tagKey });
+    }
+  }
+
   async lastVerified(
     host: string,
     repository: string,
@@ -423,6 +438,12 @@ export class KeptState implements VerdictListener, KeptManifests, KeptVerified {
         });
         return true;
       }
+      case 'x':
+        // A served manifest (`host/repo@digest`) or a tag (`host/repo:tag`) decided otherwise since.
+        if (!str(r.key)) return false;
+        if (r.key.includes('@')) this.served.delete(r.key);
+        else this.tags.delete(r.key);
+        return true;
       case 'g':
         if (!str(r.key) || !str(r.d) || !isDigest(r.d) || !str(r.ph) || !num(r.at)) return false;
         this.tags.set(r.key, { digest: r.d, policyHash: r.ph, at: r.at });

@@ -17,7 +17,7 @@ import { createLogger } from '../../src/log.ts';
 
 const ACCEPT = `${OCI_MANIFEST}, ${OCI_INDEX}`;
 
-type Mode = 'pass' | 'reset' | '503' | '404' | '401' | 'hang';
+type Mode = 'pass' | 'reset' | '503' | '404' | '401' | 'hang' | 'signatures503';
 
 /** An HTTP forwarder to the registry whose behaviour the test switches. */
 async function startSwitch(target: Registry): Promise<{ url: string; mode: Mode; close(): Promise<void> }> {
@@ -28,7 +28,9 @@ async function startSwitch(target: Registry): Promise<{ url: string; mode: Mode;
     res.end(body);
   };
   const server: Server = createServer((req, res) => {
-    switch (sw.mode) {
+    // signatures503: the registry answers everything but signature lookups (`sha256-<hex>` tags, referrers).
+    const mode = sw.mode === 'signatures503' ? (/sha256-|\/referrers\//.test(req.url ?? '') ? '503' : 'pass') : sw.mode;
+    switch (mode) {
       case 'reset':
         req.socket.resetAndDestroy();
         return;
@@ -194,6 +196,40 @@ describe('fail-static', () => {
         ['fs.test/apps/signed:v2', 'fs.test/loose/unsigned:v1'],
         'said for the opted-in upstream only',
       );
+    } finally {
+      flaky.mode = 'pass';
+      await sw.stop();
+    }
+  });
+
+  test('no rollback: a tag moved on to an image decided otherwise, or answered with a digest whose lookup failed, is not served from older kept bytes', async () => {
+    const { sw } = await warmed();
+    const a = buildImage({ files: { 'a.txt': 'moving tag, first image (signed)\n' } });
+    const b = buildImage({ files: { 'a.txt': 'moving tag, second image (unsigned)\n' } });
+    const c = buildImage({ files: { 'a.txt': 'moving tag, third image (signed)\n' } });
+    try {
+      await pushImage(reg, 'apps/moving', 'v1', a);
+      await signLegacy(reg, 'apps/moving', a.digest, { keys: [alice] });
+      await pushImage(reg, 'apps/moving2', 'v1', a);
+      await signLegacy(reg, 'apps/moving2', a.digest, { keys: [alice] });
+      for (const repo of ['apps/moving', 'apps/moving2'])
+        assert.equal((await pull(sw, 'fs.test', repo, 'v1')).status, 200);
+      // The tag now names an unsigned image: refused; during an outage the older signed one is not served.
+      await pushImage(reg, 'apps/moving', 'v1', b);
+      assert.equal((await pull(sw, 'fs.test', 'apps/moving', 'v1')).status, 403);
+      flaky.mode = '503';
+      const moved = await pull(sw, 'fs.test', 'apps/moving', 'v1');
+      assert.equal(moved.status, 503, moved.body.toString());
+      // By digest the signed image is still served: it was verified, and nothing refused it.
+      assert.equal((await pull(sw, 'fs.test', 'apps/moving', a.digest)).status, 200);
+      // The registry answers the tag with a new signed digest, but its signatures cannot be looked up: only that
+      // digest could be served, never the older one.
+      flaky.mode = 'pass';
+      await pushImage(reg, 'apps/moving2', 'v1', c);
+      await signLegacy(reg, 'apps/moving2', c.digest, { keys: [alice] });
+      flaky.mode = 'signatures503';
+      const answered = await pull(sw, 'fs.test', 'apps/moving2', 'v1');
+      assert.equal(answered.status, 503, answered.body.toString());
     } finally {
       flaky.mode = 'pass';
       await sw.stop();

@@ -149,3 +149,34 @@ test('an outage for fail-static: no answer, a timeout, a 5xx, also behind a fail
   assert.equal(outageOf(new SigwardError('VERIFY_UNAVAILABLE', 'x', { cause: new Error('parse') })), undefined);
   assert.equal(outageOf(new Error('plain')), undefined);
 });
+
+test('a tag or digest decided otherwise since is forgotten, and stays forgotten after a restart', async () => {
+  const dir = tempDir('kept-unit');
+  try {
+    const a = setup(dir);
+    await a.kept.ready;
+    const m = manifest(7);
+    a.kept.servedVerified(place('v1'), m, decision(), 'ph1');
+    const since = a.clock.t - 1;
+    assert.equal(
+      (await a.kept.lastVerified('r.test', 'apps/x', { kind: 'tag', tag: 'v1' }, 'ph1', since))?.manifest.digest,
+      m.digest,
+    );
+    // Another policy's decision forgets nothing; this policy's does.
+    a.kept.servedNotVerified(place('v1'), m.digest, 'ph2');
+    assert.ok(await a.kept.lastVerified('r.test', 'apps/x', { kind: 'tag', tag: 'v1' }, 'ph1', since));
+    a.kept.servedNotVerified(place('v1'), m.digest, 'ph1');
+    assert.equal(await a.kept.lastVerified('r.test', 'apps/x', { kind: 'tag', tag: 'v1' }, 'ph1', since), undefined);
+    assert.equal(
+      await a.kept.lastVerified('r.test', 'apps/x', { kind: 'digest', digest: m.digest }, 'ph1', since),
+      undefined,
+    );
+    await a.kept.flush();
+    const b = setup(dir, { clock: a.clock });
+    await b.kept.ready;
+    assert.equal(await b.kept.lastVerified('r.test', 'apps/x', { kind: 'tag', tag: 'v1' }, 'ph1', since), undefined);
+    assert.equal(await b.kept.manifest('r.test', 'apps/x', m.digest), undefined);
+  } finally {
+    removeTempDir(dir);
+  }
+});
