@@ -32,6 +32,8 @@ export interface StoredVerdict {
  * verified index covers, each with its lifetime. Called on the request path: it must only queue, never wait. */
 export interface VerdictListener {
   verdictSet(key: string, v: StoredVerdict, ttlMs: number): void;
+  /** A verdict other than an allow was reached for `key`: any allow kept for it is void. */
+  verdictCleared(key: string): void;
   childrenCovered(index: IndexCoverage, ttlMs: number): void;
 }
 
@@ -116,10 +118,13 @@ export class VerdictCache {
   /** Store a verdict; one larger than the whole budget is not kept (the next pull verifies again, within the
    * discovery limits). */
   set(key: string, v: StoredVerdict): void {
-    const ttl = v.decision.allow && !v.decision.wouldDeny ? this.opts.allowTtlMs : this.opts.denyTtlMs;
+    const allowed = v.decision.allow && !v.decision.wouldDeny;
+    // Told first, even when not cached (denyTtl 0): a kept allow must not come back after a restart.
+    if (!allowed) this.listener?.verdictCleared(key);
+    const ttl = allowed ? this.opts.allowTtlMs : this.opts.denyTtlMs;
     if (ttl <= 0) return;
     this.verdicts.set(key, v, { ttl });
-    if (v.decision.allow && !v.decision.wouldDeny) this.listener?.verdictSet(key, v, ttl);
+    if (allowed) this.listener?.verdictSet(key, v, ttl);
   }
 
   /** Put back a verdict kept across a restart, for what is left of its lifetime (capped at today's allowTtl: a

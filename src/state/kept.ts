@@ -147,6 +147,12 @@ export class KeptState implements VerdictListener, KeptManifests, KeptVerified {
     this.queue({ t: 'v', k: key, exp, v });
   }
 
+  verdictCleared(key: string): void {
+    if (!this.persisting || !this.verdictRecs.has(key)) return;
+    this.verdictRecs.delete(key);
+    this.queue({ t: 'x', key });
+  }
+
   childrenCovered(index: IndexCoverage, ttlMs: number): void {
     const { policyHash, repo, indexDigest, children } = index;
     if (!this.persisting) return;
@@ -439,9 +445,11 @@ export class KeptState implements VerdictListener, KeptManifests, KeptVerified {
         return true;
       }
       case 'x':
-        // A served manifest (`host/repo@digest`) or a tag (`host/repo:tag`) decided otherwise since.
+        // A verdict (`policy|repo|digest|kind`), a served manifest (`host/repo@digest`) or a tag (`host/repo:tag`)
+        // decided otherwise since.
         if (!str(r.key)) return false;
-        if (r.key.includes('@')) this.served.delete(r.key);
+        if (r.key.includes('|')) this.verdictRecs.delete(r.key);
+        else if (r.key.includes('@')) this.served.delete(r.key);
         else this.tags.delete(r.key);
         return true;
       case 'g':

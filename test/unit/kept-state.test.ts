@@ -180,3 +180,22 @@ test('a tag or digest decided otherwise since is forgotten, and stays forgotten 
     removeTempDir(dir);
   }
 });
+
+test('an allow kept for a digest does not come back after a restart once that digest was denied (a revoked signature)', async () => {
+  const dir = tempDir('kept-unit');
+  try {
+    const first = setup(dir);
+    await first.kept.ready;
+    const key = VerdictCache.key('ph1', 'r.test/apps/x', 'sha256:ee', 'single');
+    const v: StoredVerdict = { decision: decision(), formats: ['legacy'], found: 1 };
+    first.verdicts.set(key, v);
+    await first.kept.flush();
+    first.verdicts.set(key, { ...v, decision: { ...v.decision, allow: false, outcome: 'no-signatures' } });
+    await first.kept.flush();
+    const again = setup(dir, { clock: { t: first.clock.t + 1 } });
+    await again.kept.ready;
+    assert.equal(again.verdicts.get(key), undefined);
+  } finally {
+    removeTempDir(dir);
+  }
+});
