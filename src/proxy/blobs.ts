@@ -157,7 +157,7 @@ export function relayBlob(
       }
       held = chunk;
     });
-    body.on('error', (e) => {
+    const onError = (e: Error): void => {
       // A body limit (upstream/body-watch.ts) already says which limit fired and what to raise.
       if (e instanceof SigwardError) return fail(e);
       const code = (e as { code?: unknown }).code;
@@ -172,7 +172,13 @@ export function relayBlob(
           { cause: e, reason: 'upstream unavailable' },
         ),
       );
-    });
+    };
+    body.on('error', onError);
+    // The body may have failed before these listeners were attached (while the blob cache prepared its copy): its
+    // 'error' is gone, and no 'end' will come.
+    const early: unknown = body.errored;
+    if (early instanceof Error) onError(early);
+    else if (early !== null && early !== undefined) onError(new Error('the upstream body failed'));
     body.on('end', () => {
       if (finished) return;
       if (blob.size !== undefined && bytes !== blob.size) {
