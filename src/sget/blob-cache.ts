@@ -42,7 +42,14 @@ export class StoreBlobCache implements BlobCache {
 
   async serve(digest: Digest, method: 'GET' | 'HEAD', range: string | undefined): Promise<Answer | undefined> {
     const { store } = this.opts;
-    const blob = (await this.usable()) && store.has(digest) ? await store.checkout(digest) : undefined;
+    let blob: Awaited<ReturnType<typeof store.checkout>> | undefined;
+    try {
+      blob = (await this.usable()) && store.has(digest) ? await store.checkout(digest) : undefined;
+    } catch (e) {
+      // A stored copy that cannot be read is a miss: the blob is relayed from the upstream, as without the cache.
+      this.opts.log.warn({ digest, err: (e as Error).message }, 'blob cache: stored copy unreadable; relaying');
+      blob = undefined;
+    }
     this.opts.observer?.[blob === undefined ? 'miss' : 'hit']();
     if (blob === undefined) return undefined;
     const headers: Record<string, string> = {
