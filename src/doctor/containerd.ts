@@ -29,7 +29,9 @@ export interface ContainerdReport {
   readonly findings: Finding[];
 }
 
-const CRI_PLUGINS = ['io.containerd.grpc.v1.cri', 'io.containerd.cri.v1.images'];
+// The CRI plugin's ids: containerd 1.x/2.x (`io.containerd.grpc.v1.cri`), 2.x images, and the short `cri` of version-1
+// configs and of `disabled_plugins = ["cri"]` (Docker's containerd.io package ships that).
+const CRI_PLUGINS = ['io.containerd.grpc.v1.cri', 'io.containerd.cri.v1.images', 'cri'];
 
 export function checkContainerd(
   paths: ContainerdPaths,

@@ -230,6 +230,22 @@ describe('containerd hosts.toml', () => {
       criOff.findings.some((f) => /config_path/.test(f.message)),
       false,
     );
+    // Docker's containerd.io package names it by its short id; a version-1 config keeps config_path under
+    // [plugins.cri.registry].
+    const shortOff = containerd({ 'config.toml': 'disabled_plugins = ["cri"]\n' }, HTTP, true);
+    assert.equal(
+      shortOff.findings.some((f) => /config_path/.test(f.message)),
+      false,
+    );
+    const v1 = containerd(
+      { 'config.toml': 'version = 1\n[plugins.cri.registry]\nconfig_path = "/etc/containerd/certs.d"\n' },
+      HTTP,
+      true,
+    );
+    assert.equal(
+      v1.findings.some((f) => /config_path/.test(f.message)),
+      false,
+    );
   });
 
   test('no containerd here: nothing to report', () => {
