@@ -51,7 +51,7 @@ const MAX_KEY_FILE_BYTES = 1024 * 1024;
 export async function generateKeyPairCommand(
   argv: readonly string[],
   io: Io,
-  term: () => Terminal = processTerminal,
+  term: () => Terminal = io.terminal ?? processTerminal,
 ): Promise<number> {
   return guarded('generate-key-pair', io, async () => {
     const flags = parseFlags(
@@ -92,7 +92,7 @@ export async function generateKeyPairCommand(
 export async function publicKeyCommand(
   argv: readonly string[],
   io: Io,
-  term: () => Terminal = processTerminal,
+  term: () => Terminal = io.terminal ?? processTerminal,
 ): Promise<number> {
   return guarded('public-key', io, async () => {
     const flags = parseFlags(argv, { key: 'string', help: 'boolean' }, hint('public-key'));

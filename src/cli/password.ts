@@ -31,7 +31,7 @@ export const PASSWORD_AGAIN_PROMPT = 'Enter password for private key again: ';
 export async function keyPassword(
   io: Io,
   opts: { readonly confirm: boolean },
-  term: () => Terminal = processTerminal,
+  term: () => Terminal = io.terminal ?? processTerminal,
 ): Promise<string> {
   const fromEnv = io.env.COSIGN_PASSWORD;
   if (fromEnv !== undefined) return fromEnv;

@@ -1,7 +1,13 @@
-// Run the sigward command as a child process, exactly as a person runs it (`bin/sigward.mjs ARGS…`): its exit code
-// and its whole stdout and stderr. The environment is the test process's without COSIGN_* variables, plus `env`.
+// Run the sigward command as a person runs it. `sigwardCli`: a child process (`bin/sigward.mjs ARGS…`), its exit
+// code and its whole stdout and stderr. `sigwardInProcess`: the same command through src/main.ts's `main` in this
+// process (no node start, no module loading per run), with the same result: main's exit code and every line the
+// command wrote to its Io. Both see the test process's environment without COSIGN_* variables, plus `env`.
+// In process there is no terminal to ask a password on (as for the child, whose standard input is a pipe), and the
+// working directory is the test process's: a test that needs another one runs the child.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import type { Terminal } from '../../src/cli/password.ts';
+import { main } from '../../src/main.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -11,13 +17,20 @@ export interface CliProcessResult {
   readonly stderr: string;
 }
 
-export function sigwardCli(
-  args: readonly string[],
-  opts: { env?: Record<string, string>; cwd?: string } = {},
-): Promise<CliProcessResult> {
+export interface CliOptions {
+  readonly env?: Record<string, string>;
+  readonly cwd?: string;
+}
+
+/** The test process's environment without COSIGN_* variables, plus `extra`. */
+function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('COSIGN_')) env[k] = v;
-  Object.assign(env, opts.env);
+  return Object.assign(env, extra);
+}
+
+export function sigwardCli(args: readonly string[], opts: CliOptions = {}): Promise<CliProcessResult> {
+  const env = cliEnv(opts.env);
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
@@ -31,4 +44,29 @@ export function sigwardCli(
       },
     );
   });
+}
+
+/** Standard input that is not a terminal: a command that would prompt refuses, as the child with a pipe does. */
+const NO_TERMINAL: Terminal = {
+  interactive: false,
+  readHidden: () => Promise.reject(new Error('sigwardInProcess: there is no terminal to prompt on')),
+  readAll: () => Promise.reject(new Error('sigwardInProcess: there is no standard input to read')),
+};
+
+export async function sigwardInProcess(args: readonly string[], opts: CliOptions = {}): Promise<CliProcessResult> {
+  if (opts.cwd !== undefined) {
+    throw new Error(
+      `sigwardInProcess: cannot run in ${opts.cwd}: commands resolve relative paths against this process's ` +
+        'working directory; use sigwardCli (a child process) for a test that needs another one',
+    );
+  }
+  let stdout = '';
+  let stderr = '';
+  const code = await main(args, {
+    out: (line) => (stdout += `${line}\n`),
+    err: (line) => (stderr += `${line}\n`),
+    env: cliEnv(opts.env),
+    terminal: () => NO_TERMINAL,
+  });
+  return { code, stdout, stderr };
 }

@@ -1,11 +1,12 @@
-// `sigward audit verify` as a person runs it (bin/sigward.mjs): a good chain across rotated files, and the exact
-// line reported for a changed line, a removed line and a swapped pair; usage errors exit 2.
+// `sigward audit verify` (src/main.ts in process; the good chain as a person runs it, bin/sigward.mjs): a good chain
+// across rotated files, and the exact line reported for a changed line, a removed line and a swapped pair; usage
+// errors exit 2.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AuditLog } from '../../src/audit/log.ts';
-import { sigwardCli } from '../helpers/cli-process.ts';
+import { sigwardCli, sigwardInProcess } from '../helpers/cli-process.ts';
 import { removeTempDir, tempDir } from '../helpers/proc.ts';
 
 describe('sigward audit verify', () => {
@@ -69,11 +70,11 @@ describe('sigward audit verify', () => {
     log.close();
     assert.deepEqual(readdirSync(rot).sort(), ['a.log', 'a.log.1', 'a.log.2']);
     const ordered = ['a.log.2', 'a.log.1', 'a.log'].map((n) => join(rot, n));
-    const r = await sigwardCli(['audit', 'verify', ...ordered]);
+    const r = await sigwardInProcess(['audit', 'verify', ...ordered]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /^ok: \d+ lines, chain intact \(first seq \d+, last seq 199\)\n$/);
     // Without the middle file: the first line of the newest is a seq gap.
-    const gap = await sigwardCli(['audit', 'verify', join(rot, 'a.log.2'), join(rot, 'a.log')]);
+    const gap = await sigwardInProcess(['audit', 'verify', join(rot, 'a.log.2'), join(rot, 'a.log')]);
     assert.equal(gap.code, 1);
     assert.match(gap.stdout, new RegExp(`^${join(rot, 'a.log')}:1: seq gap`));
   });
@@ -84,7 +85,7 @@ describe('sigward audit verify', () => {
     const at = l.indexOf('app2') + 3;
     ls[2] = `${l.slice(0, at)}X${l.slice(at + 1)}`;
     const p = variant('tampered.log', ls);
-    const r = await sigwardCli(['audit', 'verify', p]);
+    const r = await sigwardInProcess(['audit', 'verify', p]);
     assert.equal(r.code, 1);
     assert.match(r.stdout, new RegExp(`^${p}:4: prev mismatch`));
   });
@@ -93,14 +94,14 @@ describe('sigward audit verify', () => {
     const ls = [...lines];
     ls[2] = (ls[2] ?? '').replace('"allow":', '"allow"');
     const p = variant('broken.log', ls);
-    const r = await sigwardCli(['audit', 'verify', p]);
+    const r = await sigwardInProcess(['audit', 'verify', p]);
     assert.equal(r.code, 1);
     assert.match(r.stdout, new RegExp(`^${p}:3: bad JSON`));
   });
 
   test('a deleted line: the line that moved up is a seq gap', async () => {
     const p = variant('deleted.log', [...lines.slice(0, 2), ...lines.slice(3)]);
-    const r = await sigwardCli(['audit', 'verify', p]);
+    const r = await sigwardInProcess(['audit', 'verify', p]);
     assert.equal(r.code, 1);
     assert.match(r.stdout, new RegExp(`^${p}:3: seq gap: seq 3 where 2 was expected`));
   });
@@ -109,7 +110,7 @@ describe('sigward audit verify', () => {
     const ls = [...lines];
     [ls[3], ls[4]] = [ls[4] ?? '', ls[3] ?? ''];
     const p = variant('swapped.log', ls);
-    const r = await sigwardCli(['audit', 'verify', p]);
+    const r = await sigwardInProcess(['audit', 'verify', p]);
     assert.equal(r.code, 1);
     assert.match(r.stdout, new RegExp(`^${p}:4: seq gap: seq 4 where 3 was expected`));
   });
@@ -121,11 +122,11 @@ describe('sigward audit verify', () => {
       ['audit', 'check', file],
       ['audit', 'verify', join(dir, 'none')],
     ]) {
-      const r = await sigwardCli(args);
+      const r = await sigwardInProcess(args);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
       assert.match(r.stderr, /^sigward audit: /);
     }
-    const h = await sigwardCli(['audit', '--help']);
+    const h = await sigwardInProcess(['audit', '--help']);
     assert.equal(h.code, 0);
     assert.match(h.stdout, /usage: sigward audit verify FILE/);
   });

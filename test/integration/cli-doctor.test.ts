@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { sigwardCli } from '../helpers/cli-process.ts';
+import { sigwardCli, sigwardInProcess } from '../helpers/cli-process.ts';
 import { startContainerd, type Containerd } from '../helpers/containerd.ts';
 import { buildImage, pushImage } from '../helpers/images.ts';
 import { podmanWorks } from '../helpers/podman.ts';
@@ -200,7 +200,7 @@ describe('sigward doctor with real clients', () => {
     );
   });
 
-  test('the real process: text report, exit 1 on a bypass, exit 2 on bad input', async () => {
+  test('text report, exit 1 on a bypass, exit 2 on bad input (the first bypass and a bad option as the real process)', async () => {
     const args = node('text', 'server = "https://canary.test"\n', '');
     const r = await sigwardCli(['doctor', ...args], { env: { HOME: join(work, 'home') } });
     assert.equal(r.code, 1, r.stderr);
@@ -213,7 +213,7 @@ describe('sigward doctor with real clients', () => {
       /BYPASS {2}canary\.test .*registries\.conf\n +no \[\[registry\]\] for prefix "canary\.test"/,
     );
     assert.match(r.stdout, /\n3 bypass\(es\), \d+ warning\(s\): a pull can get around sigward on this node\n$/);
-    const bad = await sigwardCli(['doctor', ...args, '--pull-canary', 'elsewhere.test/x:1']);
+    const bad = await sigwardInProcess(['doctor', ...args, '--pull-canary', 'elsewhere.test/x:1']);
     assert.equal(bad.code, 2);
     assert.match(
       bad.stderr,
@@ -222,7 +222,7 @@ describe('sigward doctor with real clients', () => {
     // No runtime configuration at any path: nothing was checked, which is not a pass.
     const empty = join(work, 'empty-root');
     mkdirSync(empty);
-    const none = await sigwardCli(['doctor', '--config', configFile, '--root', empty], {
+    const none = await sigwardInProcess(['doctor', '--config', configFile, '--root', empty], {
       env: { HOME: join(work, 'home') },
     });
     assert.equal(none.code, 1, none.stdout);
@@ -231,6 +231,6 @@ describe('sigward doctor with real clients', () => {
       /\nnothing checked: no containerd, registries\.conf or docker configuration at these paths/,
     );
     assert.equal((await sigwardCli(['doctor', '--config', configFile, '--bogus'])).code, 2);
-    assert.equal((await sigwardCli(['doctor', '--config', join(work, 'missing.yaml')])).code, 2);
+    assert.equal((await sigwardInProcess(['doctor', '--config', join(work, 'missing.yaml')])).code, 2);
   });
 });

@@ -1,4 +1,5 @@
-// `sigward triangulate` as a person runs it (a child process), against a real distribution registry on 127.0.0.1:
+// `sigward triangulate` (src/main.ts in process; as a child process, bin/sigward.mjs, for an exit code and the
+// separation of stdout and stderr), against a real distribution registry on 127.0.0.1:
 // the `.sig`, `.att` and `.sbom` tags of the digest a tag names (cosign's layout), the referrers that carry Sigstore
 // bundles (through the referrers tag schema: distribution 2.8 has no referrers API; a referrer of another kind is
 // not listed), COSIGN_REPOSITORY and a policy's signatureRepository, Docker Hub names, and the exit codes.
@@ -8,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { MT } from '../../src/oci/mediatypes.ts';
-import { sigwardCli } from '../helpers/cli-process.ts';
+import { sigwardCli, sigwardInProcess } from '../helpers/cli-process.ts';
 import { newKey, pushBundleReferrer, signBundle, type ReferrerEntry } from '../helpers/cosign.ts';
 import { buildImage, pushBlob, pushImage, pushManifest, sha256 } from '../helpers/images.ts';
 import { startRegistry, type Registry } from '../helpers/registry.ts';
@@ -77,7 +78,7 @@ describe('sigward triangulate', () => {
         ['attestation', 'att'],
         ['sbom', 'sbom'],
       ] as const) {
-        const r = await sigwardCli(['triangulate', ...(type === undefined ? [] : ['--type', type]), at(ref)]);
+        const r = await sigwardInProcess(['triangulate', ...(type === undefined ? [] : ['--type', type]), at(ref)]);
         assert.equal(r.code, 0, r.stderr);
         assert.equal(r.stdout, `${reg.host}/app:sha256-${hex}.${suffix}\n`, `${ref} ${type ?? ''}`);
         assert.equal(r.stderr, '');
@@ -86,11 +87,11 @@ describe('sigward triangulate', () => {
   });
 
   test('--type bundle: the referrers that carry a Sigstore bundle, not the SBOM referrer next to them', async () => {
-    const r = await sigwardCli(['triangulate', '--type', 'bundle', at(':v1')]);
+    const r = await sigwardInProcess(['triangulate', '--type', 'bundle', at(':v1')]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, bundles.map((d) => `${reg.host}/app@${d}\n`).join(''));
     assert.equal(r.stderr, '');
-    const none = await sigwardCli(['triangulate', '--type', 'bundle', at(':unsigned')]);
+    const none = await sigwardInProcess(['triangulate', '--type', 'bundle', at(':unsigned')]);
     assert.equal(none.code, 0);
     assert.equal(none.stdout, '');
     assert.equal(none.stderr, `no Sigstore bundle is stored as a referrer of ${reg.host}/app@${unsigned.digest}\n`);
@@ -98,11 +99,11 @@ describe('sigward triangulate', () => {
 
   test('COSIGN_REPOSITORY: the tags and referrers are in that repository, the digest still the image’s', async () => {
     const env = { COSIGN_REPOSITORY: `${reg.host}/sigs/store` };
-    const sig = await sigwardCli(['triangulate', at(':v1')], { env });
+    const sig = await sigwardInProcess(['triangulate', at(':v1')], { env });
     assert.equal(sig.stdout, `${reg.host}/sigs/store:sha256-${hex}.sig\n`);
-    const att = await sigwardCli(['triangulate', '--type', 'attestation', at(':v1')], { env });
+    const att = await sigwardInProcess(['triangulate', '--type', 'attestation', at(':v1')], { env });
     assert.equal(att.stdout, `${reg.host}/sigs/store:sha256-${hex}.att\n`);
-    const bundle = await sigwardCli(['triangulate', '--type', 'bundle', at(':v1')], { env });
+    const bundle = await sigwardInProcess(['triangulate', '--type', 'bundle', at(':v1')], { env });
     assert.equal(bundle.code, 0, bundle.stderr);
     assert.equal(bundle.stdout, `${reg.host}/sigs/store@${stored}\n`);
   });
@@ -127,23 +128,33 @@ describe('sigward triangulate', () => {
         },
       }),
     );
-    const app = await sigwardCli(['triangulate', '--config', config, 'example.test/app:v1']);
+    const app = await sigwardInProcess(['triangulate', '--config', config, 'example.test/app:v1']);
     assert.equal(app.code, 0, app.stderr);
     assert.equal(app.stdout, `example.test/sigs/store:sha256-${hex}.sig\n`);
-    const bundle = await sigwardCli(['triangulate', '--config', config, '--type', 'bundle', 'example.test/app:v1']);
+    const bundle = await sigwardInProcess([
+      'triangulate',
+      '--config',
+      config,
+      '--type',
+      'bundle',
+      'example.test/app:v1',
+    ]);
     assert.equal(bundle.stdout, `example.test/sigs/store@${stored}\n`);
     // Another repository under the catch-all policy: next to the image. COSIGN_REPOSITORY is noted, not used.
     const env = { COSIGN_REPOSITORY: `${reg.host}/elsewhere` };
-    const rest = await sigwardCli(['triangulate', '--config', config, `example.test/sigs/store@${image.digest}`], {
-      env,
-    });
+    const rest = await sigwardInProcess(
+      ['triangulate', '--config', config, `example.test/sigs/store@${image.digest}`],
+      {
+        env,
+      },
+    );
     assert.equal(rest.stdout, `example.test/sigs/store:sha256-${hex}.sig\n`);
     assert.match(rest.stderr, /^note: COSIGN_REPOSITORY is not used with --config/);
   });
 
   test('Docker Hub names as docker reads them: no registry means docker.io, one segment means library/', async () => {
     // By digest: the tags follow from the digest, no registry is contacted.
-    const r = await sigwardCli(['triangulate', `busybox@${image.digest}`]);
+    const r = await sigwardInProcess(['triangulate', `busybox@${image.digest}`]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, `docker.io/library/busybox:sha256-${hex}.sig\n`);
   });
@@ -160,13 +171,13 @@ describe('sigward triangulate', () => {
       [[at(':v1'), at(':v2')], /give one IMAGE/],
       [['Not/A/Name:x'], /invalid repository name/],
     ] as const) {
-      const r = await sigwardCli(['triangulate', ...args]);
+      const r = await sigwardInProcess(['triangulate', ...args]);
       assert.equal(r.code, 2, r.stdout + r.stderr);
       assert.equal(r.stdout, '');
       assert.match(r.stderr, message);
       assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
     }
-    const help = await sigwardCli(['triangulate', '--help']);
+    const help = await sigwardInProcess(['triangulate', '--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /^usage: sigward triangulate /);
   });

@@ -1,5 +1,5 @@
-// `sigward verify-bundle` as a person runs it (a child process): the real cosign v3 bundle (kubewarden-controller's
-// release, public-good Fulcio, Rekor and TSA) verifies with its workflow identity and the pinned public-good root,
+// `sigward verify-bundle` (src/main.ts in process; once as a child process, bin/sigward.mjs): the real cosign v3
+// bundle (kubewarden-controller's release, public-good Fulcio, Rekor and TSA) verifies with its workflow identity and the pinned public-good root,
 // and each mutation is refused with the reason and message the daemon's verifier gives the same bytes; test-sigstore
 // image bundles pushed to a real registry are refused by verify-bundle as the running daemon refuses them; fresh
 // message-signature bundles (cosign sign-blob) over files: the right file verifies, a changed byte does not, a
@@ -14,7 +14,7 @@ import { digestOf, type Digest } from '../../src/oci/digest.ts';
 import type { SignedRule } from '../../src/policy/types.ts';
 import { cosignSignStatement } from '../../src/sign/bundle.ts';
 import { verifySignature } from '../../src/verify/index.ts';
-import { sigwardCli, type CliProcessResult } from '../helpers/cli-process.ts';
+import { sigwardCli, sigwardInProcess, type CliProcessResult } from '../helpers/cli-process.ts';
 import { newKey, pushBundleReferrer } from '../helpers/cosign.ts';
 import { buildImage, pushImage } from '../helpers/images.ts';
 import { ociErrorOf, rawGet } from '../helpers/raw-http.ts';
@@ -66,7 +66,7 @@ describe('sigward verify-bundle', () => {
     writeFileSync(p, content);
     return p;
   };
-  const run = (...args: string[]): Promise<CliProcessResult> => sigwardCli(['verify-bundle', ...args]);
+  const run = (...args: string[]): Promise<CliProcessResult> => sigwardInProcess(['verify-bundle', ...args]);
 
   before(() => {
     dir = tempDir('cli-verify-bundle');
@@ -89,7 +89,8 @@ describe('sigward verify-bundle', () => {
         '--certificate-github-workflow-trigger',
         'push',
       ];
-      const text = await run('--bundle', VECTOR, ...trust, ...claims, '--digest', DIGEST);
+      // As a person runs it: the process's exit code and its stdout.
+      const text = await sigwardCli(['verify-bundle', '--bundle', VECTOR, ...trust, ...claims, '--digest', DIGEST]);
       assert.equal(text.code, 0, text.stdout + text.stderr);
       assert.equal(text.stdout, `verified: signed by ${SUBJECT} (issuer ${GH_ISSUER})\nstatement about ${DIGEST}\n`);
       const r = report(await run('--bundle', VECTOR, ...trust, '--digest', DIGEST, '--output', 'json'));

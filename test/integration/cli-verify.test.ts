@@ -1,4 +1,5 @@
-// `sigward verify` as a person runs it (a child process), against images in a real distribution registry on
+// `sigward verify` (src/main.ts in process; as a child process, bin/sigward.mjs, for the exit codes and the
+// separation of stdout and stderr as a person sees them), against images in a real distribution registry on
 // 127.0.0.1 signed with keys (legacy .sig layers and v3 bundle referrers) and keylessly by the test sigstore, and
 // compared with the running daemon (bin/sigward.mjs serve) on the same config: the same outcome, policy, signers,
 // per-signature reasons, and for a denial the very text of the daemon's 403 body, for verified, unsigned, wrong-key,
@@ -13,7 +14,7 @@ import { stringify } from 'yaml';
 import type { Digest } from '../../src/oci/digest.ts';
 import { simpleSigningPayload } from '../../src/sign/payload.ts';
 import { newKey, pushBundleReferrer, pushLegacySignature, signBundle, signLegacy } from '../helpers/cosign.ts';
-import { sigwardCli, type CliProcessResult } from '../helpers/cli-process.ts';
+import { sigwardCli, sigwardInProcess, type CliProcessResult } from '../helpers/cli-process.ts';
 import { buildImage, pushImage, type TestImage } from '../helpers/images.ts';
 import { ociErrorOf, rawGet } from '../helpers/raw-http.ts';
 import { ALL_MANIFEST_TYPES } from '../helpers/registry-client.ts';
@@ -140,7 +141,7 @@ describe('sigward verify', () => {
   });
 
   const viaConfig = (ref: string, ...more: string[]): Promise<CliProcessResult> =>
-    sigwardCli(['verify', '--config', sw.configFile, ...more, `example.test/${ref}`]);
+    sigwardInProcess(['verify', '--config', sw.configFile, ...more, `example.test/${ref}`]);
   const daemon = (repo: string, ref: string) =>
     rawGet(`${sw.url}/v2/example.test/${repo}/manifests/${ref}`, { headers: { accept: ALL_MANIFEST_TYPES } });
 
@@ -243,8 +244,8 @@ describe('sigward verify', () => {
     for (const c of CASES) {
       const at = `example.test/${c.repo}:v1`;
       const [text, report, here] = await Promise.all([
-        sigwardCli(['verify', '--registry-url', sw.url, at]),
-        sigwardCli(['verify', '--registry-url', sw.url, '--output', 'json', at]).then(json),
+        sigwardInProcess(['verify', '--registry-url', sw.url, at]),
+        sigwardInProcess(['verify', '--registry-url', sw.url, '--output', 'json', at]).then(json),
         viaConfig(`${c.repo}:v1`, '--output', 'json').then(json),
       ]);
       assert.equal(report.answeredBy, sw.url, at);
@@ -333,8 +334,18 @@ describe('sigward verify', () => {
       );
       const image = local('keyless/wrong-identity');
       const [flags, file] = await Promise.all([
-        sigwardCli(['verify', '--key', key('alice'), ...keyless(DEV), '--tlog', 'required', '--output', 'json', image]),
-        sigwardCli(['verify', '--config', yaml, '--output', 'json', image]),
+        sigwardInProcess([
+          'verify',
+          '--key',
+          key('alice'),
+          ...keyless(DEV),
+          '--tlog',
+          'required',
+          '--output',
+          'json',
+          image,
+        ]),
+        sigwardInProcess(['verify', '--config', yaml, '--output', 'json', image]),
       ]);
       assert.equal(flags.code, 1);
       assert.deepEqual(json(flags), json(file));
@@ -345,7 +356,7 @@ describe('sigward verify', () => {
     });
 
     test('keyless: the right identity verifies both formats; another one is wrong-identity', async () => {
-      const ok = await sigwardCli(['verify', ...keyless(DEV), '--output', 'json', local('keyless/good')]);
+      const ok = await sigwardInProcess(['verify', ...keyless(DEV), '--output', 'json', local('keyless/good')]);
       assert.equal(ok.code, 0, ok.stdout + ok.stderr);
       const r = json(ok);
       assert.deepEqual(r.signers, ['certificate-identity']);
@@ -356,15 +367,15 @@ describe('sigward verify', () => {
           ['legacy', true],
         ],
       );
-      const no = await sigwardCli(['verify', ...keyless('eve@example.com'), local('keyless/good')]);
+      const no = await sigwardInProcess(['verify', ...keyless('eve@example.com'), local('keyless/good')]);
       assert.equal(no.code, 1);
       assert.ok(no.stdout.includes('not counted: wrong-identity'), no.stdout);
     });
 
     test('-a: a required annotation must be signed with that value', async () => {
-      const ok = await sigwardCli(['verify', '--key', key('alice'), '-a', 'env=prod', local('keyed/annotated')]);
+      const ok = await sigwardInProcess(['verify', '--key', key('alice'), '-a', 'env=prod', local('keyed/annotated')]);
       assert.equal(ok.code, 0, ok.stdout + ok.stderr);
-      const no = await sigwardCli([
+      const no = await sigwardInProcess([
         'verify',
         '--key',
         key('alice'),
@@ -382,13 +393,13 @@ describe('sigward verify', () => {
     test('COSIGN_REPOSITORY says where the signatures are; without it there are none next to the image', async () => {
       const image = local('keyed/elsewhere');
       const env = { COSIGN_REPOSITORY: `${reg.host}/sigs/store` };
-      const ok = await sigwardCli(['verify', '--key', key('alice'), image], { env });
+      const ok = await sigwardInProcess(['verify', '--key', key('alice'), image], { env });
       assert.equal(ok.code, 0, ok.stdout + ok.stderr);
-      const no = await sigwardCli(['verify', '--key', key('alice'), '--output', 'json', image]);
+      const no = await sigwardInProcess(['verify', '--key', key('alice'), '--output', 'json', image]);
       assert.equal(no.code, 1);
       assert.equal(json(no).outcome, 'no-signatures');
       // With a config the policy's signatureRepository decides, as in the daemon; the variable is noted, not used.
-      const cfg = await sigwardCli(['verify', '--config', sw.configFile, 'example.test/keyed/good:v1'], { env });
+      const cfg = await sigwardInProcess(['verify', '--config', sw.configFile, 'example.test/keyed/good:v1'], { env });
       assert.equal(cfg.code, 0);
       assert.match(cfg.stderr, /^note: COSIGN_REPOSITORY is not used with --config/);
     });
@@ -480,7 +491,7 @@ describe('sigward verify', () => {
     ];
     for (const [what, args, message] of cases) {
       test(what, async () => {
-        const r = await sigwardCli(args, { cwd: dir });
+        const r = await sigwardInProcess(args);
         assert.equal(r.code, 2, r.stdout + r.stderr);
         assert.equal(r.stdout, '');
         assert.match(r.stderr, /^sigward verify: /);
@@ -495,14 +506,14 @@ describe('sigward verify', () => {
         bad,
         stringify({ upstreams: [{ host: 'example.test', url: reg.url }], policy: { default: 'maybe' } }),
       );
-      const r = await sigwardCli(['verify', '--config', bad, 'example.test/a:1']);
+      const r = await sigwardInProcess(['verify', '--config', bad, 'example.test/a:1']);
       assert.equal(r.code, 2);
       assert.match(r.stderr, /^sigward verify: 1 problem in .*bad\.yaml: .*policy\.default/);
       assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
     });
 
     test('--help prints the usage and exits 0', async () => {
-      const r = await sigwardCli(['verify', '--help']);
+      const r = await sigwardInProcess(['verify', '--help']);
       assert.equal(r.code, 0);
       assert.match(r.stdout, /^usage: sigward verify --config FILE IMAGE\n/);
       assert.ok(r.stdout.includes('--registry-url URL'));

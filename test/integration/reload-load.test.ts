@@ -11,7 +11,7 @@ import { startRegistry, type Registry } from '../helpers/registry.ts';
 import { buildImage, pushImage, sha256, type TestImage } from '../helpers/images.ts';
 import { newKey, signLegacy } from '../helpers/cosign.ts';
 import { startSigwardProcess, type RunningSigward } from '../helpers/sigward.ts';
-import { sigwardCli } from '../helpers/cli-process.ts';
+import { sigwardInProcess } from '../helpers/cli-process.ts';
 import { removeTempDir, tempDir, waitFor } from '../helpers/proc.ts';
 import type { ReadinessReport, ReloadStatus } from '../../src/http/readiness.ts';
 
@@ -142,7 +142,7 @@ test(`${RELOADS} reloads under concurrent pulls: no failed request, every decisi
       const mark = answered;
       await waitFor(async () => Promise.resolve(answered >= mark + ANSWERS_PER_GENERATION), 'answers under load');
       writeFileSync(sw.configFile, stringify(config(n % 2 === 1, keyFile)));
-      const r = await sigwardCli(['reload', '--url', sw.url, '--config', sw.configFile]);
+      const r = await sigwardInProcess(['reload', '--url', sw.url, '--config', sw.configFile]);
       codes.push(r.code);
       assert.equal(r.code, 0, r.stderr);
     }

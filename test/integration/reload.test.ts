@@ -14,7 +14,7 @@ import { startRegistry, type Registry } from '../helpers/registry.ts';
 import { buildImage, pushImage } from '../helpers/images.ts';
 import { newKey, signLegacy } from '../helpers/cosign.ts';
 import { startSigwardProcess, type RunningSigward } from '../helpers/sigward.ts';
-import { sigwardCli } from '../helpers/cli-process.ts';
+import { sigwardInProcess } from '../helpers/cli-process.ts';
 import { freePort, removeTempDir, tempDir, waitFor } from '../helpers/proc.ts';
 import { serveBlob, sha256, startFakeUpstream } from '../helpers/fake-upstream.ts';
 import { createTestSigstore } from '../helpers/test-sigstore.ts';
@@ -38,7 +38,7 @@ async function pull(sw: RunningSigward, repo: string, ref: string) {
 }
 
 function reload(sw: RunningSigward, ...extra: string[]) {
-  return sigwardCli(['reload', '--url', sw.url, '--config', sw.configFile, ...extra]);
+  return sigwardInProcess(['reload', '--url', sw.url, '--config', sw.configFile, ...extra]);
 }
 
 describe('reload against a real registry', () => {
@@ -215,12 +215,12 @@ describe('reload against a real registry', () => {
   });
 
   test('sigward reload: exit 2 on usage errors, with no daemon, and for a daemon running another file', async () => {
-    const usage = await sigwardCli(['reload']);
+    const usage = await sigwardInProcess(['reload']);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /give --config FILE or --url URL/);
-    assert.equal((await sigwardCli(['reload', '--url', 'ftp://127.0.0.1/'])).code, 2);
+    assert.equal((await sigwardInProcess(['reload', '--url', 'ftp://127.0.0.1/'])).code, 2);
     const port = await freePort();
-    const none = await sigwardCli(['reload', '--url', `http://127.0.0.1:${port}`]);
+    const none = await sigwardInProcess(['reload', '--url', `http://127.0.0.1:${port}`]);
     assert.equal(none.code, 2);
     assert.match(
       none.stderr,
@@ -229,11 +229,11 @@ describe('reload against a real registry', () => {
     const other = join(dir, 'other.yaml');
     writeFileSync(other, stringify(config()));
     const before = (await readyz(sw)).reload.requests;
-    const wrong = await sigwardCli(['reload', '--url', sw.url, '--config', other]);
+    const wrong = await sigwardInProcess(['reload', '--url', sw.url, '--config', other]);
     assert.equal(wrong.code, 2);
     assert.ok(wrong.stderr.includes(`runs ${sw.configFile}, not ${other}: not signalling it`), wrong.stderr);
     // The registry is not a sigward daemon: nothing is signalled.
-    const foreign = await sigwardCli(['reload', '--url', reg.url]);
+    const foreign = await sigwardInProcess(['reload', '--url', reg.url]);
     assert.equal(foreign.code, 2);
     assert.equal((await readyz(sw)).reload.requests, before, 'no reload was requested');
   });
@@ -270,7 +270,7 @@ describe('reload with a request in flight', () => {
       await reached;
 
       writeFileSync(sw.configFile, stringify(config(newUpstream.url)));
-      const r = await sigwardCli(['reload', '--url', sw.url, '--config', sw.configFile]);
+      const r = await sigwardInProcess(['reload', '--url', sw.url, '--config', sw.configFile]);
       assert.equal(r.code, 0, r.stderr);
       const log = (): string => readFileSync(sw.logFile as string, 'utf8');
       assert.doesNotMatch(log(), /previous configuration generation closed/, 'generation 1 still has a request');

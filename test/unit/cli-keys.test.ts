@@ -1,6 +1,7 @@
 // `sigward generate-key-pair`, `sigward public-key` and `sigward --version`: end to end as the `sigward` process
-// (bin/sigward.mjs), on a real terminal through util-linux `script` where one is needed, and in process with an
-// injected terminal for the paths that stop before a key is made. Each generate or decrypt at cosign's N=65536 costs
+// (bin/sigward.mjs: the keys written, exit codes, stdout and stderr apart, standard input that is not a terminal), on
+// a real terminal through util-linux `script` where one is needed, through src/main.ts in process for the refusals
+// and usage errors, and with an injected terminal for the paths that stop before a key is made. Each generate or decrypt at cosign's N=65536 costs
 // ~150 ms of scrypt, so those runs are few.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +16,7 @@ import { verifyMessage } from '../../src/verify/signature-bytes.ts';
 import { generateKeyPairCommand, publicKeyCommand } from '../../src/cli/keys.ts';
 import { PromptInterrupted, type Terminal } from '../../src/cli/password.ts';
 import type { Io } from '../../src/cli/io.ts';
+import { sigwardInProcess } from '../helpers/cli-process.ts';
 import { removeTempDir, runCommand, tempDir, type CommandResult } from '../helpers/proc.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -37,6 +39,11 @@ function sigward(args: string[], extra: Record<string, string> = {}): Promise<Co
   return runCommand(process.execPath, [BIN, ...args], { env: envWith(extra), cwd: dir, timeoutMs: 60_000 });
 }
 
+/** `sigward ARGS` through src/main.ts in this process (no terminal; every path these tests give is absolute). */
+function inProcess(args: string[], extra: Record<string, string> = {}): Promise<CommandResult> {
+  return sigwardInProcess(args, { env: extra });
+}
+
 /** Exit 2 with exactly one line on stderr, no stack trace; the line is returned. */
 function oneLineError(r: CommandResult, code = 2): string {
   assert.equal(r.code, code, `exit ${r.code}: ${r.stdout}${r.stderr}`);
@@ -54,7 +61,7 @@ function signsAndVerifies(keyPem: string, password: string, pubPem: string): voi
   assert.ok(verifyMessage(trusted, message, signBytes(key, message)) !== undefined);
 }
 
-describe('sigward generate-key-pair and public-key (the process)', () => {
+describe('sigward generate-key-pair and public-key', () => {
   const prefix = join(dir, 'release');
   let firstKey = '';
   let firstPub = '';
@@ -79,7 +86,7 @@ describe('sigward generate-key-pair and public-key (the process)', () => {
   });
 
   test('refuses to overwrite without --force (exit 2, naming the file), and changes nothing', async () => {
-    const r = await sigward(['generate-key-pair', '--output-key-prefix', prefix], { COSIGN_PASSWORD: 'x' });
+    const r = await inProcess(['generate-key-pair', '--output-key-prefix', prefix], { COSIGN_PASSWORD: 'x' });
     assert.match(
       oneLineError(r),
       /^sigward generate-key-pair: .*release\.key already exists; pass --force to overwrite it$/,
@@ -91,7 +98,7 @@ describe('sigward generate-key-pair and public-key (the process)', () => {
   test('an existing .pub alone also stops it', async () => {
     const p = join(dir, 'only-pub');
     writeFileSync(`${p}.pub`, 'keep me');
-    const r = await sigward(['generate-key-pair', '--output-key-prefix', p], { COSIGN_PASSWORD: 'x' });
+    const r = await inProcess(['generate-key-pair', '--output-key-prefix', p], { COSIGN_PASSWORD: 'x' });
     assert.match(oneLineError(r), /only-pub\.pub already exists; pass --force to overwrite it$/);
     assert.equal(existsSync(`${p}.key`), false);
     assert.equal(readFileSync(`${p}.pub`, 'utf8'), 'keep me');
@@ -136,7 +143,7 @@ describe('sigward generate-key-pair and public-key (the process)', () => {
   });
 
   test('public-key reads cosign v1 keys and refuses what is not a cosign key, before asking for a password', async () => {
-    const v1 = await sigward(['public-key', '--key', join(FIXTURES, 'policy-controller-example.cosign.key')], {
+    const v1 = await inProcess(['public-key', '--key', join(FIXTURES, 'policy-controller-example.cosign.key')], {
       COSIGN_PASSWORD: '',
     });
     assert.equal(v1.code, 0, v1.stderr);
@@ -144,31 +151,31 @@ describe('sigward generate-key-pair and public-key (the process)', () => {
     const plain = join(dir, 'plain.pem');
     writeFileSync(plain, '-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----\n');
     // No COSIGN_PASSWORD and no terminal: had it asked first, the message would be about the password.
-    const r = await sigward(['public-key', '--key', plain]);
+    const r = await inProcess(['public-key', '--key', plain]);
     assert.match(
       oneLineError(r),
       /^sigward public-key: .*plain\.pem: this is an unencrypted EC PRIVATE KEY; cosign expects an encrypted key .*cosign import-key-pair/,
     );
-    const missing = await sigward(['public-key', '--key', join(dir, 'nope.key')]);
+    const missing = await inProcess(['public-key', '--key', join(dir, 'nope.key')]);
     assert.match(oneLineError(missing), /^sigward public-key: cannot read .*nope\.key: no such file or directory$/);
   });
 
   test('usage errors are one line and exit 2; --help prints the usage and exits 0', async () => {
     assert.match(
-      oneLineError(await sigward(['generate-key-pair', '--prefix', 'x'])),
+      oneLineError(await inProcess(['generate-key-pair', '--prefix', 'x'])),
       /^sigward generate-key-pair: unknown option --prefix; `sigward generate-key-pair --help` shows the usage$/,
     );
     assert.match(
-      oneLineError(await sigward(['generate-key-pair', 'extra'])),
+      oneLineError(await inProcess(['generate-key-pair', 'extra'])),
       /^sigward generate-key-pair: unexpected argument 'extra'/,
     );
-    assert.match(oneLineError(await sigward(['public-key'])), /^sigward public-key: --key FILE is required/);
+    assert.match(oneLineError(await inProcess(['public-key'])), /^sigward public-key: --key FILE is required/);
     assert.match(
-      oneLineError(await sigward(['public-key', '--key'])),
+      oneLineError(await inProcess(['public-key', '--key'])),
       /^sigward public-key: option --key needs a value/,
     );
     for (const cmd of ['generate-key-pair', 'public-key', 'version']) {
-      const h = await sigward([cmd, '--help']);
+      const h = await inProcess([cmd, '--help']);
       assert.equal(h.code, 0, h.stderr);
       assert.ok(h.stdout.startsWith(`usage: sigward ${cmd}`), h.stdout);
     }
