@@ -11,7 +11,10 @@ import { ManifestService } from './proxy/manifests.ts';
 import { ProxyService } from './proxy/service.ts';
 import type { ClientProvider } from './proxy/types.ts';
 import { Upstreams } from './upstream/registry.ts';
-import { attachmentLimits, SignatureGate } from './proxy/gate.ts';
+import { UpstreamPool } from './upstream/pool.ts';
+import { attachmentLimits, legacyRepoMemory, SignatureGate } from './proxy/gate.ts';
+import { ByteBudget } from './proxy/byte-budget.ts';
+import type { Digest } from './oci/digest.ts';
 import { HashThread, INLINE_HASHING } from './proxy/hash-thread.ts';
 import { VerdictCache } from './proxy/verdicts.ts';
 import { ReferencedBlobs } from './proxy/referenced-blobs.ts';
@@ -77,7 +80,7 @@ export interface SigwardApp {
 
 /** What outlives a configuration reload: one of each per daemon, shared by every app generation (cli/serve.ts
  * builds a generation per loaded config). Built from the configuration the daemon started with, so their settings
- * (cache.*, blobs.*, sget.storeBytes, audit) change only with a restart; the verdict cache keys every verdict by
+ * (cache.*, blobs.*, sget.storeBytes, limits.signatureMemory, audit) change only with a restart; the verdict cache keys every verdict by
  * policy hash, so an unchanged policy keeps its verdicts across reloads and a changed one never sees the old ones. */
 export interface SharedParts {
   readonly logger: Logger;
@@ -89,6 +92,15 @@ export interface SharedParts {
   readonly audit: AuditLog | undefined;
   /** Verdicts, covered children and verified manifests kept across restarts (`<cache.dir>/state`; fail-static). */
   readonly kept: KeptState;
+  /** Upstream clients and connection pools: an upstream a reload leaves unchanged keeps its client (connections,
+   * bearer tokens) in the new generation; dispatchers close when the last generation using them does. */
+  readonly upstreams: UpstreamPool;
+  /** Signature bytes held at once across every generation's lookups (limits.signatureMemory at start). */
+  readonly signatureMemory: ByteBudget;
+  /** Repositories whose images were decided on their `.sig` signatures alone (the gate's lookup order). */
+  readonly legacyRepos: ReturnType<typeof legacyRepoMemory>;
+  /** Digests the `blobs: cache` copy is being written for now: one copy per digest across generations. */
+  readonly blobFilling: Set<Digest>;
   /** The metrics (config `metrics.listen` other than off at start), shared by every generation, and whether
    * /metrics is served on the proxy's listener (`metrics.listen: main` at start). */
   readonly metrics: SigwardMetrics | undefined;
@@ -166,6 +178,10 @@ export function createShared(loaded: LoadedConfig, deps: AppDeps = {}): SharedPa
     referenced,
     audit,
     kept,
+    upstreams: new UpstreamPool(),
+    signatureMemory: new ByteBudget(config.limits.signatureMemory),
+    legacyRepos: legacyRepoMemory(),
+    blobFilling: new Set(),
     metrics,
     metricsOnMain: config.metrics?.listen === 'main',
     cacheDir: config.cache.dir,
@@ -195,6 +211,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}, shared?: Sha
     ...(deps.onUpstreamRequest ? { onRequest: deps.onUpstreamRequest } : {}),
     ...(deps.now ? { now: deps.now } : {}),
     ...(parts.metrics && { metrics: parts.metrics }),
+    pool: parts.upstreams,
   });
   const router = new Router(config.upstreams);
   const gate = new SignatureGate({
@@ -204,7 +221,8 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}, shared?: Sha
     log: logger,
     limits: discoveryLimits(config.limits),
     attachmentLimits: attachmentLimits(config.limits),
-    signatureMemory: config.limits.signatureMemory,
+    memory: parts.signatureMemory,
+    legacyRepos: parts.legacyRepos,
     ...(deps.now ? { now: deps.now } : {}),
     ...(audit ? { audit } : {}),
     ...(parts.metrics && { metrics: parts.metrics }),
@@ -224,6 +242,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}, shared?: Sha
       store,
       maxBytes: config.sget.maxArtifactBytes,
       log: logger,
+      filling: parts.blobFilling,
       ...(parts.metrics && { observer: parts.metrics.cache('blobs') }),
     }),
   });

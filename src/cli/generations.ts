@@ -58,6 +58,7 @@ export function restartNeeded(started: Config, next: Config, listenFromFlag: boo
     ['cache.verdictMemory', (c) => c.cache.verdictMemoryBytes],
     ['cache.stateSize', (c) => c.cache.stateBytes],
     ['sget.storeSize', (c) => c.sget.storeBytes],
+    ['limits.signatureMemory', (c) => c.limits.signatureMemory],
     ['blobs.serve', (c) => c.blobs.serve],
     ['blobs.entries', (c) => c.blobs.entries],
     ['audit', (c) => JSON.stringify(c.audit ?? null)],

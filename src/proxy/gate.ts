@@ -42,6 +42,12 @@ export interface GateDeps {
   readonly attachmentLimits?: AttachmentLimits;
   /** limits.signatureMemory. */
   readonly signatureMemory?: number;
+  /** The process's signature-memory budget, shared by every app generation (app.ts createShared): a reload must not
+   * double what limits.signatureMemory allows while two generations overlap. Absent: one of its own
+   * (signatureMemory). */
+  readonly memory?: ByteBudget;
+  /** The process's memory of `.sig`-signed repositories, shared by every generation. Absent: one of its own. */
+  readonly legacyRepos?: CountedLru<string, true>;
   /** The clock private-CA certificates are checked at (milliseconds since the epoch; Date.now unless injected). */
   readonly now?: () => number;
   /** The decision log (config `audit`): each decision once, when it is made (never a cached answer). */
@@ -97,13 +103,18 @@ export type Admission =
 /** Signature repositories remembered as signed with `.sig` images (gate.legacyRepos). */
 const LEGACY_REPOS = 4096;
 
+/** The memory of repositories signed with `.sig` images, for GateDeps.legacyRepos (one per process). */
+export function legacyRepoMemory(): CountedLru<string, true> {
+  return new CountedLru<string, true>(LEGACY_REPOS, {});
+}
+
 export class SignatureGate {
   private readonly flights = new SingleFlight<StoredVerdict>();
   private readonly proofs = new SingleFlight<string | undefined>();
   private readonly proven = new LRUCache<string, true>({ max: PROVEN_ENTRIES });
   /** Signature repositories whose last lookup was decided on the `.sig` signatures alone: the next one asks for the
    * bundles only if the `.sig` ones do not suffice (one request fewer in flight at the upstream per cold pull). */
-  private readonly legacyRepos = new CountedLru<string, true>(LEGACY_REPOS, {});
+  private readonly legacyRepos: CountedLru<string, true>;
   /** Shapes of legacy payloads seen per repository: a cold pull's layer GET is skipped when one rebuilds it. */
   private readonly shapes = new PayloadShapes();
   private readonly limits: DiscoveryLimits;
@@ -118,7 +129,8 @@ export class SignatureGate {
     this.current = deps.policy;
     this.limits = deps.limits ?? DEFAULT_DISCOVERY_LIMITS;
     this.attachmentLimits = deps.attachmentLimits ?? DEFAULT_ATTACHMENT_LIMITS;
-    this.memory = new ByteBudget(deps.signatureMemory ?? DEFAULT_SIGNATURE_LIMITS.signatureMemory);
+    this.memory = deps.memory ?? new ByteBudget(deps.signatureMemory ?? DEFAULT_SIGNATURE_LIMITS.signatureMemory);
+    this.legacyRepos = deps.legacyRepos ?? legacyRepoMemory();
   }
 
   /** Signature lookups actually made (after coalescing and caching): tests and the benchmark count them. */

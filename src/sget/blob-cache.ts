@@ -21,13 +21,18 @@ export interface StoreBlobCacheOptions {
   readonly log: Logger;
   /** Metrics (cache `blobs`): warm requests answered from the store, and those relayed instead. */
   readonly observer?: CacheObserver;
+  /** Digests being copied now, by every cache of the process (app.ts createShared: one per daemon, so two app
+   * generations never fill the same digest at once). Absent: a set of this cache's own. */
+  readonly filling?: Set<Digest>;
 }
 
 export class StoreBlobCache implements BlobCache {
   /** Digests being copied now: one copy per digest, concurrent pulls of it are relayed without one. */
-  private readonly filling = new Set<Digest>();
+  private readonly filling: Set<Digest>;
 
-  constructor(private readonly opts: StoreBlobCacheOptions) {}
+  constructor(private readonly opts: StoreBlobCacheOptions) {
+    this.filling = opts.filling ?? new Set();
+  }
 
   /** Whether the store can be used; an unusable one (logged by the store's error) means relaying. */
   private async usable(): Promise<boolean> {

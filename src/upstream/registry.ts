@@ -1,5 +1,7 @@
 // All configured upstreams: one UpstreamClient each, sharing the dispatchers (one connection pool per origin): the
-// direct Agent for what the operator configured, the guarded one for where upstreams point (dispatcher.ts).
+// direct Agent for what the operator configured, the guarded one for where upstreams point (dispatcher.ts). Clients
+// and dispatchers are leased from a pool (pool.ts), the process's own in the daemon, so a reload reuses what it left
+// unchanged.
 // Secrets (passwords, CA bundles) are what loadConfig() already read and checked: reading files and the environment
 // is the loader's job, where a problem is reported with its YAML line.
 import type { Dispatcher } from 'undici';
@@ -9,15 +11,9 @@ import { SigwardError } from '../errors.ts';
 import { clip } from '../util/clip.ts';
 import type { OnRequest } from './auth.ts';
 import type { SigwardMetrics } from '../metrics/metrics.ts';
-import { UpstreamClient } from './client.ts';
-import { UpstreamBoundary } from './boundary.ts';
-import {
-  BoundaryDispatcher,
-  closeDispatcher,
-  createDispatcher,
-  createGuardedDispatcher,
-  type DispatcherOptions,
-} from './dispatcher.ts';
+import type { UpstreamClient } from './client.ts';
+import type { DispatcherOptions } from './dispatcher.ts';
+import { UpstreamPool, type UpstreamLease } from './pool.ts';
 
 export interface UpstreamsOptions {
   readonly limits: Limits;
@@ -35,15 +31,16 @@ export interface UpstreamsOptions {
   readonly onRequest?: OnRequest;
   /** Metrics: per-upstream request time and failures, token caches. Absent: none. */
   readonly metrics?: Pick<SigwardMetrics, 'upstream' | 'cache'>;
+  /** The process's pool (app.ts createShared): an upstream a reload left unchanged keeps its client (connections,
+   * tokens) across generations. Default: a pool of this Upstreams' own. */
+  readonly pool?: UpstreamPool;
 }
 
 export class Upstreams {
   readonly dispatcher: Dispatcher;
-  /** The Agent for redirect targets and token realms outside what was configured; none with an injected dispatcher. */
-  private readonly guarded: Dispatcher | undefined;
-  private readonly ownsDispatcher: boolean;
+  private readonly lease: UpstreamLease;
   private readonly byName = new Map<string, UpstreamClient>();
-  private readonly clients: UpstreamClient[] = [];
+  private readonly clients: readonly UpstreamClient[];
 
   constructor(upstreams: readonly UpstreamConfig[], opts: UpstreamsOptions) {
     const duplicate = duplicateUpstreamNames(upstreams)[0];
@@ -62,25 +59,16 @@ export class Upstreams {
         );
       }
     }
-    this.ownsDispatcher = opts.dispatcher === undefined;
-    this.dispatcher = opts.dispatcher ?? createDispatcher(upstreams, opts.caPems ?? new Map(), opts.dispatcherOptions);
-    this.guarded = opts.dispatcher === undefined ? createGuardedDispatcher(opts.dispatcherOptions) : undefined;
-    for (const u of upstreams) {
-      const pw = u.auth.kind === 'basic' ? passwords.get(u.host) : undefined;
-      const client = new UpstreamClient(u, {
-        dispatcher:
-          this.guarded === undefined
-            ? this.dispatcher
-            : new BoundaryDispatcher(new UpstreamBoundary(u), this.dispatcher, this.guarded),
-        limits: opts.limits,
-        ...(pw === undefined ? {} : { password: pw }),
-        ...(opts.now === undefined ? {} : { now: opts.now }),
-        ...(opts.onRequest === undefined ? {} : { onRequest: opts.onRequest }),
-        ...(opts.metrics && { observer: opts.metrics.upstream(u.host), tokenCache: opts.metrics.cache('tokens') }),
-      });
-      this.clients.push(client);
-      for (const name of upstreamNames(u)) this.byName.set(name, client);
-    }
+    this.lease = (opts.pool ?? new UpstreamPool()).lease(upstreams, {
+      ...opts,
+      passwords,
+      caPems: opts.caPems ?? new Map(),
+    });
+    this.dispatcher = this.lease.dispatcher;
+    this.clients = this.lease.clients;
+    upstreams.forEach((u, i) => {
+      for (const name of upstreamNames(u)) this.byName.set(name, this.clients[i] as UpstreamClient);
+    });
   }
 
   /** The client for a registry host or alias. Unknown names are refused: only configured upstreams are contacted. */
@@ -104,11 +92,8 @@ export class Upstreams {
     return this.clients;
   }
 
+  /** Give back this generation's clients; dispatchers no other generation uses are closed. */
   async close(graceMs?: number): Promise<void> {
-    if (!this.ownsDispatcher) return;
-    await Promise.all([
-      closeDispatcher(this.dispatcher, graceMs),
-      this.guarded === undefined ? undefined : closeDispatcher(this.guarded, graceMs),
-    ]);
+    await this.lease.release(graceMs);
   }
 }

@@ -63,7 +63,7 @@ function config(yaml: string): Config {
   return parsed.config;
 }
 
-test('restartNeeded: listen, cache, sget.storeSize, blobs, audit and metrics.listen; nothing else', () => {
+test('restartNeeded: listen, cache, sget.storeSize, limits.signatureMemory, blobs, audit and metrics.listen; nothing else', () => {
   const base = config('listen: 127.0.0.1:5050\n');
   assert.deepEqual(restartNeeded(base, config('listen: 127.0.0.1:5050\nlog: { level: debug }\n'), false), []);
   assert.deepEqual(
@@ -83,10 +83,10 @@ test('restartNeeded: listen, cache, sget.storeSize, blobs, audit and metrics.lis
     restartNeeded(
       base,
       config(
-        'sget: { storeSize: 2GiB }\nblobs: { serve: referenced }\naudit: { file: /var/log/d.jsonl }\nmetrics: { listen: main }\n',
+        'sget: { storeSize: 2GiB }\nlimits: { signatureMemory: 128MiB }\nblobs: { serve: referenced }\naudit: { file: /var/log/d.jsonl }\nmetrics: { listen: main }\n',
       ),
       false,
     ),
-    ['sget.storeSize', 'blobs.serve', 'audit', 'metrics.listen'],
+    ['sget.storeSize', 'limits.signatureMemory', 'blobs.serve', 'audit', 'metrics.listen'],
   );
 });
