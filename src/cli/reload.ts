@@ -1,5 +1,6 @@
 // `sigward reload [--config FILE] [--url URL]`: make the running daemon load its config file again, and say whether
-// it applied it. The daemon is found through its /readyz (URL, or the `listen` of FILE), which reports its pid, its
+// it applied it. The daemon is found through its /readyz (URL, or the `listen` of FILE, else on Linux the local
+// `sigward serve` running FILE wherever it listens: find-daemon.ts), which reports its pid, its
 // config file and the reload requests it has answered; the command checks that the pid is a local `sigward serve`
 // (Linux: /proc/PID/cmdline) running that file, sends it SIGHUP, and reads /readyz until the attempt after its
 // signal is reported. Only a user allowed to signal the daemon (its own user, or root) can make it reload: nothing
@@ -17,12 +18,14 @@ import { Problems } from '../util/yaml-reader.ts';
 import { EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, exitOnBadInput } from './exit-codes.ts';
 import type { Io } from './io.ts';
 import { parseFlags } from './flags.ts';
+import { findLocalDaemons, isServeCommand } from './find-daemon.ts';
 
 export const RELOAD_USAGE = `usage: sigward reload [--config FILE] [--url URL] [--wait SECONDS]
 
 Makes the running \`sigward serve\` load its configuration file again (what SIGHUP does) and reports the outcome.
-The daemon is found at URL (its /readyz), or at the \`listen\` address of FILE (127.0.0.1 for a wildcard address);
-with --config, the daemon must be running that same file. It must be a local process this user may signal.
+The daemon is found at URL (its /readyz), or at the \`listen\` address of FILE (127.0.0.1 for a wildcard address),
+else (Linux) as the local \`sigward serve --config FILE\` process, wherever it listens (--listen at its start, or a
+listen changed since: that takes a restart); with --config, the daemon must be running that same file. It must be a local process this user may signal.
 --wait: how long to wait for the outcome (default 120: a reload fetches TUF-kept trust roots again).
 
 exit codes: 0 the new configuration is in force; 1 the daemon refused it and keeps the one it had (the reason is
@@ -44,10 +47,12 @@ export async function reloadCommand(argv: readonly string[], io: Io): Promise<nu
     if (flags._.length > 0) throw new SigwardError('CONFIG_INVALID', `unexpected argument ${flags._[0]}`);
     const config = typeof flags.config === 'string' ? flags.config : undefined;
     const waitMs = waitOption(flags.wait);
-    const base = typeof flags.url === 'string' ? urlOption(flags.url) : config ? urlOfConfig(config) : undefined;
-    if (base === undefined) throw new SigwardError('CONFIG_INVALID', 'give --config FILE or --url URL');
+    const url = typeof flags.url === 'string' ? urlOption(flags.url) : undefined;
+    if (url === undefined && config === undefined)
+      throw new SigwardError('CONFIG_INVALID', 'give --config FILE or --url URL');
     try {
-      return await reload(base, config, waitMs, io);
+      const found = url === undefined && config !== undefined ? await byConfig(config, io) : undefined;
+      return await reload(found?.base ?? (url as URL), config, waitMs, io, found?.before);
     } catch (e) {
       if (!(e instanceof NotReachable)) throw e;
       io.err(`sigward reload: ${e.message}`);
@@ -56,8 +61,45 @@ export async function reloadCommand(argv: readonly string[], io: Io): Promise<nu
   });
 }
 
-async function reload(base: URL, config: string | undefined, waitMs: number, io: Io): Promise<number> {
-  const before = await ask(base);
+/** The daemon of `config`: at the file's `listen` address, else (Linux) the local `sigward serve` running that file,
+ * wherever it listens (started with --listen, or the file's `listen` changed since it started). */
+async function byConfig(config: string, io: Io): Promise<{ base: URL; before: Readiness }> {
+  const base = urlOfConfig(config);
+  let atListen: NotReachable;
+  try {
+    return { base, before: await ask(base) };
+  } catch (e) {
+    if (!(e instanceof NotReachable)) throw e;
+    atListen = e;
+  }
+  for (const daemon of findLocalDaemons(config)) {
+    for (const url of daemon.urls) {
+      const before = await ask(url).catch(() => undefined);
+      if (before?.reload.pid !== daemon.pid) continue;
+      io.err(
+        `sigward reload: the daemon running ${config} (pid ${daemon.pid}) listens on ${url.origin}, not on the file's ` +
+          `listen address ${base.origin} (started with --listen, or listen changed since it started: that takes a restart)`,
+      );
+      return { base: url, before };
+    }
+  }
+  throw new NotReachable(
+    `${atListen.message}\nThat is the listen address in ${config}, and no local sigward serve running that file ` +
+      `was found listening elsewhere. If the daemon listens on another address (started with --listen, or listen ` +
+      `changed in the file since it started), give it: sigward reload --config ${config} --url http://HOST:PORT`,
+  );
+}
+
+type Readiness = ReadinessReport & { reload: ReloadStatus };
+
+async function reload(
+  base: URL,
+  config: string | undefined,
+  waitMs: number,
+  io: Io,
+  asked?: Readiness,
+): Promise<number> {
+  const before = asked ?? (await ask(base));
   const status = before.reload;
   if (config !== undefined) checkSameFile(config, before.config?.file, base);
   checkIsServe(status.pid);
@@ -107,7 +149,7 @@ function report(last: ReloadResult, io: Io): number {
 }
 
 /** The daemon's /readyz (ready or not, both are JSON), which must report a reload state. */
-async function ask(base: URL): Promise<ReadinessReport & { reload: ReloadStatus }> {
+async function ask(base: URL): Promise<Readiness> {
   const url = new URL('/readyz', base);
   let body: unknown;
   try {
@@ -124,7 +166,7 @@ async function ask(base: URL): Promise<ReadinessReport & { reload: ReloadStatus 
     throw new NotReachable(
       `${url.href} reports no reload state: it is not a \`sigward serve\` daemon, or one too old to reload`,
     );
-  return body as ReadinessReport & { reload: ReloadStatus };
+  return body as Readiness;
 }
 
 /** With --config: the daemon must be running that file (compared as real paths when the daemon's is absolute). */
@@ -157,9 +199,7 @@ function checkIsServe(pid: number): void {
   } catch {
     throw new NotReachable(`the daemon's pid ${pid} is not a process of this machine that this user can see`);
   }
-  const program = args.some((a) => /(?:^|\/)(?:sigward(?:\.mjs)?|main\.[jt]s)$/.test(a));
-  if (!program || !args.includes('serve'))
-    throw new NotReachable(`pid ${pid} is not a \`sigward serve\` process: not signalling it`);
+  if (!isServeCommand(args)) throw new NotReachable(`pid ${pid} is not a \`sigward serve\` process: not signalling it`);
 }
 
 function urlOption(value: string): URL {
