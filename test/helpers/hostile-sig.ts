@@ -19,6 +19,9 @@ export interface HostileSigOptions {
   readonly blobBytes?: number;
   /** A valid signature by this key as layer 1 (its payload names `dockerReference` and the digest signed). */
   readonly validFirst?: { readonly key: TestKey; readonly dockerReference: string };
+  /** A repository of the same registry that already holds some of these blobs (an earlier `distinct` push): those
+   * are mounted from it (cross-repository mount, one request) instead of uploaded again. */
+  readonly mountFrom?: string;
 }
 
 export interface HostileSig {
@@ -27,7 +30,17 @@ export interface HostileSig {
   readonly distinctBlobs: number;
 }
 
-/** Build and push the `.sig` image of `digest` into `repo`: blobs four at a time, then the manifest under the tag. */
+/** A cross-repository mount of `digest` from `from` (distribution-spec POST ?mount=&from=): true when the registry
+ * linked it (201), false when it declined (the upload it started instead is left unused). */
+async function mounted(session: RegistrySession, digest: string, from: string): Promise<boolean> {
+  const query = new URLSearchParams({ mount: digest, from }).toString();
+  const res = await session.send('POST', `/v2/${session.repo}/blobs/uploads/?${query}`, { 'content-length': '0' });
+  await res.body.dump();
+  return res.statusCode === 201;
+}
+
+/** Build and push the `.sig` image of `digest` into `repo`: blobs four at a time (mounted from `mountFrom` where it
+ * has them), then the manifest under the tag. */
 export async function pushHostileSig(
   reg: RegistryTarget,
   repo: string,
@@ -51,7 +64,12 @@ export async function pushHostileSig(
   const session = new RegistrySession(reg, repo);
   try {
     const worker = async (): Promise<void> => {
-      for (let next = queue.shift(); next; next = queue.shift()) await pushBlobIn(session, next[1], next[0]);
+      for (let next = queue.shift(); next; next = queue.shift()) {
+        const [blobDigest, bytes] = next;
+        if (opts.mountFrom !== undefined && (await mounted(session, blobDigest, opts.mountFrom))) continue;
+        // Junk made for this image: new to the repository, so no HEAD asks first (a third of the requests).
+        await pushBlobIn(session, bytes, blobDigest, { ask: false });
+      }
     };
     await Promise.all([worker(), worker(), worker(), worker()]);
     await pushManifestIn(session, signatureTag(digest as Digest), img.manifest, img.manifestMediaType);

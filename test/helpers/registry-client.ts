@@ -118,13 +118,21 @@ async function fail(res: Dispatcher.ResponseData, what: string): Promise<never> 
   throw new Error(`${what}: HTTP ${res.statusCode} ${(await res.body.text()).slice(0, 500)}`);
 }
 
-/** Upload one blob unless the repository already has it; returns its digest. */
-export async function pushBlobIn(s: RegistrySession, blob: BlobData, knownDigest?: string): Promise<string> {
+/** Upload one blob unless the repository already has it; returns its digest. `ask: false` skips the HEAD that asks
+ * (for blobs known to be new: an upload of a blob the registry has succeeds too, it only costs more). */
+export async function pushBlobIn(
+  s: RegistrySession,
+  blob: BlobData,
+  knownDigest?: string,
+  opts: { ask?: boolean } = {},
+): Promise<string> {
   const digest = knownDigest ?? (blob instanceof Uint8Array ? sha256(blob) : undefined);
   if (digest === undefined) throw new Error('pushBlob: a file blob needs its digest');
-  const head = await s.send('HEAD', `/v2/${s.repo}/blobs/${digest}`);
-  await head.body.dump();
-  if (head.statusCode === 200) return digest;
+  if (opts.ask !== false) {
+    const head = await s.send('HEAD', `/v2/${s.repo}/blobs/${digest}`);
+    await head.body.dump();
+    if (head.statusCode === 200) return digest;
+  }
   const start = await s.send('POST', `/v2/${s.repo}/blobs/uploads/`, { 'content-length': '0' });
   if (start.statusCode !== 202) return fail(start, `starting upload of ${digest} to ${s.repo}`);
   await start.body.dump();

@@ -10,7 +10,7 @@ import { startRegistry, type Registry } from '../helpers/registry.ts';
 import { buildImage, pushImage, type TestImage } from '../helpers/images.ts';
 import { startSigward, type RunningSigward } from '../helpers/sigward.ts';
 import { newKey, signLegacy } from '../helpers/cosign.ts';
-import { sigwardCli } from '../helpers/cli-process.ts';
+import { sigwardInProcess } from '../helpers/cli-process.ts';
 import { removeTempDir, tempDir } from '../helpers/proc.ts';
 import { GENESIS } from '../../src/audit/log.ts';
 
@@ -94,7 +94,7 @@ describe('audit log of the daemon', () => {
     assert.deepEqual([v.allow, v.outcome, v.policy], [true, 'unsigned-allowed', 'third-party']);
     assert.ok(!Number.isNaN(Date.parse(a.time)));
 
-    const r = await sigwardCli(['audit', 'verify', file]);
+    const r = await sigwardInProcess(['audit', 'verify', file]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.equal(r.stdout.trim(), 'ok: 3 lines, chain intact (first seq 0, last seq 2)');
   });

@@ -45,6 +45,9 @@ describe('a hostile .sig image', () => {
       layers: 1000,
       blob: 'distinct',
       validFirst: { key: alice, dockerReference: 'example.test/hostile/valid-first' },
+      // Its 999 junk layers are hostile/distinct's: mounted, not uploaded a second time (the registry holds the
+      // same blobs under this repository either way).
+      mountFrom: 'hostile/distinct',
     });
   });
 
