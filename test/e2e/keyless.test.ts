@@ -244,36 +244,47 @@ describe('keyless signatures through the daemon', () => {
       return p;
     };
     reg = await startRegistry();
+    // Every repository is pushed and signed on its own, all of them at once (the registry takes them concurrently).
+    const pushes: Promise<void>[] = [];
     for (const c of CASES) {
       for (const f of c.formats ?? FORMATS) {
         const repo = repoOf(c, f);
         const image = buildImage({ files: { 'hello.txt': `${repo}\n` } });
         images.set(repo, image);
-        await pushImage(reg, repo, 'v1', image);
-        await sign(reg, repo, image, f, c.signing);
+        pushes.push(pushImage(reg, repo, 'v1', image).then(() => sign(reg, repo, image, f, c.signing)));
       }
     }
     for (const f of FORMATS) {
-      await pushImage(reg, `keyless/multi-${f}`, 'v1', multi[f]);
-      await sign(reg, `keyless/multi-${f}`, multi[f], f, { identity: DEV });
+      const repo = `keyless/multi-${f}`;
+      pushes.push(pushImage(reg, repo, 'v1', multi[f]).then(() => sign(reg, repo, multi[f], f, { identity: DEV })));
     }
-    // platforms: both: the index and its first platform manifest are signed, the second is not.
-    await pushImage(reg, 'both/multi', 'v1', both);
-    await sign(reg, 'both/multi', both, 'legacy', { identity: DEV });
-    await sign(reg, 'both/multi', both.manifests[0] as TestImage, 'bundle', { identity: DEV });
-    // A wrong-identity legacy signature next to a right bundle signature.
-    await pushImage(reg, 'keyless/mixed', 'v1', mixed);
-    await sign(reg, 'keyless/mixed', mixed, 'legacy', { identity: 'eve@example.com' });
-    await sign(reg, 'keyless/mixed', mixed, 'bundle', { identity: DEV });
-    // threshold 2 of a key and an identity: one `.sig` image with a key layer and a keyless layer, and one with the
-    // keyless layer only.
-    await pushImage(reg, 'two/both', 'v1', twoSigned);
-    await pushLegacySignature(reg, 'two/both', twoSigned.digest, [
-      legacyLayer('two/both', twoSigned, { key: true, tlog: false }),
-      legacyLayer('two/both', twoSigned, { identity: DEV }),
-    ]);
-    await pushImage(reg, 'two/one', 'v1', oneSigned);
-    await sign(reg, 'two/one', oneSigned, 'legacy', { identity: DEV });
+    pushes.push(
+      (async () => {
+        // platforms: both: the index and its first platform manifest are signed, the second is not.
+        await pushImage(reg, 'both/multi', 'v1', both);
+        await sign(reg, 'both/multi', both, 'legacy', { identity: DEV });
+        await sign(reg, 'both/multi', both.manifests[0] as TestImage, 'bundle', { identity: DEV });
+      })(),
+      (async () => {
+        // A wrong-identity legacy signature next to a right bundle signature.
+        await pushImage(reg, 'keyless/mixed', 'v1', mixed);
+        await sign(reg, 'keyless/mixed', mixed, 'legacy', { identity: 'eve@example.com' });
+        await sign(reg, 'keyless/mixed', mixed, 'bundle', { identity: DEV });
+      })(),
+      (async () => {
+        // threshold 2 of a key and an identity: one `.sig` image with a key layer and a keyless layer, and one with
+        // the keyless layer only.
+        await pushImage(reg, 'two/both', 'v1', twoSigned);
+        await pushLegacySignature(reg, 'two/both', twoSigned.digest, [
+          legacyLayer('two/both', twoSigned, { key: true, tlog: false }),
+          legacyLayer('two/both', twoSigned, { identity: DEV }),
+        ]);
+      })(),
+      pushImage(reg, 'two/one', 'v1', oneSigned).then(() =>
+        sign(reg, 'two/one', oneSigned, 'legacy', { identity: DEV }),
+      ),
+    );
+    await Promise.all(pushes);
 
     const dev = { name: 'dev', issuer: GOOGLE, subject: DEV };
     sw = await startSigwardProcess({

@@ -79,23 +79,8 @@ describe('sigward verify', () => {
     root = join(dir, 'root.json');
     writeFileSync(root, sigstore.trustedRootJson);
 
-    const good = await image('keyed/good');
-    await signLegacy(reg, 'keyed/good', good.digest, { keys: [alice] });
-    const bundled = await image('keyed/bundled');
-    await signBundle(reg, 'keyed/bundled', { key: alice, subject: bundled }, []);
-    await image('keyed/unsigned');
-    const wrong = await image('keyed/wrong-key');
-    await signLegacy(reg, 'keyed/wrong-key', wrong.digest, { keys: [mallory] });
-    const replayed = await image('keyed/replayed');
-    await signLegacy(reg, 'keyed/replayed', replayed.digest, { keys: [alice], claimedDigest: other.digest });
-    const annotated = await image('keyed/annotated');
-    await signLegacy(reg, 'keyed/annotated', annotated.digest, { keys: [alice], annotations: { env: 'prod' } });
-    const elsewhere = await image('keyed/elsewhere');
-    await signLegacy(reg, 'keyed/elsewhere', elsewhere.digest, { keys: [alice], signatureRepository: 'sigs/store' });
-    for (const [repo, identity] of [
-      ['keyless/good', DEV],
-      ['keyless/wrong-identity', 'eve@example.com'],
-    ] as const) {
+    // Each repository is pushed and signed on its own, all at once (the registry takes them concurrently).
+    const keyless = async (repo: string, identity: string): Promise<void> => {
       const img = await image(repo);
       const payload = simpleSigningPayload({ dockerReference: `example.test/${repo}`, digest: img.digest });
       const sig = sigstore.signLegacy({ payload, identity });
@@ -104,8 +89,25 @@ describe('sigward verify', () => {
       ]);
       const bundle = sigstore.signBundle({ digest: img.digest as Digest, identity });
       await pushBundleReferrer(reg, repo, Buffer.from(bundle.json), img);
-    }
-    await image('unpoliced/app');
+    };
+    await Promise.all([
+      image('keyed/good').then((img) => signLegacy(reg, 'keyed/good', img.digest, { keys: [alice] })),
+      image('keyed/bundled').then((img) => signBundle(reg, 'keyed/bundled', { key: alice, subject: img }, [])),
+      image('keyed/unsigned'),
+      image('keyed/wrong-key').then((img) => signLegacy(reg, 'keyed/wrong-key', img.digest, { keys: [mallory] })),
+      image('keyed/replayed').then((img) =>
+        signLegacy(reg, 'keyed/replayed', img.digest, { keys: [alice], claimedDigest: other.digest }),
+      ),
+      image('keyed/annotated').then((img) =>
+        signLegacy(reg, 'keyed/annotated', img.digest, { keys: [alice], annotations: { env: 'prod' } }),
+      ),
+      image('keyed/elsewhere').then((img) =>
+        signLegacy(reg, 'keyed/elsewhere', img.digest, { keys: [alice], signatureRepository: 'sigs/store' }),
+      ),
+      keyless('keyless/good', DEV),
+      keyless('keyless/wrong-identity', 'eve@example.com'),
+      image('unpoliced/app'),
+    ]);
 
     sw = await startSigwardProcess({
       upstreams: [{ host: 'example.test', url: reg.url }],
