@@ -24,21 +24,10 @@ import type {
   UpstreamObserver,
 } from './observers.ts';
 import { ROUTES, routeOf, type RouteLabel } from './route.ts';
+import { UPSTREAM_ERROR_CLASSES, upstreamErrorClass } from './upstream-errors.ts';
 
 /** Seconds: from a cached answer (well under a millisecond) to an upstream at its timeout. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
-
-/** SigwardError codes of upstream failures -> the `class` label. Anything else is `other`. */
-const UPSTREAM_CLASSES: Readonly<Record<string, string>> = {
-  UPSTREAM_TIMEOUT: 'timeout',
-  UPSTREAM_UNAVAILABLE: 'unavailable',
-  UPSTREAM_RATE_LIMITED: 'rate_limited',
-  UPSTREAM_UNAUTHORIZED: 'unauthorized',
-  UPSTREAM_DENIED: 'denied',
-  UPSTREAM_INVALID: 'invalid',
-  UPSTREAM_DIGEST_MISMATCH: 'digest_mismatch',
-  UPSTREAM_TOO_LARGE: 'too_large',
-};
 
 export interface MetricsOptions {
   /** Wall clock in milliseconds, for the reload timestamp (tests); default Date.now. */
@@ -60,6 +49,8 @@ export class SigwardMetrics implements RequestObserver, DecisionObserver, Lookup
   private readonly lookups: Counter<'result'>;
   private readonly upstreamSeconds: Histogram<'upstream'>;
   private readonly upstreamErrors: Counter<'upstream' | 'class'>;
+  /** Errors already counted (weakly held: the error objects go when their requests do). */
+  private readonly countedErrors = new WeakSet<object>();
   private readonly cacheHits: Counter<'cache'>;
   private readonly cacheMisses: Counter<'cache'>;
   private readonly cacheEvictions: Counter<'cache'>;
@@ -133,7 +124,7 @@ export class SigwardMetrics implements RequestObserver, DecisionObserver, Lookup
     });
     this.upstreamErrors = new Counter({
       name: 'sigward_upstream_errors_total',
-      help: 'Failed upstream requests, by configured upstream host and class (timeout, unavailable, rate_limited, unauthorized, denied, invalid, digest_mismatch, too_large, other).',
+      help: `Failed upstream requests, by configured upstream host and class (${UPSTREAM_ERROR_CLASSES.join(', ')}).`,
       labelNames: ['upstream', 'class'],
       registers,
     });
@@ -313,12 +304,18 @@ export class SigwardMetrics implements RequestObserver, DecisionObserver, Lookup
     const seconds = this.upstreamSeconds.labels(host);
     const errors = this.upstreamErrors;
     const byClass = new Map<string, Child>();
+    const counted = this.countedErrors;
     o = {
       responded: (startMs) => seconds.observe((performance.now() - startMs) / 1000),
-      failed: (code) => {
-        // A 404 (MANIFEST_UNKNOWN, …) is an answer, not a failure of the upstream.
-        if (!code.startsWith('UPSTREAM_')) return;
-        const cls = UPSTREAM_CLASSES[code] ?? 'other';
+      failed: (e) => {
+        // One failure is seen on its way out at more than one place (the transport, the client): counted once.
+        if (e !== null && typeof e === 'object') {
+          if (counted.has(e)) return;
+          counted.add(e);
+        }
+        // A 404 (MANIFEST_UNKNOWN, …) is an answer, and a request sigward gave up is not the upstream's failure.
+        const cls = upstreamErrorClass(e);
+        if (cls === undefined) return;
         let c = byClass.get(cls);
         if (c === undefined) byClass.set(cls, (c = errors.labels(host, cls)));
         c.inc();

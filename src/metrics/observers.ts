@@ -17,9 +17,10 @@ export type CacheName = 'verdicts' | 'manifests' | 'tokens' | 'blobs' | 'attachm
 export interface UpstreamObserver {
   /** A response head arrived; `startMs` is the performance.now() reading taken before the request went out. */
   responded(startMs: number): void;
-  /** A request failed: `code` is the SigwardError code it became (UPSTREAM_TIMEOUT, …); the class label is made from
-   * it (a fixed set). Codes that are not UPSTREAM_* (a 404's MANIFEST_UNKNOWN) are answers, not counted. */
-  failed(code: string): void;
+  /** A request failed with `error` (a SigwardError, or the connection error under it): its class label is made from
+   * it (a fixed set: upstream-errors.ts). Answers (a 404's MANIFEST_UNKNOWN) and requests sigward aborted itself are
+   * not counted; one error object is counted once, wherever else it is reported. */
+  failed(error: unknown): void;
 }
 
 /** The gate's decisions (proxy/gate.ts). `ms`: how long a fresh verification took (0 when cached). */

@@ -196,12 +196,14 @@ export class UpstreamClient {
     if (res.status === 304) return this.notModified(repository, ref, res, known);
     if (res.status !== 200) return this.transport.fail(res, req);
     if (res.overflow !== undefined) {
-      throw new SigwardError(
-        'UPSTREAM_TOO_LARGE',
-        `manifest ${referenceString(ref)} of ${this.cfg.host}/${repository} is ${res.overflow} bytes or more, over the limit of ${cap} bytes (limits.manifestBytes)`,
-        {
-          detail: { upstream: this.cfg.host, limit: cap },
-        },
+      throw this.transport.failed(
+        new SigwardError(
+          'UPSTREAM_TOO_LARGE',
+          `manifest ${referenceString(ref)} of ${this.cfg.host}/${repository} is ${res.overflow} bytes or more, over the limit of ${cap} bytes (limits.manifestBytes)`,
+          {
+            detail: { upstream: this.cfg.host, limit: cap },
+          },
+        ),
       );
     }
     const untrustedBytes = res.bytes;
@@ -224,13 +226,15 @@ export class UpstreamClient {
   ): FetchedManifest {
     const where = `${this.cfg.host}/${repository}:${referenceString(ref)}`;
     if (known === undefined) {
-      throw new SigwardError(
-        'UPSTREAM_INVALID',
-        `upstream ${this.cfg.host} answered GET ${where} with 304 Not Modified, though sigward sent no If-None-Match; nothing was served`,
-        {
-          detail: { upstream: this.cfg.host },
-          reason: 'unexpected 304 from upstream',
-        },
+      throw this.transport.failed(
+        new SigwardError(
+          'UPSTREAM_INVALID',
+          `upstream ${this.cfg.host} answered GET ${where} with 304 Not Modified, though sigward sent no If-None-Match; nothing was served`,
+          {
+            detail: { upstream: this.cfg.host },
+            reason: 'unexpected 304 from upstream',
+          },
+        ),
       );
     }
     const claimed = header(res.headers, 'docker-content-digest');
@@ -298,13 +302,15 @@ export class UpstreamClient {
       // Part of a blob, answered to a request for all of it: it cannot be checked against the digest and must not
       // reach a client (or the sget store) as if it were the blob.
       release(res.body);
-      throw new SigwardError(
-        'UPSTREAM_INVALID',
-        `upstream ${this.cfg.host} answered a whole-blob GET of ${this.cfg.host}/${repository}@${digest} with 206 Partial Content (sigward sent no Range); nothing was passed on`,
-        {
-          detail: { upstream: this.cfg.host },
-          reason: 'upstream sent 206 without Range',
-        },
+      throw this.transport.failed(
+        new SigwardError(
+          'UPSTREAM_INVALID',
+          `upstream ${this.cfg.host} answered a whole-blob GET of ${this.cfg.host}/${repository}@${digest} with 206 Partial Content (sigward sent no Range); nothing was passed on`,
+          {
+            detail: { upstream: this.cfg.host },
+            reason: 'upstream sent 206 without Range',
+          },
+        ),
       );
     }
     const size = contentLength(res.headers);
@@ -402,12 +408,14 @@ export class UpstreamClient {
     }
     if (res.status !== 200) return this.transport.fail(res, req);
     if (res.overflow !== undefined) {
-      throw new SigwardError(
-        'UPSTREAM_TOO_LARGE',
-        `the ${req.kind} answer of ${this.cfg.host}/${req.repository} is ${res.overflow} bytes or more, over the limit of ${cap} bytes (limits.listBytes)`,
-        {
-          detail: { upstream: this.cfg.host, limit: cap },
-        },
+      throw this.transport.failed(
+        new SigwardError(
+          'UPSTREAM_TOO_LARGE',
+          `the ${req.kind} answer of ${this.cfg.host}/${req.repository} is ${res.overflow} bytes or more, over the limit of ${cap} bytes (limits.listBytes)`,
+          {
+            detail: { upstream: this.cfg.host, limit: cap },
+          },
+        ),
       );
     }
     return { status: 200, contentType, bytes: res.bytes, ...(link === undefined ? {} : { link }) };
@@ -477,10 +485,12 @@ export class UpstreamClient {
     try {
       parsed = JSON.parse(Buffer.from(bytes).toString('utf8'));
     } catch (e) {
-      throw new SigwardError(
-        'MANIFEST_INVALID',
-        `manifest ${this.cfg.host}/${repository}@${digest} is not JSON and has no manifest Content-Type`,
-        { cause: e, detail: { upstream: this.cfg.host } },
+      throw this.transport.failed(
+        new SigwardError(
+          'MANIFEST_INVALID',
+          `manifest ${this.cfg.host}/${repository}@${digest} is not JSON and has no manifest Content-Type`,
+          { cause: e, detail: { upstream: this.cfg.host } },
+        ),
       );
     }
     const o = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as {
@@ -491,12 +501,14 @@ export class UpstreamClient {
     if (typeof o.mediaType === 'string' && MEDIA_TYPE_RE.test(o.mediaType)) return o.mediaType;
     if (Array.isArray(o.manifests)) return MT.ociIndex;
     if (typeof o.config === 'object' && o.config !== null) return MT.ociManifest;
-    throw new SigwardError(
-      'MANIFEST_INVALID',
-      `manifest ${this.cfg.host}/${repository}@${digest} has no media type (no Content-Type, no mediaType field) and is neither an image manifest nor an index`,
-      {
-        detail: { upstream: this.cfg.host },
-      },
+    throw this.transport.failed(
+      new SigwardError(
+        'MANIFEST_INVALID',
+        `manifest ${this.cfg.host}/${repository}@${digest} has no media type (no Content-Type, no mediaType field) and is neither an image manifest nor an index`,
+        {
+          detail: { upstream: this.cfg.host },
+        },
+      ),
     );
   }
 }

@@ -106,10 +106,10 @@ export class Transport {
       const r = await dispatcher.request({ ...this.target(req, url, headers), signal: req.signal });
       // A body can be destroyed with an error (a body limit, a reset) while nobody reads it yet, e.g. while sget
       // makes room in its store. Its reader still learns of the error (the stream is left errored); this listener
-      // only keeps it from becoming an uncaught exception that would end the daemon.
-      r.body.on('error', ignore);
+      // keeps it from becoming an uncaught exception that would end the daemon, and counts it (metrics).
+      r.body.on('error', this.bodyFailed);
       return { statusCode: r.statusCode, headers: r.headers, body: r.body, drop: () => discard(r.body) };
-    });
+    }).catch(this.countFailure);
     return { status: res.status, headers: res.headers, body: res.body, url: res.url, authenticated: res.authenticated };
   }
 
@@ -127,7 +127,7 @@ export class Transport {
         capFor: (status) => (status === 200 || status === 206 ? cap : errorBodyBytes),
       });
       return { statusCode: a.statusCode, headers: a.headers, body: a, drop: async () => undefined };
-    });
+    }).catch(this.countFailure);
     const a = res.body;
     return {
       status: res.status,
@@ -215,9 +215,18 @@ export class Transport {
     );
   }
 
+  /** Count whatever failed an exchange (token fetches, body deadlines, ...; metrics) and throw it on. */
+  private readonly countFailure = (e: unknown): never => {
+    this.opts.observer?.failed(e);
+    throw e;
+  };
+
+  /** A streamed body's error (a reset, a body deadline; counted once, sigward's own aborts not at all). */
+  private readonly bodyFailed = (e: unknown): void => this.opts.observer?.failed(e);
+
   /** Count a failure of this upstream (metrics) and hand it back to be thrown. */
   failed(e: SigwardError): SigwardError {
-    this.opts.observer?.failed(e.code);
+    this.opts.observer?.failed(e);
     return e;
   }
 
@@ -292,8 +301,6 @@ export class Transport {
     }
   }
 }
-
-const ignore = (): void => undefined;
 
 export const isRedirectStatus = (status: number): boolean => REDIRECT_STATUSES.has(status);
 

@@ -273,12 +273,12 @@ describe('metrics against distribution', () => {
     assert.equal(r.status, 503, r.text);
     const after = await scrape(metricsUrl());
     assert.equal(
-      valueOf(after, 'sigward_upstream_errors_total', { upstream: 'down.test', class: 'unavailable' }) -
-        valueOf(before, 'sigward_upstream_errors_total', { upstream: 'down.test', class: 'unavailable' }),
+      valueOf(after, 'sigward_upstream_errors_total', { upstream: 'down.test', class: 'connect_refused' }) -
+        valueOf(before, 'sigward_upstream_errors_total', { upstream: 'down.test', class: 'connect_refused' }),
       1,
     );
     assert.equal(
-      valueOf(after, 'sigward_upstream_errors_total', { upstream: 'example.test', class: 'unavailable' }),
+      valueOf(after, 'sigward_upstream_errors_total', { upstream: 'example.test', class: 'connect_refused' }),
       0,
     );
   });
