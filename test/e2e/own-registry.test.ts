@@ -3,11 +3,13 @@
 // port-less with the port in url and aliases (check-config gives no warning; the same registry named with its port
 // gets the warning and that recipe), serve, then pull with skopeo and with ctr through sigward using the files
 // client-config prints. The path-prefix form with the port in it is shown to fail, as the warning says.
+// generate-key-pair and sign run as the `sigward` process in the walkthrough's directory (relative file names);
+// check-config and client-config run the same command in process (src/main.ts): absolute paths only.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sigwardCli } from '../helpers/cli-process.ts';
+import { sigwardCli, sigwardInProcess } from '../helpers/cli-process.ts';
 import { startContainerd, type Containerd } from '../helpers/containerd.ts';
 import { buildImage, pushImage } from '../helpers/images.ts';
 import { removeTempDir, tempDir } from '../helpers/proc.ts';
@@ -74,13 +76,13 @@ describe('README walkthrough: your own registry (named with a port) and key', ()
     assert.equal(sign.stdout.split('@')[0], `${reg.host}/team/app:sha256-${signed.digest.slice(7)}.sig`);
     configFile = join(work, 'sigward.yaml');
     writeFileSync(configFile, walkthroughConfig());
-    const check = await sigwardCli(['check-config', configFile]);
+    const check = await sigwardInProcess(['check-config', configFile]);
     assert.equal(check.code, 0, check.stderr);
     assert.doesNotMatch(check.stdout, /warning/);
     // The same registry named by its address alone: valid, with the warning and the recipe above as YAML.
     const portOnly = join(work, 'port-only.yaml');
     writeFileSync(portOnly, `upstreams:\n  - host: ${reg.host}\n    url: ${reg.url}\npolicy: { default: deny }\n`);
-    const warned = await sigwardCli(['check-config', portOnly]);
+    const warned = await sigwardInProcess(['check-config', portOnly]);
     assert.equal(warned.code, 0, warned.stderr);
     assert.ok(
       warned.stdout.includes(
@@ -98,7 +100,7 @@ describe('README walkthrough: your own registry (named with a port) and key', ()
   test('4-5: serve, then pull the signed image with skopeo and ctr; the unsigned one is refused by both', async () => {
     sw = await startSigwardProcess(walkthroughConfig());
     const print = async (runtime: string): Promise<string> => {
-      const r = await sigwardCli([
+      const r = await sigwardInProcess([
         'client-config',
         runtime,
         '--upstream',
