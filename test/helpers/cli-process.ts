@@ -2,8 +2,9 @@
 // code and its whole stdout and stderr. `sigwardInProcess`: the same command through src/main.ts's `main` in this
 // process (no node start, no module loading per run), with the same result: main's exit code and every line the
 // command wrote to its Io. Both see the test process's environment without COSIGN_* variables, plus `env`.
-// In process there is no terminal to ask a password on (as for the child, whose standard input is a pipe), and the
-// working directory is the test process's: a test that needs another one runs the child.
+// In process there is no terminal to ask a password on (as for the child, whose standard input is a pipe), the
+// working directory is the test process's (a test that needs another one runs the child), and `serve` is refused: it
+// owns the process's signals.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import type { Terminal } from '../../src/cli/password.ts';
@@ -54,6 +55,12 @@ const NO_TERMINAL: Terminal = {
 };
 
 export async function sigwardInProcess(args: readonly string[], opts: CliOptions = {}): Promise<CliProcessResult> {
+  if (args[0] === 'serve') {
+    throw new Error(
+      'sigwardInProcess: `serve` runs until a signal and takes over the process signals (SIGINT, SIGTERM, SIGHUP); ' +
+        'start the daemon with startSigwardProcess (test/helpers/sigward.ts)',
+    );
+  }
   if (opts.cwd !== undefined) {
     throw new Error(
       `sigwardInProcess: cannot run in ${opts.cwd}: commands resolve relative paths against this process's ` +

@@ -1,4 +1,6 @@
-// The `sigward` command's shim (bin/sigward.mjs) picks what it runs: the compiled dist/main.js when dist/.stamp is at
+// The process boundary of the `sigward` command. The in-process runner the CLI tests use (sigwardInProcess) gives
+// what the process gives (sigwardCli): exit code, stdout and stderr, COSIGN_* variables of the test process left
+// out, `env` added. The shim (bin/sigward.mjs) picks what it runs: the compiled dist/main.js when dist/.stamp is at
 // least as new as every file under src/ (or there is no src/, as in an installed package), else src/main.ts through
 // tsx's loader. The real shim runs here as a child process in a copy of the project's layout whose dist/main.js and
 // src/main.ts only say which of them ran, so each case is decided by the mtimes the test sets, not by whether the
@@ -8,6 +10,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sigwardCli, sigwardInProcess } from '../helpers/cli-process.ts';
 import { removeTempDir, runCommand, tempDir } from '../helpers/proc.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -68,5 +71,46 @@ describe('bin/sigward.mjs: dist/ or the sources', () => {
     } finally {
       removeTempDir(dir);
     }
+  });
+});
+
+describe('sigwardInProcess gives what the sigward process gives', () => {
+  const key = join(ROOT, 'test', 'fixtures', 'encrypted-keys', 'cosign-keys_test-sigstore.key');
+
+  test('an unknown command, a COSIGN_* variable of the test process, and one given in env', async () => {
+    const both = async (args: string[], env?: Record<string, string>) => {
+      const [child, here] = await Promise.all([
+        sigwardCli(args, env === undefined ? {} : { env }),
+        sigwardInProcess(args, env === undefined ? {} : { env }),
+      ]);
+      assert.deepEqual(here, child, args.join(' '));
+      return here;
+    };
+    const unknown = await both(['nonsense']);
+    assert.equal(unknown.code, 2);
+    assert.equal(unknown.stdout, '');
+    assert.match(unknown.stderr, /^sigward: unknown command 'nonsense'\n\nsigward — /);
+    const saved = process.env.COSIGN_PASSWORD;
+    process.env.COSIGN_PASSWORD = 'not the password';
+    try {
+      // Not seen by either: no password and no terminal, rather than a wrong password.
+      const stripped = await both(['public-key', '--key', key]);
+      assert.equal(stripped.code, 2);
+      assert.match(stripped.stderr, /^sigward public-key: no password: COSIGN_PASSWORD is not set/);
+      const given = await both(['public-key', '--key', key], { COSIGN_PASSWORD: 'hello' });
+      assert.equal(given.code, 0, given.stderr);
+      assert.match(given.stdout, /^-----BEGIN PUBLIC KEY-----\n[\s\S]+\n-----END PUBLIC KEY-----\n$/);
+    } finally {
+      if (saved === undefined) delete process.env.COSIGN_PASSWORD;
+      else process.env.COSIGN_PASSWORD = saved;
+    }
+  });
+
+  test('refuses a working directory and `serve`, saying what to use instead', async () => {
+    await assert.rejects(sigwardInProcess(['version'], { cwd: ROOT }), /cannot run in .*use sigwardCli/);
+    await assert.rejects(
+      sigwardInProcess(['serve', '--config', 'x.yaml']),
+      /start the daemon with startSigwardProcess/,
+    );
   });
 });
