@@ -12,7 +12,12 @@ import { ASN1Obj } from '@sigstore/core';
 // Stored on the object itself under symbols (a WeakMap entry per node cost more than the re-encoding saved).
 const SUBS = Symbol('subs as parsed');
 const VALUE = Symbol('value as parsed');
-type Recorded = ASN1Obj & { [SUBS]?: readonly ASN1Obj[]; [VALUE]?: Buffer };
+const OID = Symbol('oid as read');
+type Recorded = ASN1Obj & {
+  [SUBS]?: readonly ASN1Obj[];
+  [VALUE]?: Buffer;
+  [OID]?: readonly [ASN1Obj['tag'], Buffer, string];
+};
 
 function record(o: Recorded): void {
   o[SUBS] = o.subs.slice();
@@ -20,13 +25,17 @@ function record(o: Recorded): void {
   for (const s of o.subs) record(s);
 }
 
-function unchanged(o: Recorded): boolean {
+/** This node (not its descendants) is as parsed: same content bytes, same children in the same order. */
+function unchangedNode(o: Recorded): boolean {
   const subs = o[SUBS];
   if (subs === undefined || o[VALUE] !== o.value || subs.length !== o.subs.length) return false;
-  for (let i = 0; i < subs.length; i++) {
-    const s = o.subs[i];
-    if (s === undefined || s !== subs[i] || !unchanged(s)) return false;
-  }
+  for (let i = 0; i < subs.length; i++) if (o.subs[i] !== subs[i]) return false;
+  return true;
+}
+
+function unchanged(o: Recorded): boolean {
+  if (!unchangedNode(o)) return false;
+  for (const s of o.subs) if (!unchanged(s)) return false;
   return true;
 }
 
@@ -41,21 +50,57 @@ function lengthBytes(n: number): number[] {
 // eslint-disable-next-line @typescript-eslint/unbound-method
 const parseBuffer = ASN1Obj.parseBuffer;
 // eslint-disable-next-line @typescript-eslint/unbound-method
+const readOid = ASN1Obj.prototype.toOID;
+// eslint-disable-next-line @typescript-eslint/unbound-method
 const reencode = ASN1Obj.prototype.toDER;
 
 ASN1Obj.parseBuffer = function parse(buf: Parameters<typeof parseBuffer>[0]): ASN1Obj {
-  const o = parseBuffer.call(ASN1Obj, buf);
-  record(o);
-  return o;
+  // The parser tries every OCTET STRING as nested DER and catches the error when it is not (a Fulcio claim, a key
+  // identifier): a certificate costs several thrown errors, and capturing their stacks was half of parsing one. No
+  // stack is ever read from them (they are caught inside the parser, or surface as "cannot be read" messages).
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    const o = parseBuffer.call(ASN1Obj, buf);
+    record(o);
+    return o;
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 };
 
+// The library's encoding (the content is the children's encodings, or the value of a node without children), with
+// the content bytes of an unchanged subtree taken as parsed and without its 1 KiB stream buffer per node.
 ASN1Obj.prototype.toDER = function toDER(this: ASN1Obj): Buffer {
-  if (!unchanged(this)) return reencode.call(this);
-  return Buffer.concat([
-    Buffer.from([this.tag.toDER(), ...lengthBytes(this.value.length)]),
-    this.value,
-  ] as Uint8Array[]);
+  const content =
+    this.subs.length === 0 || unchanged(this) ? this.value : Buffer.concat(this.subs.map((s) => s.toDER()));
+  return Buffer.concat([Buffer.from([this.tag.toDER(), ...lengthBytes(content.length)]), content] as Uint8Array[]);
 };
+
+// Every lookup of an extension reads the OID of each extension before it (BigInt arithmetic per byte), and a keyless
+// check looks extensions up a few dozen times. An object's OID is read once and answered again while the object still
+// holds the same tag and content bytes (content bytes are never written: a changed value is a new Buffer).
+ASN1Obj.prototype.toOID = function toOID(this: Recorded): string {
+  const known = this[OID];
+  if (known !== undefined && known[0] === this.tag && known[1] === this.value) return known[2];
+  const oid = readOid.call(this);
+  this[OID] = [this.tag, this.value, oid];
+  return oid;
+};
+
+/** A copy of a parsed tree that can be changed without changing the original: new nodes and child arrays, the same
+ * (never written) content bytes. Nodes unchanged since parsing are recorded as such in the copy too, so it still
+ * answers toDER() from its bytes where it was not changed. */
+export function copyTree(o: ASN1Obj): ASN1Obj {
+  const from = o as Recorded;
+  const subs = o.subs.map(copyTree);
+  const copy = new ASN1Obj(o.tag, o.value, subs) as Recorded;
+  if (unchangedNode(from)) {
+    copy[SUBS] = subs.slice();
+    copy[VALUE] = o.value;
+  }
+  return copy;
+}
 
 /** toDER() as the library computes it (for tests proving both agree). */
 export function reencodedDer(o: ASN1Obj): Buffer {

@@ -7,7 +7,7 @@
 // always verified.
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { X509Certificate } from '@sigstore/core';
-import './der-cache.ts';
+import { copyTree } from './der-cache.ts';
 
 const trusted = new WeakSet<X509Certificate>();
 const derOf = new WeakMap<X509Certificate, Buffer>();
@@ -18,6 +18,7 @@ export function rememberTrusted(certs: Iterable<X509Certificate>): void {
   for (const c of certs) {
     trusted.add(c);
     derOf.set(c, c.root.toDER());
+    memo.set(c, new Map());
   }
 }
 
@@ -28,6 +29,37 @@ export function rememberEncoding(cert: X509Certificate): void {
 }
 
 const proto = X509Certificate.prototype;
+
+// What the chain builder reads from every certificate of a path on every check, each a fresh parse of the same bytes:
+// validity dates, key identifiers, basic constraints, key usage, the public key. For a trusted certificate each is
+// read once and the same (never modified) object is answered after that.
+const MEMOIZED = [
+  'notBefore',
+  'notAfter',
+  'extSubjectKeyID',
+  'extAuthorityKeyID',
+  'extBasicConstraints',
+  'extKeyUsage',
+  'isCA',
+  'publicKey',
+] as const;
+const memo = new WeakMap<X509Certificate, Map<string, unknown>>();
+for (const name of MEMOIZED) {
+  const d = Object.getOwnPropertyDescriptor(proto, name);
+  // The library's getter, always called with a certificate as `this`.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const get = d?.get;
+  if (d === undefined || get === undefined) throw new Error(`@sigstore/core X509Certificate has no ${name} getter`);
+  Object.defineProperty(proto, name, {
+    ...d,
+    get(this: X509Certificate): unknown {
+      const known = memo.get(this);
+      if (known === undefined) return get.call(this);
+      if (!known.has(name)) known.set(name, get.call(this));
+      return known.get(name);
+    },
+  });
+}
 /** The certificate's DER (remembered when it was registered). */
 export const encode = (c: X509Certificate): Buffer => derOf.get(c) ?? c.root.toDER();
 // The library's own check, called with the certificate as `this` (never detached from one).
@@ -38,8 +70,9 @@ proto.equals = function equals(this: X509Certificate, other: X509Certificate): b
   return encode(this).equals(encode(other));
 };
 
+// The SCT check clones the leaf to remove its SCT extension: a copy of the parsed tree, not a second parse.
 proto.clone = function clone(this: X509Certificate): X509Certificate {
-  return X509Certificate.parse(Buffer.from(encode(this)));
+  return new X509Certificate(copyTree(this.root));
 };
 
 const keys = new WeakMap<X509Certificate, KeyObject>();

@@ -4,7 +4,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { type ASN1Obj, X509Certificate } from '@sigstore/core';
-import { reencodedDer } from '../../src/verify/der-cache.ts';
+import { copyTree, reencodedDer } from '../../src/verify/der-cache.ts';
+import '../../src/verify/trusted-certificates.ts';
 import { createTestSigstore } from '../helpers/test-sigstore.ts';
 
 const fx = (p: string): string => readFileSync(new URL(`../fixtures/${p}`, import.meta.url), 'utf8');
@@ -58,5 +59,53 @@ describe('DER from parsed bytes', () => {
     (serial as { value: Buffer }).value = Buffer.from([0x01]);
     assert.deepEqual(cert.tbsCertificate.toDER(), reencodedDer(cert.tbsCertificate));
     assert.deepEqual(serial.toDER(), Buffer.from([0x02, 0x01, 0x01]));
+  });
+});
+
+describe('copies, OIDs and errors of parsed trees', () => {
+  test('a copy encodes as the original; changing the copy (the SCT check removes an extension) leaves the original', () => {
+    const cert = X509Certificate.parse(pems[2]![1]);
+    const der = cert.root.toDER();
+    const tbs = cert.tbsCertificate.toDER();
+    const copy = new X509Certificate(copyTree(cert.root));
+    assert.notEqual(copy.root, cert.root);
+    assert.deepEqual(copy.root.toDER(), der);
+    const [removed] = copy.extensions.splice(copy.extensions.length - 1, 1);
+    assert.equal(removed?.subs[0]?.toOID(), '1.3.6.1.4.1.11129.2.4.2', 'the last extension is the SCT list');
+    assert.deepEqual(copy.tbsCertificate.toDER(), reencodedDer(copy.tbsCertificate));
+    assert.ok(copy.tbsCertificate.toDER().length < tbs.length);
+    assert.deepEqual(cert.tbsCertificate.toDER(), tbs, 'the original is unchanged');
+    assert.deepEqual(cert.root.toDER(), der);
+    assert.equal(cert.extensions.length, copy.extensions.length + 1);
+  });
+
+  test('clone() (what @sigstore/verify calls) is such a copy', () => {
+    const cert = X509Certificate.parse(pems[0]![1]);
+    const clone = cert.clone();
+    assert.deepEqual(clone.root.toDER(), cert.root.toDER());
+    clone.extensions.splice(0, clone.extensions.length);
+    assert.ok(cert.extensions.length > 5);
+  });
+
+  test('an OID is read again when its bytes or tag are replaced', () => {
+    const cert = X509Certificate.parse(pems[0]![1]);
+    const oid = cert.extensions[0]!.subs[0]!;
+    const first = oid.toOID();
+    assert.equal(oid.toOID(), first);
+    (oid as { value: Buffer }).value = Buffer.from([0x55, 0x1d, 0x0f]); // 2.5.29.15
+    assert.equal(oid.toOID(), '2.5.29.15');
+    const serial = cert.tbsCertificate.subs[1]!;
+    assert.throws(() => serial.toOID(), /not an OID/);
+    (oid as { tag: ASN1Obj['tag'] }).tag = serial.tag;
+    assert.throws(() => oid.toOID(), /not an OID/, 'an INTEGER is no OID, whatever was read from it before');
+  });
+
+  test('a certificate that cannot be parsed still throws, and stack traces are back on afterwards', () => {
+    const der = Buffer.from(pems[0]![1].replace(/-----[^-]+-----|\s/g, ''), 'base64');
+    const limit = Error.stackTraceLimit;
+    assert.throws(() => X509Certificate.parse(der.subarray(0, der.length - 5)));
+    assert.throws(() => X509Certificate.parse(Buffer.concat([der, Buffer.from([0])])), /trailing data/);
+    assert.equal(Error.stackTraceLimit, limit);
+    assert.ok((new Error('x').stack ?? '').includes('\n    at '));
   });
 });

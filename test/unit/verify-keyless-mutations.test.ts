@@ -4,7 +4,7 @@
 // if its check were removed. Every case asserts `verified`, `reason` and `signers`.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { bundleFromJSON } from '@sigstore/bundle';
 import { toSignedEntity, Verifier } from '@sigstore/verify';
 import { digestOf } from '../../src/oci/digest.ts';
@@ -50,7 +50,8 @@ import {
   tbsCertificate,
   utf8String,
 } from '../helpers/test-sigstore-der.ts';
-import { issuePrivateLeaf, type CaCert } from '../helpers/test-sigstore-pki.ts';
+import { issueFulcioLeaf, issuePrivateLeaf, type CaCert } from '../helpers/test-sigstore-pki.ts';
+import { sctListExtension } from '../helpers/test-sigstore-ct.ts';
 
 // A bundle's JSON tree, altered member by member as the format names them.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -304,6 +305,26 @@ for (const format of FORMATS) {
         'untrusted-certificate',
         'the certificate carries no signed certificate timestamp from a CT log of the root',
       );
+    });
+
+    test('SCT: by a CT log the root does not trust, or by the trusted log over other certificate bytes -> untrusted-certificate', () => {
+      // The SCT check removes the SCT extension from a copy of the leaf and verifies the log's signature over what is
+      // left: these prove both the log lookup and the signature over the re-encoded certificate are checked.
+      const foreign = issueFulcioLeaf(ss.fulcio, other.ctlog, NOW, GH);
+      refused(verifySignature(mint(format, { cert: foreign }).sig, keyless()), 'untrusted-certificate', 'SCT');
+      const issuerSpki = createPublicKey(ss.fulcio.intermediate.privateKey).export({ type: 'spki', format: 'der' });
+      const notBefore = new Date(NOW.getTime() - 60_000);
+      const overOther = ss.ctlog.sign(Buffer.from('another precertificate'), issuerSpki, notBefore);
+      const wrong = issueFulcioLeaf(ss.fulcio, ss.ctlog, NOW, GH, {
+        sct: false,
+        extraExtensions: [sctListExtension([overOther])],
+      });
+      refused(verifySignature(mint(format, { cert: wrong }).sig, keyless()), 'untrusted-certificate', 'SCT');
+      // The same leaf with an SCT over its own bytes verifies, and verifying it leaves the leaf as it was.
+      const right = issueFulcioLeaf(ss.fulcio, ss.ctlog, NOW, GH);
+      const m = mint(format, { cert: right });
+      verified(verifySignature(m.sig, keyless()), ['release']);
+      verified(verifySignature(m.sig, keyless()), ['release']);
     });
 
     test('TSA: a timestamp tampered, or from another TSA -> timestamp-invalid', () => {
