@@ -7,12 +7,14 @@ import { upstreamNames } from '../config/upstream-names.ts';
 import { SigwardError } from '../errors.ts';
 import type { Io } from './io.ts';
 import { parseFlags } from './flags.ts';
+import { stateWarnings } from '../state/warnings.ts';
 
 export const CHECK_USAGE = `usage: sigward check-config FILE
 
 Validates FILE and everything it points to (key files, CA bundles, password files and variables, trust roots).
 Prints every problem with its YAML path and line; exits 0 when the config is valid, 1 otherwise. A valid config
-can still get warnings (exit 0): an upstream named with a port and no port-less name gets the YAML to use instead.
+can still get warnings (exit 0): an upstream named with a port and no port-less name gets the YAML to use instead;
+failStatic with cache.stateSize 0 (nothing is kept, so fail-static never serves) says what to set.
 Contacts no network: a TUF-kept trust root is shown as its cache holds it.`;
 
 export async function checkConfigCommand(argv: readonly string[], io: Io): Promise<number> {
@@ -35,6 +37,7 @@ export async function checkConfigCommand(argv: readonly string[], io: Io): Promi
   );
   for (const line of trustLines(p, loaded.tufRoots)) io.out(line);
   for (const line of portWarnings(c.upstreams, `${c.listen.host}:${c.listen.port}`)) io.out(line);
+  for (const line of stateWarnings(c)) io.out(line);
   return 0;
 }
 

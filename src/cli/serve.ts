@@ -13,6 +13,7 @@ import type { Server, ServerResponse } from 'node:http';
 import { createAdaptorServer } from '@hono/node-server';
 import type { HttpBindings } from '@hono/node-server';
 import { createApp, createShared, type AppDeps, type SigwardApp } from '../app.ts';
+import { stateWarnings } from '../state/warnings.ts';
 import type { ReloadResult } from '../http/readiness.ts';
 import { listenMetrics } from '../http/metrics.ts';
 import { Generation, restartNeeded } from './generations.ts';
@@ -50,6 +51,7 @@ export async function serveCommand(argv: readonly string[], io: Io): Promise<num
     listen = l;
   }
   const logger = createLogger(loaded.config.logLevel);
+  for (const warning of stateWarnings(loaded.config)) logger.warn(warning.replace(/^warning: /, ''));
   // TUF-kept trust roots are fetched (or taken from their verified cache) before anything listens; without them
   // the daemon does not start. A config of pinned roots only contacts nothing here.
   const trust = await TrustKeeper.open(loaded, logger);

@@ -153,7 +153,8 @@ export class LayoutWriter {
   }
 }
 
-async function syncDir(dir: string): Promise<void> {
+/** fsync a directory: its entries (a rename into it) are on disk once this resolves (also state/journal.ts). */
+export async function syncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r');
   try {
     await fh.sync();

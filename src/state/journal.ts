@@ -1,10 +1,12 @@
 // The sealed journal of the state kept across restarts: one JSON record per line, each preceded by its HMAC-SHA256
 // under the sget store's seal key (sget/seal.ts: the same key, another domain string), so a line sigward did not
 // write, or one changed since, is never believed. Lines are appended in batches; a crash leaves at most one torn
-// line at the end, which reading skips (the next rewrite drops it). The file is rewritten whole (temp file + rename)
-// when it holds mostly superseded lines, or held lines that did not check out.
+// line at the end, which reading skips (the next rewrite drops it). The file is rewritten whole (temp file, fsync,
+// rename, fsync of the directory) when it holds mostly superseded lines, or held lines that did not check out.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { appendFile, readFile, rename, writeFile } from 'node:fs/promises';
+import { appendFile, open, readFile, rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { syncDir } from '../layout/write.ts';
 
 const DOMAIN = 'sigward-state-v1\n';
 const MAC_HEX = 64;
@@ -68,9 +70,19 @@ export function appendLines(file: string, lines: readonly string[]): Promise<voi
   return appendFile(file, lines.join(''), { mode: 0o600 });
 }
 
-/** Replace the journal with these lines: a temp file renamed over it, so a crash leaves the old or the new file. */
+/** Replace the journal with these lines, so that a crash (of the process or of the machine) leaves the old file or
+ * the new one, whole: the temp file is written and made durable (fsync) before it is renamed over the journal, and
+ * the directory is made durable after, so the rename itself survives a power loss. Without the first fsync a file
+ * system may persist the rename before the data: the journal would come back empty or torn. */
 export async function rewriteJournal(file: string, lines: readonly string[]): Promise<void> {
   const tmp = `${file}.tmp`;
-  await writeFile(tmp, lines.join(''), { mode: 0o600 });
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(lines.join(''));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
   await rename(tmp, file);
+  await syncDir(dirname(file));
 }
