@@ -2,7 +2,8 @@
 // hosts.toml, containers-registries.conf): comments, `key = value` with bare, quoted and dotted keys, `[table]` and
 // `[[array.of.tables]]` headers, basic and literal strings (single line), integers, floats, booleans, arrays (over
 // several lines, trailing comma allowed) and inline tables. Anything else (multi-line strings, dates, a key given
-// twice) is an error naming the line: sigward doctor reports such a file as one it could not read, never as fine.
+// twice, a key named __proto__, constructor or prototype) is an error naming the line: sigward doctor reports such a
+// file as one it could not read, never as fine.
 
 export type TomlValue = string | number | boolean | TomlValue[] | TomlTable;
 export interface TomlTable {
@@ -27,6 +28,9 @@ interface State {
 }
 
 const BARE = /^[A-Za-z0-9_-]+/;
+
+/** Keys that would reach Object.prototype through a plain object (`__proto__` sets the prototype): refused. */
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 class Reader {
   pos = 0;
@@ -89,6 +93,13 @@ class Reader {
         if (!m) this.fail(c === '' ? 'a key is missing' : `unexpected ${JSON.stringify(c)} where a key belongs`);
         parts.push(m[0]);
         this.pos += m[0].length;
+      }
+      const part = parts[parts.length - 1] as string;
+      if (RESERVED_KEYS.has(part)) {
+        this.fail(
+          `the key ${JSON.stringify(part)} is not accepted: no runtime configuration uses it, and it names a ` +
+            'property of every JavaScript object (remove it, or rename it)',
+        );
       }
       this.skipBlanks();
       if (this.peek() !== '.') return parts;
@@ -294,7 +305,7 @@ export function parseToml(text: string): TomlTable {
 export function tomlGet(t: TomlTable, ...path: string[]): TomlValue | undefined {
   let v: TomlValue | undefined = t;
   for (const p of path) {
-    if (!isTable(v)) return undefined;
+    if (!isTable(v) || !Object.hasOwn(v, p)) return undefined;
     v = v[p];
   }
   return v;

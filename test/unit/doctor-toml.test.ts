@@ -2,7 +2,7 @@
 // outside it refused with the line, so doctor reports the file instead of guessing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseToml, TomlError } from '../../src/doctor/toml.ts';
+import { parseToml, TomlError, tomlGet } from '../../src/doctor/toml.ts';
 
 test('reads containerd config.toml and hosts.toml shapes', () => {
   const config = parseToml(`version = 2
@@ -101,4 +101,23 @@ test('refuses what it does not read, naming the line', () => {
       JSON.stringify(text),
     );
   }
+});
+
+test('refuses keys that name JavaScript object properties, in every place a key can be', () => {
+  for (const [text, line] of [
+    ['__proto__ = "x"\n', 1],
+    ['[a]\nb.__proto__.c = 1\n', 2],
+    ['["__proto__"]\nx = 1\n', 1],
+    ['[[constructor]]\nx = 1\n', 1],
+    ["t = { 'prototype' = 1 }\n", 1],
+    ['[plugins.constructor]\n', 1],
+  ] as const) {
+    assert.throws(
+      () => parseToml(text),
+      (e: unknown) => e instanceof TomlError && e.line === line && /is not accepted/.test(e.message),
+      text,
+    );
+  }
+  assert.equal(tomlGet(parseToml('a = 1\n'), 'constructor'), undefined, "a lookup sees only the file's own keys");
+  assert.equal(tomlGet(parseToml('[a]\n'), 'a', 'toString'), undefined);
 });
