@@ -6,7 +6,14 @@ import type { Hono } from 'hono';
 import type { LoadedConfig } from './config/load.ts';
 import { createLogger, type Logger } from './log.ts';
 import { Router } from './http/routing.ts';
-import { buildRoutes, sigwardFetch, type Env, type FetchHandler } from './http/routes.ts';
+import {
+  buildRoutes,
+  nodeListener,
+  sigwardFetch,
+  type Env,
+  type FetchHandler,
+  type NodeListener,
+} from './http/routes.ts';
 import { ManifestService } from './proxy/manifests.ts';
 import { ProxyService } from './proxy/service.ts';
 import type { ClientProvider } from './proxy/types.ts';
@@ -58,6 +65,10 @@ export interface SigwardApp {
   readonly app: Hono<Env>;
   /** The callback to serve (HEAD handled correctly): `createAdaptorServer({ fetch })`. */
   readonly fetch: FetchHandler;
+  /** The same app as a node request listener, `createServer(app.listener())`: pulls (GET and HEAD under /v2/) are
+   * answered without going through hono's web Request and Response, everything else through `fetch`. `hostname`:
+   * the name for requests without a Host header (as createAdaptorServer's). One listener per hostname. */
+  listener(hostname?: string): NodeListener;
   readonly logger: Logger;
   readonly manifests: ManifestService;
   readonly clients: ClientProvider;
@@ -265,14 +276,17 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}, shared?: Sha
     ...(deps.reloadStatus ? { reload: deps.reloadStatus } : {}),
     ...(deps.now ? { now: deps.now } : {}),
   });
-  const app = buildRoutes({
+  const routeDeps = {
     router,
     proxy,
     log: logger,
     sget,
     readiness,
     ...(parts.metrics && { metrics: parts.metrics, metricsRoute: parts.metricsOnMain }),
-  });
+  };
+  const app = buildRoutes(routeDeps);
+  const fetch = sigwardFetch(app);
+  const listeners = new Map<string | undefined, NodeListener>();
   deps.trust?.start((policy) => {
     if (policy.hash !== gate.policyHash) {
       generation = parts.nextGeneration();
@@ -282,7 +296,12 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}, shared?: Sha
   });
   return {
     app,
-    fetch: sigwardFetch(app),
+    fetch,
+    listener: (hostname) => {
+      let l = listeners.get(hostname);
+      if (l === undefined) listeners.set(hostname, (l = nodeListener(routeDeps, fetch, hostname)));
+      return l;
+    },
     logger,
     manifests,
     clients: upstreams,

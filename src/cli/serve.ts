@@ -9,9 +9,7 @@
 // closes once they are done. A config that cannot be loaded changes nothing: the error is logged and reported by
 // /readyz (`reload.last`), which `sigward reload` reads.
 import type { AddressInfo } from 'node:net';
-import type { Server, ServerResponse } from 'node:http';
-import { createAdaptorServer } from '@hono/node-server';
-import type { HttpBindings } from '@hono/node-server';
+import { createServer, type ServerResponse } from 'node:http';
 import { createApp, createShared, type AppDeps, type SigwardApp } from '../app.ts';
 import { stateWarnings } from '../state/warnings.ts';
 import type { ReloadResult } from '../http/readiness.ts';
@@ -73,16 +71,12 @@ export async function serveCommand(argv: readonly string[], io: Io): Promise<num
   const metricsListener =
     metrics && typeof metricsAt === 'object' ? await listenMetrics(metrics, metricsAt) : undefined;
   metrics?.configLoaded(sw.generation());
-  const server = createAdaptorServer({
-    // Each request runs to its end on the generation current when it arrived.
-    fetch: (req, env) => {
-      const g = current;
-      g.enter((env as HttpBindings).outgoing);
-      return g.app.fetch(req, env);
-    },
-    hostname: listen.host,
-    port: listen.port,
-  }) as Server;
+  // Each request runs to its end on the generation current when it arrived.
+  const server = createServer((req, res) => {
+    const g = current;
+    g.enter(res);
+    g.app.listener(listen.host)(req, res);
+  });
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>

@@ -29,20 +29,20 @@ type NodeEnv = {
   Variables: { state: RequestState };
 };
 
-export function accessLog(log: Logger, metrics?: RequestObserver): MiddlewareHandler<NodeEnv> {
-  return async (c, next) => {
+/** Start one request: its id (also sent as X-Request-Id), its metrics and, at info, its access line when the
+ * response closes. Shared by the hono middleware and the /v2/ fast path (routes.ts), which must log alike. */
+export function requestStarter(
+  log: Logger,
+  metrics?: RequestObserver,
+): (incoming: IncomingMessage, res: ServerResponse) => RequestState {
+  return (incoming, res) => {
     const state: RequestState = { id: nextRequestId(), start: process.hrtime.bigint() };
-    c.set('state', state);
-    const res = c.env.outgoing;
     res.setHeader('X-Request-Id', state.id);
-    const method = c.env.incoming.method ?? c.req.method;
-    const path = c.env.incoming.url ?? '';
+    const path = incoming.url ?? '';
     if (metrics !== undefined) res.once('close', () => metrics.request(path, res.statusCode, state.start));
     // The line is written at info: below that level nothing is built or listened for.
-    if (!log.isLevelEnabled('info')) {
-      await next();
-      return;
-    }
+    if (!log.isLevelEnabled('info')) return state;
+    const method = incoming.method ?? 'GET';
     const done = (): void => {
       const ms = Number(process.hrtime.bigint() - state.start) / 1e6;
       const line: Record<string, unknown> = {
@@ -64,6 +64,14 @@ export function accessLog(log: Logger, metrics?: RequestObserver): MiddlewareHan
     };
     // 'close' comes after 'finish' for an answer that was sent, and alone when the client went away first.
     res.once('close', done);
+    return state;
+  };
+}
+
+export function accessLog(log: Logger, metrics?: RequestObserver): MiddlewareHandler<NodeEnv> {
+  const start = requestStarter(log, metrics);
+  return async (c, next) => {
+    c.set('state', start(c.env.incoming, c.env.outgoing));
     await next();
   };
 }

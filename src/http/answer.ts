@@ -52,6 +52,18 @@ export function writeError(res: ServerResponse, err: SigwardError, method: strin
 export function decisionHeaders(note: DecisionNote): Record<string, string> | undefined {
   const d = note.decision;
   if (!note.named && !d.wouldDeny) return undefined;
+  // A cached verdict hands every pull the same (frozen) decision: its headers are built once.
+  const memo = note.named ? namedHeaders : warningHeaders;
+  let h = memo.get(d);
+  if (h === undefined) memo.set(d, (h = buildDecisionHeaders(note)));
+  return h;
+}
+
+const namedHeaders = new WeakMap<DecisionNote['decision'], Readonly<Record<string, string>>>();
+const warningHeaders = new WeakMap<DecisionNote['decision'], Readonly<Record<string, string>>>();
+
+function buildDecisionHeaders(note: DecisionNote): Record<string, string> {
+  const d = note.decision;
   const h: Record<string, string> = {};
   if (note.named) {
     h['X-Sigward-Policy'] = d.policyName.replace(/[^\x20-\x7e]/g, '?');

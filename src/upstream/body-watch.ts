@@ -25,11 +25,9 @@ const seconds = (ms: number): string => (ms % 1000 === 0 ? `${ms / 1000}s` : `${
 
 /** `dispatcher` with every body it delivers held to `limits`; `upstream` names the registry in messages. */
 export function watchBodies(dispatcher: Dispatcher, limits: BodyLimits, upstream: string): Dispatcher {
-  return dispatcher.compose((dispatch) => (opts, handler) => {
-    // No query in messages: it may hold a storage signature.
-    const what = `${opts.method ?? 'GET'} ${String(opts.origin ?? '')}${(opts.path ?? '').split('?')[0] ?? ''}`;
-    return dispatch(opts, new WatchedHandler(handler, limits, upstream, what));
-  });
+  return dispatcher.compose(
+    (dispatch) => (opts, handler) => dispatch(opts, new WatchedHandler(handler, limits, upstream, opts)),
+  );
 }
 
 class WatchedHandler implements Dispatcher.DispatchHandler {
@@ -44,8 +42,14 @@ class WatchedHandler implements Dispatcher.DispatchHandler {
     private readonly inner: Dispatcher.DispatchHandler,
     private readonly limits: BodyLimits,
     private readonly upstream: string,
-    private readonly what: string,
+    private readonly opts: Dispatcher.DispatchOptions,
   ) {}
+
+  /** The request, for messages (built only when one is written). No query: it may hold a storage signature. */
+  private get what(): string {
+    const { method, origin, path } = this.opts;
+    return `${method ?? 'GET'} ${String(origin ?? '')}${(path ?? '').split('?')[0] ?? ''}`;
+  }
 
   onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
     this.controller = controller;

@@ -458,7 +458,13 @@ export class UpstreamClient {
     const claimed = header(res.headers, 'docker-content-digest');
     // Schema 1 signed manifests are digested without their JWS signatures, so the header legitimately differs.
     const signedV1 = baseMediaType(header(res.headers, 'content-type')) === MT.dockerV1Signed;
-    if (claimed !== undefined && isDigest(claimed) && !signedV1 && !matchesDigest(untrustedBytes, claimed)) {
+    // A sha256 claim is compared with the digest just computed (one hash of the bytes, not two).
+    if (
+      claimed !== undefined &&
+      isDigest(claimed) &&
+      !signedV1 &&
+      (claimed.startsWith('sha256:') ? claimed !== computed : !matchesDigest(untrustedBytes, claimed))
+    ) {
       throw this.mismatch(
         `upstream ${this.cfg.host} said ${where}:${ref.tag} is ${claimed} but sent bytes that hash to ${computed}; nothing was served`,
         claimed,

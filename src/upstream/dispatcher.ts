@@ -118,17 +118,25 @@ export class BoundaryDispatcher extends Dispatcher {
     super();
   }
 
+  /** Origins already placed (mayReachPrivate depends on the origin alone): no URL parse per request. */
+  private readonly placed = new Map<string, boolean>();
+
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    const origin = options.origin;
-    let url: URL | undefined;
-    try {
-      url = origin === undefined ? undefined : new URL(String(origin));
-    } catch {
-      url = undefined;
+    const origin = options.origin === undefined ? undefined : String(options.origin);
+    let direct = origin === undefined ? false : this.placed.get(origin);
+    if (direct === undefined && origin !== undefined) {
+      let url: URL | undefined;
+      try {
+        url = new URL(origin);
+      } catch {
+        url = undefined;
+      }
+      // No usable origin: the guarded Agent refuses or fails it, as it would anything else it cannot place.
+      direct = url !== undefined && this.boundary.mayReachPrivate(url);
+      if (this.placed.size >= PLACED_ORIGINS) this.placed.clear();
+      this.placed.set(origin, direct);
     }
-    // No usable origin: the guarded Agent refuses or fails it, as it would anything else it cannot place.
-    const through = url !== undefined && this.boundary.mayReachPrivate(url) ? this.direct : this.guarded;
-    return through.dispatch(options, handler);
+    return (direct === true ? this.direct : this.guarded).dispatch(options, handler);
   }
 
   override close(): Promise<void>;
@@ -148,6 +156,9 @@ export class BoundaryDispatcher extends Dispatcher {
     queueMicrotask(callback);
   }
 }
+
+/** Origins a BoundaryDispatcher remembers (its upstream, token realms, storage hosts); emptied when full. */
+const PLACED_ORIGINS = 256;
 
 /** The origin (scheme://host[:port]) requests to this upstream go to. */
 export function originOf(u: UpstreamConfig): string {

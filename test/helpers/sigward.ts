@@ -1,9 +1,8 @@
 // Start sigward for a test: in-process (createApp + a node server on 127.0.0.1:0, upstream requests counted), or as
 // the real daemon process (`bin/sigward.mjs serve`), which is what e2e tests with real clients use.
 import { writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import { createAdaptorServer } from '@hono/node-server';
 import { stringify } from 'yaml';
 import { createApp, type AppDeps, type SigwardApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/load.ts';
@@ -67,7 +66,8 @@ export async function startSigward(
     ...(trust ? { trust } : {}),
     ...deps,
   });
-  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  // As `sigward serve` serves it: pulls straight to the /v2/ handler, everything else through hono.
+  const server = createServer(app.listener());
   const { host } = await listenOnLoopback(server);
   return {
     url: `http://${host}`,
