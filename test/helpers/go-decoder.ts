@@ -2,7 +2,7 @@
 // per test process (offline, GOPATH mode against Debian's image-spec and go-digest sources) and kept running; one
 // JSON line per request, answered in order.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { removeTempDir, tempDir } from './proc.ts';
@@ -10,6 +10,9 @@ import { removeTempDir, tempDir } from './proc.ts';
 const SOURCE_DIR = new URL('../go/decode-manifest/', import.meta.url).pathname;
 /** Where Debian's golang-github-opencontainers-*-dev packages put their sources. */
 const GOPATH = '/usr/share/gocode';
+/** The build cache, kept between test runs beside the project's other tool caches: a later build only links (a
+ * fresh cache compiles encoding/json and the rest each time). Go locks it, so concurrent builds can share it. */
+const GOCACHE = new URL('../../node_modules/.cache/sigward-go-build/', import.meta.url).pathname;
 
 export interface GoLayer {
   readonly mediaType: string;
@@ -73,12 +76,19 @@ export function startGoDecoder(): GoDecoder {
   }
   const dir = tempDir('go-decoder');
   const bin = join(dir, 'decode-manifest');
-  // No module proxy is reachable: GOPATH mode, no network, a private build cache.
+  // No module proxy is reachable: GOPATH mode, no network, the project's own build cache (a private one in the temp
+  // dir where node_modules cannot be written).
+  let cache = GOCACHE;
+  try {
+    mkdirSync(cache, { recursive: true });
+  } catch {
+    cache = join(dir, 'cache');
+  }
   const env = {
     ...process.env,
     GO111MODULE: 'off',
     GOPATH,
-    GOCACHE: join(dir, 'cache'),
+    GOCACHE: cache,
     GOFLAGS: '',
     GOPROXY: 'off',
     CGO_ENABLED: '0',
