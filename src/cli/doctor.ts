@@ -14,6 +14,8 @@ import { checkDocker } from '../doctor/docker.ts';
 import { exists } from '../doctor/files.ts';
 import { hostPort, upstreamOf, type Finding, type Fixes, type SigwardAddress } from '../doctor/types.ts';
 import { clientSnippet, parseSigward, resolveTarget } from './client-config.ts';
+import { parseImageArg, showImage } from './image-arg.ts';
+import type { SigwardError } from '../errors.ts';
 import { EXIT_FAILED, EXIT_OK, exitOnBadInput } from './exit-codes.ts';
 import { flagList, parseFlags, usage } from './flags.ts';
 import type { Io } from './io.ts';
@@ -36,7 +38,10 @@ look. Reads:
   --pull-canary IMAGE      also pull IMAGE (a reference the policy must refuse, e.g. registry.internal/canary:unsigned)
                            with ctr, skopeo and podman through their configuration; passes only if each one that is
                            configured is refused by sigward
-  --canary-clients LIST    which of ctr,skopeo,podman to run (default all; a named one that cannot run fails)
+  --canary-clients LIST    which of ctr,skopeo,podman to run (comma-separated, repeatable; default all; a named
+                           one that cannot run fails). A client passes only when sigward refused it: a 403 from one
+                           of the --sigward addresses with sigward's own refusal (its reason phrase for ctr, its
+                           policy decision for skopeo and podman); any other 403 or denial is not sigward's
   --containerd-address SOCK   containerd's socket for ctr (default: config.toml [grpc] address, else
                            /run/containerd/containerd.sock)
 File locations (defaults are the system paths; --root DIR puts every default under DIR):
@@ -62,7 +67,7 @@ const FLAGS = {
   'registries-conf-d': 'strings',
   'docker-daemon-json': 'string',
   'pull-canary': 'string',
-  'canary-clients': 'string',
+  'canary-clients': 'strings',
   'containerd-address': 'string',
   help: 'boolean',
 } as const;
@@ -128,16 +133,11 @@ export async function doctorCommand(argv: readonly string[], io: Io): Promise<nu
     const findings = [...ctd.findings, ...ctn.findings, ...dkr.findings];
 
     let canary: Report['canary'];
-    const image = str('pull-canary');
-    if (image !== undefined) {
-      const host = image.split('/')[0] ?? '';
-      if (!image.includes('/') || upstreamOf(upstreams, host) === undefined) {
-        throw usage(
-          `--pull-canary ${JSON.stringify(image)}: expected HOST/REPOSITORY[:TAG] with HOST one of sigward's upstreams (${upstreams.map((u) => u.host).join(', ')})`,
-        );
-      }
-      const named = str('canary-clients');
-      const clients = named === undefined ? [...CANARY_CLIENTS] : parseClients(named);
+    const given = str('pull-canary');
+    if (given !== undefined) {
+      const image = canaryImage(given, upstreams);
+      const named = flagList(flags, 'canary-clients');
+      const clients = named.length === 0 ? [...CANARY_CLIENTS] : parseClients(named);
       const results = await pullCanary({
         image,
         clients,
@@ -148,6 +148,7 @@ export async function doctorCommand(argv: readonly string[], io: Io): Promise<nu
             }
           : undefined,
         registriesConf: ctn.found ? ctn.mainFile : undefined,
+        sigward: sw.addresses,
         env: { ...io.env },
         timeoutMs: 120_000,
       });
@@ -155,7 +156,7 @@ export async function doctorCommand(argv: readonly string[], io: Io): Promise<nu
       const passed =
         ran.length > 0 &&
         ran.every((r) => r.outcome === 'refused') &&
-        (named === undefined || results.every((r) => r.outcome !== 'skipped'));
+        (named.length === 0 || results.every((r) => r.outcome !== 'skipped'));
       canary = { image, passed, results };
     }
     const report: Report = {
@@ -206,8 +207,27 @@ function sigwardAddress(urls: readonly string[]): SigwardAddress {
   return { url: first.url, https: !first.insecure, addresses };
 }
 
-function parseClients(list: string): CanaryClient[] {
-  const out = list.split(',').map((s) => s.trim());
+/** --pull-canary: an image reference read as docker reads it (image-arg.ts), whose registry is one of sigward's
+ * upstreams (by host or alias); handed to the clients host-qualified, with its tag or digest. */
+function canaryImage(given: string, upstreams: readonly UpstreamConfig[]): string {
+  const wrong = (why: string): SigwardError =>
+    usage(
+      `--pull-canary ${JSON.stringify(given)}: ${why}; expected HOST/REPOSITORY[:TAG|@DIGEST] with HOST one of ` +
+        `sigward's upstreams (${upstreams.map((u) => u.host).join(', ')})`,
+    );
+  let image: ReturnType<typeof parseImageArg>;
+  try {
+    image = parseImageArg(given);
+  } catch (e) {
+    throw wrong((e as Error).message);
+  }
+  if (upstreamOf(upstreams, image.host) === undefined) throw wrong(`${image.host} is not one of sigward's upstreams`);
+  return showImage(image.host, image.repository, image.ref);
+}
+
+/** --canary-clients: repeatable, each a comma-separated list (as cosign's string-slice flags). */
+function parseClients(lists: readonly string[]): CanaryClient[] {
+  const out = lists.flatMap((l) => l.split(',')).map((s) => s.trim());
   for (const c of out) {
     if (!(CANARY_CLIENTS as readonly string[]).includes(c)) {
       throw usage(`--canary-clients: unknown client ${JSON.stringify(c)} (expected ${CANARY_CLIENTS.join(', ')})`);

@@ -4,6 +4,7 @@
 // a fallback that failed too) proves nothing and does not pass either.
 import { spawn } from 'node:child_process';
 import { clip } from '../util/clip.ts';
+import { hostPort } from './types.ts';
 
 export const CANARY_CLIENTS = ['ctr', 'skopeo', 'podman'] as const;
 export type CanaryClient = (typeof CANARY_CLIENTS)[number];
@@ -15,6 +16,9 @@ export interface CanarySetup {
   readonly containerd: { readonly certsDir: string; readonly address: string } | undefined;
   /** The registries.conf podman and skopeo read, when one exists. */
   readonly registriesConf: string | undefined;
+  /** host:port of each address this node reaches sigward at (SigwardAddress.addresses): a refusal counts only when it
+   * came from one of them. */
+  readonly sigward: ReadonlySet<string>;
   readonly env: NodeJS.ProcessEnv;
   readonly timeoutMs: number;
 }
@@ -56,26 +60,58 @@ function run(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv, timeo
   });
 }
 
+/** What each client prints of sigward's refusal (a 403 whose reason phrase is `Forbidden (<summary>)` and whose OCI
+ * error is DENIED with the decision's message, `<image> is denied[ by policy "…" (matched "…")]: <why>.`):
+ * - ctr (containerd 1.7, 2.x): `pulling from host HOST failed with status code [manifests REF]: 403 Forbidden (…)`;
+ *   older containerd: `unexpected status from GET request to http://HOST/v2/…: 403 Forbidden (…)`. It prints the
+ *   status line only, so the marker is sigward's reason phrase: a bare `403 Forbidden` is some other server's.
+ * - skopeo and podman (containers/image): `reading manifest REF in HOST/REPO: denied: <message>`.
+ * The HOST must be one of sigward's addresses: the same words from another host are that host's refusal. */
+const CTR_REFUSAL = [
+  /pulling from host (\S+) failed with status code \[[^\]]*\]: 403 Forbidden \((.+)\)/,
+  /unexpected status from [A-Z]+ request to [a-z]+:\/\/([^/\s]+)\/\S*: 403 Forbidden \((.+)\)/,
+];
+const CONTAINERS_REFUSAL =
+  /\bin ([^/\s]+)\/\S*: denied: (\S+ (?:is denied|would be denied)(?: by policy "[^"]*" \(matched "[^"]*"\))?: .+)/;
+
 /** A failed pull: sigward's refusal and nothing else, or why not (a fallback was tried after it, another error). */
-function judgeFailure(client: CanaryClient, output: string): { refused: boolean; why: string } {
+function judgeFailure(
+  client: CanaryClient,
+  output: string,
+  sigward: ReadonlySet<string>,
+): { refused: boolean; why: string } {
+  const fromSigward = (host: string, scheme: 'http' | 'https'): boolean => {
+    const hp = hostPort(host, scheme);
+    return (
+      hp !== undefined && (sigward.has(hp) || sigward.has(hostPort(host, scheme === 'http' ? 'https' : 'http') ?? ''))
+    );
+  };
   if (client === 'ctr') {
     // containerd logs "trying next host" when it moves on from a host that failed or refused; its final error can
     // still be the first host's 403.
     if (/trying next host/.test(output)) {
       return { refused: false, why: 'containerd tried another host besides sigward (a fallback)' };
     }
-    return /\b403 Forbidden\b/.test(output)
-      ? { refused: true, why: 'refused by sigward (403)' }
-      : { refused: false, why: 'failed, but not with a refusal by sigward' };
+    const m = CTR_REFUSAL.map((re) => re.exec(output)).find((x) => x !== null);
+    if (m === undefined || m === null) return { refused: false, why: 'failed, but not with a refusal by sigward' };
+    if (!fromSigward(m[1] as string, 'http'))
+      return { refused: false, why: `refused by ${m[1]}, which is not sigward (not one of its --sigward addresses)` };
+    return { refused: true, why: `refused by sigward (403: ${m[2]})` };
   }
-  // containers/image: `reading manifest … in HOST/…: denied: <sigward's message>`; a refusal by a mirror followed
-  // by the primary location reads "(Mirrors also failed: [...denied...]): <primary's error>".
+  // A refusal by a mirror followed by the primary location reads "(Mirrors also failed: [...denied...]): <primary's
+  // error>".
   if (/Mirrors also failed/.test(output)) {
     return { refused: false, why: 'sigward was a mirror and the registry was tried after it (a fallback)' };
   }
-  return /\bdenied: /.test(output)
-    ? { refused: true, why: 'refused by sigward (denied)' }
-    : { refused: false, why: 'failed, but not with a refusal by sigward' };
+  const m = CONTAINERS_REFUSAL.exec(output);
+  if (m === null) {
+    return /\bdenied\b/.test(output)
+      ? { refused: false, why: "denied, but not with sigward's policy decision (another server's refusal)" }
+      : { refused: false, why: 'failed, but not with a refusal by sigward' };
+  }
+  if (!fromSigward(m[1] as string, 'https'))
+    return { refused: false, why: `refused by ${m[1]}, which is not sigward (not one of its --sigward addresses)` };
+  return { refused: true, why: 'refused by sigward (denied by its policy)' };
 }
 
 function lastLines(s: string): string {
@@ -122,7 +158,7 @@ async function pullWith(client: CanaryClient, s: CanarySetup): Promise<CanaryRes
       detail: 'the image was pulled: this runtime reaches it without sigward refusing it',
     };
   }
-  const judged = judgeFailure(client, ran.output);
+  const judged = judgeFailure(client, ran.output, s.sigward);
   return {
     client,
     outcome: judged.refused ? 'refused' : 'failed',
