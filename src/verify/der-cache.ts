@@ -1,12 +1,15 @@
-// DER without re-encoding. @sigstore/core keeps each parsed ASN.1 object's content bytes (`value`), but its toDER()
-// rebuilds every encoding from the children, allocating a 1 KiB buffer per node; the verifier asks for the DER of a
-// certificate or its TBSCertificate several times per signature (comparing certificates, checking a signature,
-// cloning for the SCT check), which made re-encoding most of a keyless check's time.
+// Parsed ASN.1 without repeated work. @sigstore/core keeps each parsed ASN.1 object's content bytes (`value`), but its
+// toDER() rebuilds every encoding from the children, allocating a 1 KiB buffer per node; the verifier asks for the DER
+// of a certificate or its TBSCertificate several times per signature (comparing certificates, checking a signature,
+// the SCT check), which made re-encoding most of a keyless check's time.
 // The parser only accepts minimal DER lengths and one-byte tags, so for an object nobody has changed since it was
 // parsed, tag + length + content IS what toDER() would build. Each parsed tree is recorded as it came out of the
 // parser (every node's children and content); toDER() answers from the content bytes only when the whole subtree
-// still matches that record, and otherwise re-encodes as before (the SCT check removes an extension from a clone:
-// that clone and its ancestors are re-encoded).
+// still matches that record, and otherwise re-encodes as the library does (the SCT check removes an extension from a
+// clone: that clone and its ancestors are re-encoded, their unchanged children are not).
+// Also here, each keeping what the library computes: parsing without stack traces for the errors the parser throws
+// and catches itself, a copy of a parsed tree (what the SCT check's clone needs) without parsing it again, and an
+// OID read once per object.
 import { ASN1Obj } from '@sigstore/core';
 
 // Stored on the object itself under symbols (a WeakMap entry per node cost more than the re-encoding saved).
@@ -19,8 +22,11 @@ type Recorded = ASN1Obj & {
   [OID]?: readonly [ASN1Obj['tag'], Buffer, string];
 };
 
+// Most nodes have no children: they share one (never modified) record of that.
+const NO_SUBS: readonly ASN1Obj[] = Object.freeze([]);
+
 function record(o: Recorded): void {
-  o[SUBS] = o.subs.slice();
+  o[SUBS] = o.subs.length === 0 ? NO_SUBS : o.subs.slice();
   o[VALUE] = o.value;
   for (const s of o.subs) record(s);
 }
@@ -96,7 +102,7 @@ export function copyTree(o: ASN1Obj): ASN1Obj {
   const subs = o.subs.map(copyTree);
   const copy = new ASN1Obj(o.tag, o.value, subs) as Recorded;
   if (unchangedNode(from)) {
-    copy[SUBS] = subs.slice();
+    copy[SUBS] = subs.length === 0 ? NO_SUBS : subs.slice();
     copy[VALUE] = o.value;
   }
   return copy;

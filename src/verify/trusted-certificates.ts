@@ -1,10 +1,13 @@
 // Certificates of the trust material are checked once, not once per signature. @sigstore/verify rebuilds each chain
-// from scratch for every signature: it re-encodes every certificate to DER to compare two of them, and re-verifies the
+// from scratch for every signature: it re-encodes every certificate to DER to compare two of them, re-reads the
+// validity dates, key identifiers and constraints of every certificate of the path, and re-verifies the
 // intermediate's signature by the root and the root's own signature (P-384 for the public-good root: ~0.5 ms each on
-// these machines). Both answers are constant for certificates of a trust root, which are parsed once at config load
-// and never changed, so for those (and only those) this module remembers their DER, their public key and the outcome
-// of verifying one by another. A certificate that comes with a signature (the leaf) is encoded once per check and
-// always verified.
+// these machines). All of that is constant for certificates of a trust root, which are parsed once at config load and
+// never changed, so for those (and only those) this module remembers their DER, their public key, the fields the
+// chain builder reads, and the outcome of verifying one by another. What depends on the signature is still done on
+// every call: the leaf (the certificate that comes with a signature) is read and verified by its issuer's key every
+// time, and every certificate of the path is checked against the signing time of that signature. The memory is
+// bounded by the trust material itself (weak maps keyed by its certificate objects).
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { X509Certificate } from '@sigstore/core';
 import { copyTree } from './der-cache.ts';
