@@ -2,10 +2,22 @@
 // figures can be stated against what node relays on this machine in the same run (bench/README.md, "The
 // contenders"). Raw sockets only: the client's request head is read up to its blank line and only the path is taken
 // from it; one GET goes to the upstream with `Connection: close`; the end of the upstream's response head is found by
-// hand and everything (that head included, verbatim) is copied to the client with backpressure. No HTTP parser, no
-// hashing, no digest check, one request per connection. Started by relay.ts as `node --import tsx relay-server.ts
-// <upstream url>`; prints `relay listening on http://127.0.0.1:PORT`.
+// hand. Three ways, by the path's prefix:
+//   /v2/…         everything (that head included, verbatim) is copied to the client with backpressure: no HTTP
+//                 parser, no hashing, no digest check (the plain ceiling);
+//   /sha256/v2/…  the same, and the body's sha256 is computed on this thread as it passes and compared with the
+//                 digest in the path before the end goes out (a mismatch cuts the connection): what any node process
+//                 that checks a digest can do here (the hashing ceiling);
+//   /disk/v2/…    the body goes into a file in the given directory instead (fs write stream, backpressure), and only
+//                 once it is written is `200` with an empty body answered; the file is then removed. What the first
+//                 half of an sget cold download (spool to disk) costs without parser or hashing.
+// One request per connection. Started by relay.ts as `node --import tsx relay-server.ts <upstream url> <dir>`; prints
+// `relay listening on http://127.0.0.1:PORT`.
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { unlink } from 'node:fs/promises';
 import net from 'node:net';
+import { join } from 'node:path';
 
 const HEAD_END = Buffer.from('\r\n\r\n');
 /** A request head longer than this is not a curl GET: the connection is dropped. */
@@ -17,6 +29,13 @@ if (upstream.protocol !== 'http:' || upstream.hostname !== '127.0.0.1') {
   process.exit(2);
 }
 const upPort = Number(upstream.port);
+const diskDir = process.argv[3] ?? '';
+if (diskDir === '') {
+  process.stderr.write('relay: no directory for /disk/ downloads given\n');
+  process.exit(2);
+}
+
+type Mode = 'plain' | 'sha256' | 'disk';
 
 /** Copy `from` into `to` as pipe() does (pause on a full buffer, resume on drain), without stream machinery. */
 function copy(from: net.Socket, to: net.Socket, first: Buffer): void {
@@ -28,7 +47,41 @@ function copy(from: net.Socket, to: net.Socket, first: Buffer): void {
   from.on('end', () => to.end());
 }
 
-function relay(client: net.Socket, path: string): void {
+/** The same copy, hashing the body (what follows the head) on the way; the end goes out only when it matches. */
+function copyHashed(from: net.Socket, to: net.Socket, head: Buffer, bodyStart: number, digestHex: string): void {
+  const hash = createHash('sha256');
+  hash.update(head.subarray(bodyStart));
+  if (!to.write(head)) from.pause();
+  from.on('data', (chunk: Buffer) => {
+    hash.update(chunk);
+    if (!to.write(chunk)) from.pause();
+  });
+  to.on('drain', () => from.resume());
+  from.on('end', () => {
+    if (hash.digest('hex') === digestHex) to.end();
+    else to.destroy();
+  });
+}
+
+/** The body into a file (with backpressure), then an empty 200 once it is written; the file is removed after. */
+function toDisk(from: net.Socket, client: net.Socket, head: Buffer, bodyStart: number): void {
+  const file = join(diskDir, `relay-${randomBytes(6).toString('hex')}.part`);
+  const out = createWriteStream(file, { flags: 'wx', highWaterMark: 1024 * 1024 });
+  const body = head.subarray(bodyStart);
+  if (body.length > 0 && !out.write(body)) from.pause();
+  from.on('data', (chunk: Buffer) => {
+    if (!out.write(chunk)) from.pause();
+  });
+  out.on('drain', () => from.resume());
+  from.on('end', () => out.end());
+  out.on('error', () => client.destroy());
+  out.on('close', () => {
+    client.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    void unlink(file).catch(() => undefined);
+  });
+}
+
+function relay(client: net.Socket, path: string, mode: Mode): void {
   const up = net.connect(upPort, '127.0.0.1');
   const fail = (): void => {
     up.destroy();
@@ -42,12 +95,21 @@ function relay(client: net.Socket, path: string): void {
   const onHead = (chunk: Buffer): void => {
     head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
     // Only the end of the head is looked for; it goes to the client as it came, with the body after it.
-    if (head.indexOf(HEAD_END) < 0) return;
+    const end = head.indexOf(HEAD_END);
+    if (end < 0) return;
     up.off('data', onHead);
-    copy(up, client, head);
+    if (mode === 'plain') return copy(up, client, head);
+    if (!head.subarray(0, end).toString('latin1').startsWith('HTTP/1.1 200')) return fail();
+    if (mode === 'disk') return toDisk(up, client, head, end + HEAD_END.length);
+    copyHashed(up, client, head, end + HEAD_END.length, /sha256:([0-9a-f]{64})/.exec(path)?.[1] ?? '');
   };
   up.on('data', onHead);
 }
+
+const PREFIXES: readonly [string, Mode][] = [
+  ['/sha256/', 'sha256'],
+  ['/disk/', 'disk'],
+];
 
 const server = net.createServer((client) => {
   let head: Buffer = Buffer.alloc(0);
@@ -65,7 +127,8 @@ const server = net.createServer((client) => {
       client.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
       return;
     }
-    relay(client, path);
+    const [prefix, mode] = PREFIXES.find(([p]) => path.startsWith(p)) ?? ['/', 'plain'];
+    relay(client, path.slice(prefix.length - 1), mode);
   };
   client.on('data', onRequest);
   client.on('error', () => client.destroy());

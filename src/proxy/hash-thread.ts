@@ -93,6 +93,15 @@ export class HashThread {
     return id;
   }
 
+  /**
+   * A hasher that takes whole batches its caller already filled and used (sget's spool writes each to its file first):
+   * each is transferred to the worker and handed back when hashed, so nothing is copied for hashing and the caller's
+   * pool of batches bounds the memory. A small stream is not worth the round trips: hash it inline.
+   */
+  batchHasher(algorithm: HashAlgorithm): BatchHasher {
+    return new WorkerBatchHasher(this, algorithm);
+  }
+
   /** @internal */
   post(message: {
     op: 'data' | 'end' | 'drop';
@@ -141,6 +150,76 @@ export class HashThread {
     const open = [...this.sessions.values()];
     this.sessions.clear();
     for (const s of open) s.fail(err);
+  }
+}
+
+/** Hashes batches in order on the worker (HashThread.batchHasher). */
+export interface BatchHasher {
+  /** Hash the first `len` bytes of `buf`, which is transferred (detached here) until `back` hands it back. */
+  take(buf: ArrayBuffer, len: number, back: (buf: ArrayBuffer) => void): void;
+  /** Told once if the worker fails: batches still out never come back. */
+  onFail(cb: (err: Error) => void): void;
+  /** Hex digest of every batch taken; rejects when the worker failed. Call once, after the last `take`. */
+  digest(): Promise<string>;
+  /** Forget the stream: the worker drops its state; batches still out are not handed back. */
+  abandon(): void;
+}
+
+class WorkerBatchHasher implements BatchHasher {
+  private readonly id: number;
+  private readonly backs: ((buf: ArrayBuffer) => void)[] = [];
+  private state: 'open' | 'ended' | 'failed' = 'open';
+  private failed: Error | undefined;
+  private failCb: ((err: Error) => void) | undefined;
+  private settle: { resolve: (hex: string) => void; reject: (e: Error) => void } | undefined;
+
+  constructor(
+    private readonly thread: HashThread,
+    private readonly alg: HashAlgorithm,
+  ) {
+    this.id = thread.open({
+      ack: (buf) => this.backs.shift()?.(buf),
+      done: (hex) => this.settle?.resolve(hex),
+      fail: (err) => {
+        if (this.state === 'failed') return;
+        this.state = 'failed';
+        this.failed = err;
+        this.backs.length = 0;
+        this.settle?.reject(err);
+        this.failCb?.(err);
+      },
+    });
+  }
+
+  take(buf: ArrayBuffer, len: number, back: (buf: ArrayBuffer) => void): void {
+    if (this.state !== 'open') return;
+    this.backs.push(back);
+    this.thread.post({ op: 'data', id: this.id, alg: this.alg, buf, len });
+  }
+
+  onFail(cb: (err: Error) => void): void {
+    this.failCb = cb;
+  }
+
+  digest(): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
+      if (this.state !== 'open') {
+        reject(this.failed ?? new SigwardError('INTERNAL', 'hash abandoned'));
+        return;
+      }
+      this.state = 'ended';
+      this.settle = { resolve, reject };
+      this.thread.post({ op: 'end', id: this.id, alg: this.alg });
+    });
+  }
+
+  abandon(): void {
+    if (this.state === 'failed') return;
+    this.state = 'failed';
+    this.failed = new SigwardError('INTERNAL', 'hash abandoned');
+    this.backs.length = 0;
+    this.thread.post({ op: 'drop', id: this.id });
+    this.settle?.reject(this.failed);
   }
 }
 

@@ -4,6 +4,7 @@
 // layer to serve -> the verified store file, downloaded once per digest if absent (spool.ts) -> the answer, which
 // http/answer.ts writes. Every refusal comes before the status line, so `curl -f` exits non-zero and writes nothing.
 import { SigwardError } from '../errors.ts';
+import type { Digest } from '../oci/digest.ts';
 import { imageRef } from '../oci/reference.ts';
 import type { Logger } from '../log.ts';
 import type { Decision } from '../policy/types.ts';
@@ -29,7 +30,7 @@ export interface SgetDeps {
   readonly gate: Pick<SignatureGate, 'verdict' | 'policy'>;
   readonly store: BlobStore;
   /** Where big downloads are hashed (a second core). */
-  readonly hashing: Pick<HashThread, 'hasher'>;
+  readonly hashing: Pick<HashThread, 'batchHasher'>;
   /** sget.maxArtifactSize. */
   readonly maxArtifactBytes: number;
   readonly log: Logger;
@@ -56,6 +57,8 @@ interface Chosen {
 
 export class SgetService {
   private readonly flights = new SingleFlight<void>();
+  /** Per digest being downloaded: how many requests still have to open the new file (see obtain). */
+  private readonly handoffs = new Map<Digest, { waiting: number; done: Promise<void>; release: () => void }>();
 
   constructor(private readonly deps: SgetDeps) {}
 
@@ -107,6 +110,30 @@ export class SgetService {
     return fileAnswer(blob, f, requestedRange(q.range, f), decision);
   }
 
+  /** Join the requests that will open `digest`'s new file; `done` settles once the last of them left. */
+  private handoff(digest: Digest): { done: Promise<void>; leave: () => void } {
+    let h = this.handoffs.get(digest);
+    if (h === undefined) {
+      let release = (): void => undefined;
+      const done = new Promise<void>((resolve) => (release = resolve));
+      h = { waiting: 0, done, release };
+      this.handoffs.set(digest, h);
+    }
+    const joined = h;
+    joined.waiting++;
+    let left = false;
+    return {
+      done: joined.done,
+      leave: () => {
+        if (left) return;
+        left = true;
+        if (--joined.waiting > 0) return;
+        if (this.handoffs.get(digest) === joined) this.handoffs.delete(digest);
+        joined.release();
+      },
+    };
+  }
+
   /** Policy, manifest, signature and layer selection: everything that may refuse, before any byte goes out. */
   private async choose(q: SgetRequest): Promise<Chosen> {
     const { route, target, notes } = q;
@@ -133,34 +160,46 @@ export class SgetService {
   /** The verified store file, downloading it once for all concurrent askers when absent. */
   private async obtain(target: Target, file: ArtifactFile): Promise<{ blob: OpenBlob; stored: boolean }> {
     const where = `${target.upstream.host}/${target.repository}`;
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const blob = await this.deps.store.checkout(file.digest);
-      if (blob) {
-        if (file.size !== undefined && blob.size !== file.size) {
-          await blob.fh.close();
-          throw new SigwardError(
-            'UPSTREAM_INVALID',
-            `the manifest of ${where} says ${file.digest} is ${file.size} bytes, but that blob is ${blob.size} bytes; nothing was served`,
-          );
-        }
-        return { blob, stored: attempt === 0 };
-      }
-      // Not tied to this request: a client that disconnects leaves the download running for the others.
-      await this.flights.run(file.digest, async () => {
-        if (this.deps.store.has(file.digest)) return; // stored by a download that finished a moment ago
-        await spool(
-          this.deps.store,
-          {
-            digest: file.digest,
-            size: file.size,
-            maxBytes: this.deps.maxArtifactBytes,
-            where,
-            fetch: () => this.deps.clients.get(target.upstream.host).getBlob(target.repository, file.digest),
-            hashing: this.deps.hashing,
-          },
-          this.deps.log,
+    const checked = async (blob: OpenBlob): Promise<OpenBlob> => {
+      if (file.size !== undefined && blob.size !== file.size) {
+        await blob.fh.close();
+        throw new SigwardError(
+          'UPSTREAM_INVALID',
+          `the manifest of ${where} says ${file.digest} is ${file.size} bytes, but that blob is ${blob.size} bytes; nothing was served`,
         );
-      });
+      }
+      return blob;
+    };
+    const stored = await this.deps.store.checkout(file.digest);
+    if (stored) return { blob: await checked(stored), stored: true };
+    for (let attempt = 0; attempt < 2; attempt++) {
+      // Everyone waiting on this download opens the fresh file before the store may drop it (its background
+      // durability step failed): they get the bytes that were checked, later requests download it again.
+      const hand = this.handoff(file.digest);
+      let blob: OpenBlob | undefined;
+      try {
+        // Not tied to this request: a client that disconnects leaves the download running for the others.
+        await this.flights.run(file.digest, async () => {
+          if (this.deps.store.has(file.digest)) return; // stored by a download that finished a moment ago
+          await spool(
+            this.deps.store,
+            {
+              digest: file.digest,
+              size: file.size,
+              maxBytes: this.deps.maxArtifactBytes,
+              where,
+              fetch: () => this.deps.clients.get(target.upstream.host).getBlob(target.repository, file.digest),
+              hashing: this.deps.hashing,
+              handedOver: hand.done,
+            },
+            this.deps.log,
+          );
+        });
+        blob = await this.deps.store.checkout(file.digest);
+      } finally {
+        hand.leave();
+      }
+      if (blob) return { blob: await checked(blob), stored: false };
     }
     throw new SigwardError(
       'STORE_UNAVAILABLE',

@@ -1,20 +1,26 @@
-// Spool, check, commit: an upstream blob is written to a temporary file in the store while it is
-// counted and hashed, with backpressure (stream.pipeline); only when its size and digest match is it renamed into
-// the store (which then makes it durable and seals it: store.ts). On any failure the temporary file is removed and
+// Spool, check, commit: an upstream blob is written to a temporary file in the store while it is counted and
+// hashed, with backpressure; only when its size and digest match is it handed to the store (which serves it at once
+// and makes it durable and sealed in the background: store.ts). On any failure the temporary file is removed and
 // nothing is served. A spool belongs to no client: the caller runs it once per digest (single-flight), and a client
 // that goes away does not stop it.
-import { createWriteStream } from 'node:fs';
-import { chmod, unlink } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
+// The bytes are copied into a few reused batches (so the upstream's chunks die young and memory stays flat), each
+// batch is written to the file in one write, then, for a big blob, handed to the hashing thread and back (no copy for
+// hashing, and the main thread never waits on it while a batch is free); a small blob is hashed inline as it comes.
+import { createHash, type Hash } from 'node:crypto';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { SigwardError } from '../errors.ts';
 import { release as releaseBody } from '../upstream/body.ts';
 import { digestAlgorithm, type Digest } from '../oci/digest.ts';
-import type { HashThread, StreamHasher } from '../proxy/hash-thread.ts';
+import { OFF_THREAD_MIN_BYTES, type BatchHasher, type HashThread } from '../proxy/hash-thread.ts';
 import type { Logger } from '../log.ts';
 import type { BlobStream } from '../proxy/types.ts';
 import { errnoOf, storeError } from './fs-errors.ts';
-import { DigestingStream } from './hash.ts';
 import type { BlobStore } from './store.ts';
+
+/** One write into the spool file; the batches of one download are BATCHES of these. */
+export const BATCH_BYTES = 1024 * 1024;
+export const BATCHES = 4;
 
 export interface SpoolRequest {
   readonly digest: Digest;
@@ -27,7 +33,10 @@ export interface SpoolRequest {
   /** Start the upstream GET (no Range: the whole blob is checked). */
   readonly fetch: () => Promise<BlobStream>;
   /** Where big downloads are hashed (a second core). */
-  readonly hashing: Pick<HashThread, 'hasher'>;
+  readonly hashing: Pick<HashThread, 'batchHasher'>;
+  /** Settles once the requests waiting for this download opened the file (store.commit): until then a failed
+   * durability step does not remove it. */
+  readonly handedOver?: Promise<void>;
 }
 
 export function tooLarge(where: string, digest: Digest, size: number, max: number): SigwardError {
@@ -47,8 +56,9 @@ export async function spool(store: BlobStore, r: SpoolRequest, log: Logger): Pro
   const tmp = store.tempFile();
   let release: (() => void) | undefined;
   let blob: BlobStream | undefined;
-  let hasher: StreamHasher | undefined;
-  let sinkError: unknown;
+  let fh: FileHandle | undefined;
+  let batches: BatchHasher | undefined;
+  let writer: SpoolWriter | undefined;
   try {
     // Room is made before the upstream is asked, when the manifest says how much is needed.
     if (r.size !== undefined) {
@@ -74,44 +84,40 @@ export async function spool(store: BlobStore, r: SpoolRequest, log: Logger): Pro
     if (expect !== undefined && expect > r.maxBytes) throw tooLarge(r.where, r.digest, expect, r.maxBytes);
     const cap = expect ?? r.maxBytes;
     release ??= await store.reserve(cap);
-    hasher = r.hashing.hasher(digestAlgorithm(r.digest), expect);
-    const counted = new DigestingStream(hasher, cap, (seen) =>
-      expect === undefined
-        ? tooLarge(r.where, r.digest, seen, r.maxBytes)
+    const alg = digestAlgorithm(r.digest);
+    fh = await open(tmp, 'wx', 0o600);
+    const inline = expect !== undefined && expect < OFF_THREAD_MIN_BYTES ? createHash(alg) : undefined;
+    batches = inline === undefined ? r.hashing.batchHasher(alg) : undefined;
+    writer = new SpoolWriter(blob.body, fh, cap, inline, batches);
+    const outcome = await writer.done;
+    if (outcome.kind === 'hash') throw outcome.error;
+    if (outcome.kind === 'sink') throw storeError(outcome.error, `writing ${r.digest} to the store`, store.dir);
+    if (outcome.kind === 'source') {
+      if (outcome.error instanceof SigwardError) throw outcome.error;
+      throw upstreamBroke(outcome.error, r, writer.received);
+    }
+    if (outcome.kind === 'over') {
+      throw expect === undefined
+        ? tooLarge(r.where, r.digest, writer.received, r.maxBytes)
         : new SigwardError(
             'UPSTREAM_INVALID',
             `upstream sent more than the ${expect} bytes of ${r.where}@${r.digest}; nothing was served`,
             { reason: 'upstream sent too many bytes' },
-          ),
-    );
-    const out = createWriteStream(tmp, { flags: 'wx', mode: 0o600, highWaterMark: 1024 * 1024 });
-    // Which side broke FIRST decides the message: pipeline then destroys the other streams with that same error (the
-    // body with the file's ENOTDIR, or on Node 24 the file with the upstream's reset), so comparing the two errors
-    // cannot tell. These listeners are attached before pipeline's own, so they see the first failure first. An error
-    // the body had before the pipeline began is only on the stream itself.
-    const broke: { first?: 'source' | 'sink' } = blob.body.errored ? { first: 'source' } : {};
-    blob.body.once('error', () => (broke.first ??= 'source'));
-    out.once('error', (e) => {
-      sinkError ??= e;
-      broke.first ??= 'sink';
-    });
-    try {
-      await pipeline(blob.body, counted, out);
-    } catch (e) {
-      if (e instanceof SigwardError) throw e;
-      if (broke.first === 'sink') throw storeError(sinkError, `writing ${r.digest} to the store`, store.dir);
-      throw upstreamBroke(e, r, counted.bytes);
+          );
     }
-    if (expect !== undefined && counted.bytes !== expect) {
+    const bytes = writer.received;
+    if (expect !== undefined && bytes !== expect) {
       throw new SigwardError(
         'UPSTREAM_INVALID',
-        `upstream sent ${counted.bytes} of the ${expect} bytes of ${r.where}@${r.digest} and stopped; nothing was served`,
+        `upstream sent ${bytes} of the ${expect} bytes of ${r.where}@${r.digest} and stopped; nothing was served`,
         {
           reason: 'upstream sent a truncated blob',
         },
       );
     }
-    const got = await counted.result(r.digest);
+    const hex = inline !== undefined ? inline.digest('hex') : await must(batches).digest();
+    batches = undefined;
+    const got = `${alg}:${hex}` as Digest;
     if (got !== r.digest) {
       throw new SigwardError(
         'UPSTREAM_DIGEST_MISMATCH',
@@ -122,27 +128,31 @@ export async function spool(store: BlobStore, r: SpoolRequest, log: Logger): Pro
         },
       );
     }
-    await chmod(tmp, 0o400);
+    await fh.chmod(0o400);
+    await fh.close();
+    fh = undefined;
     // The reservation ends as the file enters the store's own accounting (not after: that would count it twice).
     release();
     release = undefined;
-    await store.commit(tmp, r.digest, counted.bytes);
+    await store.commit(tmp, r.digest, bytes, r.handedOver);
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     log.info(
       {
         image: r.where,
         digest: r.digest,
-        size: counted.bytes,
+        size: bytes,
         ms: Math.round(ms),
-        mbps: Math.round(counted.bytes / 1e3 / Math.max(ms, 1)),
+        mbps: Math.round(bytes / 1e3 / Math.max(ms, 1)),
       },
       'sget download verified and stored',
     );
   } catch (e) {
-    hasher?.abandon(); // a failure before the digest was asked for (e.g. a short body) must not leave it open
+    batches?.abandon(); // a failure before the digest was asked for (e.g. a short body) must not leave it open
     // Bodies given up before their last byte (a size that disagrees, no room in the store) error when destroyed:
     // releaseBody takes that error, which with no listener would end the daemon.
     if (blob !== undefined) releaseBody(blob.body);
+    await writer?.idle();
+    await fh?.close().catch(() => undefined);
     await unlink(tmp).catch(() => undefined);
     const err = storeError(e, `storing ${r.digest}`, store.dir);
     log.warn(
@@ -152,6 +162,171 @@ export async function spool(store: BlobStore, r: SpoolRequest, log: Logger): Pro
     throw err;
   } finally {
     release?.();
+  }
+}
+
+function must<T>(x: T | undefined): T {
+  if (x === undefined) throw new SigwardError('INTERNAL', 'a big download lost its hasher');
+  return x;
+}
+
+type WriteOutcome =
+  | { readonly kind: 'ok' }
+  | { readonly kind: 'over' }
+  | { readonly kind: 'source'; readonly error: unknown }
+  | { readonly kind: 'sink'; readonly error: unknown }
+  | { readonly kind: 'hash'; readonly error: Error };
+
+/**
+ * Copies a body into `fh` from offset 0 through BATCHES reused batches of BATCH_BYTES: a full batch is written (one
+ * write in flight), then hashed by `batches` and handed back, or reused at once when the blob is hashed inline
+ * (`hash`). The body is paused while no batch is free. `done` says how it ended, and which side broke first (the
+ * first failure decides the message).
+ */
+class SpoolWriter {
+  received = 0;
+  readonly done: Promise<WriteOutcome>;
+  private readonly free: ArrayBuffer[] = [];
+  private allocated = 0;
+  private current: { ab: ArrayBuffer; buf: Buffer } | undefined;
+  private fill = 0;
+  /** Batches filled and waiting for their write, in file order. */
+  private readonly filled: { ab: ArrayBuffer; len: number }[] = [];
+  /** What is left of the last chunk while no batch is free (the body is paused meanwhile). */
+  private rest: Buffer | undefined;
+  private writing: Promise<void> | undefined;
+  private written = 0;
+  private ended = false;
+  private settle!: (o: WriteOutcome) => void;
+  private settled = false;
+
+  constructor(
+    private readonly body: Readable,
+    private readonly fh: FileHandle,
+    private readonly cap: number,
+    private readonly hash: Hash | undefined,
+    private readonly batches: BatchHasher | undefined,
+  ) {
+    this.done = new Promise((resolve) => (this.settle = resolve));
+    batches?.onFail((error) => this.finish({ kind: 'hash', error }));
+    // An error the body had before this writer began is only on the stream itself.
+    const early: unknown = body.errored;
+    if (early !== null && early !== undefined) {
+      this.finish({ kind: 'source', error: early });
+      return;
+    }
+    body.on('data', this.onData);
+    body.once('end', this.onEnd);
+    body.once('error', this.onError);
+  }
+
+  /** Resolves once no write is in flight (before the file is closed and removed after a failure). */
+  async idle(): Promise<void> {
+    while (this.writing !== undefined) await this.writing;
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.settled) return;
+    this.received += chunk.length;
+    if (this.received > this.cap) {
+      this.finish({ kind: 'over' });
+      return;
+    }
+    this.hash?.update(chunk);
+    this.rest = chunk;
+    this.copy();
+    if (this.rest !== undefined) this.body.pause();
+  };
+
+  private readonly onEnd = (): void => {
+    this.ended = true;
+    this.flush();
+  };
+
+  private readonly onError = (e: unknown): void => this.finish({ kind: 'source', error: e });
+
+  /** Copy what is left of the last chunk into batches while one is free; then write what is full. */
+  private copy(): void {
+    while (this.rest !== undefined) {
+      const batch = this.batch();
+      if (batch === undefined) break;
+      const n = Math.min(this.rest.length, batch.length - this.fill);
+      this.rest.copy(batch, this.fill, 0, n);
+      this.fill += n;
+      this.rest = n === this.rest.length ? undefined : this.rest.subarray(n);
+      if (this.fill === batch.length) this.seal();
+    }
+    this.flush();
+  }
+
+  private batch(): Buffer | undefined {
+    if (this.current !== undefined) return this.current.buf;
+    const ab =
+      this.free.pop() ?? (this.allocated < BATCHES ? (this.allocated++, new ArrayBuffer(BATCH_BYTES)) : undefined);
+    if (ab === undefined) return undefined;
+    this.current = { ab, buf: Buffer.from(ab) };
+    this.fill = 0;
+    return this.current.buf;
+  }
+
+  /** The current batch is done filling: queue it for its write. */
+  private seal(): void {
+    if (this.current !== undefined && this.fill > 0) this.filled.push({ ab: this.current.ab, len: this.fill });
+    else if (this.current !== undefined) this.free.push(this.current.ab);
+    this.current = undefined;
+    this.fill = 0;
+  }
+
+  private flush(): void {
+    if (this.writing !== undefined || this.settled) return;
+    if (this.ended && this.rest === undefined) this.seal();
+    const next = this.filled.shift();
+    if (next === undefined) {
+      if (this.ended && this.rest === undefined) this.finish({ kind: 'ok' });
+      return;
+    }
+    this.writing = this.write(Buffer.from(next.ab), next.len).then(
+      () => {
+        this.writing = undefined;
+        if (this.settled) return;
+        if (this.batches !== undefined) this.batches.take(next.ab, next.len, (ab) => this.give(ab));
+        else this.give(next.ab);
+        this.flush();
+      },
+      (e: unknown) => {
+        this.writing = undefined;
+        this.finish({ kind: 'sink', error: e });
+      },
+    );
+  }
+
+  /** A batch is free again (written, and hashed when the hashing thread does it). */
+  private give(ab: ArrayBuffer): void {
+    if (this.settled) return;
+    this.free.push(ab);
+    if (this.rest === undefined) return;
+    this.copy();
+    if (this.rest === undefined && !this.settled) this.body.resume();
+  }
+
+  /** Write the first `len` bytes of `buf` at the current end of the file. */
+  private async write(buf: Buffer, len: number): Promise<void> {
+    for (let at = 0; at < len;) {
+      const { bytesWritten } = await this.fh.write(buf, at, len - at, this.written);
+      if (bytesWritten === 0) throw new Error('the file system took none of the bytes written');
+      this.written += bytesWritten;
+      at += bytesWritten;
+    }
+  }
+
+  private finish(o: WriteOutcome): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.body.off('data', this.onData);
+    this.body.off('end', this.onEnd);
+    // The error listener stays: a body destroyed later (released) must not throw.
+    this.rest = undefined;
+    this.settle(o);
   }
 }
 

@@ -5,7 +5,8 @@
 //   <dir>/seal.key                     32 random bytes, 0600
 //   <dir>/blobs/<alg>-<hex>            the verified bytes, 0400
 //   <dir>/blobs/<alg>-<hex>.seal       the seal; its mtime records the last use (LRU order across restarts)
-//   <dir>/tmp/<pid>-<random>.part      downloads in progress (spool.ts); leftovers of dead processes are removed
+//   <dir>/tmp/<pid>-<random>.part      downloads in progress (spool.ts), and checked ones until durable; leftovers of
+//                                      dead processes are removed
 // One store directory belongs to one daemon: two daemons on one directory would evict each other's files.
 import { randomBytes } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
@@ -49,7 +50,8 @@ export interface OpenBlob {
 interface Entry {
   readonly digest: Digest;
   readonly size: number;
-  readonly file: string;
+  /** In tmp/ until the file is durable (then renamed into blobs/): only a durable file is found after a restart. */
+  file: string;
   /** The identity the seal vouches for; undefined: the file is re-hashed before its next use. */
   seal: FileIdentity | undefined;
 }
@@ -130,7 +132,7 @@ export class BlobStore {
     if (!e) return undefined;
     let fh: FileHandle;
     try {
-      fh = await open(e.file, 'r');
+      fh = await this.openEntry(e);
     } catch (err) {
       this.drop(e, `it cannot be opened (${(err as Error).message})`);
       return undefined;
@@ -153,6 +155,18 @@ export class BlobStore {
     } catch (err) {
       await fh.close().catch(() => undefined);
       throw storeError(err, `reading ${digest} back from the store`, this.dir);
+    }
+  }
+
+  /** Open an entry's file; a file renamed into blobs/ meanwhile (it became durable) is opened under its new name. */
+  private async openEntry(e: Entry): Promise<FileHandle> {
+    for (;;) {
+      const path = e.file;
+      try {
+        return await open(path, 'r');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || e.file === path) throw err;
+      }
     }
   }
 
@@ -189,32 +203,34 @@ export class BlobStore {
   }
 
   /**
-   * Move a checked temporary file (already 0400) into the store under its digest. It is served at once from the page
-   * cache; making it durable (fsync of the file and the directory) and writing its seal happen in the background,
-   * in that order, so a file on disk is vouched for by a seal only once its bytes are on disk: after a crash before
-   * that, it has no valid seal and is re-hashed before its next use.
+   * Take a checked temporary file (already 0400) into the store under its digest. It is served at once, from where it
+   * is (its bytes are in the page cache); making it durable happens in the background: fsync of the file, rename into
+   * blobs/, fsync of the directory, then its seal. Until then it stays in tmp/, which a restart clears, so the store
+   * finds a file after a restart only once its bytes and name are on disk. If that fails the file is removed (logged),
+   * once `handedOver` settled (the requests waiting for this download opened it): a client being served from it keeps
+   * reading, later requests download it again.
    */
-  async commit(tmpFile: string, digest: Digest, size: number): Promise<void> {
-    const file = this.fileOf(digest);
+  async commit(tmpFile: string, digest: Digest, size: number, handedOver?: Promise<void>): Promise<void> {
     await this.removing.get(digest);
-    await rename(tmpFile, file);
     const old = this.entries.get(digest);
     if (old) {
       this.entries.delete(digest);
       this.used -= old.size;
     }
-    const id = identityOf(await stat(file, { bigint: true }));
-    const entry: Entry = { digest, size, file, seal: id };
+    const id = identityOf(await stat(tmpFile, { bigint: true }));
+    const entry: Entry = { digest, size, file: tmpFile, seal: id };
     this.entries.set(digest, entry);
     this.used += size;
     this.evictFor(0, digest);
-    const done = this.persist(entry, id)
-      .catch((e: unknown) =>
+    const done = this.persist(entry)
+      .catch(async (e: unknown) => {
+        await handedOver;
+        this.drop(entry, `it could not be made durable (${(e as Error).message})`);
         this.opts.log.warn(
           { digest, err: (e as Error).message },
-          'sget store file not made durable; it will be re-hashed after a restart',
-        ),
-      )
+          'sget store file not made durable; removed, the next request downloads it again',
+        );
+      })
       .finally(() => this.persisting.delete(done));
     this.persisting.add(done);
   }
@@ -224,12 +240,34 @@ export class BlobStore {
     while (this.persisting.size > 0) await Promise.all(this.persisting);
   }
 
-  private async persist(e: Entry, id: FileIdentity): Promise<void> {
-    const fh = await open(e.file, 'r');
-    await fh.sync().finally(() => fh.close()); // fsync covers the inode, whichever descriptor asks
-    const dh = await open(this.blobs, 'r');
-    await dh.sync().finally(() => dh.close()); // and the name
-    if (this.entries.get(e.digest) === e) await this.seal(e, id);
+  /** The durability steps of a committed file (commit): each one a seam for fault-injection tests. */
+  readonly durable = {
+    syncFile: async (file: string): Promise<void> => {
+      const fh = await open(file, 'r');
+      await fh.sync().finally(() => fh.close()); // fsync covers the inode, whichever descriptor asks
+    },
+    syncDir: async (dir: string): Promise<void> => {
+      const dh = await open(dir, 'r');
+      await dh.sync().finally(() => dh.close()); // and the name
+    },
+  };
+
+  private async persist(e: Entry): Promise<void> {
+    const current = (): boolean => this.entries.get(e.digest) === e;
+    await this.durable.syncFile(e.file);
+    if (!current()) return; // evicted meanwhile: drop() removed it
+    const file = this.fileOf(e.digest);
+    await rename(e.file, file);
+    e.file = file;
+    if (!current()) {
+      // Evicted between the rename and now: drop() unlinked the old name.
+      await unlink(file).catch(() => undefined);
+      return;
+    }
+    const id = identityOf(await stat(file, { bigint: true })); // a rename changes the ctime
+    e.seal = id;
+    await this.durable.syncDir(this.blobs);
+    if (current()) await this.seal(e, id);
   }
 
   private async seal(e: Entry, id: FileIdentity): Promise<void> {

@@ -1,10 +1,19 @@
 // The sget store: downloads counted at a scripted upstream, files kept verified on disk, Range from the stored file,
-// the size bound (least recently used evicted), restarts with an intact, unsealed or tampered file, and a cache
-// directory that cannot be used.
+// the size bound (least recently used evicted), restarts with an intact, unsealed or tampered file, a file that could
+// not be made durable (served, then gone), and a cache directory that cannot be used.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import {
   oneFileManifest,
@@ -15,6 +24,8 @@ import {
   type FakeUpstream,
 } from '../helpers/fake-upstream.ts';
 import { startSigward, type RunningSigward } from '../helpers/sigward.ts';
+import { must } from '../helpers/must.ts';
+import type { Digest } from '../../src/oci/digest.ts';
 import { ociErrorOf, rawGet } from '../helpers/raw-http.ts';
 import { removeTempDir, tempDir } from '../helpers/proc.ts';
 
@@ -77,10 +88,11 @@ describe('sget store', () => {
     }
     assert.equal(fake.hits(`/v2/files/once/blobs/${a.file}`), 1);
     assert.equal(sw.app?.sget.downloads, 1);
+    // It was served from tmp/ at once; fsync, the rename into blobs/ and the seal follow in the background.
+    await sw.app?.sget.store.flush();
     assert.deepEqual(readFileSync(blobFile(a.file)), data);
     assert.equal(statSync(blobFile(a.file)).mode & 0o777, 0o400);
     assert.equal(statSync(join(cacheDir, 'sget')).mode & 0o777, 0o700);
-    await sw.app?.sget.store.flush(); // the seal follows the fsync, in the background
     assert.ok(existsSync(`${blobFile(a.file)}.seal`));
     assert.equal(statSync(join(cacheDir, 'sget', 'seal.key')).mode & 0o777, 0o600);
   });
@@ -130,6 +142,7 @@ describe('sget store', () => {
       const get = (x: (typeof arts)[number]) => rawGet(`${sw.url}/sget/example.test/files/lru-${x.n}@${x.manifest}`);
       const [a, b, c] = arts as [(typeof arts)[number], (typeof arts)[number], (typeof arts)[number]];
       for (const x of [a, b, a, c]) assert.equal((await get(x)).status, 200);
+      await sw.app?.sget.store.flush();
       // a was used after b, so c's arrival evicts b.
       assert.ok(existsSync(blobFile(a.file, dir)));
       assert.ok(!existsSync(blobFile(b.file, dir)));
@@ -183,11 +196,47 @@ describe('sget store', () => {
       assert.deepEqual(r.body, data);
       assert.equal(tampered.app?.sget.store.rehashes, 1);
       assert.equal(hits(), 2);
+      await tampered.app?.sget.store.flush(); // the new file is renamed into blobs/ once it is durable
       assert.deepEqual(readFileSync(file), data);
     } finally {
       removeTempDir(dir);
     }
   });
+
+  for (const step of ['syncFile', 'syncDir'] as const) {
+    test(`a download whose background durability step fails (${step}): the client got the verified bytes, no store entry is left, a restart downloads it again`, async () => {
+      const dir = tempDir('sget-durable');
+      try {
+        const repo = `files/durable-${step.toLowerCase()}`;
+        const data = bytes(repo, 300_000);
+        const a = host(fake, repo, data);
+        const path = `/sget/example.test/${repo}@${a.manifest}`;
+        const hits = () => fake.hits(`/v2/${repo}/blobs/${a.file}`);
+        const first = await start(dir);
+        const store = must(first.app, 'the in-process app').sget.store;
+        store.durable[step] = () => Promise.reject(new Error('EIO: injected i/o error'));
+        const r = await rawGet(first.url + path);
+        assert.equal(r.status, 200);
+        assert.deepEqual(r.body, data);
+        await store.flush();
+        assert.equal(store.has(a.file as Digest), false);
+        assert.equal(existsSync(blobFile(a.file, dir)), false);
+        assert.equal(existsSync(`${blobFile(a.file, dir)}.seal`), false);
+        assert.deepEqual(readdirSync(join(dir, 'sget', 'tmp')), []);
+        await first.stop();
+
+        const again = await start(dir);
+        assert.equal(again.app?.sget.store.usage.files, 0);
+        assert.deepEqual((await rawGet(again.url + path)).body, data);
+        assert.equal(hits(), 2);
+        await again.app?.sget.store.flush();
+        assert.ok(existsSync(`${blobFile(a.file, dir)}.seal`));
+        await again.stop();
+      } finally {
+        removeTempDir(dir);
+      }
+    });
+  }
 
   test('an unusable cache directory: the daemon runs and /v2/ works; sget answers 503 saying why', async () => {
     const dir = tempDir('sget-unusable');

@@ -1,5 +1,6 @@
 // The off-thread hasher: the same digest as hashing inline whatever the chunking, a bounded backlog (the caller is
-// told to pause and later to resume), and a failed worker never yielding a digest.
+// told to pause and later to resume), and a failed worker never yielding a digest; the same for the batch hasher
+// (sget's spool), whose batches are transferred and handed back.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -8,6 +9,7 @@ import {
   BATCHES,
   HashThread,
   OFF_THREAD_MIN_BYTES,
+  type BatchHasher,
   type StreamHasher,
 } from '../../src/proxy/hash-thread.ts';
 import { at, must } from '../helpers/must.ts';
@@ -130,5 +132,50 @@ test(
     // What a crash looks like from outside: the thread is gone without close().
     await (thread as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
     await failed;
+  }),
+);
+
+/** Pass `data` through `h` in batches of `size` bytes from a pool of `pool` buffers, waiting for one to come back
+ * whenever all are out, as sget's spool does; returns how many were handed back. */
+async function feedBatches(h: BatchHasher, data: Buffer, size: number, pool: number): Promise<number> {
+  const free: ArrayBuffer[] = Array.from({ length: pool }, () => new ArrayBuffer(size));
+  let waiting: (() => void) | undefined;
+  let back = 0;
+  for (let at = 0; at < data.length; at += size) {
+    while (free.length === 0) await new Promise<void>((resolve) => (waiting = resolve));
+    const ab = must(free.pop(), 'a free batch');
+    const n = data.copy(Buffer.from(ab), 0, at, Math.min(at + size, data.length));
+    h.take(ab, n, (returned) => {
+      back++;
+      assert.equal(returned.byteLength, size);
+      free.push(returned);
+      waiting?.();
+    });
+    assert.equal(ab.byteLength, 0, 'the batch is transferred, not copied');
+  }
+  return back;
+}
+
+test(
+  'batches: the same digest as hashing inline, every batch handed back, a bounded pool enough',
+  withThread(async (thread) => {
+    const data = randomBytes(3 * 1024 * 1024 + 12_345);
+    const h = thread.batchHasher('sha256');
+    const backBeforeDigest = await feedBatches(h, data, 256_000, 2);
+    assert.ok(backBeforeDigest >= Math.ceil(data.length / 256_000) - 2, 'the pool of two was reused');
+    assert.equal(await h.digest(), createHash('sha256').update(data).digest('hex'));
+    assert.equal(thread.openStreams, 0);
+  }),
+);
+
+test(
+  'batches: a worker that dies tells the caller (its batches will not come back) and never yields a digest',
+  withThread(async (thread) => {
+    const h = thread.batchHasher('sha256');
+    const told = new Promise<Error>((resolve) => h.onFail(resolve));
+    h.take(new ArrayBuffer(1024), 1024, () => assert.fail('a batch came back from a dead worker'));
+    await (thread as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    assert.match((await told).message, /the hashing thread failed \(exit code \d+\)/);
+    await assert.rejects(h.digest(), /the hashing thread failed/);
   }),
 );
