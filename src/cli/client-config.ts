@@ -57,6 +57,9 @@ export interface Snippet {
   readonly text: string;
   /** Where it goes, and warnings (stderr). */
   readonly notes: readonly string[];
+  /** docker: what enforces (images addressed through sigward, no direct access), without the registry-mirrors file,
+   * which cannot enforce (sigward doctor's fix for a mirror bypass must not be the mirror again). */
+  readonly enforce?: readonly string[];
 }
 
 export async function clientConfigCommand(argv: readonly string[], io: Io): Promise<number> {
@@ -201,6 +204,7 @@ export function clientSnippet(runtime: Runtime, t: Target, sw: Sigward): Snippet
             `# docker's registry-mirrors applies to Docker Hub only: there is no daemon.json setting for ${t.host}.`,
             ...direct,
           ],
+          enforce: direct,
         };
       }
       return {
@@ -215,6 +219,7 @@ export function clientSnippet(runtime: Runtime, t: Target, sw: Sigward): Snippet
             : []),
           ...direct,
         ],
+        enforce: direct,
       };
     }
   }

@@ -248,9 +248,20 @@ function makeFixes(upstreams: readonly UpstreamConfig[], url: string): Fixes {
       if (s.text === '') return s.notes.join('\n');
       return `in ${file} (or a registries.conf.d file read after it), replace every [[registry]] for prefix "${resolveTarget(name, upstreams).host}" (its [[registry.mirror]] entries included) with:\n${s.text}`;
     },
+    // Never the registry-mirrors file client-config prints for Docker Hub: doctor reports that very setting as a
+    // bypass (docker falls back to Docker Hub when the mirror refuses).
     docker: (name) => {
       const s = snippet('docker', name);
-      return [...(s.text === '' ? [] : [s.text]), ...s.notes].join('\n');
+      const hub = s.text !== '';
+      return [
+        ...(hub
+          ? [
+              '# remove "registry-mirrors" from /etc/docker/daemon.json (or keep it for caching only, knowing it',
+              '# enforces nothing): docker falls back to Docker Hub when a mirror refuses or fails.',
+            ]
+          : []),
+        ...(s.enforce ?? s.notes),
+      ].join('\n');
     },
   };
 }

@@ -4,7 +4,8 @@
 // and a refusal by sigward as a [host] moves on to the next host and then to `server`. A file with no `host` table
 // at all is ignored by containerd 1.6 ("invalid `host` tree"), which then pulls from https://<host> itself.
 // The CRI plugin (kubelet's pulls) reads the certs dir only when its registry `config_path` names it.
-import { join } from 'node:path';
+import { globSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
 import type { UpstreamConfig } from '../config/types.ts';
 import { exists, isDir, readToml } from './files.ts';
 import { isTomlTable, tomlGet, type TomlTable } from './toml.ts';
@@ -43,6 +44,8 @@ export function checkContainerd(
   const add = (f: Omit<Finding, 'runtime'>): void => void findings.push({ runtime: 'containerd', ...f });
   const config = readToml(paths.configFile);
   let configPath: string | undefined;
+  /** The file whose config_path is in force (config.toml or one it imports). */
+  let configPathFile = paths.configFile;
   let address: string | undefined;
   if (config.kind === 'unreadable') {
     add({
@@ -53,30 +56,73 @@ export function checkContainerd(
       fix: `make ${paths.configFile} valid TOML (containerd refuses to start on a broken one)`,
     });
   } else if (config.kind === 'ok') {
-    const c = config.value;
-    const grpc = tomlGet(c, 'grpc', 'address');
+    const grpc = tomlGet(config.value, 'grpc', 'address');
     if (typeof grpc === 'string') address = grpc;
-    const disabled = tomlGet(c, 'disabled_plugins');
-    const criOff = Array.isArray(disabled) && CRI_PLUGINS.some((p) => disabled.includes(p));
-    const registry = CRI_PLUGINS.map((p) => tomlGet(c, 'plugins', p, 'registry')).find(isTomlTable);
+    // containerd merges each file config.toml imports over it, in order (LoadConfig): a later file's CRI registry
+    // settings and disabled_plugins win.
+    const files = [{ file: paths.configFile, value: config.value }];
+    for (const imported of importsOf(paths.configFile, config.value, paths.underRoot ?? ((x) => x))) {
+      const read = readToml(imported);
+      if (read.kind === 'ok') {
+        files.push({ file: imported, value: read.value });
+        continue;
+      }
+      add({
+        registry: undefined,
+        status: 'bypass',
+        file: imported,
+        message: `${paths.configFile} imports it, but it ${read.kind === 'absent' ? 'does not exist (a glob matched nothing is fine; a named file is not)' : `cannot be read (${read.reason})`}: what it changes in the CRI plugin's registry settings is unknown`,
+        fix: `make ${imported} valid TOML, or remove it from imports in ${paths.configFile}`,
+      });
+    }
+    let criOff = false;
+    let registry: TomlTable | undefined;
+    let registryFile = paths.configFile;
+    for (const f of files) {
+      const disabled = tomlGet(f.value, 'disabled_plugins');
+      if (Array.isArray(disabled)) criOff = CRI_PLUGINS.some((p) => disabled.includes(p));
+      const r = CRI_PLUGINS.map((p) => tomlGet(f.value, 'plugins', p, 'registry')).find(isTomlTable);
+      if (r !== undefined) {
+        registry = { ...registry, ...r };
+        registryFile = f.file;
+      }
+    }
     const cp = registry === undefined ? undefined : registry.config_path;
-    if (typeof cp === 'string' && cp !== '') configPath = (paths.underRoot ?? ((x) => x))(cp.split(':')[0] as string);
+    if (typeof cp === 'string' && cp !== '') {
+      configPath = (paths.underRoot ?? ((x) => x))(cp.split(':')[0] as string);
+      configPathFile = registryFile;
+    }
     if (!criOff && configPath === undefined) {
       const legacy = registry !== undefined && isTomlTable(registry.mirrors);
       add({
         registry: undefined,
         status: 'bypass',
-        file: paths.configFile,
+        file: registryFile,
         message: legacy
           ? "the CRI plugin uses the deprecated registry.mirrors: after its endpoints it falls back to each registry's own address, so a refusal is routed around"
           : "the CRI plugin's registry config_path is not set: kubelet's pulls ignore the hosts directory and go straight to each registry",
-        fix: `in ${paths.configFile}, under [plugins."io.containerd.grpc.v1.cri".registry] (containerd 2: [plugins."io.containerd.cri.v1.images".registry]), set\n  config_path = ${JSON.stringify(paths.defaultCertsDir)}${legacy ? '\nand remove the registry.mirrors tables' : ''}`,
+        fix: `in ${registryFile}, under [plugins."io.containerd.grpc.v1.cri".registry] (containerd 2: [plugins."io.containerd.cri.v1.images".registry]), set\n  config_path = ${JSON.stringify(paths.defaultCertsDir)}${legacy ? '\nand remove the registry.mirrors tables' : ''}`,
       });
     }
   }
   const certsDir = paths.certsDir ?? configPath ?? paths.defaultCertsDir;
   const found = config.kind !== 'absent' || paths.certsDir !== undefined || isDir(certsDir);
   if (!found) return { found, certsDir, address, findings: [] };
+  const named =
+    paths.certsDir !== undefined
+      ? '--certs-dir'
+      : configPath !== undefined
+        ? `config_path in ${configPathFile}`
+        : undefined;
+  if (named !== undefined && !isDir(certsDir)) {
+    add({
+      registry: undefined,
+      status: 'bypass',
+      file: certsDir,
+      message: `the hosts directory ${certsDir} (${named}) does not exist: containerd finds no hosts.toml there and pulls every registry directly`,
+      fix: `create ${certsDir} and write a hosts.toml for each registry in it (the files below), or point config_path at the directory that holds them`,
+    });
+  }
 
   const fallbackFile = join(certsDir, '_default', 'hosts.toml');
   const hasDefault = exists(fallbackFile);
@@ -200,4 +246,30 @@ function tlsProblems(t: TomlTable, what: string, sw: SigwardAddress): Problem[] 
         }
       : { status: 'warning', message: `skip_verify = true for ${what} has no effect over plain http` },
   ];
+}
+
+/** The files config.toml imports, as containerd resolves them (config.resolveImports): relative to the importing
+ * file's directory, glob patterns expanded (sorted; a pattern that matches nothing adds nothing), imports of imported
+ * files followed, each file once. `underRoot` maps an absolute path on the node to where doctor reads it. */
+function importsOf(file: string, config: TomlTable, underRoot: (path: string) => string): string[] {
+  const out: string[] = [];
+  const seen = new Set([file]);
+  const pending: { from: string; value: TomlTable }[] = [{ from: file, value: config }];
+  for (let next = pending.shift(); next !== undefined; next = pending.shift()) {
+    const list = next.value.imports;
+    if (!Array.isArray(list)) continue;
+    for (const entry of list) {
+      if (typeof entry !== 'string' || entry === '') continue;
+      const path = isAbsolute(entry) ? underRoot(entry) : join(dirname(next.from), entry);
+      const matches = /[*?[]/.test(path) ? globSync(path).sort() : [path];
+      for (const m of matches) {
+        if (seen.has(m)) continue;
+        seen.add(m);
+        out.push(m);
+        const read = readToml(m);
+        if (read.kind === 'ok') pending.push({ from: m, value: read.value });
+      }
+    }
+  }
+  return out;
 }

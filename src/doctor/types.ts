@@ -66,13 +66,15 @@ export const isHub = (u: UpstreamConfig): boolean => upstreamNames(u).some((n) =
 
 /** The names image references reach this upstream by, which a runtime must route through sigward: Docker Hub as
  * docker.io (references normalise to it); otherwise the names that are the registry's real address (its url's
- * host:port, or host when the port is the default), else the host. A port-less host with the port in url and aliases
- * (the recipe for a registry reached on a port) is a name sigward knows it by, never resolved: not checked. */
+ * host:port, or host when the port is the default) and every host or alias with a port (`registry.internal:5000`:
+ * a network address a reference can name, which a runtime would reach directly), else the host. A port-less host
+ * with the port in url and aliases (the recipe for a registry reached on a port) is a name sigward knows it by,
+ * never resolved: not checked. */
 export function reachableNames(u: UpstreamConfig): string[] {
   if (isHub(u)) return ['docker.io'];
   const url = new URL(u.url);
   const real = url.host.toLowerCase();
-  const names = upstreamNames(u).filter((n) => n === real);
+  const names = upstreamNames(u).filter((n) => n === real || n.includes(':'));
   return names.length > 0 ? [...new Set(names)] : [u.host];
 }
 

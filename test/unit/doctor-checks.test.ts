@@ -10,7 +10,7 @@ import type { UpstreamConfig } from '../../src/config/types.ts';
 import { checkContainerd } from '../../src/doctor/containerd.ts';
 import { checkContainers } from '../../src/doctor/containers.ts';
 import { checkDocker } from '../../src/doctor/docker.ts';
-import type { Finding, Fixes, SigwardAddress } from '../../src/doctor/types.ts';
+import { reachableNames, type Finding, type Fixes, type SigwardAddress } from '../../src/doctor/types.ts';
 import { removeTempDir, tempDir } from '../helpers/proc.ts';
 
 const UPSTREAMS: readonly UpstreamConfig[] = (() => {
@@ -243,8 +243,22 @@ describe('containerd hosts.toml', () => {
       true,
     );
     assert.equal(
-      v1.findings.some((f) => /config_path/.test(f.message)),
+      v1.findings.some((f) => /config_path is not set/.test(f.message)),
       false,
+    );
+    // A config_path that does not exist is reported, not read as an empty hosts directory.
+    const missing = containerd(
+      { 'config.toml': '[plugins."io.containerd.grpc.v1.cri".registry]\nconfig_path = "/nonexistent/certs.d"\n' },
+      HTTP,
+      true,
+    );
+    assert.deepEqual(
+      missing.findings.filter((f) => f.registry === undefined && f.status === 'bypass').map((f) => f.file),
+      ['/nonexistent/certs.d'],
+    );
+    assert.match(
+      missing.findings.find((f) => f.file === '/nonexistent/certs.d')?.message ?? '',
+      /^the hosts directory \/nonexistent\/certs\.d \(config_path in \/.*\/config\.toml\) does not exist: containerd finds no hosts\.toml/,
     );
   });
 
@@ -447,5 +461,73 @@ describe('docker daemon.json', () => {
       ['bypass'],
     );
     assert.deepEqual(docker(undefined), { found: false, findings: [] });
+  });
+});
+
+describe('names and files doctor must not skip', () => {
+  test('an alias with a port is a name references reach the registry by: checked', () => {
+    const parsed = parseConfigText(`upstreams:
+  - host: registry.internal
+    url: https://10.0.0.5:5000
+    aliases: [registry.internal:5000, mirror.internal:5443, never-resolved.sigward]
+`);
+    assert.ok(parsed.config, JSON.stringify(parsed.problems));
+    const [u] = parsed.config.upstreams;
+    assert.ok(u !== undefined);
+    assert.deepEqual(reachableNames(u), ['registry.internal:5000', 'mirror.internal:5443']);
+    // Each gets its own finding: no hosts.toml for either is a bypass for both.
+    const root = tree({ 'certs.d/_placeholder': '' });
+    const r = checkContainerd(
+      {
+        configFile: join(root, 'absent.toml'),
+        certsDir: join(root, 'certs.d'),
+        defaultCertsDir: join(root, 'certs.d'),
+      },
+      parsed.config.upstreams,
+      HTTP,
+      FIXES,
+    );
+    assert.deepEqual(
+      r.findings.filter((f) => f.registry !== undefined).map((f) => [f.registry, f.status]),
+      [
+        ['registry.internal:5000', 'bypass'],
+        ['mirror.internal:5443', 'bypass'],
+      ],
+    );
+  });
+
+  test("config.toml's imports are read, in order, and win; a named import that is missing is a bypass", () => {
+    const root = tree({ 'certs.d/_default/hosts.toml': '' });
+    const certs = join(root, 'certs.d');
+    mkdirSync(join(root, 'conf.d'));
+    writeFileSync(
+      join(root, 'conf.d', '10-cri.toml'),
+      `[plugins."io.containerd.grpc.v1.cri".registry]\nconfig_path = "/elsewhere"\n`,
+    );
+    writeFileSync(
+      join(root, 'conf.d', '20-cri.toml'),
+      `[plugins."io.containerd.grpc.v1.cri".registry]\nconfig_path = ${JSON.stringify(certs)}\n`,
+    );
+    writeFileSync(join(root, 'config.toml'), 'version = 2\nimports = ["conf.d/*.toml"]\n');
+    const run = () =>
+      checkContainerd(
+        { configFile: join(root, 'config.toml'), certsDir: undefined, defaultCertsDir: join(root, 'default-certs') },
+        UPSTREAMS,
+        HTTP,
+        FIXES,
+      );
+    const imported = run();
+    assert.equal(imported.certsDir, certs, 'the last import that sets config_path is in force');
+    assert.deepEqual(
+      imported.findings.filter((f) => f.registry === undefined && f.status === 'bypass'),
+      [],
+      'config_path is set (by an import), and its directory exists',
+    );
+    writeFileSync(join(root, 'config.toml'), `version = 2\nimports = ["conf.d/*.toml", "gone.toml"]\n`);
+    const gone = run();
+    assert.deepEqual(
+      gone.findings.filter((f) => f.registry === undefined && f.status === 'bypass').map((f) => f.file),
+      [join(root, 'gone.toml')],
+    );
   });
 });
