@@ -8,9 +8,9 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { chmod, unlink } from 'node:fs/promises';
 import type { Digest } from '../oci/digest.ts';
 import type { Logger } from '../log.ts';
-import { API_VERSION_HEADER, RefusalWithHeaders, type Answer } from '../proxy/answer.ts';
+import type { Answer } from '../proxy/answer.ts';
 import type { BlobCache, BlobTap } from '../proxy/blobs.ts';
-import { parseRange } from './serve.ts';
+import { fileAnswer, fileHeaders, parseRange, type ServedFile } from './serve.ts';
 import type { BlobStore } from './store.ts';
 import type { CacheObserver } from '../metrics/observers.ts';
 
@@ -57,46 +57,36 @@ export class StoreBlobCache implements BlobCache {
     }
     this.opts.observer?.[blob === undefined ? 'miss' : 'hit']();
     if (blob === undefined) return undefined;
-    const headers: Record<string, string> = {
-      ...API_VERSION_HEADER,
-      'Docker-Content-Digest': digest,
-      'Content-Type': 'application/octet-stream',
-      'Content-Length': String(blob.size),
-      'Accept-Ranges': 'bytes',
-      ETag: `"${digest}"`,
+    // The same headers and Range handling as sget's verified files (serve.ts): one implementation.
+    const file: ServedFile = {
+      digest,
+      size: blob.size,
+      mediaType: 'application/octet-stream',
+      title: undefined,
+      byTag: false,
     };
     if (method === 'HEAD') {
       await blob.fh.close();
-      return { kind: 'bytes', status: 200, headers };
+      return { kind: 'bytes', status: 200, headers: fileHeaders(file) };
     }
-    const part = parseRange(range, blob.size);
-    if (part === 'unsatisfiable') {
-      await blob.fh.close();
-      throw new RefusalWithHeaders(
-        'RANGE_INVALID',
-        `the requested range is outside blob ${digest}, which is ${blob.size} bytes long`,
-        { 'Content-Range': `bytes */${blob.size}` },
-        { reason: 'range not satisfiable' },
-      );
-    }
-    if (part === undefined) return { kind: 'file', status: 200, headers, fh: blob.fh, start: 0, end: blob.size - 1 };
-    headers['Content-Range'] = `bytes ${part.start}-${part.end}/${blob.size}`;
-    headers['Content-Length'] = String(part.end - part.start + 1);
-    return { kind: 'file', status: 206, headers, fh: blob.fh, start: part.start, end: part.end };
+    return fileAnswer(blob, file, parseRange(range, blob.size));
   }
 
   async tap(digest: Digest, size: number | undefined): Promise<BlobTap | undefined> {
     const { store, log } = this.opts;
     if (size === undefined || size > this.opts.maxBytes || this.filling.has(digest)) return undefined;
     if (!(await this.usable()) || store.has(digest) || this.filling.has(digest)) return undefined;
+    // Claimed before the next await: a concurrent pull of the same digest checking while room is reserved for this
+    // one must see it (two copies of one digest would both be kept, one leaking in the store's tmp/).
+    this.filling.add(digest);
     let release: () => void;
     try {
       release = await store.reserve(size);
     } catch (e) {
+      this.filling.delete(digest);
       log.info({ digest, size, err: (e as Error).message }, 'blob cache: no room now; relaying without a copy');
       return undefined;
     }
-    this.filling.add(digest);
     const tmp = store.tempFile();
     const out = createWriteStream(tmp, { flags: 'wx', mode: 0o600, highWaterMark: 256 * 1024 });
     let state: 'copying' | 'broken' | 'done' = 'copying';

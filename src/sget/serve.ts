@@ -97,13 +97,14 @@ export function headAnswer(f: ServedFile, decision: DecisionNote): Answer {
 
 /**
  * The answer for a verified file (or one byte range of it). Takes ownership of `blob.fh`: the answer's writer closes
- * it, or it is closed here when the range cannot be served (416, the size in Content-Range).
+ * it, or it is closed here when the range cannot be served (416, the size in Content-Range). No `decision`: a file
+ * served without one (a warm /v2/ blob of the blob cache).
  */
 export async function fileAnswer(
   blob: OpenBlob,
   f: ServedFile,
   range: ByteRange | 'unsatisfiable' | undefined,
-  decision: DecisionNote,
+  decision?: DecisionNote,
 ): Promise<FileAnswer> {
   const headers = fileHeaders(f);
   if (range === 'unsatisfiable') {

@@ -8,6 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../src/log.ts';
 import { buildImage, pushImage, type TestImage } from '../helpers/images.ts';
 import { tempDir, waitFor } from '../helpers/proc.ts';
 import { rawGet } from '../helpers/raw-http.ts';
@@ -147,19 +149,49 @@ describe('blobs: cache', () => {
     assert.equal(sha256(readFileSync(file)), digest, 'stored again from the relayed bytes');
   });
 
-  test('concurrent cold pulls of one blob: all served, one copy kept', async () => {
+  test('concurrent cold pulls of one blob: all served, one copy written and kept', async () => {
     const img = randomImage(200);
     await pushImage(reg, 'apps/many', 'v1', img);
     const digest = layerOf(img);
-    const all = await Promise.all(
-      [1, 2, 3, 4].map(() => rawGet(`${sw.url}/v2/example.test/apps/many/blobs/${digest}`)),
+    // A sigward of its own whose log is read: each copy that is kept (or fails to be) is one line. A file name in the
+    // store is unique whatever happens, so counting files could never show a second copy.
+    const lines: string[] = [];
+    const logger = createLogger(
+      'info',
+      new Writable({
+        write(chunk: Buffer, _enc, done) {
+          lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+          done();
+        },
+      }),
     );
-    for (const r of all) {
-      assert.equal(r.status, 200);
-      assert.equal(sha256(r.body), digest);
+    const own = tempDir('blob-cache-many');
+    const many = await startSigward(
+      {
+        upstreams: [{ host: 'example.test', url: reg.url, blobs: 'cache' }],
+        policy: { default: 'allow' },
+        cache: { dir: own },
+      },
+      { logger },
+    );
+    try {
+      const all = await Promise.all(
+        [1, 2, 3, 4].map(() => rawGet(`${many.url}/v2/example.test/apps/many/blobs/${digest}`)),
+      );
+      for (const r of all) {
+        assert.equal(r.status, 200);
+        assert.equal(sha256(r.body), digest);
+      }
+      await stored(many, digest);
+      await waitFor(async () => readdirSync(join(own, 'sget', 'tmp')).length === 0, 'every copy to be done', 10_000);
+      const kept = lines.filter(
+        (l) => l.includes(digest) && /blob cache: (blob verified and stored|the verified copy could not)/.test(l),
+      );
+      assert.equal(kept.length, 1, kept.join('\n'));
+      assert.equal(blobGets(many), 4, 'each pull relayed (the copy is made once, alongside one of them)');
+    } finally {
+      await many.stop();
     }
-    await stored(sw, digest);
-    assert.equal(readdirSync(join(dir, 'sget', 'blobs')).filter((f) => f === digest.replace(':', '-')).length, 1);
   });
 
   test('a client that leaves in the middle of a warm transfer: the next one gets the whole blob', async () => {
