@@ -217,7 +217,7 @@ describe('sigward doctor with real clients', () => {
     assert.equal(bad.code, 2);
     assert.match(
       bad.stderr,
-      /--pull-canary "elsewhere\.test\/x:1": expected HOST\/REPOSITORY\[:TAG\] with HOST one of sigward's upstreams \(canary\.test\)/,
+      /--pull-canary "elsewhere\.test\/x:1": elsewhere\.test is not one of sigward's upstreams; expected HOST\/REPOSITORY\[:TAG\|@DIGEST\] with HOST one of sigward's upstreams \(canary\.test\)/,
     );
     // No runtime configuration at any path: nothing was checked, which is not a pass.
     const empty = join(work, 'empty-root');
