@@ -165,6 +165,9 @@ export async function serveCommand(argv: readonly string[], io: Io): Promise<num
           { restartNeeded: restart },
           `changed settings that a reload cannot apply keep their old values until a restart: ${restart.join(', ')}`,
         );
+      // cache.stateSize keeps the value the daemon started with: a reload that turns failStatic on is judged by it.
+      const inForce = { ...next.config, cache: { ...next.config.cache, stateBytes: loaded.config.cache.stateBytes } };
+      for (const warning of stateWarnings(inForce)) logger.warn(warning.replace(/^warning: /, ''));
     } catch (e) {
       result = outcome(request, before, { error: e });
       logger.error(

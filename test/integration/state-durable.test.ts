@@ -92,6 +92,28 @@ describe('failStatic with cache.stateSize 0', () => {
     assert.ok(!fine.stdout.includes('failStatic'), fine.stdout);
   });
 
+  test('a reload that turns failStatic on under a started stateSize of 0 is warned about', async () => {
+    const sw = await startSigwardProcess({
+      ...config('0'),
+      upstreams: [{ host: 'kept.test', url: 'http://127.0.0.1:9' }],
+    });
+    try {
+      const warned = (): boolean =>
+        readFileSync(sw.logFile as string, 'utf8')
+          .split('\n')
+          .some((l) => l.includes('"level":40') && l.includes('has failStatic, but cache.stateSize is 0'));
+      assert.equal(warned(), false, 'no failStatic yet');
+      // The file now sets a size, but cache.stateSize needs a restart: the daemon still keeps nothing.
+      writeFileSync(sw.configFile, stringify(config('64MiB')));
+      const r = await sigwardInProcess(['reload', '--url', sw.url, '--config', sw.configFile]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(r.stderr.includes('cache.stateSize'), r.stderr);
+      assert.equal(warned(), true, readFileSync(sw.logFile as string, 'utf8'));
+    } finally {
+      await sw.stop();
+    }
+  });
+
   test('serve logs the warning at start', async () => {
     const sw = await startSigwardProcess(config('0'));
     try {
