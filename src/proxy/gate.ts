@@ -100,6 +100,9 @@ export type Admission =
       readonly decision?: Decision;
     };
 
+/** Decisions without signatures remembered (gate.quick); emptied when full. */
+const QUICK_DECISIONS = 1024;
+
 /** Signature repositories remembered as signed with `.sig` images (gate.legacyRepos). */
 const LEGACY_REPOS = 4096;
 
@@ -115,6 +118,8 @@ export class SignatureGate {
   /** Signature repositories whose last lookup was decided on the `.sig` signatures alone: the next one asks for the
    * bundles only if the `.sig` ones do not suffice (one request fewer in flight at the upstream per cold pull). */
   private readonly legacyRepos: CountedLru<string, true>;
+  /** Decisions that need no signature, by policy, repository and request (withoutSignatures); null: verify. */
+  private readonly quick = new Map<string, Decision | null>();
   /** Shapes of legacy payloads seen per repository: a cold pull's layer GET is skipped when one rebuilds it. */
   private readonly shapes = new PayloadShapes();
   private readonly limits: DiscoveryLimits;
@@ -310,7 +315,7 @@ export class SignatureGate {
       ...(coveredBy !== undefined ? { coveredBy } : {}),
     };
 
-    const quick = policy.decideWithoutSignatures(res, ctx);
+    const quick = this.withoutSignatures(policy, res, ctx);
     if (quick) {
       this.logDecision(target, m.digest, quick, { formats: [], found: 0 }, 0, true, reqId);
       this.audit(policy, target, m.digest, tag, quick, reqId);
@@ -342,6 +347,22 @@ export class SignatureGate {
     }
     this.logDecision(target, m.digest, verdict.decision, verdict, ms, false, reqId);
     return { decision: verdict.decision, cached: false };
+  }
+
+  /** policy.decideWithoutSignatures, remembered: it is pure (policy/ reads no clock), its decisions are frozen, and
+   * building one (messages included) was a visible share of a pull's CPU when the image needs no signature. */
+  private withoutSignatures(
+    policy: CompiledPolicy,
+    res: Resolution,
+    ctx: Parameters<CompiledPolicy['decideWithoutSignatures']>[1],
+  ): Decision | undefined {
+    const key = `${policy.hash}|${res.host}/${res.repository}|${ctx.digest}|${ctx.kind ?? ''}|${ctx.tag ?? ''}|${ctx.coveredBy ?? ''}`;
+    const known = this.quick.get(key);
+    if (known !== undefined) return known ?? undefined;
+    const d = policy.decideWithoutSignatures(res, ctx);
+    if (this.quick.size >= QUICK_DECISIONS) this.quick.clear();
+    this.quick.set(key, d ?? null);
+    return d;
   }
 
   private async verify(

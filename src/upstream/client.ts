@@ -104,7 +104,18 @@ function acceptHeader(client: ReadonlySet<string> | undefined): string {
 
 /** Encode one path segment; ':' is legal in a segment (RFC 3986 pchar) and digests keep it readable. */
 const seg = (s: string): string => encodeURIComponent(s).replace(/%3A/gi, ':');
-const repoPath = (repository: string): string => repository.split('/').map(seg).join('/');
+const encodedRepos = new Map<string, string>();
+/** A repository's path segments, encoded once per repository (every request names one; emptied when full). */
+function repoPath(repository: string): string {
+  let p = encodedRepos.get(repository);
+  if (p === undefined) {
+    p = repository.split('/').map(seg).join('/');
+    if (encodedRepos.size >= ENCODED_REPOS) encodedRepos.clear();
+    encodedRepos.set(repository, p);
+  }
+  return p;
+}
+const ENCODED_REPOS = 1024;
 
 export class UpstreamClient {
   readonly cfg: UpstreamConfig;

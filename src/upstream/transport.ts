@@ -158,7 +158,8 @@ export class Transport {
     trip: (url: URL, headers: Record<string, string>) => Promise<Trip<B>>,
   ): Promise<Exchanged<B>> {
     let url = new URL(this.base + req.path);
-    let authorization = await this.opts.auth.authorization(req.repository);
+    const soon = this.opts.auth.authorizationSoon(req.repository);
+    let authorization = typeof soon === 'object' ? await soon : soon;
     let challenged = false;
     for (let hops = 0; ;) {
       const trusted = url.origin === this.origin;
