@@ -38,6 +38,9 @@ export interface ParsedBundle {
   readonly content: BundleContent;
   readonly tlogEntries: number;
   readonly rfc3161Timestamps: number;
+  /** The bundle's JSON as read here (strictly: no duplicate member), for the sigstore verifier to read in its own
+   * way without parsing the bytes a second time. */
+  readonly json: unknown;
 }
 
 export type BundleParse =
@@ -109,6 +112,7 @@ export function parseBundle(bytes: Uint8Array): BundleParse {
     content,
     tlogEntries: tlog.length,
     rfc3161Timestamps: tsList.length,
+    json: b,
   });
 }
 
@@ -236,7 +240,7 @@ export function bundleSigners(
   if (b.material.kind !== 'publicKey') {
     if ((ctx.identities ?? []).length === 0) return certificateSigners(undefined, undefined, 'bundle', ctx);
     for (const m of ['certificate', 'tlog-entries', 'rfc3161-timestamp'] as const) drop(notEvaluated, m);
-    const proto = protoBundle(sig.bundle);
+    const proto = protoBundle(b.json);
     if (!proto.ok) return { ok: false, reason: 'malformed', message: proto.problem };
     return certificateSigners(proto.value, artifact, 'bundle', ctx);
   }
@@ -262,7 +266,7 @@ export function bundleSigners(
   const root = ctx.keyTlog;
   if (root === undefined) return { ok: true, signers: byKey };
   drop(notEvaluated, 'tlog-entries');
-  const proto = protoBundle(sig.bundle);
+  const proto = protoBundle(b.json);
   if (!proto.ok) return { ok: false, reason: 'malformed', message: proto.problem };
   const logged: string[] = [];
   let failure: Failure | undefined;
@@ -287,9 +291,9 @@ function signedBytes(
 }
 
 /** The bundle in @sigstore/bundle's form (its own validation), for @sigstore/verify. */
-function protoBundle(bytes: Uint8Array): Parsed<Bundle> {
+function protoBundle(json: unknown): Parsed<Bundle> {
   try {
-    return ok(bundleFromJSON(JSON.parse(Buffer.from(bytes).toString('utf8'))));
+    return ok(bundleFromJSON(json));
   } catch (e) {
     return problem(`bundle cannot be read by the sigstore verifier: ${(e as Error).message}`);
   }

@@ -12,6 +12,7 @@
 // - extended key usage must include codeSigning when the extension is present (Go's x509 treats an absent one as any).
 // The extensions are read from the ASN.1 tree @sigstore/core already parsed for the chain check (the verifier and
 // this module read the same bytes the same way, and nothing is parsed twice).
+import { isAscii } from 'node:buffer';
 import type { ASN1Obj, X509Certificate } from '@sigstore/core';
 import { clip } from '../util/clip.ts';
 import { ok, problem, type Parsed } from './outcome.ts';
@@ -99,7 +100,7 @@ function inner(extnValue: ASN1Obj, what: string): ASN1Obj {
 
 /** An IA5String SAN value (rfc822Name, dNSName, URI): ASCII only, as Go's x509 parser requires. */
 function ia5(g: ASN1Obj, what: string): string {
-  if (g.value.some((b) => b > 0x7f)) throw new Error(`${what} SAN is not ASCII`);
+  if (!isAscii(g.value)) throw new Error(`${what} SAN is not ASCII`);
   return g.value.toString('latin1');
 }
 

@@ -45,7 +45,7 @@ export function certificateSigners(
   }
   if (entity.key.$case !== 'certificate') return fail('malformed', 'it carries no certificate');
   const leaf = entity.key.certificate;
-  rememberEncoding(leaf);
+  rememberEncoding(leaf, leafBytes(bundle));
   const authorities = [...new Set(identities.map((i) => i.authority))];
   const failures: Failure[] = [];
   const signers: string[] = [];
@@ -69,6 +69,14 @@ export function certificateSigners(
   const [first] = failures;
   if (failures.length === 1 && first !== undefined) return first;
   return fail(first?.reason ?? 'untrusted-certificate', failures.map((f) => f.message).join('; '));
+}
+
+/** The bytes toSignedEntity parsed the leaf from. */
+function leafBytes(bundle: Bundle): Uint8Array | undefined {
+  const c = bundle.verificationMaterial.content;
+  if (c.$case === 'certificate') return c.certificate.rawBytes;
+  if (c.$case === 'x509CertificateChain') return c.x509CertificateChain.certificates[0]?.rawBytes;
+  return undefined;
 }
 
 /** One certificate signer, whichever identities accept it: the OIDC issuer and every subject name. Threshold counting

@@ -95,7 +95,7 @@ export function chainCertificates(pem: string): Parsed<Uint8Array[]> {
 }
 
 function rekorEntry(text: string): Parsed<TransparencyLogEntry> {
-  const json = parseStrictJson(Buffer.from(text, 'utf8'));
+  const json = parseStrictJson(text);
   if (!json.ok) return problem(`the Rekor bundle annotation ${json.problem}`);
   const b = json.value;
   if (!isObject(b) || unknownField(b, ['SignedEntryTimestamp', 'Payload']) !== undefined || !isObject(b['Payload'])) {
@@ -143,7 +143,7 @@ function bodyKind(body: Uint8Array): Parsed<{ kind: string; version: string }> {
 }
 
 function timestamp(text: string): Parsed<Buffer> {
-  const json = parseStrictJson(Buffer.from(text, 'utf8'));
+  const json = parseStrictJson(text);
   if (!json.ok) return problem(`the RFC 3161 timestamp annotation ${json.problem}`);
   const t = json.value;
   if (!isObject(t) || unknownField(t, ['SignedRFC3161Timestamp']) !== undefined) {

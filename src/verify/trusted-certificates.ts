@@ -26,9 +26,11 @@ export function rememberTrusted(certs: Iterable<X509Certificate>): void {
 }
 
 /** Remember the DER of a certificate that came with a signature, for the one verification it is used in (it is
- * never changed during it: the verifier clones a certificate before it edits one). */
-export function rememberEncoding(cert: X509Certificate): void {
-  if (!derOf.has(cert)) derOf.set(cert, cert.root.toDER());
+ * never changed during it: the verifier clones a certificate before it edits one). `der`: the exact bytes it was
+ * parsed from, when the caller has them (the parser takes minimal DER only and refuses trailing bytes, so a parsed
+ * certificate encodes to the bytes it came from). */
+export function rememberEncoding(cert: X509Certificate, der?: Uint8Array): void {
+  if (!derOf.has(cert)) derOf.set(cert, der === undefined ? cert.root.toDER() : Buffer.from(der));
 }
 
 const proto = X509Certificate.prototype;
