@@ -20,6 +20,7 @@ import { layerOf } from '../helpers/image-parts.ts';
 import { rawGet } from '../helpers/raw-http.ts';
 import { listenOnLoopback, removeTempDir, tempDir, waitFor } from '../helpers/proc.ts';
 import { sha256, startFake, type Fake } from '../helpers/fake-upstream.ts';
+import { newKey, signLegacy } from '../helpers/cosign.ts';
 
 interface Served {
   readonly app: SigwardApp;
@@ -83,7 +84,7 @@ describe('a reload shares what is process-wide', () => {
     removeTempDir(dir);
   });
 
-  test('an unchanged upstream keeps its client; the signature budget and legacy memory are one per process', async () => {
+  test('an unchanged upstream keeps its client; the signature budget is one per process', async () => {
     const shared: SharedParts = createShared(load(config('30s')), { logger });
     const first = await serve(createApp(load(config('30s')), { logger }, shared));
     const pulled = await rawGet(`${first.url}/v2/a.test/apps/app/manifests/v1`);
@@ -179,6 +180,63 @@ describe('a reload shares the blobs being copied into the store', () => {
     await shared.store.flush();
     assert.equal(kept(), 1, 'one copy written and kept, by the generation that started it');
     assert.equal(asked, 2);
+    for (const s of [first, second]) {
+      await s.stop();
+      await s.app.close();
+    }
+    await shared.close();
+  });
+});
+
+describe('a reload keeps what the gate learned about `.sig`-signed repositories', () => {
+  let reg: Registry;
+  const dir = tempDir('reload-shared-legacy');
+  const file = join(dir, 'sigward.yaml');
+  const alice = newKey('alice');
+  let digestB = '';
+  const seen: string[] = [];
+  const onUpstreamRequest = (info: { method: string; url: string }): void => void seen.push(info.url);
+
+  before(async () => {
+    reg = await startRegistry();
+    const a = await pushImage(reg, 'apps/app', 'v1', buildImage({ files: { 'a.txt': 'first' } }));
+    digestB = await pushImage(reg, 'apps/app', 'v2', buildImage({ files: { 'b.txt': 'second' } }));
+    await signLegacy(reg, 'apps/app', a, { keys: [alice] });
+    await signLegacy(reg, 'apps/app', digestB, { keys: [alice] });
+    writeFileSync(join(dir, 'alice.pub'), alice.publicPem);
+    writeFileSync(
+      file,
+      stringify({
+        upstreams: [{ host: 'example.test', url: reg.url, default: true }],
+        trust: { keys: { alice: { file: join(dir, 'alice.pub') } } },
+        policy: { default: 'deny', policies: [{ name: 'apps', match: ['example.test/apps/*'], keys: ['alice'] }] },
+        cache: { dir: join(dir, 'cache') },
+      }),
+    );
+  });
+  after(async () => {
+    await reg?.stop();
+    removeTempDir(dir);
+  });
+
+  test('the next generation asks a repository decided on its .sig signatures for them first, and only for them', async () => {
+    const { logger } = capturedLog();
+    const shared = createShared(loadConfig(file, {}), { logger });
+    const first = await serve(createApp(loadConfig(file, {}), { logger, onUpstreamRequest }, shared));
+    assert.equal((await rawGet(`${first.url}/v2/example.test/apps/app/manifests/v1`)).status, 200);
+    const second = await serve(createApp(loadConfig(file, {}), { logger, onUpstreamRequest }, shared));
+    seen.length = 0;
+    assert.equal((await rawGet(`${second.url}/v2/example.test/apps/app/manifests/v2`)).status, 200);
+    const hex = digestB.slice('sha256:'.length);
+    assert.ok(
+      seen.some((u) => u.endsWith(`/manifests/sha256-${hex}.sig`)),
+      seen.join('\n'),
+    );
+    assert.deepEqual(
+      seen.filter((u) => u.includes('/referrers/') || u.endsWith(`/manifests/sha256-${hex}`)),
+      [],
+      'no bundle lookup: the .sig signatures met the policy, as the first generation learned',
+    );
     for (const s of [first, second]) {
       await s.stop();
       await s.app.close();
