@@ -1,4 +1,4 @@
-// Process entry: argv -> command. The only place that calls process.exit.
+// Process entry: argv -> command. The only place that calls process.exit, apart from serve on a second stop signal.
 import { isSigwardError } from './errors.ts';
 import { processIo, type Io } from './cli/io.ts';
 
