@@ -10,7 +10,7 @@
 // Also here, each keeping what the library computes: parsing without stack traces for the errors the parser throws
 // and catches itself, a copy of a parsed tree (what the SCT check's clone needs) without parsing it again, and an
 // OID read once per object.
-import { ASN1Obj } from '@sigstore/core';
+import { ASN1Obj, ByteStream } from '@sigstore/core';
 
 // Stored on the object itself under symbols (a WeakMap entry per node cost more than the re-encoding saved).
 const SUBS = Symbol('subs as parsed');
@@ -92,6 +92,18 @@ ASN1Obj.prototype.toOID = function toOID(this: Recorded): string {
   const oid = readOid.call(this);
   this[OID] = [this.tag, this.value, oid];
   return oid;
+};
+
+// The parser reads every tag and length byte with getUint8(), which the library answers through getBlock(1): a new
+// Buffer view per byte, a few hundred per certificate. The same byte, the same bounds check and the same error,
+// without the view.
+type StreamState = { view: Buffer; start: number };
+ByteStream.prototype.getUint8 = function getUint8(this: ByteStream): number {
+  const s = this as unknown as StreamState;
+  if (s.start + 1 > s.view.length) throw new Error('request past end of buffer');
+  const b = s.view[s.start] ?? 0;
+  s.start += 1;
+  return b;
 };
 
 /** A copy of a parsed tree that can be changed without changing the original: new nodes and child arrays, the same

@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { type ASN1Obj, X509Certificate } from '@sigstore/core';
+import { type ASN1Obj, ByteStream, X509Certificate } from '@sigstore/core';
 import { copyTree, reencodedDer } from '../../src/verify/der-cache.ts';
 import '../../src/verify/trusted-certificates.ts';
 import { createTestSigstore } from '../helpers/test-sigstore.ts';
@@ -98,6 +98,16 @@ describe('copies, OIDs and errors of parsed trees', () => {
     assert.throws(() => serial.toOID(), /not an OID/);
     (oid as { tag: ASN1Obj['tag'] }).tag = serial.tag;
     assert.throws(() => oid.toOID(), /not an OID/, 'an INTEGER is no OID, whatever was read from it before');
+  });
+
+  test('bytes are read one by one up to the end of the stream, then the read fails as the library says', () => {
+    const s = new ByteStream(Buffer.from([0x30, 0x81]));
+    assert.equal(s.getUint8(), 0x30);
+    assert.equal(s.getUint8(), 0x81);
+    assert.equal(s.position, 2);
+    assert.throws(() => s.getUint8(), /request past end of buffer/);
+    assert.equal(s.position, 2);
+    assert.throws(() => X509Certificate.parse(Buffer.from([0x30, 0x82, 0x01])), /past end|length/);
   });
 
   test('a certificate that cannot be parsed still throws, and stack traces are back on afterwards', () => {
