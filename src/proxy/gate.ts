@@ -16,11 +16,15 @@ import type { Logger } from '../log.ts';
 import type { AuditSink } from '../audit/log.ts';
 import type { DecisionObserver, LookupObserver } from '../metrics/observers.ts';
 import { isReferrersTagIndex } from './passage.ts';
+import { isAttachmentTag, signatureTag } from '../oci/cosign-tags.ts';
+import { isIndexType } from '../oci/mediatypes.ts';
+import { platformRequirement } from '../policy/platforms.ts';
 import {
   discoverSignatures,
   isBundleSource,
   fetchBlobCapped,
   DEFAULT_DISCOVERY_LIMITS,
+  type Discovery,
   type DiscoveryLimits,
   type SignatureLocation,
 } from './signatures.ts';
@@ -28,6 +32,7 @@ import { SingleFlight } from '../util/single-flight.ts';
 import { PayloadShapes } from './payload-shapes.ts';
 import { CountedLru } from '../util/counted-lru.ts';
 import { ByteBudget } from './byte-budget.ts';
+import { deferred } from './lookup-bounds.ts';
 import type { Target } from './target.ts';
 import type { ClientProvider, FetchedManifest } from './types.ts';
 import { VerdictCache, type StoredVerdict } from './verdicts.ts';
@@ -100,6 +105,12 @@ export type Admission =
       readonly decision?: Decision;
     };
 
+/** A `.sig` manifest asked for before its lookup (gate.askEarly), and the release of the memory share it holds. */
+interface EarlyAsk {
+  readonly manifest: Promise<FetchedManifest>;
+  readonly release: () => void;
+}
+
 /** Decisions without signatures remembered (gate.quick); emptied when full. */
 const QUICK_DECISIONS = 1024;
 
@@ -118,6 +129,11 @@ export class SignatureGate {
   /** Signature repositories whose last lookup was decided on the `.sig` signatures alone: the next one asks for the
    * bundles only if the `.sig` ones do not suffice (one request fewer in flight at the upstream per cold pull). */
   private readonly legacyRepos: CountedLru<string, true>;
+  /** Verdict keys whose verification is under way (askEarly: a pull that will share it asks nothing early). */
+  private readonly verifying = new Set<string>();
+  /** `.sig` manifests asked for early (askEarly), by verdict key, each holding its lookup's share of the memory
+   * budget: taken by the verification of that key, or dropped by the pull that asked. */
+  private readonly early = new Map<string, EarlyAsk>();
   /** Decisions that need no signature, by policy, repository and request (withoutSignatures); null: verify. */
   private readonly quick = new Map<string, Decision | null>();
   /** Shapes of legacy payloads seen per repository: a cold pull's layer GET is skipped when one rebuilds it. */
@@ -179,6 +195,25 @@ export class SignatureGate {
   async admit(target: Target, m: FetchedManifest, ref: ManifestReference, reqId?: string): Promise<Admission> {
     const tag = ref.kind === 'tag' ? ref.tag : undefined;
     const policy = this.current;
+    const asked = tag === undefined ? undefined : this.askEarly(policy, target, m, tag);
+    if (asked === undefined) return this.admitParsed(policy, target, m, ref, tag, reqId);
+    try {
+      // One turn of the event loop: undici writes the request now, and the work below overlaps its round trip.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      return await this.admitParsed(policy, target, m, ref, tag, reqId);
+    } finally {
+      this.dropEarly(asked);
+    }
+  }
+
+  private async admitParsed(
+    policy: CompiledPolicy,
+    target: Target,
+    m: FetchedManifest,
+    ref: ManifestReference,
+    tag: string | undefined,
+    reqId: string | undefined,
+  ): Promise<Admission> {
     // Bytes that Go's decoder could read as something else are refused before anything else (502 MANIFEST_INVALID).
     const parsed = parsedManifest(m);
     let notInert: string | undefined;
@@ -330,7 +365,13 @@ export class SignatureGate {
     }
     const started = process.hrtime.bigint();
     const verdict = await this.flights.run(key, async () => {
-      const v = await this.verify(policy, target, res, rule, m.digest, ctx);
+      this.verifying.add(key);
+      const early = this.early.get(key);
+      this.early.delete(key);
+      const v = await this.verify(policy, target, res, rule, m.digest, ctx, early).finally(() => {
+        this.verifying.delete(key);
+        early?.release();
+      });
       this.deps.verdicts.set(key, v);
       // Inside the flight: once per verification, not once per request that waited on it.
       this.audit(policy, target, m.digest, tag, v.decision, reqId);
@@ -347,6 +388,66 @@ export class SignatureGate {
     }
     this.logDecision(target, m.digest, verdict.decision, verdict, ms, false, reqId);
     return { decision: verdict.decision, cached: false };
+  }
+
+  /** Where the signatures of `target`'s images are looked up. */
+  private locationOf(rule: SignedRule, target: Target): SignatureLocation {
+    const sigRepo = rule.signatureRepository;
+    return sigRepo
+      ? {
+          client: this.deps.clients.get(sigRepo.host),
+          display: `${sigRepo.host}/${sigRepo.repository}`,
+          repository: sigRepo.repository,
+          shapes: this.shapes,
+        }
+      : {
+          client: this.deps.clients.get(target.upstream.host),
+          display: `${target.upstream.host}/${target.repository}`,
+          repository: target.repository,
+          shapes: this.shapes,
+        };
+  }
+
+  /**
+   * A pull by tag that will need a signature lookup asks for the digest's `.sig` manifest at once, before the
+   * manifest is parsed and judged: that upstream round trip then runs while sigward does that work, instead of after
+   * it. Only when the lookup is all but certain and would start at once: a signed policy that verifies single images,
+   * an image manifest (not an index) under a tag that is not itself a signature artifact's, no verdict held, not
+   * covered by a verified index, no verification of it under way (a pull that waits on another's shares its lookup),
+   * its share of limits.signatureMemory free (decide() takes it before anything yields). The lookup started by this request's decide() takes the
+   * answer (or its failure) exactly as if it had asked then; a pull decided otherwise after all (the manifest is
+   * refused as malformed, or proves to be a signature artifact) leaves it unread.
+   */
+  private askEarly(policy: CompiledPolicy, target: Target, m: FetchedManifest, tag: string): string | undefined {
+    if (isAttachmentTag(tag) || isIndexType(m.mediaType)) return undefined;
+    const res = policy.resolve(target.upstream.host, target.repository);
+    const rule = res.rule;
+    if (rule === null || rule.kind !== 'signed' || platformRequirement(rule, 'single').verify !== 'own-signature')
+      return undefined;
+    const repoKey = `${res.host}/${res.repository}`;
+    const key = VerdictCache.key(policy.hash, repoKey, m.digest, 'single');
+    if (this.verifying.has(key) || this.early.has(key) || this.deps.verdicts.has(key)) return undefined;
+    if (this.deps.verdicts.coveringIndex(policy.hash, repoKey, m.digest) !== undefined) return undefined;
+    // The lookup's share of limits.signatureMemory is taken now, or nothing is asked: a lookup that would wait for
+    // its share asks the upstream nothing before it has it.
+    const mem = this.memory;
+    if (mem.waiting > 0 || mem.inUse + Math.min(this.limits.lookupBytes, mem.capacity) > mem.capacity) return undefined;
+    const held = deferred();
+    void this.memory.run(this.limits.lookupBytes, () => held.promise);
+    const loc = this.locationOf(rule, target);
+    const manifest = loc.client.getManifest(loc.repository, { kind: 'tag', tag: signatureTag(m.digest) });
+    // Read by the lookup, or by nobody when the pull is decided otherwise: never an unhandled rejection.
+    manifest.catch(() => undefined);
+    this.early.set(key, { manifest, release: held.resolve });
+    return key;
+  }
+
+  /** The pull that asked early is done: what no verification took is dropped, and its memory share given back. */
+  private dropEarly(key: string): void {
+    const e = this.early.get(key);
+    if (e === undefined) return;
+    this.early.delete(key);
+    e.release();
   }
 
   /** policy.decideWithoutSignatures, remembered: it is pure (policy/ reads no clock), its decisions are frozen, and
@@ -372,21 +473,12 @@ export class SignatureGate {
     rule: SignedRule,
     digest: Digest,
     ctx: Parameters<CompiledPolicy['evaluate']>[2],
+    early?: EarlyAsk,
   ): Promise<StoredVerdict> {
-    const sigRepo = rule.signatureRepository;
-    const loc: SignatureLocation = sigRepo
-      ? {
-          client: this.deps.clients.get(sigRepo.host),
-          display: `${sigRepo.host}/${sigRepo.repository}`,
-          repository: sigRepo.repository,
-          shapes: this.shapes,
-        }
-      : {
-          client: this.deps.clients.get(target.upstream.host),
-          display: `${target.upstream.host}/${target.repository}`,
-          repository: target.repository,
-          shapes: this.shapes,
-        };
+    const loc: SignatureLocation = {
+      ...this.locationOf(rule, target),
+      ...(early && { legacyManifest: early.manifest }),
+    };
     const verifyCtx = {
       digest,
       keys: rule.keys,
@@ -407,11 +499,12 @@ export class SignatureGate {
     const legacySuffices = (legacy: readonly UntrustedSignature[]): boolean =>
       policy.evaluate(res, legacy.map(check), ctx).outcome === 'verified';
     // A lookup holds at most limits.signatureBytesPerLookup; all lookups and proofs together at most the shared budget.
-    const lookup = this.memory.run(this.limits.lookupBytes, () =>
+    const discover = (): Promise<Discovery> =>
       this.deps.readAllSignatures === true
         ? discoverSignatures(loc, digest, this.limits)
-        : discoverSignatures(loc, digest, this.limits, legacySuffices, this.legacyRepos.has(loc.display)),
-    );
+        : discoverSignatures(loc, digest, this.limits, legacySuffices, this.legacyRepos.has(loc.display));
+    // An early ask already holds this lookup's share (askEarly).
+    const lookup = early === undefined ? this.memory.run(this.limits.lookupBytes, discover) : discover();
     const found = await (this.deps.metrics?.signatureLookup(lookup) ?? lookup);
     if (found.legacyAlone) this.legacyRepos.set(loc.display, true);
     else this.legacyRepos.delete(loc.display);

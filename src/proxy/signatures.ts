@@ -17,7 +17,7 @@ import { MT } from '../oci/mediatypes.ts';
 import { referrersTag, signatureTag } from '../oci/cosign-tags.ts';
 import type { UntrustedBundle, UntrustedLegacySignature, UntrustedSignature } from '../verify/types.ts';
 import { deferred, FetchPool, LookupBudget, SkipLog, type SkipCause } from './lookup-bounds.ts';
-import type { RegistryClient } from './types.ts';
+import type { FetchedManifest, RegistryClient } from './types.ts';
 import { clip } from '../util/clip.ts';
 import type { PayloadShapes } from './payload-shapes.ts';
 
@@ -67,6 +67,8 @@ export interface SignatureLocation {
   readonly repository: string;
   /** Known shapes of legacy payloads: a layer one of them rebuilds is not fetched (payload-shapes.ts). */
   readonly shapes?: PayloadShapes;
+  /** The `.sig` manifest of the digest looked up, already asked for (gate.ts askEarly): taken instead of asking. */
+  readonly legacyManifest?: Promise<FetchedManifest>;
 }
 
 export interface Discovery {
@@ -259,7 +261,7 @@ async function legacySignatures(lk: Lookup, digest: Digest): Promise<void> {
   try {
     let m;
     try {
-      m = await lk.fetch(() => loc.client.getManifest(loc.repository, { kind: 'tag', tag }));
+      m = await lk.fetch(() => loc.legacyManifest ?? loc.client.getManifest(loc.repository, { kind: 'tag', tag }));
     } catch (e) {
       if (isNotFound(e)) return;
       throw unavailable(source, e);

@@ -109,6 +109,11 @@ export class VerdictCache {
     return `${policyHash}|${repo}|${digest}|${kind}`;
   }
 
+  /** Whether a verdict is held for `key` (not counted as a lookup). */
+  has(key: string): boolean {
+    return this.verdicts.has(key);
+  }
+
   get(key: string): StoredVerdict | undefined {
     const v = this.verdicts.get(key);
     this.opts.observer?.[v === undefined ? 'miss' : 'hit']();

@@ -178,4 +178,24 @@ describe('signature lookups', () => {
       await sw.stop();
     }
   });
+
+  test('by tag too: the .sig manifest asked early by the first pull is the one lookup every other pull shares', async () => {
+    const sw = await startSigward(config());
+    const agent = new Agent({ connections: 200, pipelining: 1 });
+    try {
+      const results = await Promise.all(Array.from({ length: 200 }, () => pull(sw, 'apps/hot', 'v1', agent)));
+      assert.deepEqual([...new Set(results.map((r) => r.status))], [200]);
+      assert.equal(must(sw.app, 'sw.app').gate.lookups, 1, 'one verification for 200 requests');
+      const sigManifestGets = sw.upstreamRequests.filter((q) => q.url.endsWith('.sig'));
+      assert.equal(sigManifestGets.length, 1, JSON.stringify(sigManifestGets.slice(0, 3)));
+      // The memory share the early ask held is given back with the lookup.
+      assert.equal(must(sw.app, 'sw.app').gate.memory.inUse, 0);
+      // Pulled again: the verdict is cached, nothing is asked early.
+      assert.equal((await pull(sw, 'apps/hot', 'v1', agent)).status, 200);
+      assert.equal(sw.upstreamRequests.filter((q) => q.url.endsWith('.sig')).length, 1);
+    } finally {
+      await agent.close();
+      await sw.stop();
+    }
+  });
 });
