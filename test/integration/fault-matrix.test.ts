@@ -406,6 +406,8 @@ describe('fault matrix: no upstream or store fault can end the daemon', () => {
     const done = await first;
     assert.equal(done.status, 200);
     assert.ok(done.body.equals(held.data));
+    // A checked download is served from tmp/ and moved into blobs/ once durable, in the background.
+    await store.flush();
     const files = storeFiles(d);
     assert.equal(files.tmp.length, 0);
     assert.ok(!files.blobs.some((f) => f.includes(sha256(b.data).slice(7))), 'the refused download is not stored');
