@@ -234,6 +234,7 @@ export class ProxyService {
     } else blob = await client.getBlob(target.repository, digest, range);
     const onMismatch = (err: SigwardError): void => {
       notes.error = err;
+      client.countFailure(err);
       this.deps.log.warn(
         { reqId: notes.id, image: `${target.upstream.host}/${target.repository}`, digest, err: err.message },
         'upstream blob digest mismatch',

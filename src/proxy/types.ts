@@ -7,6 +7,7 @@ import type {
   ListAnswer,
   ManifestGetOptions,
 } from '../upstream/client.ts';
+import type { SigwardError } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { ManifestReference } from '../oci/reference.ts';
 
@@ -23,6 +24,8 @@ export interface RegistryClient {
   readBlob(repository: string, digest: Digest, cap: number): Promise<{ bytes: Uint8Array; overflow?: number }>;
   /** True while this upstream is known to lack the referrers API (then the tag schema is asked directly). */
   referrersApiAbsent(): boolean;
+  /** Count a failure of this upstream that the proxy found (a relayed blob whose bytes do not match its digest). */
+  countFailure(error: SigwardError): void;
 }
 
 /** The client of each configured upstream, by host (implemented by src/upstream/registry.ts). */

@@ -397,6 +397,12 @@ export class UpstreamClient {
     return a;
   }
 
+  /** Count a failure of this upstream found above the client (metrics): a relayed blob whose bytes, read to their end,
+   * do not hash to the digest asked for (proxy/blobs.ts). */
+  countFailure(error: SigwardError): void {
+    this.transport.failed(error);
+  }
+
   /** True while a recent referrers request found no API here: signature discovery then goes straight to the tag
    * schema, one upstream round trip fewer on a first pull. Forgotten after REFERRERS_ABSENT_MS (upgrades happen). */
   referrersApiAbsent(): boolean {

@@ -28,6 +28,7 @@ import { SigwardMetrics } from '../../src/metrics/metrics.ts';
 import { ROUTES } from '../../src/metrics/route.ts';
 import { listenMetrics } from '../../src/http/metrics.ts';
 import { spawnServe, type ServeChild } from '../helpers/serve-child.ts';
+import { startFake, type Fake } from '../helpers/fake-upstream.ts';
 
 async function get(url: string, method: 'GET' | 'HEAD' | 'POST' = 'GET') {
   const r = await request(url, { method, headers: { accept: `${OCI_MANIFEST}, ${OCI_INDEX}` } });
@@ -59,6 +60,9 @@ async function scrape(url: string): Promise<Exposition> {
 
 const FILE = Buffer.from('#!/bin/sh\necho tool\n');
 const EMPTY = Buffer.from('{}');
+/** The blob a client asks liar.test for, and the bytes it gets instead. */
+const TRUTH = Buffer.from('the blob asked for\n');
+const LIE = Buffer.from('other bytes, same length!\n');
 const TOOL = Buffer.from(
   JSON.stringify({
     schemaVersion: 2,
@@ -84,6 +88,8 @@ describe('metrics against distribution', () => {
   let sw: RunningSigward;
   let closed: NetServer;
   let closedPort = 0;
+  /** An upstream that lies about blobs (fault injection): every blob GET gets bytes of another digest. */
+  let liar: Fake;
   const alice = newKey('alice');
   let signed: TestImage;
   let unsigned: TestImage;
@@ -99,6 +105,7 @@ describe('metrics against distribution', () => {
       { host: 'example.test', url: reg.url },
       // Nothing listens there: every request to it fails at connect.
       { host: 'down.test', url: `http://127.0.0.1:${closedPort}`, retries: 0 },
+      { host: 'liar.test', url: liar.url, allowPrivateNetworks: true },
     ],
     trust: { keys: { alice: { pem: alice.publicPem } } },
     policy: {
@@ -114,6 +121,10 @@ describe('metrics against distribution', () => {
 
   before(async () => {
     reg = await startRegistry();
+    liar = await startFake((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(LIE.length) });
+      res.end(LIE);
+    });
     closed = createServer((s) => s.destroy());
     closedPort = (await listenOnLoopback(closed)).port;
     await new Promise<void>((r) => closed.close(() => r()));
@@ -132,6 +143,7 @@ describe('metrics against distribution', () => {
   after(async () => {
     await sw?.stop();
     await reg?.stop();
+    await liar?.close();
     for (const d of dirs) removeTempDir(d);
   });
 
@@ -283,6 +295,21 @@ describe('metrics against distribution', () => {
     );
   });
 
+  test('a relayed blob whose bytes do not match its digest: digest_mismatch under that upstream, nothing served', async () => {
+    const mismatch = { upstream: 'liar.test', class: 'digest_mismatch' };
+    const before = await scrape(metricsUrl());
+    const r = await get(`${sw.url}/v2/liar.test/apps/x/blobs/${sha256(TRUTH)}`);
+    assert.equal(r.status, 502, r.text);
+    assert.match(r.text, /BLOB_UNKNOWN|DIGEST_INVALID|UPSTREAM|digest/i);
+    assert.ok(!r.text.includes(LIE.toString()), 'the lying bytes are not served');
+    const after = await scrape(metricsUrl());
+    assert.equal(
+      valueOf(after, 'sigward_upstream_errors_total', mismatch) -
+        valueOf(before, 'sigward_upstream_errors_total', mismatch),
+      1,
+    );
+  });
+
   test('the exposition: HELP and TYPE for every family, _total counters, only bounded label values', async () => {
     // Something on every route first, so their series exist.
     for (const path of ['/v2/', '/healthz', '/readyz', '/nope', '/v2/example.test/apps/signed/tags/list'])
@@ -304,7 +331,8 @@ describe('metrics against distribution', () => {
         assert.doesNotMatch(value, /sha256|[0-9a-f]{12}/, `${s.name} ${label}=${value} looks like a digest`);
         assert.doesNotMatch(value, /\/|apps|tools|:v1|^v1$|signed|unsigned/, `${s.name} ${label}=${value}`);
         if (label === 'route') assert.ok((ROUTES as readonly string[]).includes(value), `route ${value}`);
-        if (label === 'upstream') assert.ok(['example.test', 'down.test'].includes(value), `upstream ${value}`);
+        if (label === 'upstream')
+          assert.ok(['example.test', 'down.test', 'liar.test'].includes(value), `upstream ${value}`);
         if (label === 'policy') assert.ok(['images', 'downloads', '(default)'].includes(value), `policy ${value}`);
       }
     }

@@ -112,6 +112,9 @@ class CountingClient implements RegistryClient {
   referrersApiAbsent(): boolean {
     return true;
   }
+  countFailure(): never {
+    throw new Error('not used');
+  }
   getBlob(): never {
     throw new Error('not used');
   }
