@@ -1,7 +1,7 @@
-// The ceiling contender: a raw node relay (relay-server.ts) in front of the upstream, as a separate process like
-// sigward. It measures what any node relay can reach on this machine in the same run, so a blob figure can say how
-// much of the gap to `direct` is node's and how much is sigward's. The same process also relays with sha256 on the way
-// (`/sha256/…`) and to a file (`/disk/…`): relay-server.ts.
+// The ceiling contenders, each a separate process like sigward, measuring what any node process reaches on this
+// machine in the same run, so a figure can say how much of the gap to `direct` is node's and how much is sigward's:
+// for blobs a raw node relay in front of the upstream (relay-server.ts; it also relays with sha256 on the way,
+// `/sha256/…`, and to a file, `/disk/…`), for manifests the least node proxy (floor-server.ts).
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startProcess, tailFile } from '../test/helpers/proc.ts';
@@ -13,7 +13,8 @@ export interface RelayProcess {
   stop(): Promise<void>;
 }
 
-const SERVER = fileURLToPath(new URL('./relay-server.ts', import.meta.url));
+const RELAY_SERVER = fileURLToPath(new URL('./relay-server.ts', import.meta.url));
+const FLOOR_SERVER = fileURLToPath(new URL('./floor-server.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** The relay's URL of `/v2/<repo>/<rest>` hashed on the way (sha256, compared with the path's digest): the hashing
@@ -27,21 +28,37 @@ export const diskUrl = (relay: RelayProcess, repo: string, rest: string): string
   `${relay.url}/disk/v2/${repo}/${rest}`;
 
 /** Start the relay to `upstreamUrl` (http://127.0.0.1:PORT), logging into `dir`; resolves once it listens. */
-export async function startRelay(upstreamUrl: string, dir: string): Promise<RelayProcess> {
+export function startRelay(upstreamUrl: string, dir: string): Promise<RelayProcess> {
+  return startNodeServer('relay', RELAY_SERVER, [upstreamUrl, dir], dir);
+}
+
+/** Start the manifest ceiling (floor-server.ts: node:http + undici asking `upstreamUrl`), logging into `dir`. */
+export function startFloor(upstreamUrl: string, dir: string): Promise<RelayProcess> {
+  return startNodeServer('floor', FLOOR_SERVER, [upstreamUrl], dir);
+}
+
+/** Run `server` as its own node process; resolves once its log says `<name> listening on URL`. */
+async function startNodeServer(
+  name: string,
+  server: string,
+  args: readonly string[],
+  dir: string,
+): Promise<RelayProcess> {
   let url: string | undefined;
+  const listening = new RegExp(`${name} listening on (http://127\\.0\\.0\\.1:\\d+)`);
   const proc = await startProcess({
-    name: 'relay',
+    name,
     cmd: process.execPath,
-    // tsx's loader only compiles the file at start; the copy loop runs as plain JavaScript.
-    args: ['--import', 'tsx', SERVER, upstreamUrl, dir],
+    // tsx's loader only compiles the file at start; the serving loop runs as plain JavaScript.
+    args: ['--import', 'tsx', server, ...args],
     dir,
     cwd: ROOT,
     timeoutMs: 30_000,
     ready: () => {
-      url ??= /relay listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(tailFile(join(dir, 'relay.log'), 20))?.[1];
+      url ??= listening.exec(tailFile(join(dir, `${name}.log`), 20))?.[1];
       return Promise.resolve(url !== undefined);
     },
   });
-  if (url === undefined) throw new Error(`relay became ready but its log ${proc.logFile} names no address`);
+  if (url === undefined) throw new Error(`${name} became ready but its log ${proc.logFile} names no address`);
   return { url, pid: proc.pid, stop: () => proc.stop() };
 }

@@ -3,7 +3,8 @@
 //   sigward - the daemon under test, a separate process in front of `direct`
 //   peer    - distribution in pull-through mode in front of `direct`: the tool to beat
 // Access logs are off everywhere (distribution accesslog disabled + level error; sigward at log level warn).
-//   ceiling - a raw node relay in front of `direct` (relay.ts), for the blob figures only: what node itself relays
+//   ceiling - what node itself does on this machine (relay.ts): for blob figures a raw node relay in front of
+//             `direct`; for manifest figures the least node proxy (node:http + undici, floor-server.ts)
 // sigward knows the upstream under a second name too: the counting forwarder's address (forwarder.ts), used only
 // by the cold signed-pull scenarios; every load figure goes to the upstream without it.
 import { writeFileSync } from 'node:fs';
@@ -13,14 +14,15 @@ import { createTestSigstore, type TestSigstore } from '../test/helpers/test-sigs
 import { removeTempDir, tempDir } from '../test/helpers/proc.ts';
 import { startRegistry, type Registry } from '../test/helpers/registry.ts';
 import { startForwarder, type Forwarder } from './forwarder.ts';
-import { startRelay, type RelayProcess } from './relay.ts';
+import { startFloor, startRelay, type RelayProcess } from './relay.ts';
 import { progress, type Settings } from './settings.ts';
 import { benchPolicy, sigwardConfig, startSigward, type SigwardConfigInput, type SigwardProcess } from './sigward.ts';
 
 /** The contenders of every scenario. */
 export const CONTENDERS = ['direct', 'sigward', 'peer'] as const;
 export type Contender = (typeof CONTENDERS)[number];
-/** With `ceiling` (the raw node relay), which takes part in the blob scenarios only: one blob GET per connection. */
+/** With `ceiling`: in the blob scenarios the raw node relay (one blob GET per connection), in the manifest scenarios
+ * the least node proxy (asked at its own URL, `floor`, and reported as the ceiling). */
 export type AnyContender = Contender | 'ceiling';
 
 export interface Stack {
@@ -31,6 +33,8 @@ export interface Stack {
   readonly forwarder: Forwarder;
   /** The raw node relay to the upstream: the ceiling of what a node process relays on this machine. */
   readonly relay: RelayProcess;
+  /** The least node proxy to the upstream (floor-server.ts): the ceiling of a node process answering manifests. */
+  readonly floor: RelayProcess;
   /** The key the signed images are signed with; sigward trusts it as `bench`. */
   readonly key: TestKey;
   /** The keyless images' sigstore; sigward trusts its root as `bench-sigstore`. */
@@ -38,7 +42,7 @@ export interface Stack {
   /** The benchmark's own temp dir (config, build files). */
   readonly tmp: string;
   /** Full URL of `/v2/<repo>/<rest>` as each contender is asked for it. */
-  url(contender: AnyContender, repo: string, rest: string): string;
+  url(contender: AnyContender | 'floor', repo: string, rest: string): string;
   /** sigward's URL of `/v2/<repo>/<rest>` for the upstream named `host` (the upstream's or the forwarder's). */
   sigwardUrl(host: string, repo: string, rest: string): string;
   /** sigward's `/sget/<upstream host>/<what>` (what = `<repo>@<digest>`, …). */
@@ -91,6 +95,15 @@ export class Starter {
     return relay;
   }
 
+  async floor(upstream: Registry): Promise<RelayProcess> {
+    const floor = await startFloor(upstream.url, this.tmp);
+    this.stops.push(() => floor.stop());
+    progress(
+      `manifest ceiling: the least node proxy on ${floor.url} -> ${upstream.url} (node:http + undici, no checks; pid ${floor.pid})`,
+    );
+    return floor;
+  }
+
   async peer(upstream: Registry): Promise<Registry> {
     const reg = await startRegistry({ proxy: { remoteUrl: upstream.url }, accessLog: false, logLevel: 'error' });
     this.stops.push(() => reg.stop());
@@ -133,12 +146,14 @@ export async function startStack(starter: Starter, settings: Settings): Promise<
   });
   const peer = await starter.peer(upstream);
   const relay = await starter.relay(upstream);
+  const floor = await starter.floor(upstream);
   return {
     upstream,
     sigward,
     peer,
     forwarder,
     relay,
+    floor,
     key,
     sigstore,
     tmp: starter.tmp,
@@ -155,6 +170,8 @@ export async function startStack(starter: Starter, settings: Settings): Promise<
           return `${peer.url}/v2/${repo}/${rest}`;
         case 'ceiling':
           return `${relay.url}/v2/${repo}/${rest}`;
+        case 'floor':
+          return `${floor.url}/v2/${repo}/${rest}`;
       }
     },
   };

@@ -2,6 +2,9 @@
 // upstream (tags move; distribution's proxy sends a HEAD upstream each time); by digest, a
 // warm cache may answer alone. Before measuring, every contender fetches both references once (the peer's first
 // pull is cold; sigward's digest cache fills) and runs one short unrecorded wrk (JIT and connection warm-up).
+// The ceiling column is the least node proxy (bench/floor-server.ts: node:http + undici, one GET upstream per
+// request, no checks): what a node process answering through an upstream reaches here, so a figure can say how much
+// of the gap to direct is node's.
 // The same load runs over the unsigned small image (proxy path + policy lookup) and over a signed one (the signature
 // gate's warm path: tag resolved upstream, verdict from the cache), see manifestLoad().
 import { request } from 'undici';
@@ -50,12 +53,16 @@ export function manifestScenario(stack: Stack, fx: Fixtures, settings: Settings)
   );
 }
 
+/** The contenders asked, the manifest ceiling (the least node proxy, stack.floor) last. */
+const ASKED = [...CONTENDERS, 'floor'] as const;
+type Asked = (typeof ASKED)[number];
+
 export async function manifestLoad(stack: Stack, subject: LoadSubject, settings: Settings): Promise<Row[]> {
   const refs = { tag: subject.tag, digest: subject.digest } as const;
-  const url = (c: Contender, by: Case['by']): string => stack.url(c, subject.repo, `manifests/${refs[by]}`);
-  for (const c of CONTENDERS) for (const by of ['tag', 'digest'] as const) await fetchOnce(url(c, by), subject.digest);
+  const url = (c: Asked, by: Case['by']): string => stack.url(c, subject.repo, `manifests/${refs[by]}`);
+  for (const c of ASKED) for (const by of ['tag', 'digest'] as const) await fetchOnce(url(c, by), subject.digest);
   progress(`${subject.label}s: warm-up (one GET each, then 1 s of wrk per contender and reference)`);
-  for (const c of CONTENDERS) {
+  for (const c of ASKED) {
     for (const by of ['tag', 'digest'] as const)
       await runWrk(url(c, by), { connections: 8, seconds: 1, headers: HEADERS });
   }
@@ -63,21 +70,21 @@ export async function manifestLoad(stack: Stack, subject: LoadSubject, settings:
   const cases: Case[] = [];
   for (const by of ['tag', 'digest'] as const)
     for (const connections of settings.connections) cases.push({ by, connections });
-  const results = new Map<Case, Record<Contender, WrkResult[]>>(
-    cases.map((k) => [k, { direct: [], sigward: [], peer: [] }]),
+  const results = new Map<Case, Record<Contender | 'ceiling', WrkResult[]>>(
+    cases.map((k) => [k, { direct: [], sigward: [], peer: [], ceiling: [] }]),
   );
   // Rounds outermost, contenders innermost: each case's three figures are taken seconds apart.
   for (let r = 0; r < settings.rounds; r++) {
     for (const k of cases) {
       const line: string[] = [];
-      for (const c of CONTENDERS) {
+      for (const c of ASKED) {
         const res = await runWrk(url(c, k.by), {
           connections: k.connections,
           seconds: settings.wrkSeconds,
           headers: HEADERS,
         });
-        results.get(k)![c].push(res);
-        line.push(`${c} ${Math.round(res.rps)}`);
+        results.get(k)![c === 'floor' ? 'ceiling' : c].push(res);
+        line.push(`${c === 'floor' ? 'ceiling' : c} ${Math.round(res.rps)}`);
       }
       progress(
         `${subject.label}s round ${r + 1}/${settings.rounds}, by ${k.by}, ${k.connections} conn: req/s ${line.join(', ')}`,
