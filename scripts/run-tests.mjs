@@ -34,7 +34,8 @@ if (files.length === 0) {
   process.exit(1);
 }
 console.log(`run-tests: node ${process.version}, ${files.length} test files`);
-const res = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...flags, ...files], {
+// Three files at a time on two cores: most files wait on registries, clients and timeouts part of the time.
+const res = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=3', ...flags, ...files], {
   cwd: root,
   stdio: 'inherit',
   env: { ...process.env, SIGWARD_TEST: '1' },
