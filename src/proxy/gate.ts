@@ -200,7 +200,7 @@ export class SignatureGate {
     try {
       // One turn of the event loop: undici writes the request now, and the work below overlaps its round trip.
       await new Promise<void>((resolve) => setImmediate(resolve));
-      return await this.admitParsed(policy, target, m, ref, tag, reqId);
+      return await this.admitParsed(policy, target, m, ref, tag, reqId, asked);
     } finally {
       this.dropEarly(asked);
     }
@@ -213,11 +213,15 @@ export class SignatureGate {
     ref: ManifestReference,
     tag: string | undefined,
     reqId: string | undefined,
+    asked?: string,
   ): Promise<Admission> {
     // Bytes that Go's decoder could read as something else are refused before anything else (502 MANIFEST_INVALID).
     const parsed = parsedManifest(m);
     let notInert: string | undefined;
     if (claimsAttachment(parsed)) {
+      // Proving it inert waits for memory of its own: the early ask's share goes back first (no holder of the
+      // budget ever waits for more of it).
+      this.dropEarly(asked);
       const res = policy.resolve(target.upstream.host, target.repository);
       const mode = res.rule?.kind === 'signed' ? res.rule.attachments : 'verify';
       if (mode === 'deny' && res.rule !== null) {
@@ -243,7 +247,7 @@ export class SignatureGate {
     if (isReferrersTagIndex(parsed, tag)) {
       return { kind: 'passage', outcome: 'attachment-index' };
     }
-    const { decision } = await this.decide(policy, target, m, parsed, tag, reqId);
+    const { decision } = await this.decide(policy, target, m, parsed, tag, reqId, asked);
     if (!decision.allow) {
       const message =
         notInert === undefined
@@ -337,6 +341,7 @@ export class SignatureGate {
     parsed: ParsedManifest,
     tag: string | undefined,
     reqId?: string,
+    asked?: string,
   ): Promise<GateResult> {
     const res = policy.resolve(target.upstream.host, target.repository);
     const repoKey = `${res.host}/${res.repository}`;
@@ -363,6 +368,9 @@ export class SignatureGate {
       this.logDecision(target, m.digest, hit.decision, hit, 0, true, reqId);
       return { decision: hit.decision, cached: true };
     }
+    // An early ask made for another key (the manifest proved covered by a verified index meanwhile) is given back
+    // before this verification waits for its own share of the budget.
+    if (asked !== key) this.dropEarly(asked);
     const started = process.hrtime.bigint();
     const verdict = await this.flights.run(key, async () => {
       this.verifying.add(key);
@@ -443,7 +451,8 @@ export class SignatureGate {
   }
 
   /** The pull that asked early is done: what no verification took is dropped, and its memory share given back. */
-  private dropEarly(key: string): void {
+  private dropEarly(key: string | undefined): void {
+    if (key === undefined) return;
     const e = this.early.get(key);
     if (e === undefined) return;
     this.early.delete(key);

@@ -244,4 +244,51 @@ describe('gate: signature artifacts and crafted manifests against distribution',
       await smallLayers.stop();
     }
   });
+
+  test(
+    'a signature artifact under a plain tag with the memory budget at one lookup: its early .sig ask gives its share back before the proof waits for one',
+    { timeout: 60_000 },
+    async () => {
+      // The budget holds one lookup: a pull by tag asks for the .sig manifest early, holding that whole share; proving
+      // the artifact inert then needs a share of its own, which must not wait behind the one its own pull holds.
+      const payload = Buffer.from(
+        `{"critical":{"identity":{"docker-reference":"example.test/apps/early"},"image":{"docker-manifest-digest":"${signed.digest}"},"type":"cosign container image signature"},"optional":null}`,
+      );
+      await pushBlob(reg, 'apps/early', config);
+      await pushBlob(reg, 'apps/early', payload);
+      await pushRaw(
+        'early-sig',
+        'apps/early',
+        `{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","config":${desc(OCI_CONFIG, config)},"layers":[${desc(SIG, payload)}]}`,
+        OCI_MANIFEST,
+        'plain',
+      );
+      const small = await startSigward({
+        upstreams: [{ host: 'example.test', url: reg.url }],
+        trust: { keys: { alice: { pem: alice.publicPem } } },
+        policy: { default: 'deny', policies: [{ name: 'apps', match: ['example.test/apps/*'], keys: ['alice'] }] },
+        limits: {
+          signatureBytes: '64KiB',
+          signatureBytesPerLookup: '64KiB',
+          attachmentLayerBytes: '64KiB',
+          attachmentBytes: '64KiB',
+          signatureMemory: '64KiB',
+        },
+      });
+      try {
+        const r = await pull(small, 'apps/early', 'plain');
+        assert.equal(r.status, 200, r.body.toString());
+        assert.equal(
+          small.upstreamRequests.filter((q) =>
+            q.url.endsWith(`${sigTag(must(key(crafted, 'early-sig').digest, 'digest'))}`),
+          ).length,
+          1,
+          'the .sig manifest was asked early',
+        );
+        assert.equal(must(small.app, 'small.app').gate.memory.inUse, 0, 'every share given back');
+      } finally {
+        await small.stop();
+      }
+    },
+  );
 });
