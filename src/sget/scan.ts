@@ -30,7 +30,9 @@ const remove = (f: string): Promise<void> => unlink(f).catch(() => undefined);
 export async function scanStore(blobs: string, tmp: string, key: Buffer): Promise<ScannedFile[]> {
   for (const name of await readdir(tmp)) {
     const pid = Number(/^(\d+)-/.exec(name)?.[1]);
-    if (!(pid > 0 && alive(pid))) await remove(join(tmp, name));
+    // A file named with this process's own pid is from an earlier life (in a container the daemon is pid 1 every
+    // time): nothing of this process is in tmp/ yet when the store is scanned.
+    if (!(pid > 0 && pid !== process.pid && alive(pid))) await remove(join(tmp, name));
   }
   const found: { f: ScannedFile; lastUse: number }[] = [];
   const names = new Set(await readdir(blobs));

@@ -54,6 +54,9 @@ interface Entry {
   file: string;
   /** The identity the seal vouches for; undefined: the file is re-hashed before its next use. */
   seal: FileIdentity | undefined;
+  /** Set while the file moves into blobs/ (rename, then its new identity): a checkout waits for it, so it neither
+   * opens a name that just went away nor re-hashes a file whose ctime the rename changed. */
+  moving?: Promise<void>;
 }
 
 /** Room kept free on the file system besides the download itself (logs, other writers). */
@@ -130,6 +133,7 @@ export class BlobStore {
   async checkout(digest: Digest): Promise<OpenBlob | undefined> {
     const e = this.entries.get(digest);
     if (!e) return undefined;
+    await e.moving;
     let fh: FileHandle;
     try {
       fh = await this.openEntry(e);
@@ -154,6 +158,8 @@ export class BlobStore {
       return { fh, digest, size: e.size };
     } catch (err) {
       await fh.close().catch(() => undefined);
+      // A file that cannot be read back is no use kept: the next request downloads (or relays) it again.
+      this.drop(e, `it cannot be read back (${(err as Error).message})`);
       throw storeError(err, `reading ${digest} back from the store`, this.dir);
     }
   }
@@ -212,10 +218,10 @@ export class BlobStore {
    */
   async commit(tmpFile: string, digest: Digest, size: number, handedOver?: Promise<void>): Promise<void> {
     await this.removing.get(digest);
-    const old = this.entries.get(digest);
-    if (old) {
-      this.entries.delete(digest);
-      this.used -= old.size;
+    if (this.entries.has(digest)) {
+      // Another download of the same digest (sget and the blob cache) got there first: the same bytes, kept once.
+      await unlink(tmpFile).catch(() => undefined);
+      return;
     }
     const id = identityOf(await stat(tmpFile, { bigint: true }));
     const entry: Entry = { digest, size, file: tmpFile, seal: id };
@@ -224,6 +230,8 @@ export class BlobStore {
     this.evictFor(0, digest);
     const done = this.persist(entry)
       .catch(async (e: unknown) => {
+        // Evicted meanwhile (its rename may then fail): drop() already removed it, nothing to report.
+        if (this.entries.get(digest) !== entry) return;
         await handedOver;
         this.drop(entry, `it could not be made durable (${(e as Error).message})`);
         this.opts.log.warn(
@@ -257,15 +265,23 @@ export class BlobStore {
     await this.durable.syncFile(e.file);
     if (!current()) return; // evicted meanwhile: drop() removed it
     const file = this.fileOf(e.digest);
-    await rename(e.file, file);
-    e.file = file;
-    if (!current()) {
-      // Evicted between the rename and now: drop() unlinked the old name.
-      await unlink(file).catch(() => undefined);
-      return;
+    let moved!: () => void;
+    e.moving = new Promise<void>((resolve) => (moved = resolve));
+    let id: FileIdentity;
+    try {
+      await rename(e.file, file);
+      e.file = file;
+      if (!current()) {
+        // Evicted between the rename and now: drop() unlinked the old name.
+        await unlink(file).catch(() => undefined);
+        return;
+      }
+      id = identityOf(await stat(file, { bigint: true })); // a rename changes the ctime
+      e.seal = id;
+    } finally {
+      e.moving = undefined;
+      moved();
     }
-    const id = identityOf(await stat(file, { bigint: true })); // a rename changes the ctime
-    e.seal = id;
     await this.durable.syncDir(this.blobs);
     if (current()) await this.seal(e, id);
   }
