@@ -58,8 +58,9 @@ export function checkContainerd(
   } else if (config.kind === 'ok') {
     const grpc = tomlGet(config.value, 'grpc', 'address');
     if (typeof grpc === 'string') address = grpc;
-    // containerd merges each file config.toml imports over it, in order (LoadConfig): a later file's CRI registry
-    // settings and disabled_plugins win.
+    // containerd merges each file config.toml imports over it, in order (LoadConfig), by section: a plugin's table
+    // in a later file replaces that plugin's whole table (keys it leaves out are gone, config_path included), and
+    // disabled_plugins add up.
     const files = [{ file: paths.configFile, value: config.value }];
     for (const imported of importsOf(paths.configFile, config.value, paths.underRoot ?? ((x) => x))) {
       const read = readToml(imported);
@@ -76,17 +77,22 @@ export function checkContainerd(
       });
     }
     let criOff = false;
-    let registry: TomlTable | undefined;
-    let registryFile = paths.configFile;
+    // Per CRI plugin id: its registry table as the merge leaves it, and the file that last set the plugin's table.
+    const merged = new Map<string, { registry: TomlTable | undefined; file: string }>();
     for (const f of files) {
       const disabled = tomlGet(f.value, 'disabled_plugins');
-      if (Array.isArray(disabled)) criOff = CRI_PLUGINS.some((p) => disabled.includes(p));
-      const r = CRI_PLUGINS.map((p) => tomlGet(f.value, 'plugins', p, 'registry')).find(isTomlTable);
-      if (r !== undefined) {
-        registry = { ...registry, ...r };
-        registryFile = f.file;
+      if (Array.isArray(disabled)) criOff ||= CRI_PLUGINS.some((p) => disabled.includes(p));
+      for (const p of CRI_PLUGINS) {
+        if (!isTomlTable(tomlGet(f.value, 'plugins', p))) continue;
+        const r = tomlGet(f.value, 'plugins', p, 'registry');
+        merged.set(p, { registry: isTomlTable(r) ? r : undefined, file: f.file });
       }
     }
+    const cri =
+      CRI_PLUGINS.map((p) => merged.get(p)).find((m) => m?.registry !== undefined) ??
+      CRI_PLUGINS.map((p) => merged.get(p)).find((m) => m !== undefined);
+    const registry = cri?.registry;
+    const registryFile = cri?.file ?? paths.configFile;
     const cp = registry === undefined ? undefined : registry.config_path;
     if (typeof cp === 'string' && cp !== '') {
       configPath = (paths.underRoot ?? ((x) => x))(cp.split(':')[0] as string);

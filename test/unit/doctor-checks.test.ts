@@ -530,4 +530,30 @@ describe('names and files doctor must not skip', () => {
       [join(root, 'gone.toml')],
     );
   });
+
+  test("an import's CRI plugin table replaces the whole table: config_path set before it is gone, a bypass", () => {
+    const root = tree({ 'certs.d/_default/hosts.toml': '' });
+    const certs = join(root, 'certs.d');
+    mkdirSync(join(root, 'conf.d'));
+    writeFileSync(
+      join(root, 'config.toml'),
+      `version = 2\nimports = ["conf.d/*.toml"]\n[plugins."io.containerd.grpc.v1.cri".registry]\nconfig_path = ${JSON.stringify(certs)}\n`,
+    );
+    writeFileSync(
+      join(root, 'conf.d', '10-cri.toml'),
+      `[plugins."io.containerd.grpc.v1.cri"]\nsandbox_image = "pause"\n`,
+    );
+    const r = checkContainerd(
+      { configFile: join(root, 'config.toml'), certsDir: undefined, defaultCertsDir: join(root, 'default-certs') },
+      UPSTREAMS,
+      HTTP,
+      FIXES,
+    );
+    const bypass = r.findings.filter((f) => f.registry === undefined && f.status === 'bypass');
+    assert.deepEqual(
+      bypass.map((f) => f.file),
+      [join(root, 'conf.d', '10-cri.toml')],
+    );
+    assert.match(bypass[0]?.message ?? '', /config_path is not set/);
+  });
 });
