@@ -160,7 +160,7 @@ export function nodeListener(
  * origin-form target of plain characters without dot segments: the checks of its src/url.ts) and that hono would route
  * to the /v2/ handler (`/v2`, `/v2/…`, with or without a query). Anything else keeps going through them: their
  * refusals (400) and normalisations (`/v2/../x`, percent-escapes) stay theirs. */
-function plainV2Request(req: IncomingMessage): boolean {
+export function plainV2Request(req: Pick<IncomingMessage, 'url' | 'headers'>): boolean {
   const url = req.url;
   if (url === undefined || !url.startsWith('/v2')) return false;
   const next = url.charCodeAt(3);
