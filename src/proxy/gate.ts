@@ -459,13 +459,16 @@ export class SignatureGate {
     e.release();
   }
 
-  /** policy.decideWithoutSignatures, remembered: it is pure (policy/ reads no clock), its decisions are frozen, and
+  /** policy.decideWithoutSignatures, remembered for rules that are not `signed`: it is pure (policy/ reads no clock), its decisions are frozen, and
    * building one (messages included) was a visible share of a pull's CPU when the image needs no signature. */
   private withoutSignatures(
     policy: CompiledPolicy,
     res: Resolution,
     ctx: Parameters<CompiledPolicy['decideWithoutSignatures']>[1],
   ): Decision | undefined {
+    // A signed rule mostly answers "verify" (undefined) after a field check or two: cheaper than the key below, and
+    // remembering it would only push the decisions worth keeping out of the map.
+    if (res.rule?.kind === 'signed') return policy.decideWithoutSignatures(res, ctx);
     const key = `${policy.hash}|${res.host}/${res.repository}|${ctx.digest}|${ctx.kind ?? ''}|${ctx.tag ?? ''}|${ctx.coveredBy ?? ''}`;
     const known = this.quick.get(key);
     if (known !== undefined) return known ?? undefined;
