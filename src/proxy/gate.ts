@@ -459,8 +459,9 @@ export class SignatureGate {
     e.release();
   }
 
-  /** policy.decideWithoutSignatures, remembered for rules that are not `signed`: it is pure (policy/ reads no clock), its decisions are frozen, and
-   * building one (messages included) was a visible share of a pull's CPU when the image needs no signature. */
+  /** policy.decideWithoutSignatures, remembered for rules that are not `signed`: it is pure (policy/ reads no
+   * clock), its decisions are frozen, and building one (messages included) was a visible share of a pull's CPU when
+   * the image needs no signature. */
   private withoutSignatures(
     policy: CompiledPolicy,
     res: Resolution,
