@@ -80,6 +80,7 @@ export function upstreamErrorClass(e: unknown): UpstreamErrorClass | undefined {
     const fromCode = BY_CODE_WITHOUT_STATUS[e.code];
     if (fromCode !== undefined) return fromCode;
     const code = typeof detail.errorCode === 'string' ? detail.errorCode : codeOf(e.cause);
+    if (code !== undefined && OWN_ABORTS.has(code)) return undefined; // a wrapped abort of sigward's own
     return code === undefined ? 'other' : (byConnectionCode(code) ?? 'other');
   }
   const code = codeOf(e);

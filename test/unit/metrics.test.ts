@@ -98,6 +98,8 @@ describe('SigwardMetrics', () => {
       new SigwardError('MANIFEST_UNKNOWN', '404', { detail: { status: 404 } }),
       new SigwardError('RANGE_INVALID', '416', { detail: { status: 416 } }),
       Object.assign(new Error('aborted'), { code: 'UND_ERR_ABORTED' }),
+      // The same abort as the upstream layer wraps it when a body was given up (sigward's own doing, not counted).
+      new SigwardError('UPSTREAM_UNAVAILABLE', 'body given up', { detail: { errorCode: 'UND_ERR_ABORTED' } }),
     ])
       u.failed(e);
     u.responded(performance.now());
