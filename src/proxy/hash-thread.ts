@@ -1,10 +1,10 @@
 // Hashing big streams on a second core. Passing a blob through node costs one core for the sockets alone, and
 // sha256 on top of that (about 0.6 core-seconds per GB here) would halve the throughput; so bytes of a large blob
-// are copied into a few fixed batches that go to one worker thread (transferred, not cloned, and handed back for
-// reuse), which hashes them in order. The caller keeps the bytes it passes on, holds back the last of them until
-// the digest is known, and pauses its source while every batch is in flight (memory per stream stays at
-// BATCHES x BATCH_BYTES). Small or unknown-size streams are hashed inline: a round trip to the worker would cost
-// more than it saves. If the worker dies, every open digest rejects (fail closed) and the next stream starts anew.
+// go in fixed batches to one worker thread (transferred, not cloned, and handed back for reuse), which hashes them in
+// order. Two ways in: `batchHasher` takes batches its caller filled and wrote (sget's spool, which decides when a
+// download is big enough to use it), and `hasher` copies a stream into BATCHES x BATCH_BYTES of its own, hashing
+// small or unknown-size streams inline (no production caller today: the /v2/ relay hashes inline, INLINE_HASHING).
+// If the worker dies, every open digest rejects (fail closed) and the next stream starts anew.
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { SigwardError } from '../errors.ts';
@@ -96,7 +96,8 @@ export class HashThread {
   /**
    * A hasher that takes whole batches its caller already filled and used (sget's spool writes each to its file first):
    * each is transferred to the worker and handed back when hashed, so nothing is copied for hashing and the caller's
-   * pool of batches bounds the memory. A small stream is not worth the round trips: hash it inline.
+   * pool of batches bounds the memory. Whether a stream is big enough to be worth the round trips is the caller's
+   * call (a small one is better hashed inline).
    */
   batchHasher(algorithm: HashAlgorithm): BatchHasher {
     return new WorkerBatchHasher(this, algorithm);
