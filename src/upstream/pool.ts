@@ -9,6 +9,7 @@
 //   (and so new clients for every upstream): a connection opened under one CA bundle is never lent to a generation
 //   configured with another. The guarded Agent (redirect targets, token realms) comes with it.
 // - a client: its upstream's whole configuration, its password and the limits, on a shared direct Agent.
+import { createHash } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import type { Limits, UpstreamConfig } from '../config/types.ts';
 import type { OnRequest } from './auth.ts';
@@ -87,7 +88,7 @@ export class UpstreamPool {
     const keys: string[] = [];
     const clients = upstreams.map((u) => {
       const pw = u.auth.kind === 'basic' ? opts.passwords.get(u.host) : undefined;
-      const key = JSON.stringify([agentsKey, u, pw ?? null, opts.limits, deps]);
+      const key = digestKey([agentsKey, u, pw ?? null, opts.limits, deps]);
       keys.push(key);
       let pooled = this.clients.get(key);
       if (pooled === undefined) {
@@ -122,9 +123,9 @@ export class UpstreamPool {
   /** The settings the direct Agent is built from (createDispatcher), or the injected dispatcher's identity. */
   private agentsKey(upstreams: readonly UpstreamConfig[], opts: LeaseOptions): string {
     const options = opts.dispatcherOptions === undefined ? '-' : this.idOf(opts.dispatcherOptions);
-    if (opts.dispatcher !== undefined) return JSON.stringify(['injected', this.idOf(opts.dispatcher), options]);
+    if (opts.dispatcher !== undefined) return digestKey(['injected', this.idOf(opts.dispatcher), options]);
     const origins = upstreams.map((u) => [originOf(u), u.timeouts.connectMs, opts.caPems.get(u.host) ?? null]);
-    return JSON.stringify([origins, options]);
+    return digestKey([origins, options]);
   }
 
   private idOf(o: object): number {
@@ -135,6 +136,12 @@ export class UpstreamPool {
     }
     return id;
   }
+}
+
+/** A map key for settings: their SHA-256, so the maps hold neither CA bundles (once per upstream per key) nor
+ * passwords, only 64 hex characters. */
+function digestKey(settings: unknown): string {
+  return createHash('sha256').update(JSON.stringify(settings)).digest('hex');
 }
 
 function newClient(u: UpstreamConfig, agents: Agents, opts: LeaseOptions, pw: string | undefined): UpstreamClient {
