@@ -72,16 +72,30 @@ async function byConfig(config: string, io: Io): Promise<{ base: URL; before: Re
     if (!(e instanceof NotReachable)) throw e;
     atListen = e;
   }
+  const found: { pid: number; url: URL; before: Readiness }[] = [];
   for (const daemon of findLocalDaemons(config)) {
     for (const url of daemon.urls) {
       const before = await ask(url).catch(() => undefined);
       if (before?.reload.pid !== daemon.pid) continue;
-      io.err(
-        `sigward reload: the daemon running ${config} (pid ${daemon.pid}) listens on ${url.origin}, not on the file's ` +
-          `listen address ${base.origin} (started with --listen, or listen changed since it started: that takes a restart)`,
-      );
-      return { base: url, before };
+      found.push({ pid: daemon.pid, url, before });
+      break;
     }
+  }
+  if (found.length > 1) {
+    // Which one is meant is not for sigward to guess: reloading one would leave the other on the old file.
+    throw new NotReachable(
+      `${atListen.message}\n${found.length} local sigward serve processes run ${config}: ` +
+        `${found.map((d) => `pid ${d.pid} on ${d.url.origin}`).join(', ')}. Name the one to reload: ` +
+        `sigward reload --config ${config} --url http://HOST:PORT`,
+    );
+  }
+  const [one] = found;
+  if (one !== undefined) {
+    io.err(
+      `sigward reload: the daemon running ${config} (pid ${one.pid}) listens on ${one.url.origin}, not on the file's ` +
+        `listen address ${base.origin} (started with --listen, or listen changed since it started: that takes a restart)`,
+    );
+    return { base: one.url, before: one.before };
   }
   throw new NotReachable(
     `${atListen.message}\nThat is the listen address in ${config}, and no local sigward serve running that file ` +

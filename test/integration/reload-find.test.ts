@@ -1,6 +1,7 @@
 // `sigward reload --config FILE` when the daemon does not listen where FILE's `listen` says (started with --listen,
 // or `listen` changed in the file since it started, which takes a restart): the local `sigward serve` running FILE
-// is found wherever it listens and reloaded; with no such daemon the message says what to give. The real daemon
+// is found wherever it listens and reloaded; with two of them neither is picked; with no such daemon the message
+// says what to give. The real daemon
 // process in front of a real distribution registry.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -75,6 +76,30 @@ describe('sigward reload --config finds the daemon running that file', () => {
       assert.match(r.stderr, /need a restart to apply \(their old values stay in force\): listen\n$/);
     } finally {
       await proc.stop();
+    }
+  });
+
+  test('two daemons run the file: neither is picked; exit 2 naming both, and the message says to give --url', async () => {
+    const first = (await readyz()).reload.pid;
+    const second = await startProcess({
+      name: 'sigward-second',
+      cmd: process.execPath,
+      args: [join(ROOT, 'bin/sigward.mjs'), 'serve', '--config', sw.configFile, '--listen', '127.0.0.1:0'],
+      cwd: ROOT,
+      dir,
+      ready: async () => Promise.resolve(tailFile(join(dir, 'sigward-second.log'), 20).includes('listening on')),
+    });
+    try {
+      const generation = (await readyz()).config?.generation;
+      const r = await sigwardInProcess(['reload', '--config', sw.configFile]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.ok(r.stderr.includes(`2 local sigward serve processes run ${sw.configFile}`), r.stderr);
+      assert.ok(r.stderr.includes(`pid ${first} on ${sw.url}`), r.stderr);
+      assert.ok(r.stderr.includes(`pid ${second.pid} on http://127.0.0.1:`), r.stderr);
+      assert.ok(r.stderr.includes('--url http://HOST:PORT'), r.stderr);
+      assert.equal((await readyz()).config?.generation, generation, 'nothing was reloaded');
+    } finally {
+      await second.stop();
     }
   });
 
