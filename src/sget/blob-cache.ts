@@ -57,13 +57,14 @@ export class StoreBlobCache implements BlobCache {
     }
     this.opts.observer?.[blob === undefined ? 'miss' : 'hit']();
     if (blob === undefined) return undefined;
-    // The same headers and Range handling as sget's verified files (serve.ts): one implementation.
+    // The Range handling of sget's verified files (serve.ts), with a relayed blob's headers (v2Blob).
     const file: ServedFile = {
       digest,
       size: blob.size,
       mediaType: 'application/octet-stream',
       title: undefined,
       byTag: false,
+      v2Blob: true,
     };
     if (method === 'HEAD') {
       await blob.fh.close();

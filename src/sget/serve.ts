@@ -21,6 +21,9 @@ export interface ServedFile {
   readonly byTag: boolean;
   /** The manifest the file was selected from (absent for a bare blob digest). */
   readonly manifestDigest?: Digest;
+  /** A /v2/ blob answered from the blob cache: the headers of a relayed blob, not a download's (no attachment, no
+   * long-lived caching a relayed answer does not allow either, no sget digest headers). */
+  readonly v2Blob?: boolean;
 }
 
 const MEDIA_TYPE_RE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
@@ -60,6 +63,16 @@ export function contentDisposition(title: string | undefined): string {
 }
 
 export function fileHeaders(f: ServedFile): Record<string, string> {
+  if (f.v2Blob === true) {
+    return {
+      ...API_VERSION_HEADER,
+      'Content-Type': 'application/octet-stream',
+      'Content-Length': String(f.size),
+      ETag: `"${f.digest}"`,
+      'Accept-Ranges': 'bytes',
+      'Docker-Content-Digest': f.digest,
+    };
+  }
   const b64 = Buffer.from(digestHex(f.digest), 'hex').toString('base64');
   const alg = digestAlgorithm(f.digest) === 'sha512' ? 'sha-512' : 'sha-256';
   const h: Record<string, string> = {

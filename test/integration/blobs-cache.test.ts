@@ -83,6 +83,11 @@ describe('blobs: cache', () => {
     assert.equal(warm.status, 200);
     assert.equal(sha256(warm.body), digest);
     assert.equal(warm.headers['docker-content-digest'], digest);
+    // A warm answer is a relayed blob's, not an sget download's: nothing the cold answer lacks.
+    for (const h of ['content-disposition', 'cache-control', 'repr-digest', 'digest']) {
+      assert.equal(first.headers[h], undefined, `cold ${h}`);
+      assert.equal(warm.headers[h], undefined, `warm ${h}`);
+    }
     const head = await rawGet(`${sw.url}/v2/example.test/apps/app/blobs/${digest}`, { method: 'HEAD' });
     assert.equal(head.status, 200);
     assert.equal(head.headers['content-length'], String(first.body.length));
