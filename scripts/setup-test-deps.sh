@@ -9,7 +9,7 @@
 # root (a fresh root machine or container has no sudo).
 set -euo pipefail
 PKGS=(docker-registry skopeo containerd podman crun fuse-overlayfs uidmap conmon golang-github-containers-common
-      apache2-utils jq openssl curl wrk ca-certificates
+      apache2-utils jq openssl curl wrk ca-certificates strace
       golang-go golang-github-opencontainers-image-spec-dev golang-github-opencontainers-go-digest-dev)
 missing=()
 for p in "${PKGS[@]}"; do
