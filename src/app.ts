@@ -22,7 +22,7 @@ import { UpstreamPool } from './upstream/pool.ts';
 import { attachmentLimits, legacyRepoMemory, SignatureGate } from './proxy/gate.ts';
 import { ByteBudget } from './proxy/byte-budget.ts';
 import type { Digest } from './oci/digest.ts';
-import { HashThread, INLINE_HASHING } from './proxy/hash-thread.ts';
+import { HashThread } from './proxy/hash-thread.ts';
 import { VerdictCache } from './proxy/verdicts.ts';
 import { ReferencedBlobs } from './proxy/referenced-blobs.ts';
 import { discoveryLimits } from './proxy/signatures.ts';
@@ -242,7 +242,6 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps = {}, shared?: Sha
   const proxy = new ProxyService({
     clients: upstreams,
     manifests,
-    hashing: INLINE_HASHING,
     log: logger,
     gate,
     kept: parts.kept,

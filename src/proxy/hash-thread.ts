@@ -1,31 +1,16 @@
-// Hashing big streams on a second core. Passing a blob through node costs one core for the sockets alone, and
-// sha256 on top of that (about 0.6 core-seconds per GB here) would halve the throughput; so bytes of a large blob
-// go in fixed batches to one worker thread (transferred, not cloned, and handed back for reuse), which hashes them in
-// order. Two ways in: `batchHasher` takes batches its caller filled and wrote (sget's spool, which decides when a
-// download is big enough to use it), and `hasher` copies a stream into BATCHES x BATCH_BYTES of its own, hashing
-// small or unknown-size streams inline (no production caller today: the /v2/ relay hashes inline, INLINE_HASHING).
-// If the worker dies, every open digest rejects (fail closed) and the next stream starts anew.
-import { createHash } from 'node:crypto';
+// Hashing big sget downloads on a second core. Passing a blob through node costs one core for the sockets alone, and
+// sha256 on top of that (about 0.6 core-seconds per GB here) would halve the throughput; so sget's spool
+// (sget/spool.ts) hands the batches it filled and wrote to one worker thread (transferred, not cloned, and handed
+// back for reuse), which hashes them in order: `batchHasher`. The /v2/ blob relay does not use it: it hashes on the
+// main thread (proxy/blobs.ts says why). If the worker dies, every open digest rejects (fail closed) and the next
+// stream starts anew.
 import { Worker } from 'node:worker_threads';
 import { SigwardError } from '../errors.ts';
 
 export type HashAlgorithm = 'sha256' | 'sha512';
 
-export interface StreamHasher {
-  /** Take bytes (copied or hashed before returning). False: the backlog is full, pause until `onRoom` fires. */
-  update(chunk: Uint8Array): boolean;
-  /** Called once each time room returns after `update` answered false. */
-  onRoom(cb: () => void): void;
-  /** Hex digest of everything passed to `update`; rejects when the worker failed. Call once. */
-  digest(): Promise<string>;
-  /** Forget the stream (client gone, upstream broken): frees the worker's state and the batches. */
-  abandon(): void;
-}
-
-/** Streams at least this large (by Content-Length) are hashed off-thread. */
+/** sget downloads at least this large (or of unknown size) are hashed on the worker; smaller ones inline. */
 export const OFF_THREAD_MIN_BYTES = 4 * 1024 * 1024;
-export const BATCH_BYTES = 512 * 1024;
-export const BATCHES = 2;
 
 /** The worker's whole program (plain CommonJS, evaluated: no file to resolve under tsx, dist or a bundle). */
 const WORKER_SOURCE = `
@@ -66,12 +51,6 @@ export class HashThread {
   private worker: Worker | undefined;
   private readonly sessions = new Map<number, Session>();
   private nextId = 1;
-
-  /** A hasher for a stream of `expectedSize` bytes (undefined: unknown): inline below OFF_THREAD_MIN_BYTES. */
-  hasher(algorithm: HashAlgorithm, expectedSize: number | undefined): StreamHasher {
-    if (expectedSize === undefined || expectedSize < OFF_THREAD_MIN_BYTES) return inlineHasher(algorithm);
-    return new OffThreadHasher(this, algorithm);
-  }
 
   /** Streams whose digest is still owed (hashing, or waiting for the worker's answer). */
   get openStreams(): number {
@@ -221,146 +200,5 @@ class WorkerBatchHasher implements BatchHasher {
     this.backs.length = 0;
     this.thread.post({ op: 'drop', id: this.id });
     this.settle?.reject(this.failed);
-  }
-}
-
-/** Hashing on the calling thread, whatever the size: what the /v2/ blob relay uses (proxy/blobs.ts). Measured on
- * the 2-core benchmark machine (sha256 with SHA-NI, about 0.6 core-seconds per GB), relaying through the worker was
- * no faster, since both cores are busy with sockets, the client and the registry anyway, while the worker's batches
- * and the postMessage per batch cost the relay 20-50 MiB more memory with 20 streams. sget keeps the worker. */
-export const INLINE_HASHING: Pick<HashThread, 'hasher'> = { hasher: (algorithm) => inlineHasher(algorithm) };
-
-function inlineHasher(algorithm: HashAlgorithm): StreamHasher {
-  const h = createHash(algorithm);
-  return {
-    update(chunk) {
-      h.update(chunk);
-      return true;
-    },
-    onRoom() {},
-    digest: async () => h.digest('hex'),
-    abandon() {},
-  };
-}
-
-class OffThreadHasher implements StreamHasher {
-  private readonly id: number;
-  /** Batches back from the worker, ready for reuse. */
-  private readonly free: ArrayBuffer[] = [];
-  private allocated = 0;
-  private current: Uint8Array | undefined;
-  private fill = 0;
-  /** Bytes not yet copied into a batch (views of the caller's chunks; held only while every batch is out). */
-  private readonly pending: Uint8Array[] = [];
-  private roomCb: (() => void) | undefined;
-  private waitingForRoom = false;
-  /** open: taking bytes; ending: digest() asked, sending what is left; ended: 'end' sent; done: digest delivered;
-   * failed: see `failed`. */
-  private state: 'open' | 'ending' | 'ended' | 'done' | 'failed' = 'open';
-  private failed: Error | undefined;
-  private settle: { resolve: (hex: string) => void; reject: (e: Error) => void } | undefined;
-  private result: Promise<string> | undefined;
-
-  constructor(
-    private readonly thread: HashThread,
-    private readonly alg: HashAlgorithm,
-  ) {
-    this.id = thread.open({
-      ack: (buf) => {
-        this.free.push(buf);
-        this.pump();
-      },
-      done: (hex) => {
-        this.state = 'done';
-        this.settle?.resolve(hex);
-      },
-      fail: (err) => {
-        this.state = 'failed';
-        this.failed = err;
-        this.pending.length = 0;
-        this.settle?.reject(err);
-        this.wakeCaller();
-      },
-    });
-  }
-
-  update(chunk: Uint8Array): boolean {
-    if (this.state !== 'open') return true;
-    if (chunk.length > 0) this.pending.push(chunk);
-    this.pump();
-    if (this.pending.length === 0) return true;
-    this.waitingForRoom = true;
-    return false;
-  }
-
-  onRoom(cb: () => void): void {
-    this.roomCb = cb;
-  }
-
-  digest(): Promise<string> {
-    this.result ??= new Promise<string>((resolve, reject) => {
-      if (this.state === 'failed') {
-        reject(this.failed ?? new SigwardError('INTERNAL', 'hash abandoned'));
-        return;
-      }
-      this.settle = { resolve, reject };
-      this.state = 'ending';
-      this.pump();
-    });
-    return this.result;
-  }
-
-  abandon(): void {
-    if (this.state === 'failed' || this.state === 'done') return;
-    this.state = 'failed';
-    this.failed = new SigwardError('INTERNAL', 'hash abandoned');
-    this.pending.length = 0;
-    this.thread.post({ op: 'drop', id: this.id });
-  }
-
-  /** Move pending bytes into batches while batches are available; send full ones; finish when ending. */
-  private pump(): void {
-    if (this.state !== 'open' && this.state !== 'ending') return;
-    while (this.pending.length > 0) {
-      const batch = this.batch();
-      if (batch === undefined) return;
-      const chunk = this.pending[0]!;
-      const n = Math.min(chunk.length, batch.length - this.fill);
-      batch.set(n === chunk.length ? chunk : chunk.subarray(0, n), this.fill);
-      this.fill += n;
-      if (n === chunk.length) this.pending.shift();
-      else this.pending[0] = chunk.subarray(n);
-      if (this.fill === batch.length) this.send();
-    }
-    if (this.state === 'ending') {
-      if (this.fill > 0) this.send();
-      this.thread.post({ op: 'end', id: this.id, alg: this.alg });
-      this.state = 'ended'; // the digest reply settles the promise
-      return;
-    }
-    this.wakeCaller();
-  }
-
-  private batch(): Uint8Array | undefined {
-    if (this.current !== undefined) return this.current;
-    const buf =
-      this.free.pop() ?? (this.allocated < BATCHES ? (this.allocated++, new ArrayBuffer(BATCH_BYTES)) : undefined);
-    if (buf === undefined) return undefined;
-    this.current = new Uint8Array(buf);
-    this.fill = 0;
-    return this.current;
-  }
-
-  private send(): void {
-    const batch = this.current!;
-    this.thread.post({ op: 'data', id: this.id, alg: this.alg, buf: batch.buffer as ArrayBuffer, len: this.fill });
-    this.current = undefined;
-    this.fill = 0;
-  }
-
-  private wakeCaller(): void {
-    if (!this.waitingForRoom || this.pending.length > 0) return;
-    this.waitingForRoom = false;
-    this.roomCb?.();
   }
 }

@@ -9,7 +9,6 @@ import { API_VERSION_HEADER, type Answer, type RequestNotes } from './answer.ts'
 import { blobHeaders, redirectAnswer, relayBlob, type BlobCache } from './blobs.ts';
 import { failStaticWarning, isVerifiedDecision, outageOf, type KeptVerified } from './fail-static.ts';
 import type { Admission, SignatureGate } from './gate.ts';
-import type { HashThread } from './hash-thread.ts';
 import { parsedManifest } from './parsed-manifest.ts';
 import type { ManifestService } from './manifests.ts';
 import type { ReferencedBlobs } from './referenced-blobs.ts';
@@ -75,8 +74,6 @@ export class ProxyService {
     private readonly deps: {
       clients: BlobClientProvider;
       manifests: ManifestService;
-      /** How relayed blobs are hashed (app.ts: on this thread, see INLINE_HASHING in hash-thread.ts). */
-      hashing: Pick<HashThread, 'hasher'>;
       log: Logger;
       /** The signature gate: refuses before anything is fetched when nothing of the repository can pass
        * (preflight), then decides whether a fetched manifest may be served (admit). */
@@ -246,7 +243,7 @@ export class ProxyService {
       status: blob.status,
       headers: blobHeaders(digest, blob.headers, blob.size),
       relay: async (sink) => {
-        const outcome = await relayBlob(sink, blob, digest, onMismatch, this.deps.hashing, tap);
+        const outcome = await relayBlob(sink, blob, digest, onMismatch, tap);
         notes.outcome = outcome.verified ? 'verified' : blob.status === 206 ? 'range' : 'incomplete';
       },
     };

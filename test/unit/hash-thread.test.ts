@@ -1,34 +1,16 @@
-// The off-thread hasher: the same digest as hashing inline whatever the chunking, a bounded backlog (the caller is
-// told to pause and later to resume), and a failed worker never yielding a digest; the same for the batch hasher
-// (sget's spool), whose batches are transferred and handed back.
+// The hashing worker behind sget's spool (HashThread.batchHasher), with the spool's own batch shape: batches are
+// transferred to the worker, hashed in order and handed back intact for reuse; the digest equals hashing inline;
+// several streams keep their own state; a worker that is stopped or dies fails every open digest (never a digest)
+// and the next stream gets a new worker; an abandoned stream gets no batch back and leaves nothing open.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  BATCH_BYTES,
-  BATCHES,
-  HashThread,
-  OFF_THREAD_MIN_BYTES,
-  type BatchHasher,
-  type StreamHasher,
-} from '../../src/proxy/hash-thread.ts';
-import { at, must } from '../helpers/must.ts';
+import { HashThread, type BatchHasher } from '../../src/proxy/hash-thread.ts';
+import { BATCH_BYTES, BATCHES } from '../../src/sget/spool.ts';
+import { must } from '../helpers/must.ts';
 
-/** Feed `data` in chunks of the given sizes (cycled), pausing whenever the hasher says so, as a stream would. */
-async function feed(h: StreamHasher, data: Buffer, sizes: number[]): Promise<{ pauses: number }> {
-  let pauses = 0;
-  let room: (() => void) | undefined;
-  h.onRoom(() => room?.());
-  for (let at = 0, i = 0; at < data.length; i++) {
-    const n = Math.min(must(sizes[i % sizes.length], 'chunk size'), data.length - at);
-    if (!h.update(data.subarray(at, at + n))) {
-      pauses++;
-      await new Promise<void>((resolve) => (room = resolve));
-    }
-    at += n;
-  }
-  return { pauses };
-}
+/** A stuck digest fails its test instead of hanging the run. */
+const LIMIT = { timeout: 30_000 };
 
 /** A fresh hashing thread for one test, always stopped. */
 function withThread(fn: (thread: HashThread) => Promise<void>): () => Promise<void> {
@@ -42,112 +24,32 @@ function withThread(fn: (thread: HashThread) => Promise<void>): () => Promise<vo
   };
 }
 
-test(
-  'off-thread digests equal inline sha256/sha512 for any chunking, across batch boundaries',
-  withThread(async (thread) => {
-    const data = randomBytes(OFF_THREAD_MIN_BYTES + 3 * BATCH_BYTES + 12345);
-    for (const sizes of [[1], [65536], [BATCH_BYTES + 1], [3 * BATCH_BYTES], [7, 100_000, 1_000_003], [data.length]]) {
-      if (sizes[0] === 1) {
-        // byte by byte over a smaller prefix (still off-thread: the expected size decides)
-        const h = thread.hasher('sha256', data.length);
-        const part = data.subarray(0, 20_000);
-        await feed(h, part, sizes);
-        assert.equal(await h.digest(), createHash('sha256').update(part).digest('hex'));
-        continue;
-      }
-      for (const alg of ['sha256', 'sha512'] as const) {
-        const h = thread.hasher(alg, data.length);
-        await feed(h, data, sizes);
-        assert.equal(await h.digest(), createHash(alg).update(data).digest('hex'), `${alg} chunks ${sizes.join(',')}`);
-      }
-    }
-    // An empty stream has the empty digest.
-    const empty = thread.hasher('sha256', OFF_THREAD_MIN_BYTES);
-    assert.equal(await empty.digest(), createHash('sha256').digest('hex'));
-  }),
-);
+/** What a crash looks like from outside: the worker is gone without close(). */
+async function crash(thread: HashThread): Promise<void> {
+  await (thread as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+}
 
-test(
-  'the backlog is bounded: a big chunk makes the caller pause, and room comes back',
-  withThread(async (thread) => {
-    const data = randomBytes(Math.max(OFF_THREAD_MIN_BYTES, (BATCHES + 3) * BATCH_BYTES));
-    const h = thread.hasher('sha256', data.length);
-    // More than every batch can hold at once: update must answer false (pause) at least once.
-    const { pauses } = await feed(h, data, [(BATCHES + 1) * BATCH_BYTES]);
-    assert.ok(pauses >= 1, `paused ${pauses} times`);
-    assert.equal(await h.digest(), createHash('sha256').update(data).digest('hex'));
-  }),
-);
-
-test(
-  'several streams at once keep their own state',
-  withThread(async (thread) => {
-    const blobs = [0, 1, 2, 3].map(() => randomBytes(OFF_THREAD_MIN_BYTES + Math.floor(Math.random() * BATCH_BYTES)));
-    const hashers = blobs.map((b) => thread.hasher('sha256', b.length));
-    await Promise.all(blobs.map((b, i) => feed(at(hashers, i), b, [40_000 + i * 777])));
-    const got = await Promise.all(hashers.map((h) => h.digest()));
-    assert.deepEqual(
-      got,
-      blobs.map((b) => createHash('sha256').update(b).digest('hex')),
-    );
-  }),
-);
-
-test('small and unknown sizes are hashed inline (no worker needed)', async () => {
-  const thread = new HashThread();
-  const data = randomBytes(1000);
-  for (const size of [undefined, 1000]) {
-    const h = thread.hasher('sha256', size);
-    assert.equal(h.update(data), true);
-    assert.equal(await h.digest(), createHash('sha256').update(data).digest('hex'));
-  }
-  await thread.close();
-});
-
-test(
-  'a worker that dies fails every open digest (never a digest), and the next stream gets a new worker',
-  withThread(async (thread) => {
-    const data = randomBytes(OFF_THREAD_MIN_BYTES);
-    const h = thread.hasher('sha256', data.length);
-    h.update(data.subarray(0, BATCH_BYTES + 10));
-    const failed = assert.rejects(h.digest(), /hashing thread was stopped/);
-    await thread.close(); // the worker goes away while a digest is outstanding
-    await failed;
-    const again = thread.hasher('sha256', data.length);
-    await feed(again, data, [100_000]);
-    assert.equal(await again.digest(), createHash('sha256').update(data).digest('hex'));
-  }),
-);
-
-test(
-  'a worker that exits on its own (crash) fails the open digest with a message saying so',
-  withThread(async (thread) => {
-    const data = randomBytes(OFF_THREAD_MIN_BYTES);
-    const h = thread.hasher('sha256', data.length);
-    h.update(data.subarray(0, 2 * BATCH_BYTES));
-    const failed = assert.rejects(
-      h.digest(),
-      /the hashing thread failed \(exit code \d+\).*nothing unchecked was served/,
-    );
-    // What a crash looks like from outside: the thread is gone without close().
-    await (thread as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
-    await failed;
-  }),
-);
+const hex = (alg: 'sha256' | 'sha512', data: Buffer): string => createHash(alg).update(data).digest('hex');
 
 /** Pass `data` through `h` in batches of `size` bytes from a pool of `pool` buffers, waiting for one to come back
- * whenever all are out, as sget's spool does; returns how many were handed back. */
+ * whenever all are out, as sget's spool does. Checks that each batch is transferred (not copied) and that each comes
+ * back to its own callback, in order, with its bytes intact; returns how many came back before the last was taken. */
 async function feedBatches(h: BatchHasher, data: Buffer, size: number, pool: number): Promise<number> {
   const free: ArrayBuffer[] = Array.from({ length: pool }, () => new ArrayBuffer(size));
   let waiting: (() => void) | undefined;
   let back = 0;
+  let taken = 0;
   for (let at = 0; at < data.length; at += size) {
     while (free.length === 0) await new Promise<void>((resolve) => (waiting = resolve));
     const ab = must(free.pop(), 'a free batch');
     const n = data.copy(Buffer.from(ab), 0, at, Math.min(at + size, data.length));
+    const index = taken++;
+    const sent = data.subarray(at, at + n);
     h.take(ab, n, (returned) => {
-      back++;
+      assert.equal(back, index, 'batches come back in the order they were taken');
       assert.equal(returned.byteLength, size);
+      assert.ok(Buffer.from(returned, 0, n).equals(sent), `batch ${index} came back with its own bytes`);
+      back++;
       free.push(returned);
       waiting?.();
     });
@@ -157,25 +59,131 @@ async function feedBatches(h: BatchHasher, data: Buffer, size: number, pool: num
 }
 
 test(
-  'batches: the same digest as hashing inline, every batch handed back, a bounded pool enough',
+  'the digest equals hashing inline (sha256 and sha512) for any batch size, a partial last batch and an empty stream',
+  LIMIT,
   withThread(async (thread) => {
-    const data = randomBytes(3 * 1024 * 1024 + 12_345);
+    const data = randomBytes(3 * BATCH_BYTES + 12_345);
+    for (const alg of ['sha256', 'sha512'] as const) {
+      for (const size of [65_536, 1_000_003, BATCH_BYTES]) {
+        const h = thread.batchHasher(alg);
+        await feedBatches(h, data, size, BATCHES);
+        assert.equal(await h.digest(), hex(alg, data), `${alg}, batches of ${size}`);
+      }
+      // Tiny batches, over a prefix: every one a round trip.
+      const part = data.subarray(0, 20_000);
+      const tiny = thread.batchHasher(alg);
+      await feedBatches(tiny, part, 7, 2);
+      assert.equal(await tiny.digest(), hex(alg, part), `${alg}, batches of 7`);
+    }
+    // An empty download of unknown size never takes a batch: the empty digest.
+    assert.equal(await thread.batchHasher('sha256').digest(), createHash('sha256').digest('hex'));
+  }),
+);
+
+test(
+  "the spool's pool of batches is enough: each is handed back for reuse, and nothing stays open after the digest",
+  LIMIT,
+  withThread(async (thread) => {
+    const data = randomBytes(12 * BATCH_BYTES + 12_345);
     const h = thread.batchHasher('sha256');
-    const backBeforeDigest = await feedBatches(h, data, 256_000, 2);
-    assert.ok(backBeforeDigest >= Math.ceil(data.length / 256_000) - 2, 'the pool of two was reused');
-    assert.equal(await h.digest(), createHash('sha256').update(data).digest('hex'));
+    const backBeforeDigest = await feedBatches(h, data, BATCH_BYTES, BATCHES);
+    const batches = Math.ceil(data.length / BATCH_BYTES);
+    assert.ok(backBeforeDigest >= batches - BATCHES, `the pool of ${BATCHES} was reused (${backBeforeDigest} back)`);
+    assert.equal(thread.openStreams, 1, 'the stream is open until its digest is delivered');
+    assert.equal(await h.digest(), hex('sha256', data));
     assert.equal(thread.openStreams, 0);
   }),
 );
 
 test(
-  'batches: a worker that dies tells the caller (its batches will not come back) and never yields a digest',
+  'several streams at once keep their own state',
+  LIMIT,
+  withThread(async (thread) => {
+    const blobs = [0, 1, 2, 3].map((i) => randomBytes(2 * BATCH_BYTES + 1000 * i + 1));
+    const hashers = blobs.map(() => thread.batchHasher('sha256'));
+    assert.equal(thread.openStreams, blobs.length);
+    await Promise.all(blobs.map((b, i) => feedBatches(must(hashers[i], 'a hasher'), b, 40_000 + i * 777, 2)));
+    const got = await Promise.all(hashers.map((h) => h.digest()));
+    assert.deepEqual(
+      got,
+      blobs.map((b) => hex('sha256', b)),
+    );
+    assert.equal(thread.openStreams, 0);
+  }),
+);
+
+test(
+  'close() fails every open digest (never a digest), and the next stream gets a new worker',
+  LIMIT,
+  withThread(async (thread) => {
+    const asked = thread.batchHasher('sha256');
+    asked.take(new ArrayBuffer(BATCH_BYTES), BATCH_BYTES, () => undefined);
+    const failed = assert.rejects(asked.digest(), /hashing thread was stopped \(shutdown\)/);
+    const notAsked = thread.batchHasher('sha256');
+    const told = new Promise<Error>((resolve) => notAsked.onFail(resolve));
+    notAsked.take(new ArrayBuffer(1024), 1024, () => undefined);
+    await thread.close(); // the worker goes away while a digest is outstanding
+    await failed;
+    assert.match((await told).message, /hashing thread was stopped/);
+    await assert.rejects(notAsked.digest(), /hashing thread was stopped/);
+    assert.equal(thread.openStreams, 0);
+
+    const data = randomBytes(2 * BATCH_BYTES + 5);
+    const again = thread.batchHasher('sha256');
+    await feedBatches(again, data, BATCH_BYTES, BATCHES);
+    assert.equal(await again.digest(), hex('sha256', data));
+  }),
+);
+
+test(
+  'a worker that exits on its own (crash) fails the outstanding digest saying so, and the next stream gets a new worker',
+  LIMIT,
+  withThread(async (thread) => {
+    const h = thread.batchHasher('sha256');
+    h.take(new ArrayBuffer(BATCH_BYTES), BATCH_BYTES, () => undefined);
+    const failed = assert.rejects(
+      h.digest(),
+      /the hashing thread failed \(exit code \d+\).*nothing unchecked was served/,
+    );
+    await crash(thread);
+    await failed;
+    assert.equal(thread.openStreams, 0);
+
+    const data = randomBytes(BATCH_BYTES + 77);
+    const again = thread.batchHasher('sha512');
+    await feedBatches(again, data, BATCH_BYTES, BATCHES);
+    assert.equal(await again.digest(), hex('sha512', data));
+  }),
+);
+
+test(
+  'a worker that dies tells the caller (its batches will not come back) and never yields a digest',
+  LIMIT,
   withThread(async (thread) => {
     const h = thread.batchHasher('sha256');
     const told = new Promise<Error>((resolve) => h.onFail(resolve));
     h.take(new ArrayBuffer(1024), 1024, () => assert.fail('a batch came back from a dead worker'));
-    await (thread as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await crash(thread);
     assert.match((await told).message, /the hashing thread failed \(exit code \d+\)/);
     await assert.rejects(h.digest(), /the hashing thread failed/);
+  }),
+);
+
+test(
+  'an abandoned stream gets no batch back, no digest, and leaves nothing open',
+  LIMIT,
+  withThread(async (thread) => {
+    const h = thread.batchHasher('sha256');
+    let cameBack = 0;
+    h.take(new ArrayBuffer(BATCH_BYTES), BATCH_BYTES, () => cameBack++);
+    h.abandon();
+    assert.equal(thread.openStreams, 0);
+    await assert.rejects(h.digest(), /hash abandoned/);
+    // The worker answers in order: once a later stream's digest is back, the abandoned batch was hashed and acked.
+    const data = randomBytes(1000);
+    const later = thread.batchHasher('sha256');
+    await feedBatches(later, data, 1000, 1);
+    assert.equal(await later.digest(), hex('sha256', data));
+    assert.equal(cameBack, 0, 'a batch of the abandoned stream was handed back');
   }),
 );

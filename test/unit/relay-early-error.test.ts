@@ -5,7 +5,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { relayBlob } from '../../src/proxy/blobs.ts';
-import { INLINE_HASHING } from '../../src/proxy/hash-thread.ts';
 import type { BodySink } from '../../src/proxy/answer.ts';
 import { isSigwardError } from '../../src/errors.ts';
 import type { Digest } from '../../src/oci/digest.ts';
@@ -29,7 +28,7 @@ test(
     };
     const digest = `sha256:${'0'.repeat(64)}` as Digest;
     await assert.rejects(
-      relayBlob(sink, { status: 200, headers: {}, size: 10, body }, digest, () => undefined, INLINE_HASHING),
+      relayBlob(sink, { status: 200, headers: {}, size: 10, body }, digest, () => undefined),
       (e: unknown) => isSigwardError(e) && e.code === 'UPSTREAM_UNAVAILABLE' && /ECONNRESET/.test(e.message),
     );
     assert.equal(written.length, 0);
