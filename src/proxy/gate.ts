@@ -107,8 +107,12 @@ export type Admission =
 
 /** A `.sig` manifest asked for before its lookup (gate.askEarly), and the release of the memory share it holds. */
 interface EarlyAsk {
+  /** The verdict key whose lookup it is for. */
+  readonly key: string;
   readonly manifest: Promise<FetchedManifest>;
   readonly release: () => void;
+  /** Cancels the upstream GET: used only on an ask that no verification took (dropEarly). */
+  readonly cancel: AbortController;
 }
 
 /** Decisions without signatures remembered (gate.quick); emptied when full. */
@@ -213,7 +217,7 @@ export class SignatureGate {
     ref: ManifestReference,
     tag: string | undefined,
     reqId: string | undefined,
-    asked?: string,
+    asked?: EarlyAsk,
   ): Promise<Admission> {
     // Bytes that Go's decoder could read as something else are refused before anything else (502 MANIFEST_INVALID).
     const parsed = parsedManifest(m);
@@ -341,7 +345,7 @@ export class SignatureGate {
     parsed: ParsedManifest,
     tag: string | undefined,
     reqId?: string,
-    asked?: string,
+    asked?: EarlyAsk,
   ): Promise<GateResult> {
     const res = policy.resolve(target.upstream.host, target.repository);
     const repoKey = `${res.host}/${res.repository}`;
@@ -370,10 +374,11 @@ export class SignatureGate {
     }
     // An early ask made for another key (the manifest proved covered by a verified index meanwhile) is given back
     // before this verification waits for its own share of the budget.
-    if (asked !== key) this.dropEarly(asked);
+    if (asked?.key !== key) this.dropEarly(asked);
     const started = process.hrtime.bigint();
     const verdict = await this.flights.run(key, async () => {
       this.verifying.add(key);
+      // Taken: out of `early`, the asking pull's dropEarly neither aborts nor releases it (the finally below does).
       const early = this.early.get(key);
       this.early.delete(key);
       const v = await this.verify(policy, target, res, rule, m.digest, ctx, early).finally(() => {
@@ -424,9 +429,9 @@ export class SignatureGate {
    * covered by a verified index, no verification of it under way (a pull that waits on another's shares its lookup),
    * its share of limits.signatureMemory free (decide() takes it before anything yields). The lookup started by this request's decide() takes the
    * answer (or its failure) exactly as if it had asked then; a pull decided otherwise after all (the manifest is
-   * refused as malformed, or proves to be a signature artifact) leaves it unread.
+   * refused as malformed, or proves to be a signature artifact) aborts it unread (dropEarly).
    */
-  private askEarly(policy: CompiledPolicy, target: Target, m: FetchedManifest, tag: string): string | undefined {
+  private askEarly(policy: CompiledPolicy, target: Target, m: FetchedManifest, tag: string): EarlyAsk | undefined {
     if (isAttachmentTag(tag) || isIndexType(m.mediaType)) return undefined;
     const res = policy.resolve(target.upstream.host, target.repository);
     const rule = res.rule;
@@ -443,20 +448,32 @@ export class SignatureGate {
     const held = deferred();
     void this.memory.run(this.limits.lookupBytes, () => held.promise);
     const loc = this.locationOf(rule, target);
-    const manifest = loc.client.getManifest(loc.repository, { kind: 'tag', tag: signatureTag(m.digest) });
-    // Read by the lookup, or by nobody when the pull is decided otherwise: never an unhandled rejection.
+    const cancel = new AbortController();
+    const manifest = loc.client.getManifest(
+      loc.repository,
+      { kind: 'tag', tag: signatureTag(m.digest) },
+      { signal: cancel.signal },
+    );
+    // Read by the lookup, or by nobody when the pull is decided otherwise (then aborted): never an unhandled rejection.
     manifest.catch(() => undefined);
-    this.early.set(key, { manifest, release: held.resolve });
-    return key;
+    const ask: EarlyAsk = { key, manifest, release: held.resolve, cancel };
+    this.early.set(key, ask);
+    return ask;
   }
 
-  /** The pull that asked early is done: what no verification took is dropped, and its memory share given back. */
-  private dropEarly(key: string | undefined): void {
-    if (key === undefined) return;
-    const e = this.early.get(key);
-    if (e === undefined) return;
-    this.early.delete(key);
-    e.release();
+  /**
+   * The pull that asked early is done: an ask that no verification took is dropped, its upstream GET aborted (nobody
+   * will read what it downloads; an abort of sigward's own is not an upstream failure in the metrics) and its memory
+   * share given back. Called whether or not one took it (always once the pull is done, and when the pull is decided
+   * otherwise): a verification takes an ask by removing it from `early`, so only an ask still there, and still this
+   * very one (not another pull's asked later under the same key), is aborted; a taken one is released by its
+   * verification.
+   */
+  private dropEarly(asked: EarlyAsk | undefined): void {
+    if (asked === undefined || this.early.get(asked.key) !== asked) return;
+    this.early.delete(asked.key);
+    asked.cancel.abort();
+    asked.release();
   }
 
   /** policy.decideWithoutSignatures, remembered for rules that are not `signed`: it is pure (policy/ reads no

@@ -19,10 +19,24 @@ import {
   type TestImage,
 } from '../helpers/images.ts';
 import { startSigward, type RunningSigward } from '../helpers/sigward.ts';
-import { ociErrorOf } from '../helpers/raw-http.ts';
+import { ociErrorOf, rawGet } from '../helpers/raw-http.ts';
 import { newKey, signLegacy } from '../helpers/cosign.ts';
 import { makeTar } from '../helpers/tar.ts';
 import { key, must } from '../helpers/must.ts';
+import { parseExposition } from '../helpers/prom-text.ts';
+import {
+  oneFileManifest,
+  serveBlob,
+  serveManifest,
+  startFakeUpstream,
+  type FakeUpstream,
+} from '../helpers/fake-upstream.ts';
+import { SigwardMetrics } from '../../src/metrics/metrics.ts';
+import type { UpstreamObserver } from '../../src/metrics/observers.ts';
+import { simpleSigningPayload } from '../../src/sign/payload.ts';
+import { signBytes } from '../../src/sign/signer.ts';
+import { buildLegacySignatureImage } from '../../src/sign/legacy-image.ts';
+import type { Digest } from '../../src/oci/digest.ts';
 
 const SIG = 'application/vnd.dev.cosign.simplesigning.v1+json';
 const ACCEPT = `${OCI_MANIFEST}, ${OCI_INDEX}`;
@@ -34,6 +48,39 @@ async function pull(sw: RunningSigward, repo: string, ref: string) {
   const error = r.statusCode !== 200 ? ociErrorOf(body) : undefined;
   return { status: r.statusCode, body, error };
 }
+
+/** Metrics that also keep every failure the upstream clients report to them (what is counted is still up to the
+ * metrics), so a test can wait for sigward's abort of an early `.sig` ask to have been reported. */
+class WatchedMetrics extends SigwardMetrics {
+  readonly failures: unknown[] = [];
+  private next = Promise.withResolvers<void>();
+
+  override upstream(host: string): UpstreamObserver {
+    const o = super.upstream(host);
+    return {
+      responded: (startMs) => o.responded(startMs),
+      failed: (e) => {
+        o.failed(e);
+        this.failures.push(e);
+        const woken = this.next;
+        this.next = Promise.withResolvers<void>();
+        woken.resolve();
+      },
+    };
+  }
+
+  /** The first failure from index `from` on that `match` accepts, once one was reported. */
+  async failure(match: (e: unknown) => boolean, from = 0): Promise<unknown> {
+    for (;;) {
+      const hit = this.failures.slice(from).find(match);
+      if (hit !== undefined) return hit;
+      await this.next.promise;
+    }
+  }
+}
+
+/** sigward's own abort of a request (AbortController.abort() without a reason). */
+const isAbort = (e: unknown): boolean => (e as { name?: unknown } | null)?.name === 'AbortError';
 
 describe('gate: signature artifacts and crafted manifests against distribution', () => {
   let reg: Registry;
@@ -263,32 +310,182 @@ describe('gate: signature artifacts and crafted manifests against distribution',
         OCI_MANIFEST,
         'plain',
       );
-      const small = await startSigward({
-        upstreams: [{ host: 'example.test', url: reg.url }],
-        trust: { keys: { alice: { pem: alice.publicPem } } },
-        policy: { default: 'deny', policies: [{ name: 'apps', match: ['example.test/apps/*'], keys: ['alice'] }] },
-        limits: {
-          signatureBytes: '64KiB',
-          signatureBytesPerLookup: '64KiB',
-          attachmentLayerBytes: '64KiB',
-          attachmentBytes: '64KiB',
-          signatureMemory: '64KiB',
+      const metrics = new WatchedMetrics();
+      const small = await startSigward(
+        {
+          upstreams: [{ host: 'example.test', url: reg.url }],
+          trust: { keys: { alice: { pem: alice.publicPem } } },
+          policy: { default: 'deny', policies: [{ name: 'apps', match: ['example.test/apps/*'], keys: ['alice'] }] },
+          limits: {
+            signatureBytes: '64KiB',
+            signatureBytesPerLookup: '64KiB',
+            attachmentLayerBytes: '64KiB',
+            attachmentBytes: '64KiB',
+            signatureMemory: '64KiB',
+          },
+          metrics: { listen: 'main' },
         },
-      });
+        { metrics },
+      );
       try {
         const r = await pull(small, 'apps/early', 'plain');
         assert.equal(r.status, 200, r.body.toString());
-        assert.equal(
-          small.upstreamRequests.filter((q) =>
-            q.url.endsWith(`${sigTag(must(key(crafted, 'early-sig').digest, 'digest'))}`),
-          ).length,
-          1,
-          'the .sig manifest was asked early',
-        );
+        // Asked early, and answered before the pull proved it an artifact, or aborted then (mostly before it left).
+        const answered = small.upstreamRequests.filter((q) =>
+          q.url.endsWith(`${sigTag(must(key(crafted, 'early-sig').digest, 'digest'))}`),
+        ).length;
+        if (answered === 0) await metrics.failure(isAbort);
+        assert.equal(answered + metrics.failures.filter(isAbort).length, 1, 'the .sig manifest was asked early');
         assert.equal(must(small.app, 'small.app').gate.memory.inUse, 0, 'every share given back');
       } finally {
         await small.stop();
       }
     },
   );
+});
+
+// An early `.sig` ask that no verification takes is aborted, not downloaded for nobody: sigward hangs up at once,
+// mostly before the request even left (the upstream then never sees it), else the upstream sees it cut. The upstream
+// is a scripted fake (answering slowly is fault injection); the metrics count sigward's own abort as no failure.
+describe('gate: an early .sig ask that nothing takes is aborted at the upstream', () => {
+  const HOST = 'early-abort.test';
+  const alice = newKey('alice');
+  const metrics = new WatchedMetrics();
+  const config = Buffer.from('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}');
+  const layer = gzipSync(makeTar({ 'bin/app': '#!/bin/sh\necho app\n' }));
+  const desc = (mediaType: string, blob: Uint8Array) =>
+    `{"mediaType":"${mediaType}","digest":"${sha256(blob)}","size":${blob.length}}`;
+  /** A `.sig` body far larger than what is sent at once: what a slow answer still has to send. */
+  const bigSig = Buffer.from(`{"schemaVersion":2,"padding":"${'x'.repeat(256 * 1024)}"}`);
+  let fake: FakeUpstream;
+  let sw: RunningSigward;
+
+  before(async () => {
+    fake = await startFakeUpstream();
+    sw = await startSigward(
+      {
+        upstreams: [{ host: HOST, url: fake.url, retries: 0, allowPrivateNetworks: true }],
+        trust: { keys: { alice: { pem: alice.publicPem } } },
+        policy: { default: 'deny', policies: [{ name: 'apps', match: [`${HOST}/apps/*`], keys: ['alice'] }] },
+        metrics: { listen: 'main' },
+      },
+      { metrics },
+    );
+  });
+  after(async () => {
+    await sw?.stop();
+    await fake?.stop();
+  });
+
+  /** The `.sig` answer of `digest` in `repo`, slow: its head and first half KiB at once, the rest 16 KiB a tick.
+   * `ended` tells, once the upstream's side of the exchange closed, whether it was served to the end or cut. */
+  function slowSig(repo: string, digest: string, body: Uint8Array, mediaType = OCI_MANIFEST) {
+    const path = `/v2/${repo}/manifests/${sigTag(digest)}`;
+    const ended = Promise.withResolvers<'served' | 'cut'>();
+    fake.route(path, (_req, res) => {
+      res.writeHead(200, {
+        'Content-Type': mediaType,
+        'Content-Length': String(body.length),
+        'Docker-Content-Digest': sha256(body),
+      });
+      let sent = Math.min(512, body.length >> 1);
+      res.write(body.subarray(0, sent));
+      res.on('close', () => ended.resolve(res.writableFinished ? 'served' : 'cut'));
+      const timer = setInterval(() => {
+        if (res.destroyed) return void clearInterval(timer);
+        res.write(body.subarray(sent, (sent += 16 * 1024)));
+        if (sent >= body.length) {
+          clearInterval(timer);
+          res.end();
+        }
+      }, 10);
+    });
+    return { ended: ended.promise, hits: () => fake.hits(path) };
+  }
+
+  const upstreamErrors = async (): Promise<number> =>
+    parseExposition((await metrics.text()).body)
+      .samples.filter((s) => s.name === 'sigward_upstream_errors_total' && s.labels.upstream === HOST)
+      .reduce((n, s) => n + s.value, 0);
+
+  const get = (repo: string, ref: string) =>
+    rawGet(`${sw.url}/v2/${HOST}/${repo}/manifests/${ref}`, { headers: { Accept: ACCEPT } });
+
+  /** After a pull whose early ask nothing took: sigward aborted it (reported to the metrics, counted as no upstream
+   * failure), the upstream never served it to the end, and the memory budget has nothing in use. */
+  async function assertAborted(sig: ReturnType<typeof slowSig>, from: number): Promise<void> {
+    // Whichever comes first: the abort reported by sigward's upstream client, or the upstream's side closing.
+    const first = await Promise.race([metrics.failure(isAbort, from).then(() => 'aborted' as const), sig.ended]);
+    assert.notEqual(first, 'served', 'the .sig answer nobody would read was downloaded to the end');
+    await metrics.failure(isAbort, from);
+    assert.equal(metrics.failures.slice(from).filter(isAbort).length, 1, 'one request aborted: the early ask');
+    if (sig.hits() > 0) assert.equal(await sig.ended, 'cut', 'the upstream saw the .sig request cut');
+    assert.equal(await upstreamErrors(), 0, 'sigward_upstream_errors_total counted sigward aborting its own request');
+    assert.equal(must(sw.app, 'sw.app').gate.memory.inUse, 0, 'the early ask gave its share back');
+  }
+
+  test('a manifest refused as malformed while its .sig answer is slow: 502 as before, the .sig GET aborted, nothing counted', async () => {
+    // JSON.parse sees a signature layer, Go's decoder the tar+gzip: refused before anything is judged.
+    const folded = Buffer.from(
+      `{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","config":${desc(OCI_CONFIG, config)},"layers":[${desc(SIG, config)}],"Layers":[${desc(OCI_LAYER_GZIP, layer)}]}`,
+    );
+    fake.route('/v2/apps/folded/manifests/v1', (req, res) => serveManifest(res, folded, OCI_MANIFEST, req.method));
+    const sig = slowSig('apps/folded', sha256(folded), bigSig);
+    const from = metrics.failures.length;
+
+    const r = await get('apps/folded', 'v1');
+    assert.equal(r.status, 502, r.body.toString());
+    const error = must(ociErrorOf(r.body), 'the error body');
+    assert.equal(error.code, 'MANIFEST_INVALID');
+    assert.match(error.message, /"Layers".*Go's case-insensitive matching/);
+    await assertAborted(sig, from);
+  });
+
+  test('a signature artifact under a plain tag while its own .sig answer is slow: proven and served, the .sig GET aborted', async () => {
+    const payload = Buffer.from(
+      `{"critical":{"identity":{"docker-reference":"${HOST}/apps/artifact"},"image":{"docker-manifest-digest":"${sha256(config)}"},"type":"cosign container image signature"},"optional":null}`,
+    );
+    const artifact = buildLegacySignatureImage({
+      layers: [{ payload, signature: signBytes(alice.privateKey, payload) }],
+    });
+    const repo = 'apps/artifact';
+    fake.route(`/v2/${repo}/manifests/plain`, (req, res) =>
+      serveManifest(res, artifact.manifest, artifact.manifestMediaType, req.method),
+    );
+    for (const b of [artifact.config, ...artifact.layers])
+      fake.route(`/v2/${repo}/blobs/${b.digest}`, (_req, res) => serveBlob(res, b.bytes));
+    const sig = slowSig(repo, artifact.manifestDigest, bigSig);
+    const from = metrics.failures.length;
+
+    const r = await get(repo, 'plain');
+    assert.equal(r.status, 200, r.body.toString());
+    assert.equal(sha256(r.body), artifact.manifestDigest);
+    await assertAborted(sig, from);
+  });
+
+  test('a cold signed pull by tag verifies on its early .sig answer, which is read to the end, not aborted', async () => {
+    const repo = 'apps/signed';
+    const image = oneFileManifest(Buffer.from('a signed image\n'));
+    const digest = sha256(image) as Digest;
+    const payload = simpleSigningPayload({ dockerReference: `${HOST}/${repo}`, digest, optional: null });
+    const sigImage = buildLegacySignatureImage({
+      layers: [{ payload, signature: signBytes(alice.privateKey, payload) }],
+    });
+    fake.route(`/v2/${repo}/manifests/v1`, (req, res) => serveManifest(res, image, OCI_MANIFEST, req.method));
+    for (const b of [sigImage.config, ...sigImage.layers])
+      fake.route(`/v2/${repo}/blobs/${b.digest}`, (_req, res) => serveBlob(res, b.bytes));
+    const sig = slowSig(repo, digest, sigImage.manifest, sigImage.manifestMediaType);
+    const from = metrics.failures.length;
+
+    // Two pulls at once: one asks early; the other shares that lookup, or finds its verdict.
+    for (const r of await Promise.all([get(repo, 'v1'), get(repo, 'v1')])) {
+      assert.equal(r.status, 200, r.body.toString());
+      assert.equal(r.headers['x-sigward-outcome'], 'verified');
+    }
+    assert.equal(await sig.ended, 'served', 'the early .sig answer was read whole');
+    assert.equal(sig.hits(), 1, 'the lookup used the early answer instead of asking again');
+    assert.equal(metrics.failures.slice(from).filter(isAbort).length, 0, 'nothing was aborted');
+    assert.equal(await upstreamErrors(), 0);
+    assert.equal(must(sw.app, 'sw.app').gate.memory.inUse, 0);
+  });
 });
