@@ -4,8 +4,9 @@
 // nothing is served. A spool belongs to no client: the caller runs it once per digest (single-flight), and a client
 // that goes away does not stop it.
 // The bytes are copied into a few reused batches (so the upstream's chunks die young and memory stays flat), each
-// batch is written to the file in one write, then, for a big blob, handed to the hashing thread and back (no copy for
-// hashing, and the main thread never waits on it while a batch is free); a small blob is hashed inline as it comes.
+// batch is written to the file in one positional write (two in flight), then, for a big blob, handed to the hashing
+// thread in file order and back (no copy for hashing, and the main thread never waits on it while a batch is free); a
+// small blob is hashed inline as it comes.
 import { createHash, type Hash } from 'node:crypto';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
@@ -21,6 +22,8 @@ import type { BlobStore } from './store.ts';
 /** One write into the spool file; the batches of one download are BATCHES of these. */
 export const BATCH_BYTES = 1024 * 1024;
 export const BATCHES = 4;
+/** Writes in flight at once (each at its own offset). */
+export const WRITES = 2;
 
 export interface SpoolRequest {
   readonly digest: Digest;
@@ -170,7 +173,7 @@ function must<T>(x: T | undefined): T {
   return x;
 }
 
-type WriteOutcome =
+export type WriteOutcome =
   | { readonly kind: 'ok' }
   | { readonly kind: 'over' }
   | { readonly kind: 'source'; readonly error: unknown }
@@ -178,12 +181,14 @@ type WriteOutcome =
   | { readonly kind: 'hash'; readonly error: Error };
 
 /**
- * Copies a body into `fh` from offset 0 through BATCHES reused batches of BATCH_BYTES: a full batch is written (one
- * write in flight), then hashed by `batches` and handed back, or reused at once when the blob is hashed inline
- * (`hash`). The body is paused while no batch is free. `done` says how it ended, and which side broke first (the
- * first failure decides the message).
+ * Copies a body into `fh` from offset 0 through BATCHES reused batches of BATCH_BYTES. A full batch is written at its
+ * own offset at once, up to WRITES writes in flight: the next write is already queued in the thread pool while the
+ * main thread is busy with the socket, so the file system is never left waiting for it. Written batches go to
+ * `batches` in file order (the digest is of the bytes in order) and come back from there, or are reused at once when
+ * the blob is hashed inline (`hash`). The body is paused while no batch is free. `done` says how it ended, and which
+ * side broke first (the first failure decides the message). Exported for its unit test only.
  */
-class SpoolWriter {
+export class SpoolWriter {
   received = 0;
   readonly done: Promise<WriteOutcome>;
   private readonly free: ArrayBuffer[] = [];
@@ -192,10 +197,13 @@ class SpoolWriter {
   private fill = 0;
   /** Batches filled and waiting for their write, in file order. */
   private readonly filled: { ab: ArrayBuffer; len: number }[] = [];
+  /** Batches whose write started, in file order, until they are handed to the hasher (or reused). */
+  private readonly ordered: { ab: ArrayBuffer; len: number; written: boolean }[] = [];
   /** What is left of the last chunk while no batch is free (the body is paused meanwhile). */
   private rest: Buffer | undefined;
-  private writing: Promise<void> | undefined;
-  private written = 0;
+  private readonly writing = new Set<Promise<void>>();
+  /** The file offset the next write starts at. */
+  private offset = 0;
   private ended = false;
   private settle!: (o: WriteOutcome) => void;
   private settled = false;
@@ -222,7 +230,7 @@ class SpoolWriter {
 
   /** Resolves once no write is in flight (before the file is closed and removed after a failure). */
   async idle(): Promise<void> {
-    while (this.writing !== undefined) await this.writing;
+    while (this.writing.size > 0) await Promise.allSettled([...this.writing]);
   }
 
   private readonly onData = (chunk: Buffer): void => {
@@ -277,27 +285,44 @@ class SpoolWriter {
     this.fill = 0;
   }
 
+  /** Start the writes there is room for; settle once the body ended and every batch was written and handed on. */
   private flush(): void {
-    if (this.writing !== undefined || this.settled) return;
+    if (this.settled) return;
     if (this.ended && this.rest === undefined) this.seal();
-    const next = this.filled.shift();
-    if (next === undefined) {
-      if (this.ended && this.rest === undefined) this.finish({ kind: 'ok' });
-      return;
+    while (this.writing.size < WRITES) {
+      const next = this.filled.shift();
+      if (next === undefined) break;
+      const entry = { ...next, written: false };
+      this.ordered.push(entry);
+      const at = this.offset;
+      this.offset += next.len;
+      const w: Promise<void> = this.write(Buffer.from(next.ab), next.len, at).then(
+        () => {
+          this.writing.delete(w);
+          entry.written = true;
+          if (this.settled) return;
+          this.handOn();
+          this.flush();
+        },
+        (e: unknown) => {
+          this.writing.delete(w);
+          this.finish({ kind: 'sink', error: e });
+        },
+      );
+      this.writing.add(w);
     }
-    this.writing = this.write(Buffer.from(next.ab), next.len).then(
-      () => {
-        this.writing = undefined;
-        if (this.settled) return;
-        if (this.batches !== undefined) this.batches.take(next.ab, next.len, (ab) => this.give(ab));
-        else this.give(next.ab);
-        this.flush();
-      },
-      (e: unknown) => {
-        this.writing = undefined;
-        this.finish({ kind: 'sink', error: e });
-      },
-    );
+    if (this.ended && this.rest === undefined && this.filled.length === 0 && this.writing.size === 0)
+      this.finish({ kind: 'ok' });
+  }
+
+  /** Written batches, from the first in file order on, go to the hasher (or back to the pool when hashed inline). */
+  private handOn(): void {
+    while (this.ordered[0]?.written === true) {
+      const b = this.ordered.shift();
+      if (b === undefined) break;
+      if (this.batches !== undefined) this.batches.take(b.ab, b.len, (ab) => this.give(ab));
+      else this.give(b.ab);
+    }
   }
 
   /** A batch is free again (written, and hashed when the hashing thread does it). */
@@ -309,13 +334,12 @@ class SpoolWriter {
     if (this.rest === undefined && !this.settled) this.body.resume();
   }
 
-  /** Write the first `len` bytes of `buf` at the current end of the file. */
-  private async write(buf: Buffer, len: number): Promise<void> {
-    for (let at = 0; at < len;) {
-      const { bytesWritten } = await this.fh.write(buf, at, len - at, this.written);
+  /** Write the first `len` bytes of `buf` at file offset `at` (positional: writes in flight do not depend on order). */
+  private async write(buf: Buffer, len: number, at: number): Promise<void> {
+    for (let done = 0; done < len;) {
+      const { bytesWritten } = await this.fh.write(buf, done, len - done, at + done);
       if (bytesWritten === 0) throw new Error('the file system took none of the bytes written');
-      this.written += bytesWritten;
-      at += bytesWritten;
+      done += bytesWritten;
     }
   }
 
