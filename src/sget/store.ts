@@ -243,13 +243,16 @@ export class BlobStore {
     this.persisting.add(done);
   }
 
-  /** Wait for files still being made durable and sealed (graceful shutdown, tests). */
+  /** Wait for files still being made durable and sealed, and for removals under way (graceful shutdown, tests). */
   async flush(): Promise<void> {
-    while (this.persisting.size > 0) await Promise.all(this.persisting);
+    while (this.persisting.size > 0 || this.removing.size > 0)
+      await Promise.all([...this.persisting, ...this.removing.values()]);
   }
 
-  /** The durability steps of a committed file (commit): each one a seam for fault-injection tests. */
+  /** The durability steps of a committed file (commit), and the removal of a dropped one: each one a seam for
+   * fault-injection tests. */
   readonly durable = {
+    remove: (file: string): Promise<void> => unlink(file),
     syncFile: async (file: string): Promise<void> => {
       const fh = await open(file, 'r');
       await fh.sync().finally(() => fh.close()); // fsync covers the inode, whichever descriptor asks
@@ -315,9 +318,11 @@ export class BlobStore {
     const level = why.startsWith('evicted') ? 'info' : 'warn';
     this.opts.log[level]({ digest: e.digest, size: e.size, why }, 'sget store file removed');
     // A reader that has the file open keeps reading it: unlinking only removes the name.
-    const gone = Promise.all([e.file, `${e.file}.seal`].map((f) => unlink(f).catch(() => undefined))).then(() => {
-      if (this.removing.get(e.digest) === gone) this.removing.delete(e.digest);
-    });
+    const gone = Promise.all([e.file, `${e.file}.seal`].map((f) => this.durable.remove(f).catch(() => undefined))).then(
+      () => {
+        if (this.removing.get(e.digest) === gone) this.removing.delete(e.digest);
+      },
+    );
     this.removing.set(e.digest, gone);
   }
 }
