@@ -10,7 +10,10 @@
 //                 that checks a digest can do here (the hashing ceiling);
 //   /disk/v2/…    the body goes into a file in the given directory instead (fs write stream, backpressure), and only
 //                 once it is written is `200` with an empty body answered; the file is then removed. What the first
-//                 half of an sget cold download (spool to disk) costs without parser or hashing.
+//                 half of an sget cold download (spool to disk) costs without parser or hashing;
+//   /disk-sha256/v2/…  the same, hashing the body on this thread as it is written, and answering `200` only when it
+//                 matches the digest in the path (else the connection is cut): the spool half with the one check sget
+//                 cannot skip (the hashing ceiling of the spool).
 // One request per connection. Started by relay.ts as `node --import tsx relay-server.ts <upstream url> <dir>`; prints
 // `relay listening on http://127.0.0.1:PORT`.
 import { createHash, randomBytes } from 'node:crypto';
@@ -35,7 +38,7 @@ if (diskDir === '') {
   process.exit(2);
 }
 
-type Mode = 'plain' | 'sha256' | 'disk';
+type Mode = 'plain' | 'sha256' | 'disk' | 'disk-sha256';
 
 /** Copy `from` into `to` as pipe() does (pause on a full buffer, resume on drain), without stream machinery. */
 function copy(from: net.Socket, to: net.Socket, first: Buffer): void {
@@ -63,20 +66,26 @@ function copyHashed(from: net.Socket, to: net.Socket, head: Buffer, bodyStart: n
   });
 }
 
-/** The body into a file (with backpressure), then an empty 200 once it is written; the file is removed after. */
-function toDisk(from: net.Socket, client: net.Socket, head: Buffer, bodyStart: number): void {
+/** The body into a file (with backpressure), then an empty 200 once it is written; the file is removed after. With
+ * `digestHex`, the body is hashed as it passes and the 200 goes out only when it matches. */
+function toDisk(from: net.Socket, client: net.Socket, head: Buffer, bodyStart: number, digestHex?: string): void {
   const file = join(diskDir, `relay-${randomBytes(6).toString('hex')}.part`);
   const out = createWriteStream(file, { flags: 'wx', highWaterMark: 1024 * 1024 });
+  const hash = digestHex === undefined ? undefined : createHash('sha256');
   const body = head.subarray(bodyStart);
+  hash?.update(body);
   if (body.length > 0 && !out.write(body)) from.pause();
   from.on('data', (chunk: Buffer) => {
+    hash?.update(chunk);
     if (!out.write(chunk)) from.pause();
   });
   out.on('drain', () => from.resume());
   from.on('end', () => out.end());
   out.on('error', () => client.destroy());
   out.on('close', () => {
-    client.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    if (hash === undefined || hash.digest('hex') === digestHex)
+      client.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    else client.destroy();
     void unlink(file).catch(() => undefined);
   });
 }
@@ -100,8 +109,10 @@ function relay(client: net.Socket, path: string, mode: Mode): void {
     up.off('data', onHead);
     if (mode === 'plain') return copy(up, client, head);
     if (!head.subarray(0, end).toString('latin1').startsWith('HTTP/1.1 200')) return fail();
+    const digestHex = /sha256:([0-9a-f]{64})/.exec(path)?.[1] ?? '';
     if (mode === 'disk') return toDisk(up, client, head, end + HEAD_END.length);
-    copyHashed(up, client, head, end + HEAD_END.length, /sha256:([0-9a-f]{64})/.exec(path)?.[1] ?? '');
+    if (mode === 'disk-sha256') return toDisk(up, client, head, end + HEAD_END.length, digestHex);
+    copyHashed(up, client, head, end + HEAD_END.length, digestHex);
   };
   up.on('data', onHead);
 }
@@ -109,6 +120,7 @@ function relay(client: net.Socket, path: string, mode: Mode): void {
 const PREFIXES: readonly [string, Mode][] = [
   ['/sha256/', 'sha256'],
   ['/disk/', 'disk'],
+  ['/disk-sha256/', 'disk-sha256'],
 ];
 
 const server = net.createServer((client) => {

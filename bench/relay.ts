@@ -27,6 +27,11 @@ export const sha256Url = (relay: RelayProcess, repo: string, rest: string): stri
 export const diskUrl = (relay: RelayProcess, repo: string, rest: string): string =>
   `${relay.url}/disk/v2/${repo}/${rest}`;
 
+/** The same, hashing the body as it is written and answering 200 only when it matches the path's digest: the spool
+ * half of an sget cold download with its one unavoidable check (the hashing ceiling of the spool). */
+export const diskSha256Url = (relay: RelayProcess, repo: string, rest: string): string =>
+  `${relay.url}/disk-sha256/v2/${repo}/${rest}`;
+
 /** Start the relay to `upstreamUrl` (http://127.0.0.1:PORT), logging into `dir`; resolves once it listens. */
 export function startRelay(upstreamUrl: string, dir: string): Promise<RelayProcess> {
   return startNodeServer('relay', RELAY_SERVER, [upstreamUrl, dir], dir);

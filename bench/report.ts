@@ -112,6 +112,13 @@ function targetSpecs(settings: Settings): TargetSpec[] {
     measure: swOver('ceiling'),
     ok: (v) => v >= 0.8,
   });
+  // The same against the raw relay to disk that also hashes as it writes (the check sget cannot skip).
+  specs.push({
+    row: 'sget.cold.vshashceiling',
+    target: '>= 0.8x ceiling',
+    measure: swOver('ceiling'),
+    ok: (v) => v >= 0.8,
+  });
   specs.push({ row: 'sget.warm.mbps', target: '>= 0.5x direct', measure: swOver('direct'), ok: (v) => v >= 0.5 });
   specs.push({ row: 'sget.rss.growth', target: '<= 64 MiB', measure: sw, ok: (v) => v <= 64, unit: 'MiB' });
   // A hostile `.sig` (1000 layers naming one 1 MiB blob) costs one blob GET and a refusal, not 1000 of each.

@@ -5,12 +5,16 @@
 // the same request again, served from the store. Each round takes a blob nobody has fetched through sigward's sget
 // yet, and alternates: direct upstream GET, sigward /v2/ blob GET (streamed), the ceiling (a raw node relay of the same
 // GET: what node relays at all), the raw relay to disk (the same relay writing the body to a file, no parser, no
-// hashing), sget cold, sget warm. sget cold is a spool and then a send, so its own ceiling is the raw relay to disk
-// followed by the warm send of the same round (their times added). sigward's RSS is
-// sampled during both sget downloads: it must stay flat in the artifact size (the file is never held in memory).
+// hashing; then again hashing as it writes), sget cold, sget warm. sget cold is a spool and then a send, so its own
+// ceiling is the raw relay to disk followed by the warm send of the same round (their times added). Every figure that
+// writes to disk starts from no dirty pages (`sync` first): otherwise the one measured last in a round pays for the
+// kernel's writeback of the gigabytes the others left behind. sigward's RSS is sampled during both sget downloads: it
+// must stay flat in the artifact size (the file is never held in memory).
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { BIG_REPO, type Blob, type Fixtures } from '../fixtures.ts';
 import { OCI_MANIFEST, pushBlob, pushManifest, sha256 } from '../../test/helpers/images.ts';
-import { diskUrl } from '../relay.ts';
+import { diskSha256Url, diskUrl } from '../relay.ts';
 import { row, type Row } from '../rows.ts';
 import { sampleRss, type RssReport } from '../rss.ts';
 import { progress, type Settings } from '../settings.ts';
@@ -18,6 +22,11 @@ import type { Stack } from '../stack.ts';
 import { curlGet, type Transfer } from '../transfer.ts';
 
 const EMPTY = Buffer.from('{}');
+
+/** Write every dirty page out (coreutils `sync`), so the next disk figure starts with none to flush. */
+const syncDisks = async (): Promise<void> => {
+  await promisify(execFile)('sync');
+};
 const EMPTY_TYPE = 'application/vnd.oci.empty.v1+json';
 
 /** Push an artifact manifest (empty config, the blob as its only, titled layer) into BIG_REPO; returns its digest. */
@@ -67,6 +76,9 @@ export async function sgetScenario(stack: Stack, fx: Fixtures, settings: Setting
     cold: [] as Transfer[],
     /** Per cold round: the raw relay to disk plus the warm send, as MB/s of the blob. */
     coldCeiling: [] as number[],
+    /** The same with the relay to disk hashing (sha256) as it writes. */
+    diskHashed: [] as Transfer[],
+    coldHashCeiling: [] as number[],
     warm: [] as Transfer[],
   };
   const rss: RssReport[] = [];
@@ -90,9 +102,13 @@ export async function sgetScenario(stack: Stack, fx: Fixtures, settings: Setting
     const v = await curlGet(stack.url('sigward', BIG_REPO, `blobs/${blob.digest}`), blob.size);
     const ceil = await curlGet(stack.url('ceiling', BIG_REPO, `blobs/${blob.digest}`), blob.size);
     // The answer is an empty 200 sent once the file is written: its total time is the relay to disk.
+    await syncDisks();
     const disk = await curlGet(diskUrl(stack.relay, BIG_REPO, `blobs/${blob.digest}`), 0);
+    await syncDisks();
+    const diskHashed = await curlGet(diskSha256Url(stack.relay, BIG_REPO, `blobs/${blob.digest}`), 0);
     let cold: Transfer | undefined;
     if (!fetched.has(artifacts[i]!)) {
+      await syncDisks();
       cold = await sampled(sget, blob.size);
       fetched.add(artifacts[i]!);
       s.cold.push(cold);
@@ -100,18 +116,23 @@ export async function sgetScenario(stack: Stack, fx: Fixtures, settings: Setting
     }
     const w = await sampled(sget, blob.size);
     s.disk.push({ ...disk, bytes: blob.size, mbps: blob.size / disk.seconds / 1e6 });
+    s.diskHashed.push({ ...diskHashed, bytes: blob.size, mbps: blob.size / diskHashed.seconds / 1e6 });
     const coldCeiling = blob.size / (disk.seconds + w.seconds) / 1e6;
-    if (cold) s.coldCeiling.push(coldCeiling);
+    const coldHashCeiling = blob.size / (diskHashed.seconds + w.seconds) / 1e6;
+    if (cold) {
+      s.coldCeiling.push(coldCeiling);
+      s.coldHashCeiling.push(coldHashCeiling);
+    }
     s.direct.push(d);
     s.v2.push(v);
     s.ceiling.push(ceil);
     s.warm.push(w);
     const coldText = cold
-      ? `sget cold ${cold.mbps.toFixed(0)} (first byte after ${(cold.ttfbMs / 1000).toFixed(2)} s; its ceiling ${coldCeiling.toFixed(0)}), `
+      ? `sget cold ${cold.mbps.toFixed(0)} (first byte after ${(cold.ttfbMs / 1000).toFixed(2)} s; its ceiling ${coldCeiling.toFixed(0)}, hashing ${coldHashCeiling.toFixed(0)}), `
       : '';
     progress(
       `sget round ${r + 1}/${settings.rounds}: MB/s direct ${d.mbps.toFixed(0)}, sigward /v2/ ${v.mbps.toFixed(0)}, ceiling ${ceil.mbps.toFixed(0)}, ` +
-        `raw relay to disk ${(blob.size / disk.seconds / 1e6).toFixed(0)}, ${coldText}` +
+        `raw relay to disk ${(blob.size / disk.seconds / 1e6).toFixed(0)} (hashing ${(blob.size / diskHashed.seconds / 1e6).toFixed(0)}), ${coldText}` +
         `sget warm ${w.mbps.toFixed(0)}; sigward RSS peak ${Math.max(...rss.slice(-2).map((m) => m.peakSampledMiB))} MiB`,
     );
   }
@@ -146,12 +167,30 @@ export async function sgetScenario(stack: Stack, fx: Fixtures, settings: Setting
       },
     ),
     row(
+      'sget.cold.vshashceiling',
+      `${size} sget cold against raw relay to disk hashing + warm send`,
+      'MB/s',
+      'higher',
+      { direct: mbps(s.direct), sigward: mbps(s.cold), ceiling: s.coldHashCeiling },
+      {
+        note: 'ceiling column, per cold round: the blob over (the raw relay to disk that hashes it as it writes + the warm send of that round)',
+      },
+    ),
+    row(
       'sget.cold.spool',
       `${size} sget cold, spool and check (to first byte)`,
       'MB/s',
       'higher',
       { sigward: s.cold.map((t) => t.bytes / (t.ttfbMs / 1000) / 1e6), ceiling: mbps(s.disk) },
       { note: 'sigward: the blob over the time to its first byte; ceiling column: the raw relay to disk' },
+    ),
+    row(
+      'sget.cold.spool.sha256',
+      `${size} sget cold, spool and check, against the raw relay to disk hashing`,
+      'MB/s',
+      'higher',
+      { sigward: s.cold.map((t) => t.bytes / (t.ttfbMs / 1000) / 1e6), ceiling: mbps(s.diskHashed) },
+      { note: 'sigward: the blob over the time to its first byte; ceiling column: the raw relay to disk that hashes' },
     ),
     row('sget.cold.ttfb', `${size} sget cold (spool, check, send)`, 'TTFB ms', 'lower', {
       direct: ttfb(s.direct),
