@@ -12,9 +12,6 @@ import type { Target } from '../proxy/target.ts';
 export class Router {
   private readonly byName = new Map<string, UpstreamConfig>();
   private readonly fallback: UpstreamConfig | undefined;
-  /** Answers already given, by `ns` and name: the configuration never changes under a router, and a pull names its
-   * repository again for every tag and digest. Only successes; emptied when full. */
-  private readonly resolved = new Map<string, Target>();
 
   constructor(upstreams: readonly UpstreamConfig[]) {
     for (const u of upstreams) for (const n of [u.host, ...u.aliases]) this.byName.set(n, u);
@@ -38,19 +35,6 @@ export class Router {
 
   /** `name` is everything between /v2/ and /manifests|blobs|tags|referrers; `ns` is containerd's query parameter. */
   resolve(name: string, ns: string | undefined | null): Target {
-    const key = `${ns ?? ''}\n${name}`;
-    let target = this.resolved.get(key);
-    if (target === undefined) {
-      target = this.resolveOnce(name, ns);
-      if (key.length <= RESOLVED_KEY_CHARS) {
-        if (this.resolved.size >= RESOLVED_ENTRIES) this.resolved.clear();
-        this.resolved.set(key, target);
-      }
-    }
-    return target;
-  }
-
-  private resolveOnce(name: string, ns: string | undefined | null): Target {
     const slash = name.indexOf('/');
     const first = slash < 0 ? name : name.slice(0, slash);
     let upstream: UpstreamConfig | undefined;
@@ -84,6 +68,3 @@ export class Router {
     return { upstream, repository: parseRepositoryName(repo) };
   }
 }
-
-const RESOLVED_ENTRIES = 1024;
-const RESOLVED_KEY_CHARS = 512;
