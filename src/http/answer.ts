@@ -139,6 +139,11 @@ async function sendFile(
 
 /** Bytes read from a file per write; two such buffers per response, reused, are all it holds. */
 const FILE_CHUNK = 512 * 1024;
+/** Buffer pairs of file sends that finished with every write flushed, for the next sends: a warm blob or sget download
+ * then allocates nothing, and no 1 MiB per response waits for a full garbage collection to be given back. At most
+ * this many pairs are kept (4 MiB). */
+const SPARE_PAIRS = 4;
+const spare: Buffer[][] = [];
 
 /** Copy bytes start..end of the file into the response through two reused buffers: one is read into while the other
  * is being written, and a buffer is read into again only once its last write was flushed (its callback), so memory
@@ -147,7 +152,10 @@ const FILE_CHUNK = 512 * 1024;
 async function copyRange(a: FileAnswer, res: ServerResponse, closed: Promise<void>): Promise<number> {
   // A small file or range gets buffers of its own size, not two full chunks.
   const size = Math.max(1, Math.min(FILE_CHUNK, a.end - a.start + 1));
-  const buffers = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
+  const buffers = (size === FILE_CHUNK ? spare.pop() : undefined) ?? [
+    Buffer.allocUnsafe(size),
+    Buffer.allocUnsafe(size),
+  ];
   const flushed: (Promise<void> | undefined)[] = [undefined, undefined];
   let gone = false;
   void closed.then(() => (gone = true));
@@ -165,6 +173,9 @@ async function copyRange(a: FileAnswer, res: ServerResponse, closed: Promise<voi
     sent += bytesRead;
     flushed[i] = new Promise<void>((resolve) => res.write(buf.subarray(0, bytesRead), () => resolve()));
   }
-  await Promise.race([Promise.all(flushed.map((p) => p ?? Promise.resolve())), closed]);
+  // Only a pair whose every write was flushed may be handed on: after an early close a write may still hold one.
+  const done = await Promise.race([Promise.all(flushed.map((p) => p ?? Promise.resolve())).then(() => true), closed]);
+  if (done === true && !gone && !res.destroyed && size === FILE_CHUNK && spare.length < SPARE_PAIRS)
+    spare.push(buffers);
   return sent;
 }
