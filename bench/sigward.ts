@@ -10,8 +10,8 @@ import type { LogLevel } from '../src/config/types.ts';
 import { startProcess, tailFile } from '../test/helpers/proc.ts';
 import { KEYLESS_IDENTITY, KEYLESS_ISSUER, KEYLESS_PREFIX } from './keyless-fixtures.ts';
 
-/** The node flags and environment the shipped launchers start the daemon with (README: "Memory and blob throughput"); a unit test holds
- * package.json's start script, the systemd unit and the Dockerfile to the same. */
+/** The node flags and environment the shipped launchers start the daemon with (README: "Memory and blob
+ * throughput"); a unit test holds package.json's start script, the systemd unit and the Dockerfile to the same. */
 export const DAEMON_NODE_ARGS: readonly string[] = ['--max-semi-space-size=1', '--initial-old-space-size=64'];
 export const DAEMON_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
 
