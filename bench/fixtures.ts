@@ -35,12 +35,13 @@ export function freeDiskBytes(dir: string): number {
 
 /**
  * Distinct concurrent blobs need room twice (the upstream's copy and the peer's cache) plus the single blob twice,
- * two build files, sigward's sget store (one download per sget round, see stack.ts), and 4 GiB to spare. Past the page cache, reads of the upstream and of the peer come partly from
- * disk: the note says so, because the throughput figures then measure the disk too.
+ * two build files, sigward's sget store (one download per sget round, see stack.ts) and the two files per sget round
+ * the raw relay to disk keeps until the scenario ends, and 4 GiB to spare. Past the page cache, reads of the upstream and of the
+ * peer come partly from disk: the note says so, because the throughput figures then measure the disk too.
  */
 function chooseDistinct(settings: Settings, tmp: string): { distinct: boolean; note: string } {
   const blob = settings.blobMiB * 2 ** 20;
-  const need = (settings.concurrency + 1) * blob * 2 + 2 * blob + (settings.rounds + 1) * blob + 4 * 2 ** 30;
+  const need = (settings.concurrency + 1) * blob * 2 + 2 * blob + (3 * settings.rounds + 1) * blob + 4 * 2 ** 30;
   const free = freeDiskBytes(tmp);
   const gib = (n: number): string => `${(n / 2 ** 30).toFixed(1)} GiB`;
   const cacheNote = (n: number): string => {

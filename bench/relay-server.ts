@@ -9,11 +9,16 @@
 //                 digest in the path before the end goes out (a mismatch cuts the connection): what any node process
 //                 that checks a digest can do here (the hashing ceiling);
 //   /disk/v2/…    the body goes into a file in the given directory instead (fs write stream, backpressure), and only
-//                 once it is written is `200` with an empty body answered; the file is then removed. What the first
-//                 half of an sget cold download (spool to disk) costs without parser or hashing;
+//                 once it is written is `200` with an empty body answered. What the first half of an sget cold
+//                 download (spool to disk) costs without parser or hashing. The file is kept, as sget's store keeps
+//                 its download, until `/disk-clear` removes every kept file (the benchmark asks once the sget rounds
+//                 are over): on a VM, growing the page cache can cost far more than writing into pages just freed
+//                 (bench/README.md, "sget"), so a relay that removed its file at once would hand its pages to the
+//                 next writer, and measure a cheaper write than a store, which keeps its files, can make;
 //   /disk-sha256/v2/…  the same, hashing the body on this thread as it is written, and answering `200` only when it
 //                 matches the digest in the path (else the connection is cut): the spool half with the one check sget
 //                 cannot skip (the hashing ceiling of the spool).
+//   /disk-clear   removes the files the two above kept, then answers `200`.
 // One request per connection. Started by relay.ts as `node --import tsx relay-server.ts <upstream url> <dir>`; prints
 // `relay listening on http://127.0.0.1:PORT`.
 import { createHash, randomBytes } from 'node:crypto';
@@ -66,11 +71,12 @@ function copyHashed(from: net.Socket, to: net.Socket, head: Buffer, bodyStart: n
   });
 }
 
-/** The body into a file (with backpressure), then an empty 200 once it is written; the file is removed after. With
+/** The body into a file (with backpressure), then an empty 200 once it is written; the file is kept (/disk-clear). With
  * `digestHex`, the body is hashed as it passes and the 200 goes out only when it matches. */
 function toDisk(from: net.Socket, client: net.Socket, head: Buffer, bodyStart: number, digestHex?: string): void {
   const file = join(diskDir, `relay-${randomBytes(6).toString('hex')}.part`);
   const out = createWriteStream(file, { flags: 'wx', highWaterMark: 1024 * 1024 });
+  kept.add(file);
   const hash = digestHex === undefined ? undefined : createHash('sha256');
   const body = head.subarray(bodyStart);
   hash?.update(body);
@@ -86,7 +92,6 @@ function toDisk(from: net.Socket, client: net.Socket, head: Buffer, bodyStart: n
     if (hash === undefined || hash.digest('hex') === digestHex)
       client.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
     else client.destroy();
-    void unlink(file).catch(() => undefined);
   });
 }
 
@@ -117,6 +122,18 @@ function relay(client: net.Socket, path: string, mode: Mode): void {
   up.on('data', onHead);
 }
 
+/** Files written by /disk/ and /disk-sha256/, kept until /disk-clear. */
+const kept = new Set<string>();
+
+/** Remove every kept file, then answer. */
+function clearDisk(client: net.Socket): void {
+  const files = [...kept];
+  kept.clear();
+  void Promise.all(files.map((f) => unlink(f).catch(() => undefined))).then(() =>
+    client.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'),
+  );
+}
+
 const PREFIXES: readonly [string, Mode][] = [
   ['/sha256/', 'sha256'],
   ['/disk/', 'disk'],
@@ -139,6 +156,7 @@ const server = net.createServer((client) => {
       client.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
       return;
     }
+    if (path === '/disk-clear') return clearDisk(client);
     const [prefix, mode] = PREFIXES.find(([p]) => path.startsWith(p)) ?? ['/', 'plain'];
     relay(client, path.slice(prefix.length - 1), mode);
   };

@@ -32,6 +32,13 @@ export const diskUrl = (relay: RelayProcess, repo: string, rest: string): string
 export const diskSha256Url = (relay: RelayProcess, repo: string, rest: string): string =>
   `${relay.url}/disk-sha256/v2/${repo}/${rest}`;
 
+/** Remove the files the relay to disk kept (it keeps each, as sget's store does, until asked): resolves once gone. */
+export async function clearRelayDisk(relay: RelayProcess): Promise<void> {
+  const res = await fetch(`${relay.url}/disk-clear`);
+  await res.arrayBuffer();
+  if (res.status !== 200) throw new Error(`the relay answered /disk-clear with ${res.status}`);
+}
+
 /** Start the relay to `upstreamUrl` (http://127.0.0.1:PORT), logging into `dir`; resolves once it listens. */
 export function startRelay(upstreamUrl: string, dir: string): Promise<RelayProcess> {
   return startNodeServer('relay', RELAY_SERVER, [upstreamUrl, dir], dir);
