@@ -26,6 +26,8 @@ before(async () => {
 });
 after(async () => {
   await hashing.close();
+  // Files still being made durable (fsync, rename, seal) would be written into the directory as it is removed.
+  await store.flush();
   removeTempDir(dir);
 });
 

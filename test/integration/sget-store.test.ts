@@ -56,6 +56,7 @@ describe('sget store', () => {
     sget: { storeSize, maxArtifactSize: '512KiB' },
     policy: { default: 'deny', policies: [{ name: 'files', match: ['example.test/files/*'], allow: 'unsigned' }] },
   });
+  const startedIn = new Map<RunningSigward, string>();
   const start = async (dir = cacheDir, storeSize?: string): Promise<RunningSigward> => {
     const sw = await startSigward(config(dir, storeSize));
     // Tests stop some instances themselves (restarts); after() stops the rest, each exactly once.
@@ -63,7 +64,14 @@ describe('sget store', () => {
     let stopped: Promise<void> | undefined;
     sw.stop = () => (stopped ??= stop());
     running.push(sw);
+    startedIn.set(sw, dir);
     return sw;
+  };
+  /** A test's own directory goes only once the daemons using it stopped: a store still making a download durable
+   * (fsync, rename into blobs/, seal) would write into it while it is being removed. */
+  const stopThenRemove = async (dir: string): Promise<void> => {
+    for (const [sw, d] of startedIn) if (d === dir) await sw.stop();
+    removeTempDir(dir);
   };
   const blobFile = (digest: string, dir = cacheDir) => join(dir, 'sget', 'blobs', digest.replace(':', '-'));
 
@@ -153,7 +161,7 @@ describe('sget store', () => {
       assert.equal(fake.hits(`/v2/files/lru-b/blobs/${b.file}`), 2);
       assert.equal(fake.hits(`/v2/files/lru-a/blobs/${a.file}`), 1);
     } finally {
-      removeTempDir(dir);
+      await stopThenRemove(dir);
     }
   });
 
@@ -199,7 +207,7 @@ describe('sget store', () => {
       await tampered.app?.sget.store.flush(); // the new file is renamed into blobs/ once it is durable
       assert.deepEqual(readFileSync(file), data);
     } finally {
-      removeTempDir(dir);
+      await stopThenRemove(dir);
     }
   });
 
@@ -233,7 +241,7 @@ describe('sget store', () => {
         assert.ok(existsSync(`${blobFile(a.file, dir)}.seal`));
         await again.stop();
       } finally {
-        removeTempDir(dir);
+        await stopThenRemove(dir);
       }
     });
   }
@@ -256,7 +264,7 @@ describe('sget store', () => {
       assert.equal(pull.status, 200);
       assert.equal(fake.hits(`/v2/files/unusable/blobs/${a.file}`), 0);
     } finally {
-      removeTempDir(dir);
+      await stopThenRemove(dir);
     }
   });
 });
