@@ -10,6 +10,7 @@ import { pushFixtures, type Fixtures } from './fixtures.ts';
 import { evaluateTargets, formatTable, writeResult } from './report.ts';
 import type { Row } from './rows.ts';
 import { statusKiB } from './rss.ts';
+import { sweepStaleTempDirs } from '../test/helpers/proc.ts';
 import { blobScenario } from './scenarios/blob.ts';
 import { blobCacheScenario, blobRedirectScenario } from './scenarios/blob-paths.ts';
 import { cliScenario } from './scenarios/cli.ts';
@@ -40,6 +41,11 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => progress('interrupted: stopping the registries and sigward, removing temp files'));
   const settings = readSettings();
   requireTools();
+  // A run killed outright (SIGKILL) leaves its registries' directories behind, and the disk check below would see
+  // tens of GiB fewer free than there are (fixtures.ts chooses distinct blobs by it).
+  const swept = sweepStaleTempDirs();
+  if (swept.length > 0)
+    progress(`removed ${swept.length} temp dir(s) left by runs that were killed: ${swept.join(', ')}`);
   const startedAt = new Date().toISOString();
   const machine = machineFacts();
   progress(

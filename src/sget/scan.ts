@@ -16,7 +16,8 @@ export interface ScannedFile {
 
 const NAME_RE = /^(sha256-[a-f0-9]{64}|sha512-[a-f0-9]{128})$/;
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (signal 0 sends nothing; EPERM: it exists, owned by another user). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -32,7 +33,7 @@ export async function scanStore(blobs: string, tmp: string, key: Buffer): Promis
     const pid = Number(/^(\d+)-/.exec(name)?.[1]);
     // A file named with this process's own pid is from an earlier life (in a container the daemon is pid 1 every
     // time): nothing of this process is in tmp/ yet when the store is scanned.
-    if (!(pid > 0 && pid !== process.pid && alive(pid))) await remove(join(tmp, name));
+    if (!(pid > 0 && pid !== process.pid && processAlive(pid))) await remove(join(tmp, name));
   }
   const found: { f: ScannedFile; lastUse: number }[] = [];
   const names = new Set(await readdir(blobs));

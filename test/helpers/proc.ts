@@ -1,11 +1,12 @@
 // Long-running child processes for tests (registries, containerd, the daemon itself): output to a log file, a
 // readiness probe with a deadline, a graceful stop, and a safety net so nothing outlives the test process.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { processAlive } from '../../src/sget/scan.ts';
 
 export interface StartOptions {
   /** Short name used in the log file name and in error messages, e.g. `registry`. */
@@ -41,7 +42,7 @@ let netInstalled = false;
 function safetyNet(): void {
   for (const child of running) signal(child, 'SIGKILL');
   running.clear();
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  for (const dir of tempDirs) removeWithMarker(dir);
   tempDirs.clear();
 }
 
@@ -72,18 +73,52 @@ function signal(child: ChildProcess, sig: NodeJS.Signals): void {
   }
 }
 
-/** Create a directory under os.tmpdir(); removed by removeTempDir() or, at the latest, when the process exits. */
+/** Create a directory under os.tmpdir(); removed by removeTempDir() or, at the latest, when the process exits. Next
+ * to it, `<dir>.owner` holds this process's pid: a process killed with SIGKILL runs no exit handler, and
+ * sweepStaleTempDirs() then knows the directory (a benchmark's registries can hold tens of GiB) is nobody's. */
 export function tempDir(prefix: string): string {
   installSafetyNet();
   const dir = mkdtempSync(join(tmpdir(), `sigward-${prefix}-`));
+  writeFileSync(`${dir}${OWNER_SUFFIX}`, `${process.pid}\n`);
   tempDirs.add(dir);
   return dir;
 }
 
 /** Remove a directory made by tempDir(). */
 export function removeTempDir(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
+  removeWithMarker(dir);
   tempDirs.delete(dir);
+}
+
+const OWNER_SUFFIX = '.owner';
+
+function removeWithMarker(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(`${dir}${OWNER_SUFFIX}`, { force: true });
+}
+
+/**
+ * Remove the directories tempDir() made under `root` for processes that are gone (killed before their exit handler
+ * ran). Only directories whose `.owner` file names a pid no process has are removed; anything without one, or owned
+ * by a live process (another test run, another benchmark), is left alone. Returns the directories removed.
+ */
+export function sweepStaleTempDirs(root = tmpdir()): string[] {
+  const removed: string[] = [];
+  for (const name of readdirSync(root)) {
+    if (!name.startsWith('sigward-') || !name.endsWith(OWNER_SUFFIX)) continue;
+    const marker = join(root, name);
+    let pid: number;
+    try {
+      pid = Number(readFileSync(marker, 'utf8').trim());
+    } catch {
+      continue; // removed meanwhile by its owner
+    }
+    if (!Number.isInteger(pid) || pid <= 0 || processAlive(pid)) continue;
+    const dir = marker.slice(0, -OWNER_SUFFIX.length);
+    removeWithMarker(dir);
+    removed.push(dir);
+  }
+  return removed;
 }
 
 /** Listen on 127.0.0.1 with an OS-chosen port; the answer is the port and `127.0.0.1:PORT`. Every test server
