@@ -36,8 +36,8 @@ export function freeDiskBytes(dir: string): number {
 /**
  * Distinct concurrent blobs need room twice (the upstream's copy and the peer's cache) plus the single blob twice,
  * two build files, sigward's sget store (one download per sget round, see stack.ts) and the two files per sget round
- * the raw relay to disk keeps until the scenario ends, and 4 GiB to spare. Past the page cache, reads of the upstream and of the
- * peer come partly from disk: the note says so, because the throughput figures then measure the disk too.
+ * the raw relay to disk keeps until the scenario ends, and 4 GiB to spare. Past the page cache, reads of the upstream
+ * and of the peer come partly from disk: the note says so, because the throughput figures then measure the disk too.
  */
 function chooseDistinct(settings: Settings, tmp: string): { distinct: boolean; note: string } {
   const blob = settings.blobMiB * 2 ** 20;

@@ -13,8 +13,8 @@
 //                 download (spool to disk) costs without parser or hashing. The file is kept, as sget's store keeps
 //                 its download, until `/disk-clear` removes every kept file (the benchmark asks once the sget rounds
 //                 are over): on a VM, growing the page cache can cost far more than writing into pages just freed
-//                 (bench/README.md, "sget"), so a relay that removed its file at once would hand its pages to the
-//                 next writer, and measure a cheaper write than a store, which keeps its files, can make;
+//                 (bench/README.md, "sget"), so a relay that removed its file at once would keep writing into pages
+//                 its last file had freed, and measure a cheaper write than a store, which keeps its files, can make;
 //   /disk-sha256/v2/…  the same, hashing the body on this thread as it is written, and answering `200` only when it
 //                 matches the digest in the path (else the connection is cut): the spool half with the one check sget
 //                 cannot skip (the hashing ceiling of the spool).

@@ -49,7 +49,6 @@ function host(fake: FakeUpstream, repo: string, data: Buffer, title = 'file.bin'
 describe('sget store', () => {
   let fake: FakeUpstream;
   let cacheDir: string;
-  const running: RunningSigward[] = [];
   const config = (dir: string, storeSize = '1MiB') => ({
     upstreams: [{ host: 'example.test', url: fake.url }],
     cache: { dir },
@@ -63,7 +62,6 @@ describe('sget store', () => {
     const stop = sw.stop.bind(sw);
     let stopped: Promise<void> | undefined;
     sw.stop = () => (stopped ??= stop());
-    running.push(sw);
     startedIn.set(sw, dir);
     return sw;
   };
@@ -80,7 +78,7 @@ describe('sget store', () => {
     cacheDir = tempDir('sget-store');
   });
   after(async () => {
-    for (const sw of running) await sw.stop();
+    for (const sw of startedIn.keys()) await sw.stop();
     await fake?.stop();
     if (cacheDir) removeTempDir(cacheDir);
   });
